@@ -1,0 +1,129 @@
+"""Ways to get an agent to talk to: one already running, or one spawned for this console."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Protocol
+
+from console.adapters.agent import AgentClient
+from console.adapters.base import Endpoint
+from console.adapters.errors import Unavailable
+
+READY_TIMEOUT = 20.0
+
+
+class AgentConnector(Protocol):
+    """Opens a client on an agent, and closes whatever it opened for it."""
+
+    @property
+    def description(self) -> str: ...
+
+    async def connect(self) -> AgentClient: ...
+
+    async def close(self) -> None: ...
+
+
+class ExistingAgent:
+    """An agent somebody else runs, reached at a known endpoint."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._client: AgentClient | None = None
+
+    @property
+    def description(self) -> str:
+        return self.endpoint.base_url
+
+    async def connect(self) -> AgentClient:
+        self._client = AgentClient(self.endpoint)
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
+class SpawnedAgent:
+    """A local agent started as a child process on a free loopback port.
+
+    The agent dies with the console: it gets SIGTERM when the console exits,
+    even by a crash, through the Linux parent-death signal, and stops its own
+    children in turn.
+    """
+
+    def __init__(self, agent_args: list[str] | None = None, log_file: Path | None = None) -> None:
+        self.agent_args = agent_args or []
+        self.log_file = log_file
+        self.process: asyncio.subprocess.Process | None = None
+        self._client: AgentClient | None = None
+
+    @property
+    def description(self) -> str:
+        return "local agent"
+
+    async def connect(self) -> AgentClient:
+        url = await self._start()
+        self._client = AgentClient(Endpoint(url))
+        return self._client
+
+    async def _start(self) -> str:
+        log = self.log_file.open("ab") if self.log_file else asyncio.subprocess.DEVNULL
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "console",
+                "agent",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                *self.agent_args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                preexec_fn=_terminate_with_parent,
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()
+        assert self.process.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.process.stdout.readline(), READY_TIMEOUT)
+        except TimeoutError:
+            line = b""
+        url = line.decode().strip()
+        if not url.startswith(("http://", "https://")):
+            await self.close()
+            where = f"; see {self.log_file}" if self.log_file else ""
+            raise Unavailable(f"the local agent did not start{where}")
+        return url
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+def _terminate_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    # Keep the terminal's Ctrl-C away from the agent: the console decides when it stops.
+    os.setpgrp()

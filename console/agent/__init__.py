@@ -1,0 +1,1 @@
+"""The headless agent: one ASGI app serving every compatible API."""

@@ -1,0 +1,168 @@
+"""Child processes of the agent: each in its own process group, none outliving the agent.
+
+Every service (scripts, processes, modules) starts children here and stops them
+with the one termination ladder, ``Children.stop``: an optional polite request,
+then SIGTERM to the whole group, then SIGKILL.
+
+Two guards keep children from outliving an agent that is killed outright:
+each direct child gets the Linux parent-death signal, and a small reaper
+process (``console.agent.reaper``) holds the list of live process groups and
+kills them all when the agent's end of its pipe closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MAX_LINE = 1 << 20
+"""A line longer than this is cut into pieces rather than held in memory whole."""
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _libc_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_prctl = _libc_prctl()
+
+
+def _die_with_agent(agent_pid: int) -> Callable[[], None]:
+    """A preexec hook: the child gets SIGKILL when the agent dies."""
+
+    def hook() -> None:
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # The agent may have died between fork and prctl; then nobody would signal us.
+        if os.getppid() != agent_pid:
+            os._exit(1)
+
+    return hook
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """Signal a whole process group; False when it is already gone."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+async def read_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
+    """Yield the lines of a stream without their newline, decoding leniently."""
+    pending = b""
+    while chunk := await stream.read(65536):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r").decode(errors="replace")
+        while len(pending) > MAX_LINE:
+            yield pending[:MAX_LINE].decode(errors="replace")
+            pending = pending[MAX_LINE:]
+    if pending:
+        yield pending.rstrip(b"\r").decode(errors="replace")
+
+
+class Children:
+    """Starts, tracks and stops every child process of one agent."""
+
+    def __init__(self) -> None:
+        self._reaper: asyncio.subprocess.Process | None = None
+        self._live: dict[int, asyncio.subprocess.Process] = {}
+
+    async def start(self) -> None:
+        self._reaper = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "console.agent.reaper",
+            stdin=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    async def spawn(
+        self,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        merge_stderr: bool = False,
+        stdin: int | None = asyncio.subprocess.DEVNULL,
+    ) -> asyncio.subprocess.Process:
+        """Start ``argv`` (never through a shell) in a new process group, output piped."""
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdin=stdin,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_die_with_agent(os.getpid()),
+        )
+        self._live[proc.pid] = proc
+        await self._tell_reaper(f"+{proc.pid}")
+        return proc
+
+    async def release(self, proc: asyncio.subprocess.Process) -> None:
+        """Forget an exited child, killing whatever it left running in its group."""
+        signal_group(proc.pid, signal.SIGKILL)
+        if self._live.pop(proc.pid, None) is not None:
+            await self._tell_reaper(f"-{proc.pid}")
+
+    async def stop(
+        self,
+        proc: asyncio.subprocess.Process,
+        grace: float = 5.0,
+        polite: Callable[[], Awaitable[object]] | None = None,
+        polite_wait: float = 3.0,
+    ) -> int | None:
+        """The termination ladder: polite request, SIGTERM to the group, SIGKILL."""
+        if polite is not None and proc.returncode is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(polite(), polite_wait)
+            await _wait(proc, polite_wait)
+        if proc.returncode is None:
+            signal_group(proc.pid, signal.SIGTERM)
+            await _wait(proc, grace)
+        if proc.returncode is None:
+            log.warning("pid %s ignored SIGTERM for %.1fs; killing it", proc.pid, grace)
+            signal_group(proc.pid, signal.SIGKILL)
+            await proc.wait()
+        await self.release(proc)
+        return proc.returncode
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop every child still running, then let the reaper go."""
+        await asyncio.gather(*(self.stop(p, grace) for p in list(self._live.values())))
+        if self._reaper is not None and self._reaper.stdin is not None:
+            self._reaper.stdin.close()
+            await self._reaper.wait()
+            self._reaper = None
+
+    async def _tell_reaper(self, line: str) -> None:
+        if self._reaper is None or self._reaper.stdin is None:
+            return
+        self._reaper.stdin.write(f"{line}\n".encode())
+        with contextlib.suppress(ConnectionError):
+            await self._reaper.stdin.drain()
+
+
+async def _wait(proc: asyncio.subprocess.Process, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), seconds)

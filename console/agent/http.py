@@ -1,0 +1,63 @@
+"""Small HTTP helpers every routes module shares: error answers and bounded JSON bodies."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+MAX_BODY = 1 << 20
+"""Bodies past 1 MiB are refused before they are read whole."""
+
+
+class HttpError(Exception):
+    """An error answer, raised anywhere in a handler and rendered by the routes module."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The Jojo error shape: ``{"error": {"code", "type", "message"}}``."""
+    body = {"error": {"code": status, "type": HTTPStatus(status).phrase, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused with 413 once it grows past ``limit``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HttpError(413, f"request body of {declared} bytes is over the {limit}-byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HttpError(413, f"request body is over the {limit}-byte limit")
+    return bytes(body)
+
+
+def is_json_type(content_type: str, accepted: tuple[str, ...] = ("application/json",)) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() in accepted
+
+
+async def json_object_body(request: Request) -> dict[str, Any]:
+    """A JSON object body, or {} when empty; anything else is a 400."""
+    body = await read_body(request)
+    if not body.strip():
+        return {}
+    if not is_json_type(request.headers.get("content-type", "")):
+        raise HttpError(400, "the body must be JSON, sent with Content-Type: application/json")
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpError(400, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise HttpError(400, "the body must be a JSON object of params")
+    return value

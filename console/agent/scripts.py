@@ -1,0 +1,183 @@
+"""The scripts service: the catalog, runs with params, and their history. No HTTP here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from console.agent.children import Children, read_lines
+from console.agent.run_history import RunHistory
+from console.agent.script_catalog import CatalogEntry, scan
+from console.models import (
+    OutputMode,
+    RunEvent,
+    RunFinished,
+    RunOutput,
+    RunResult,
+    RunStarted,
+    RunWaiting,
+    Script,
+    Stream,
+)
+
+log = logging.getLogger(__name__)
+
+HISTORY_MAX_LINES = 10_000
+"""Lines of output a history record keeps (the last ones); a blocking run still returns all."""
+
+DRAIN_AFTER_EXIT = 1.0
+"""Seconds to wait for output after a script exits, in case something it started holds the pipe."""
+
+
+class UnknownScript(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Script with name '{name}' not found")
+
+
+class ScriptService:
+    """Runs catalog scripts, one lock per ``lock: True`` script, and records every run."""
+
+    def __init__(self, directory: Path | None, history: RunHistory, children: Children) -> None:
+        self.directory = directory
+        self.history = history
+        self.children = children
+        self._catalog: dict[str, CatalogEntry] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._runs: set[asyncio.Task[None]] = set()
+        self.reload()
+
+    def reload(self) -> None:
+        self._catalog = scan(self.directory) if self.directory else {}
+        log.info("script catalog: %d scripts from %s", len(self._catalog), self.directory)
+
+    @property
+    def scripts(self) -> dict[str, Script]:
+        return {name: entry.script for name, entry in self._catalog.items()}
+
+    def get(self, name: str) -> Script:
+        try:
+            return self._catalog[name].script
+        except KeyError:
+            raise UnknownScript(name) from None
+
+    async def run(self, name: str, params: dict[str, object]) -> RunResult:
+        """Run to the end and answer as the compatible API does."""
+        script = self.get(name)
+        stdout: list[str] = []
+        stderr: list[str] = []
+        retcode = -1
+        async for event in self.stream(name, params):
+            if isinstance(event, RunOutput):
+                (stderr if event.stream is Stream.STDERR else stdout).append(event.text)
+            elif isinstance(event, RunFinished):
+                retcode = event.retcode
+        split = script.output is OutputMode.SPLIT
+        return RunResult(retcode, stdout, stderr if split else None)
+
+    async def stream(self, name: str, params: dict[str, object]) -> AsyncIterator[RunEvent]:
+        """Run and yield its events as they happen.
+
+        The run goes on to its end even when the caller stops listening (a
+        dropped client must not leave a deploy half done); it is recorded either way.
+        """
+        entry = self._catalog.get(name)
+        if entry is None:
+            raise UnknownScript(name)
+        queue: asyncio.Queue[RunEvent] = asyncio.Queue()
+        listeners = [queue.put_nowait]
+        task = asyncio.create_task(self._execute(entry, _declared(entry.script, params), listeners))
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+        try:
+            while True:
+                event = await queue.get()
+                yield event
+                if isinstance(event, RunFinished):
+                    return
+        finally:
+            listeners.clear()
+
+    async def _execute(
+        self, entry: CatalogEntry, params: dict[str, str], listeners: list[Callable]
+    ) -> None:
+        def emit(event: RunEvent) -> None:
+            for listener in listeners:
+                listener(event)
+
+        script = entry.script
+        lock = self._locks.setdefault(script.name, asyncio.Lock()) if script.lock else None
+        if lock is not None and lock.locked():
+            emit(RunWaiting(script.name))
+        async with lock or contextlib.nullcontext():
+            started = time.time()
+            run_id = await asyncio.to_thread(
+                self.history.begin, script.name, script.mask(params), started
+            )
+            emit(RunStarted(run_id, started))
+            output: deque[tuple[Stream, str]] = deque(maxlen=HISTORY_MAX_LINES)
+
+            def collect(stream: Stream, text: str) -> None:
+                output.append((stream, text))
+                emit(RunOutput(stream, text))
+
+            retcode = await self._spawn_and_wait(entry, params, collect)
+            duration = time.time() - started
+            await asyncio.to_thread(self.history.finish, run_id, retcode, duration, list(output))
+        log.info("script %s run %s ended with %s in %.2fs", script.name, run_id, retcode, duration)
+        emit(RunFinished(run_id, retcode, duration))
+
+    async def _spawn_and_wait(
+        self, entry: CatalogEntry, params: dict[str, str], collect: Callable[[Stream, str], None]
+    ) -> int:
+        env = os.environ | {key.upper(): value for key, value in params.items()}
+        try:
+            proc = await self.children.spawn(
+                [str(entry.path)],
+                env=env,
+                cwd=entry.path.parent,
+                merge_stderr=entry.script.output is OutputMode.COMBINED,
+            )
+        except OSError as exc:
+            collect(Stream.STDERR, f"cannot start {entry.script.filename}: {exc.strerror or exc}")
+            return 126
+
+        async def pump(reader: asyncio.StreamReader | None, stream: Stream) -> None:
+            if reader is not None:
+                async for line in read_lines(reader):
+                    collect(stream, line)
+
+        pumps = asyncio.gather(pump(proc.stdout, Stream.STDOUT), pump(proc.stderr, Stream.STDERR))
+        try:
+            await asyncio.wait_for(proc.wait(), entry.script.timeout)
+        except TimeoutError:
+            collect(Stream.STDERR, f"timed out after {entry.script.timeout:g}s; stopping it")
+            await self.children.stop(proc, grace=3.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(pumps), DRAIN_AFTER_EXIT)
+        await self.children.release(proc)
+        await pumps
+        return proc.returncode if proc.returncode is not None else -1
+
+    async def close(self) -> None:
+        """Wait for the runs in flight (their children are being stopped by now)."""
+        if self._runs:
+            await asyncio.wait(self._runs, timeout=10)
+
+
+def _declared(script: Script, params: dict[str, object]) -> dict[str, str]:
+    """Only declared params reach the script; a missing one is an empty string."""
+    return {p.name: _text(params.get(p.name, "")) for p in script.params}
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,89 @@
+"""Serving the agent: bind, announce the URL once ready, stop everything on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+
+from console.agent.app import create_app
+from console.config import AgentSettings
+
+log = logging.getLogger("console.agent")
+
+
+class _AgentServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            # A signal asked for a clean stop and got one: exit 0 rather than re-raise it.
+            self._captured_signals.clear()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(settings: AgentSettings, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    scheme = "https" if settings.tls_cert else "http"
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+async def _announce_when_ready(server: uvicorn.Server, url: str) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        await asyncio.sleep(0.01)
+    # The one line on stdout: whoever spawned us reads the URL from it.
+    print(url, flush=True)
+    log.info("agent ready at %s", url)
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket, url: str) -> None:
+    announce = asyncio.create_task(_announce_when_ready(server, url))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        announce.cancel()
+
+
+def serve(settings: AgentSettings) -> int:
+    """Run the agent until SIGINT/SIGTERM; 0 after a clean stop."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        print(
+            f"opsconsole agent: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 1
+    url = url_of(settings, sock)
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level="warning",
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
+        timeout_graceful_shutdown=5,
+        ws_max_size=1 << 20,
+        lifespan="on",
+    )
+    server = _AgentServer(config)
+    asyncio.run(_serve(server, sock, url))
+    return 0 if server.started else 1

@@ -1,0 +1,11 @@
+"""Benchmarks an operator can run on their own machine: figures beside a same-run baseline."""
+
+from __future__ import annotations
+
+
+def run_benchmark(name: str, rounds: int = 5) -> int:
+    if name == "startup":
+        from console.bench.startup import main
+
+        return main(rounds)
+    raise ValueError(f"no benchmark {name!r}")

@@ -1,0 +1,227 @@
+"""The command line: argument parsing and the subcommands, nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from console import __version__
+from console.config import AgentSettings, ConfigError, ConsoleConfig, data_dir, default_config_file
+
+PASSWORD_ENV = "OPSCONSOLE_PASSWORD"
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad arguments give one clear line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def connection_flags() -> Parser:
+    """Flags that pick the agent; accepted before or after a subcommand, so never defaulted."""
+    flags = Parser(add_help=False, argument_default=argparse.SUPPRESS)
+    group = flags.add_argument_group("agent connection")
+    group.add_argument("--config", type=Path, help="TOML config file")
+    group.add_argument("--agent", metavar="URL", help="an agent's URL (default: spawn a local one)")
+    group.add_argument("--context", help="a context named in the config file")
+    group.add_argument("--user", help=f"HTTP Basic user; the password comes from ${PASSWORD_ENV}")
+    group.add_argument("--insecure", action="store_true", help="do not verify the agent's TLS")
+    group.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return flags
+
+
+def build_parser() -> Parser:
+    common = connection_flags()
+    parser = Parser(
+        prog="opsconsole",
+        description="A terminal console for on-call operators.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"opsconsole {__version__}")
+    parser.add_argument("--theme", help="colour theme, e.g. opsconsole-light")
+    commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="the console on a local agent serving the bundled demo")
+    demo.add_argument("--theme", default=argparse.SUPPRESS, help="colour theme")
+
+    agent = commands.add_parser("agent", help="run the headless agent until SIGINT/SIGTERM")
+    agent.add_argument("--config", type=Path, help="TOML config file; its [agent] table")
+    agent.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    agent.add_argument("--port", type=int, help="port to listen on; 0 picks a free one (8470)")
+    agent.add_argument("--data-dir", type=Path, help="where the agent keeps its state")
+    agent.add_argument("--scripts", type=Path, help="directory of the script catalog")
+    agent.add_argument("--htpasswd", type=Path, help="htpasswd file: require HTTP Basic auth")
+    agent.add_argument(
+        "--inbox-token", dest="inbox_tokens", action="append", help="inbox token (repeatable)"
+    )
+    agent.add_argument("--node-id", help="the operator's inbox node (default: the host name)")
+    agent.add_argument("--tls-cert", type=Path, help="TLS certificate (PEM)")
+    agent.add_argument("--tls-key", type=Path, help="TLS private key (PEM)")
+    agent.add_argument("--demo", action="store_true", default=None, help="serve the bundled demo")
+
+    scripts = commands.add_parser(
+        "scripts", help="the script catalog: list, show, run, history", parents=[common]
+    )
+    actions = scripts.add_subparsers(dest="action", parser_class=Parser, metavar="ACTION")
+    actions.add_parser("list", help="list the catalog", parents=[common])
+    actions.add_parser("show", help="one script's details", parents=[common]).add_argument("name")
+    run = actions.add_parser("run", help="run a script, streaming its output", parents=[common])
+    run.add_argument("name")
+    run.add_argument(
+        "-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a param"
+    )
+    history = actions.add_parser("history", help="past runs, newest first", parents=[common])
+    history.add_argument("name", nargs="?")
+    history.add_argument("--limit", type=int, default=20)
+    actions.add_parser(
+        "reload", help="make the agent re-read its scripts directory", parents=[common]
+    )
+
+    bench = commands.add_parser("bench", help="measure this machine (figures beside a baseline)")
+    bench.add_argument("name", choices=["startup"])
+    bench.add_argument("--rounds", type=int, default=5, help="measurements of each side")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        match args.command:
+            case "agent":
+                return run_agent(args)
+            case "demo":
+                return run_console(args, demo=True)
+            case "scripts":
+                return run_client(args, scripts_command)
+            case "bench":
+                from console.bench import run_benchmark
+
+                return run_benchmark(args.name, rounds=args.rounds)
+            case _:
+                return run_console(args, demo=False)
+    except ConfigError as exc:
+        print(f"opsconsole: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    config = ConsoleConfig.load(args.config)
+    settings = AgentSettings.from_toml(config.agent)
+    for name in (
+        "host",
+        "port",
+        "data_dir",
+        "scripts",
+        "htpasswd",
+        "inbox_tokens",
+        "node_id",
+        "tls_cert",
+        "tls_key",
+        "demo",
+    ):
+        settings.set(name, getattr(args, name))
+    settings.apply_demo()
+    settings.check()
+    from console.agent.server import serve
+
+    return serve(settings)
+
+
+def connector_for(args: argparse.Namespace, demo: bool = False):
+    """The agent this invocation talks to: named, from a context, or spawned here."""
+    from console.adapters.base import Endpoint
+    from console.adapters.connect import ExistingAgent, SpawnedAgent
+
+    config = ConsoleConfig.load(getattr(args, "config", None))
+    url, user, verify = getattr(args, "agent", None), getattr(args, "user", None), True
+    context_name = getattr(args, "context", None)
+    if context_name:
+        context = config.contexts.get(context_name)
+        if context is None:
+            known = ", ".join(sorted(config.contexts)) or "none configured"
+            raise ConfigError(f"no context {context_name!r} (known: {known})")
+        url = str(context.get("agent", ""))
+        user = user or context.get("user")
+        verify = context.get("verify", True)
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"context {context_name!r}: agent {url!r} is not an http(s) URL")
+    if getattr(args, "insecure", False):
+        verify = False
+    if url and not demo:
+        endpoint = Endpoint(url, user, os.environ.get(PASSWORD_ENV), verify)
+        return ExistingAgent(endpoint)
+    home = data_dir() / ("demo" if demo else "agent")
+    home.mkdir(parents=True, exist_ok=True)
+    agent_args = ["--data-dir", str(home)]
+    config_file = getattr(args, "config", None) or default_config_file()
+    if config_file.exists():
+        agent_args += ["--config", str(config_file)]
+    if demo:
+        agent_args.append("--demo")
+    return SpawnedAgent(agent_args, log_file=home / "agent.log")
+
+
+def run_console(args: argparse.Namespace, demo: bool) -> int:
+    from console.tui.app import OpsConsoleApp
+
+    theme = getattr(args, "theme", None) or ConsoleConfig.load(getattr(args, "config", None)).theme
+    OpsConsoleApp(connector_for(args, demo=demo), theme=theme).run()
+    return 0
+
+
+def run_client(
+    args: argparse.Namespace, command: Callable[[Any, argparse.Namespace], Awaitable[int]]
+) -> int:
+    from console.adapters.errors import BackendError
+
+    async def go() -> int:
+        connector = connector_for(args)
+        try:
+            client = await connector.connect()
+            await client.info()
+            return await command(client, args)
+        finally:
+            await connector.close()
+
+    try:
+        return asyncio.run(go())
+    except BackendError as exc:
+        print(f"opsconsole: {exc.message}", file=sys.stderr)
+        return 1
+
+
+async def scripts_command(client: Any, args: argparse.Namespace) -> int:
+    from console.cli_output import print_history, print_run, print_script, print_scripts
+
+    scripts = client.scripts
+    as_json = getattr(args, "json", False)
+    match args.action:
+        case "list" | None:
+            print_scripts(await scripts.list_scripts(), as_json)
+        case "show":
+            print_script(await scripts.get_script(args.name), as_json)
+        case "run":
+            params = dict(parse_param(p) for p in args.param)
+            return await print_run(scripts.stream_run(args.name, params), as_json)
+        case "history":
+            print_history(await scripts.history(args.name, args.limit), as_json)
+        case "reload":
+            await scripts.reload()
+            print(json.dumps({"status": "ok"}) if as_json else "reloaded")
+    return 0
+
+
+def parse_param(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--param {text!r}: expected KEY=VALUE")
+    return key, value

@@ -1,0 +1,82 @@
+"""How the scriptable subcommands print: plain text for people, ``--json`` for programs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+
+from console.models import (
+    RunEvent,
+    RunFinished,
+    RunOutput,
+    RunRecord,
+    RunStarted,
+    RunWaiting,
+    Script,
+    Stream,
+    run_event_to_wire,
+)
+
+
+def print_scripts(scripts: list[Script], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"scripts": {s.name: s.to_wire() for s in scripts}}, indent=2))
+        return
+    width = max((len(s.name) for s in scripts), default=4)
+    for script in scripts:
+        flags = " [lock]" if script.lock else ""
+        tags = f"  ({', '.join(script.tags)})" if script.tags else ""
+        print(f"{script.name:<{width}}  {script.description or ''}{tags}{flags}")
+
+
+def print_script(script: Script, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"script": script.to_wire()}, indent=2))
+        return
+    print(f"{script.name}  ({script.filename})")
+    if script.description:
+        print(f"  {script.description}")
+    print(f"  method {script.http_method.upper()}, output {script.output}, lock {script.lock}")
+    for param in script.params:
+        secret = " (filtered)" if param.name in script.filtered_params else ""
+        print(f"  param {param.name}{secret}: {param.description or ''}")
+
+
+async def print_run(events: AsyncIterator[RunEvent], as_json: bool) -> int:
+    """Print the run as it happens; the exit status is the script's retcode."""
+    retcode = 1
+    async for event in events:
+        if as_json:
+            print(json.dumps(run_event_to_wire(event)), flush=True)
+        match event:
+            case RunWaiting(script) if not as_json:
+                print(f"waiting: another run of {script} holds its lock", file=sys.stderr)
+            case RunOutput(stream, text) if not as_json:
+                print(text, file=sys.stderr if stream is Stream.STDERR else sys.stdout, flush=True)
+            case RunFinished(_, code, duration):
+                retcode = code
+                if not as_json:
+                    print(f"exit {code} after {duration:.2f}s", file=sys.stderr)
+            case RunStarted():
+                pass
+    return retcode if 0 <= retcode < 256 else 1
+
+
+def print_history(records: list[RunRecord], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"runs": [r.to_wire(with_output=False) for r in records]}, indent=2))
+        return
+    for record in records:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_at))
+        status = (
+            "interrupted"
+            if record.interrupted
+            else ("running" if record.retcode is None else f"exit {record.retcode}")
+        )
+        params = " ".join(f"{k}={v}" for k, v in record.params.items())
+        print(
+            f"#{record.id:<5} {when}  {record.script:<20} {status:<12} "
+            f"{record.duration:7.2f}s  {params}"
+        )

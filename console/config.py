@@ -1,0 +1,138 @@
+"""Settings: the TOML config file, XDG paths, the agent's settings and the console's contexts.
+
+One file serves both: ``[agent]`` holds the agent's settings (each also a
+command-line flag; flags win), the rest is the console's (theme, hosts, contexts).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "opsconsole"
+DEFAULT_PORT = 8470
+DEMO_DIR = Path(__file__).parent / "demo"
+
+
+class ConfigError(ValueError):
+    """The config file or a flag cannot be used; the message says why, in one line."""
+
+
+def config_dir() -> Path:
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def default_config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def data_dir() -> Path:
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def load_toml(path: Path | None) -> dict[str, Any]:
+    """The parsed file; an absent default file is an empty config, an absent named one an error."""
+    explicit = path is not None
+    path = path or default_config_file()
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class AgentSettings:
+    """Everything ``opsconsole agent`` needs to serve."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = field(default_factory=lambda: data_dir() / "agent")
+    scripts: Path | None = None
+    htpasswd: Path | None = None
+    inbox_tokens: list[str] = field(default_factory=list)
+    node_id: str = field(default_factory=socket.gethostname)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    demo: bool = False
+    history_keep: int = 50
+
+    @classmethod
+    def from_toml(cls, table: dict[str, Any]) -> AgentSettings:
+        known = {f.name: f for f in fields(cls)}
+        settings = cls()
+        for key, value in table.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise ConfigError(f"[agent] has no setting {key!r}")
+            settings.set(name, value)
+        return settings
+
+    def set(self, name: str, value: Any) -> None:
+        """Set one setting from a flag or the file, converting paths."""
+        if value is None:
+            return
+        if name in ("data_dir", "scripts", "htpasswd", "tls_cert", "tls_key"):
+            value = Path(value).expanduser()
+        setattr(self, name, value)
+
+    def apply_demo(self) -> None:
+        if self.demo and self.scripts is None:
+            self.scripts = DEMO_DIR / "scripts"
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe or cannot work, before anything starts."""
+        if not is_loopback(self.host) and self.htpasswd is None:
+            raise ConfigError(
+                f"refusing to listen on {self.host} without --htpasswd: anyone who can reach "
+                "it could run your scripts (bind 127.0.0.1, or configure credentials)"
+            )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together")
+        for name in ("htpasswd", "tls_cert", "tls_key"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ConfigError(f"--{name.replace('_', '-')} {path}: no such file")
+        if self.scripts is not None and not self.scripts.is_dir():
+            raise ConfigError(f"--scripts {self.scripts}: no such directory")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"--port {self.port}: not a port number")
+
+
+@dataclass
+class ConsoleConfig:
+    """The console's own settings: theme, and the agents (contexts) and hosts it knows."""
+
+    theme: str | None = None
+    contexts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    agent: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ConsoleConfig:
+        raw = load_toml(path)
+        return cls(
+            theme=raw.get("theme"),
+            contexts=dict(raw.get("contexts", {})),
+            hosts=dict(raw.get("hosts", {})),
+            agent=dict(raw.get("agent", {})),
+        )

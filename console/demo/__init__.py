@@ -1,0 +1,1 @@
+"""The bundled demo: example scripts (and later a Procfile app, modules, messages)."""

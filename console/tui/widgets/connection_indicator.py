@@ -1,0 +1,52 @@
+"""The header's view of the agent: connecting, connected (where to) or offline (why)."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from console.models import ConnectionState
+
+_STATE_STYLE = {
+    ConnectionState.CONNECTING: "$warning",
+    ConnectionState.CONNECTED: "$success",
+    ConnectionState.OFFLINE: "$error",
+}
+
+
+class ConnectionIndicator(Widget):
+    """Shows the connection state on its first line and the agent's address (or error) below."""
+
+    DEFAULT_CSS = """
+    ConnectionIndicator {
+        width: auto;
+        max-width: 50%;
+        height: 2;
+        padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    state: reactive[ConnectionState] = reactive(ConnectionState.CONNECTING, layout=True)
+    description: reactive[str] = reactive("", layout=True)
+    """Which agent this is, in words that stay the same between runs ("local agent")."""
+    url: reactive[str] = reactive("", layout=True)
+    node: reactive[str] = reactive("", layout=True)
+    error: reactive[str] = reactive("", layout=True)
+
+    def render(self) -> Content:
+        style = _STATE_STYLE[self.state]
+        first = Content.assemble(
+            ("● ", style), (self.state.value, f"bold {style}"), ("  ", ""), self.description
+        )
+        if self.state is ConnectionState.OFFLINE:
+            second = Content.assemble((self.error or "not connected", "$text-error"), "  ^r retry")
+        elif self.url:
+            second = Content.assemble(
+                (self.url, "$text-muted"), (f"  node {self.node}" if self.node else "", "dim")
+            )
+        else:
+            second = Content("")
+        return Content("\n").join([first, second])
