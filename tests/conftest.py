@@ -1,0 +1,151 @@
+"""Fixtures shared by the tests: script directories and real agent processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+READY_TIMEOUT = 30
+
+
+def write_script(directory: Path, relative: str, header: str, body: str, mode: int = 0o755) -> Path:
+    """An executable /bin/sh script with a ``-- jojo --`` header made of ``header``'s lines."""
+    path = directory / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["#!/bin/sh", "# -- jojo --"]
+    lines += [f"# {line}" for line in textwrap.dedent(header).strip().splitlines()]
+    lines += ["# -- jojo --", textwrap.dedent(body).strip(), ""]
+    path.write_text("\n".join(lines))
+    path.chmod(mode)
+    return path
+
+
+@pytest.fixture
+def scripts_dir(tmp_path: Path) -> Path:
+    """A small catalog covering every header key the tests rely on."""
+    directory = tmp_path / "scripts"
+    write_script(
+        directory,
+        "echo.sh",
+        """
+        description: echo the text
+        param: text - Text to echo
+        tags: basic, demo
+        """,
+        'printf "%s\\n" "$TEXT"',
+    )
+    write_script(
+        directory,
+        "env_dump.sh",
+        """
+        description: print the environment
+        param: text
+        param: secret - a password
+        filtered_params: secret
+        """,
+        "env",
+    )
+    write_script(
+        directory,
+        "fail.sh",
+        "description: fails with 3",
+        'echo "out"; echo "bad thing" >&2; exit 3',
+    )
+    write_script(
+        directory,
+        "combined.sh",
+        "output: combined",
+        'echo "one"; echo "two" >&2; echo "three"',
+    )
+    write_script(directory, "getter.sh", "http_method: get", "echo got")
+    write_script(directory, "putter.sh", "http_method: put", "echo put")
+    write_script(
+        directory,
+        "locked.sh",
+        """
+        lock: True
+        param: label
+        param: out - file the start and end times go to
+        """,
+        'echo "$LABEL start $(date +%s.%N)" >> "$OUT"; sleep 0.5; '
+        'echo "$LABEL end $(date +%s.%N)" >> "$OUT"',
+    )
+    write_script(
+        directory,
+        "slow.sh",
+        """
+        description: prints, then waits for a file
+        param: go - the file to wait for
+        """,
+        'echo "first line"; while [ ! -e "$GO" ]; do sleep 0.05; done; echo "last line"',
+    )
+    write_script(directory, "deploy/web.sh", "description: nested", "echo nested")
+    return directory
+
+
+@dataclass
+class AgentProcess:
+    """A real ``opsconsole agent`` child process and the URL it announced."""
+
+    process: subprocess.Popen[str]
+    url: str
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+def start_agent(*args: str, log: Path, env: dict[str, str] | None = None) -> AgentProcess:
+    """Start ``python -m console agent --port 0 ARGS`` and wait for its URL line."""
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "console", "agent", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    if not url.startswith("http"):
+        process.kill()
+        process.wait(READY_TIMEOUT)
+        raise RuntimeError(f"agent did not start: {log.read_text()[-2000:]}")
+    return AgentProcess(process, url, log)
+
+
+@pytest.fixture
+def agent_factory(tmp_path: Path) -> Iterator:
+    """Start agents with extra flags; every one is stopped after the test."""
+    started: list[AgentProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> AgentProcess:
+        data_dir = tmp_path / f"agent-data-{len(started)}"
+        log = tmp_path / f"agent-{len(started)}.log"
+        agent = start_agent("--data-dir", str(data_dir), *args, log=log, env=env)
+        started.append(agent)
+        return agent
+
+    yield start
+    for agent in started:
+        if agent.process.poll() is None:
+            agent.process.kill()
+            agent.process.wait(10)
+        if agent.process.stdout is not None:
+            agent.process.stdout.close()
+
+
+@pytest.fixture
+def agent(agent_factory, scripts_dir: Path) -> AgentProcess:
+    """An agent serving ``scripts_dir``."""
+    return agent_factory("--scripts", str(scripts_dir))
