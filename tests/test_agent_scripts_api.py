@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -171,7 +172,7 @@ def test_locked_script_runs_never_overlap(
     intervals = _intervals(out.read_text())
     assert len(intervals) == 3
     ordered = sorted(intervals.values())
-    for (_, end), (start, _) in zip(ordered, ordered[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(ordered):
         assert end <= start, f"runs overlapped: {ordered}"
 
 

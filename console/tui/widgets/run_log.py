@@ -19,7 +19,7 @@ MAX_LINES = 10_000
 _control_codes = re.compile("[\x00-\x08\x0b-\x1f\x7f]").sub
 
 
-class RunOutput(RichLog):
+class RunLog(RichLog):
     """Scrolling output of one script: stdout plain, stderr in the error colour, notes dimmed.
 
     ``append`` only queues a line; a one-shot timer writes everything queued
@@ -27,14 +27,14 @@ class RunOutput(RichLog):
     instead of one per line.
     """
 
-    COMPONENT_CLASSES = {"run-output--stderr", "run-output--note"}
+    COMPONENT_CLASSES = {"run-log--stderr", "run-log--note"}
 
     DEFAULT_CSS = """
-    RunOutput {
+    RunLog {
         background: $surface;
         scrollbar-size-vertical: 1;
-        & > .run-output--stderr { color: $text-error; }
-        & > .run-output--note { color: $text-muted; text-style: italic; }
+        & > .run-log--stderr { color: $error; }
+        & > .run-log--note { color: $text-muted; text-style: italic; }
         &:focus { background-tint: $foreground 4%; }
     }
     """
@@ -85,8 +85,8 @@ class RunOutput(RichLog):
         pending, self._pending = self._pending, []
         styles = {
             "": Style(),
-            "stderr": self.get_component_rich_style("run-output--stderr", partial=True),
-            "note": self.get_component_rich_style("run-output--note", partial=True),
+            "stderr": self.get_component_rich_style("run-log--stderr", partial=True),
+            "note": self.get_component_rich_style("run-log--note", partial=True),
         }
         text = Text(no_wrap=True, overflow="ignore", end="")
         for index, (kind, line) in enumerate(pending):
