@@ -15,6 +15,8 @@ from typing import Any
 
 import platformdirs
 
+from console.models import RestartPolicy
+
 APP_NAME = "opsconsole"
 DEFAULT_PORT = 8470
 DEMO_DIR = Path(__file__).parent / "demo"
@@ -75,6 +77,16 @@ class AgentSettings:
     tls_key: Path | None = None
     demo: bool = False
     history_keep: int = 50
+    process_log_files: bool = False
+    """Also write each process's output to ``DATA_DIR/logs/SLUG.log``, rotated."""
+    restart: dict[str, float] = field(default_factory=dict)
+    """``[agent.restart]``: the RestartPolicy fields (first_delay, max_delay, ...)."""
+
+    def restart_policy(self) -> RestartPolicy:
+        try:
+            return RestartPolicy(**self.restart)
+        except TypeError as exc:
+            raise ConfigError(f"[agent.restart]: {exc}") from None
 
     @classmethod
     def from_toml(cls, table: dict[str, Any]) -> AgentSettings:
@@ -114,6 +126,7 @@ class AgentSettings:
                 raise ConfigError(f"--{name.replace('_', '-')} {path}: no such file")
         if self.scripts is not None and not self.scripts.is_dir():
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
+        self.restart_policy()
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port {self.port}: not a port number")
 

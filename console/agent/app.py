@@ -1,20 +1,24 @@
-"""The agent's one ASGI app: every service's routes, on one port, sharing one set of children."""
+"""The agent's one ASGI app: every service's routes on one port, sharing one set of children."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from console import __version__
-from console.agent import scripts_routes
+from console.agent import processes_routes, scripts_routes
 from console.agent.auth import BasicAuthMiddleware, Htpasswd
 from console.agent.children import Children
+from console.agent.events import EventBus
+from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
 from console.config import AgentSettings
@@ -23,15 +27,26 @@ from console.config import AgentSettings
 def create_app(settings: AgentSettings) -> Starlette:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     children = Children()
+    events = EventBus()
     history = RunHistory(settings.data_dir / "scripts.db", keep=settings.history_keep)
     scripts = ScriptService(settings.scripts, history, children)
-    features = [*scripts_routes.FEATURES]
+    processes = ProcessService(
+        settings.data_dir,
+        children,
+        events,
+        policy=settings.restart_policy(),
+        log_dir=settings.data_dir / "logs" if settings.process_log_files else None,
+    )
+    features = [*scripts_routes.FEATURES, *processes_routes.FEATURES, "events"]
 
     async def index(request: Request) -> JSONResponse:
-        """Where things are; older clients read their own keys and ignore ours."""
+        """Where things are: the smartmob keys first, then ours (older clients ignore extras)."""
         return JSONResponse(
             {
+                "list": str(request.url_for("list_processes")),
+                "create": str(request.url_for("create_process")),
                 "scripts": str(request.url_for("scripts_index")),
+                "events": str(request.url_for("events")).replace("http", "ws", 1),
                 "opsconsole": {
                     "version": __version__,
                     "node_id": settings.node_id,
@@ -40,23 +55,50 @@ def create_app(settings: AgentSettings) -> Starlette:
             }
         )
 
+    async def event_stream(websocket: WebSocket) -> None:
+        """Every state change as a JSON frame; ``?topics=a,b`` keeps those topic prefixes."""
+        topics = tuple(t for t in websocket.query_params.get("topics", "").split(",") if t)
+        subscription = events.subscribe(topics)
+        await websocket.accept()
+        # Subscribed before this frame: a client that lists after it misses nothing.
+        await websocket.send_text(json.dumps({"topic": "hello", "data": {}}))
+        try:
+            async for event in subscription:
+                await websocket.send_text(json.dumps(event.to_wire()))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            subscription.close()
+
+    async def stop_children() -> None:
+        """Stop every child; runs in flight end (and answer) at once. Safe to call twice."""
+        await processes.close()
+        await children.close()
+        await scripts.close()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await children.start()
         try:
             yield
         finally:
-            await children.close()
-            await scripts.close()
+            await stop_children()
             history.close()
 
     middleware = []
     if settings.htpasswd is not None:
         middleware.append(Middleware(BasicAuthMiddleware, htpasswd=Htpasswd(settings.htpasswd)))
     app = Starlette(
-        routes=[Route("/", index, methods=["GET"]), *scripts_routes.routes(scripts)],
+        routes=[
+            Route("/", index, methods=["GET"]),
+            WebSocketRoute("/events", event_stream, name="events"),
+            *scripts_routes.routes(scripts),
+            *processes_routes.routes(processes),
+        ],
         middleware=middleware,
         lifespan=lifespan,
     )
     app.state.scripts = scripts
+    app.state.processes = processes
+    app.state.stop_children = stop_children
     return app

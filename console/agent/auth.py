@@ -76,9 +76,13 @@ class BasicAuthMiddleware:
         if credentials is not None and await self.htpasswd.check(*credentials):
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "websocket":
+        if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
+            "extensions", {}
+        ):
+            # No way to answer the handshake with a 401 here: refuse it (the server sends 403).
             await send({"type": "websocket.close", "code": 1008})
             return
+        # HTTP, or a WebSocket handshake answered with the same 401 (the denial-response extension).
         response = error_response(
             401,
             "Authentication required",

@@ -22,8 +22,14 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
+from console.models import Stream
+
 log = logging.getLogger(__name__)
 
+DRAIN_AFTER_EXIT = 1.0
+"""Seconds a child's output may still flow after it exits, before its group is killed."""
+
+CHUNK = 1 << 16
 MAX_LINE = 1 << 20
 """A line longer than this is cut into pieces rather than held in memory whole."""
 
@@ -64,19 +70,29 @@ def signal_group(pgid: int, sig: signal.Signals) -> bool:
     return True
 
 
-async def read_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
-    """Yield the lines of a stream without their newline, decoding leniently."""
+async def read_line_batches(stream: asyncio.StreamReader) -> AsyncIterator[list[str]]:
+    """Yield the complete lines of each chunk read, without newlines, decoded leniently.
+
+    Lines move in lists so that a chatty child costs one step per chunk, not per line.
+    """
     pending = b""
-    while chunk := await stream.read(65536):
+    while chunk := await stream.read(CHUNK):
         pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.rstrip(b"\r").decode(errors="replace")
+        if b"\n" in chunk:
+            *lines, pending = pending.split(b"\n")
+            yield [line.rstrip(b"\r").decode(errors="replace") for line in lines]
         while len(pending) > MAX_LINE:
-            yield pending[:MAX_LINE].decode(errors="replace")
+            yield [pending[:MAX_LINE].decode(errors="replace")]
             pending = pending[MAX_LINE:]
     if pending:
-        yield pending.rstrip(b"\r").decode(errors="replace")
+        yield [pending.rstrip(b"\r").decode(errors="replace")]
+
+
+async def read_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
+    """Yield the lines of a stream one by one."""
+    async for lines in read_line_batches(stream):
+        for line in lines:
+            yield line
 
 
 class Children:
@@ -124,6 +140,37 @@ class Children:
         signal_group(proc.pid, signal.SIGKILL)
         if self._live.pop(proc.pid, None) is not None:
             await self._tell_reaper(f"-{proc.pid}")
+
+    async def watch(
+        self,
+        proc: asyncio.subprocess.Process,
+        sink: Callable[[Stream, list[str]], None],
+        time_limit: float | None = None,
+        on_timeout: Callable[[], None] | None = None,
+    ) -> int | None:
+        """Pump the child's output into ``sink`` until it exits, then release its group.
+
+        After ``time_limit`` seconds it is stopped by the ladder. Once it exits, its
+        output gets a moment to drain: something it left running may hold the pipe.
+        """
+
+        async def pump(reader: asyncio.StreamReader | None, stream: Stream) -> None:
+            if reader is not None:
+                async for lines in read_line_batches(reader):
+                    sink(stream, lines)
+
+        pumps = asyncio.gather(pump(proc.stdout, Stream.STDOUT), pump(proc.stderr, Stream.STDERR))
+        try:
+            await asyncio.wait_for(proc.wait(), time_limit)
+        except TimeoutError:
+            if on_timeout is not None:
+                on_timeout()
+            await self.stop(proc, grace=3.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(pumps), DRAIN_AFTER_EXIT)
+        await self.release(proc)
+        await pumps
+        return proc.returncode
 
     async def stop(
         self,

@@ -47,12 +47,15 @@ def is_json_type(content_type: str, accepted: tuple[str, ...] = ("application/js
     return content_type.split(";", 1)[0].strip().lower() in accepted
 
 
-async def json_object_body(request: Request) -> dict[str, Any]:
-    """A JSON object body, or {} when empty; anything else is a 400."""
+async def json_object_body(request: Request, require_type: bool = True) -> dict[str, Any]:
+    """A JSON object body, or {} when empty; anything else is a 400.
+
+    ``require_type=False`` serves older clients that post JSON under another content type.
+    """
     body = await read_body(request)
     if not body.strip():
         return {}
-    if not is_json_type(request.headers.get("content-type", "")):
+    if require_type and not is_json_type(request.headers.get("content-type", "")):
         raise HttpError(400, "the body must be JSON, sent with Content-Type: application/json")
     try:
         value = json.loads(body)

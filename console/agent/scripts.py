@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from console.agent.children import Children, read_lines
+from console.agent.children import Children
 from console.agent.run_history import RunHistory
 from console.agent.script_catalog import CatalogEntry, scan
 from console.models import (
@@ -30,9 +30,6 @@ log = logging.getLogger(__name__)
 
 HISTORY_MAX_LINES = 10_000
 """Lines of output a history record keeps (the last ones); a blocking run still returns all."""
-
-DRAIN_AFTER_EXIT = 1.0
-"""Seconds to wait for output after a script exits, in case something it started holds the pipe."""
 
 
 class UnknownScript(LookupError):
@@ -138,7 +135,8 @@ class ScriptService:
         env = os.environ | {key.upper(): value for key, value in params.items()}
         try:
             proc = await self.children.spawn(
-                [str(entry.path)],
+                # Absolute: the child starts in the script's own directory (cwd below).
+                [str(entry.path.absolute())],
                 env=env,
                 cwd=entry.path.parent,
                 merge_stderr=entry.script.output is OutputMode.COMBINED,
@@ -147,22 +145,15 @@ class ScriptService:
             collect(Stream.STDERR, f"cannot start {entry.script.filename}: {exc.strerror or exc}")
             return 126
 
-        async def pump(reader: asyncio.StreamReader | None, stream: Stream) -> None:
-            if reader is not None:
-                async for line in read_lines(reader):
-                    collect(stream, line)
-
-        pumps = asyncio.gather(pump(proc.stdout, Stream.STDOUT), pump(proc.stderr, Stream.STDERR))
-        try:
-            await asyncio.wait_for(proc.wait(), entry.script.timeout)
-        except TimeoutError:
+        def on_timeout() -> None:
             collect(Stream.STDERR, f"timed out after {entry.script.timeout:g}s; stopping it")
-            await self.children.stop(proc, grace=3.0)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(pumps), DRAIN_AFTER_EXIT)
-        await self.children.release(proc)
-        await pumps
-        return proc.returncode if proc.returncode is not None else -1
+
+        def sink(stream: Stream, lines: list[str]) -> None:
+            for line in lines:
+                collect(stream, line)
+
+        retcode = await self.children.watch(proc, sink, entry.script.timeout, on_timeout)
+        return retcode if retcode is not None else -1
 
     async def close(self) -> None:
         """Wait for the runs in flight (their children are being stopped by now)."""

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 
@@ -18,6 +18,20 @@ log = logging.getLogger("console.agent")
 
 
 class _AgentServer(uvicorn.Server):
+    def __init__(
+        self, config: uvicorn.Config, stop_children: Callable[[], Awaitable[None]]
+    ) -> None:
+        super().__init__(config)
+        self._stop_children = stop_children
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Stop taking connections, then the children: a run in flight ends and answers
+        # now, rather than holding the graceful shutdown until its timeout cancels it.
+        for server in self.servers:
+            server.close()
+        await self._stop_children()
+        await super().shutdown(sockets)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         with super().capture_signals():
@@ -75,8 +89,9 @@ def serve(settings: AgentSettings) -> int:
         )
         return 1
     url = url_of(settings, sock)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         log_level="warning",
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
@@ -84,6 +99,6 @@ def serve(settings: AgentSettings) -> int:
         ws_max_size=1 << 20,
         lifespan="on",
     )
-    server = _AgentServer(config)
+    server = _AgentServer(config, app.state.stop_children)
     asyncio.run(_serve(server, sock, url))
     return 0 if server.started else 1

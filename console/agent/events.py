@@ -1,0 +1,75 @@
+"""The agent's events stream: state changes pushed to whoever listens, so no console polls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+QUEUE_LIMIT = 1000
+"""Events a listener may fall behind by; past that its oldest are dropped and it is told."""
+
+
+@dataclass(frozen=True)
+class Event:
+    topic: str
+    """What kind of thing changed: ``process``, ``process.deleted``, ``message``, ..."""
+    data: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"topic": self.topic, "data": self.data}
+
+
+class Subscription:
+    """One listener's bounded queue of events; ``lost`` counts what overflowed."""
+
+    def __init__(self, bus: EventBus, prefixes: tuple[str, ...]) -> None:
+        self._bus = bus
+        self.prefixes = prefixes
+        self._queue: deque[Event] = deque()
+        self._ready = asyncio.Event()
+        self.lost = 0
+
+    def offer(self, event: Event) -> None:
+        if self.prefixes and not event.topic.startswith(self.prefixes):
+            return
+        if len(self._queue) >= QUEUE_LIMIT:
+            self._queue.popleft()
+            self.lost += 1
+        self._queue.append(event)
+        self._ready.set()
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        while True:
+            while not self._queue:
+                self._ready.clear()
+                await self._ready.wait()
+            if self.lost:
+                lost, self.lost = self.lost, 0
+                yield Event("lost", {"count": lost})
+            yield self._queue.popleft()
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+
+class EventBus:
+    """Fans each published event out to every subscription whose topic prefixes match."""
+
+    def __init__(self) -> None:
+        self._subscriptions: set[Subscription] = set()
+
+    def publish(self, topic: str, data: dict[str, Any]) -> None:
+        event = Event(topic, data)
+        for subscription in self._subscriptions:
+            subscription.offer(event)
+
+    def subscribe(self, prefixes: tuple[str, ...] = ()) -> Subscription:
+        subscription = Subscription(self, prefixes)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)

@@ -1,0 +1,189 @@
+"""Application sources: fetch an archive or take a folder, unpack it safely, read its Procfile.
+
+Unpacking refuses absolute paths, ``..``, links that point outside, devices
+and archives that expand past a size limit; a refused archive writes nothing
+outside its own folder, and the error says which member was refused and why.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
+
+import httpx
+
+MAX_DOWNLOAD = 256 << 20
+MAX_UNPACKED = 1 << 30
+MAX_MEMBERS = 20_000
+
+
+class SourceError(Exception):
+    """The source cannot be used; ``state`` is the process state it leads to."""
+
+    def __init__(self, state: str, message: str) -> None:
+        super().__init__(message)
+        self.state = state
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    download: int = MAX_DOWNLOAD
+    unpacked: int = MAX_UNPACKED
+    members: int = MAX_MEMBERS
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def local_path(source_url: str) -> Path | None:
+    """The local file or folder a ``file://`` URL or plain path names; None for remote URLs."""
+    parsed = urlparse(source_url)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme == "" and source_url.startswith("/"):
+        return Path(source_url)
+    return None
+
+
+async def download(url: str, target: Path, http: httpx.AsyncClient, limits: Limits) -> str:
+    """Fetch ``url`` into ``target``; the answer's content type, for telling zip from tar."""
+    if urlparse(url).scheme not in ("http", "https"):
+        raise SourceError("download failure", f"unsupported source URL {url!r}")
+    try:
+        async with http.stream("GET", url, follow_redirects=True) as response:
+            if response.status_code != 200:
+                raise SourceError("download failure", f"GET {url}: HTTP {response.status_code}")
+            received = 0
+            with target.open("wb") as out:
+                async for chunk in response.aiter_bytes():
+                    received += len(chunk)
+                    if received > limits.download:
+                        raise SourceError(
+                            "download failure", f"{url} is larger than {limits.download} bytes"
+                        )
+                    out.write(chunk)
+            return response.headers.get("content-type", "")
+    except httpx.HTTPError as exc:
+        raise SourceError("download failure", f"GET {url}: {exc or type(exc).__name__}") from None
+
+
+def unpack(
+    archive: Path, into: Path, content_type: str = "", limits: Limits = DEFAULT_LIMITS
+) -> None:
+    """Unpack a zip or (gzip'd) tar into the empty folder ``into``, refusing anything unsafe."""
+    into.mkdir(parents=True, exist_ok=True)
+    kind = content_type.split(";")[0].strip().lower()
+    try:
+        if kind == "application/zip" or (kind not in _TAR_TYPES and zipfile.is_zipfile(archive)):
+            _unpack_zip(archive, into, limits)
+        elif kind in _TAR_TYPES or tarfile.is_tarfile(archive):
+            _unpack_tar(archive, into, limits)
+        else:
+            raise SourceError("download failure", f"not a zip or tar archive ({kind or 'unknown'})")
+    except SourceError:
+        shutil.rmtree(into, ignore_errors=True)
+        raise
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        shutil.rmtree(into, ignore_errors=True)
+        raise SourceError("download failure", f"broken archive: {exc}") from None
+
+
+_TAR_TYPES = {"application/x-gtar", "application/x-tar", "application/gzip", "application/x-gzip"}
+
+
+def _refuse(member: str, why: str) -> SourceError:
+    return SourceError("download failure", f"unsafe archive: {member!r} {why}")
+
+
+def _safe_relative(name: str) -> PurePosixPath:
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or (path.parts and path.parts[0].endswith(":")):
+        raise _refuse(name, "has an absolute path")
+    if ".." in path.parts:
+        raise _refuse(name, "climbs out with '..'")
+    return path
+
+
+def _unpack_zip(archive: Path, into: Path, limits: Limits) -> None:
+    with zipfile.ZipFile(archive) as zipped:
+        members = zipped.infolist()
+        if len(members) > limits.members:
+            raise _refuse(archive.name, f"has more than {limits.members} members")
+        for info in members:
+            _safe_relative(info.filename)
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise _refuse(info.filename, "is a symbolic link")
+            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise _refuse(info.filename, "is a device or special file")
+        written = 0
+        for info in members:
+            target = into / info.filename
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Count what actually comes out, not what the header claims.
+            with zipped.open(info) as source, target.open("wb") as out:
+                while chunk := source.read(1 << 16):
+                    written += len(chunk)
+                    if written > limits.unpacked:
+                        raise _refuse(info.filename, f"expands past {limits.unpacked} bytes")
+                    out.write(chunk)
+            if (info.external_attr >> 16) & 0o111:
+                target.chmod(0o755)
+
+
+def _unpack_tar(archive: Path, into: Path, limits: Limits) -> None:
+    with tarfile.open(archive) as tar:
+        total = 0
+        members = []
+        for member in tar:
+            members.append(member)
+            if len(members) > limits.members:
+                raise _refuse(archive.name, f"has more than {limits.members} members")
+            _safe_relative(member.name)
+            if member.isdev() or member.isfifo():
+                raise _refuse(member.name, "is a device or special file")
+            if member.issym() or member.islnk():
+                _check_link(member, into)
+            total += member.size
+            if total > limits.unpacked:
+                raise _refuse(member.name, f"expands past {limits.unpacked} bytes")
+        try:
+            # The stdlib's "data" filter checks again what we checked above, and more.
+            tar.extractall(into, members=members, filter="data")
+        except tarfile.FilterError as exc:
+            raise _refuse(getattr(exc, "tarinfo", tarfile.TarInfo("?")).name, str(exc)) from None
+
+
+def _check_link(member: tarfile.TarInfo, into: Path) -> None:
+    target = PurePosixPath(member.linkname)
+    base = PurePosixPath(member.name).parent if member.issym() else PurePosixPath()
+    if target.is_absolute():
+        raise _refuse(member.name, f"links to the absolute path {member.linkname!r}")
+    resolved = (into / base / target).resolve()
+    if not resolved.is_relative_to(into.resolve()):
+        raise _refuse(member.name, f"links outside the archive ({member.linkname!r})")
+
+
+def read_procfile(app_dir: Path) -> dict[str, str]:
+    """``type: command`` lines of the Procfile at the root; comments and blanks skipped."""
+    procfile = app_dir / "Procfile"
+    if not procfile.is_file():
+        raise SourceError("no procfile", f"no Procfile at the root of {app_dir.name}")
+    commands: dict[str, str] = {}
+    for line in procfile.read_text(errors="replace").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, command = line.partition(":")
+        if sep and name.strip() and command.strip():
+            commands[name.strip()] = command.strip()
+    return commands
