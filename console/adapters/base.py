@@ -40,8 +40,14 @@ class Endpoint:
         return httpx.BasicAuth(self.username, self.password or "")
 
     def http_client(self, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
+        # httpx deprecates a path for verify: give it the context that path names.
+        verify = (
+            ssl.create_default_context(cafile=self.verify)
+            if isinstance(self.verify, str)
+            else self.verify
+        )
         return httpx.AsyncClient(
-            base_url=self.base_url, auth=self.auth(), verify=self.verify, timeout=timeout
+            base_url=self.base_url, auth=self.auth(), verify=verify, timeout=timeout
         )
 
     def ws_url(self, path: str) -> str:

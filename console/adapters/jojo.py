@@ -95,7 +95,7 @@ class JojoScripts:
                         return
         except InvalidStatus as exc:
             status = exc.response.status_code
-            error = AuthError if status == 401 else BackendError
+            error = AuthError if status in (401, 403) else BackendError
             raise error(f"stream refused (HTTP {status})", status) from exc
         except (OSError, ConnectionClosed, WebSocketException, TimeoutError) as exc:
             raise Unavailable(f"run stream of {name!r} dropped: {exc}") from exc
