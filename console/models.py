@@ -232,6 +232,23 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class AgentEvent:
+    """One frame of the agent's events stream.
+
+    ``topic`` says what changed (``process``, ``process.deleted``, ...). Two
+    topics are about the stream itself: ``hello`` opens every (re)connection,
+    after which a listener should re-read what it shows; ``lost`` says how
+    many events it fell too far behind to receive.
+    """
+
+    topic: str
+    data: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"topic": self.topic, "data": self.data}
+
+
+@dataclass(frozen=True)
 class AgentInfo:
     """What an agent says about itself; ``features`` names our extensions it serves."""
 
@@ -386,6 +403,10 @@ class LogGap:
 
     seq: int
     count: int
+
+    @property
+    def end(self) -> int:
+        return self.seq + self.count
 
 
 LogEvent = LogBatch | LogGap

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from types import TracebackType
 
+from websockets.exceptions import ConnectionClosed
+
+from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
-from console.adapters.errors import NotFound
+from console.adapters.errors import AuthError, NotFound, Unavailable
 from console.adapters.jojo import JojoScripts
-from console.models import AgentInfo
+from console.adapters.smartmob import RECONNECT_DELAYS, SmartmobProcesses
+from console.models import AgentEvent, AgentInfo
+
+EVENTS_FEATURE = "events"
 
 
 class AgentClient:
@@ -17,6 +26,8 @@ class AgentClient:
         self.endpoint = endpoint
         self._http = endpoint.http_client()
         self.scripts = JojoScripts(self._http, endpoint)
+        self.processes = SmartmobProcesses(self._http, endpoint)
+        self.info_cache: AgentInfo | None = None
 
     async def info(self) -> AgentInfo:
         """Ask the agent what it is; an older server without our index has no extensions."""
@@ -33,8 +44,36 @@ class AgentClient:
             node_id=ours.get("node_id"),
             features=frozenset(ours.get("features", [])),
         )
-        self.scripts.features = info.features
+        self.scripts.features = self.processes.features = info.features
+        self.info_cache = info
         return info
+
+    async def events(self, topics: tuple[str, ...] = ()) -> AsyncIterator[AgentEvent]:
+        """The agent's state changes, for ever: re-connects by itself after a drop.
+
+        Each (re)connection starts with a ``hello`` event: re-read what you show then,
+        since changes made while disconnected were not seen.
+        """
+        if self.info_cache is not None and EVENTS_FEATURE not in self.info_cache.features:
+            raise NotFound("this agent has no events stream")
+        path = "/events" + (f"?topics={','.join(topics)}" if topics else "")
+        attempt = 0
+        while True:
+            try:
+                async with websocket.connect(self.endpoint, path) as ws:
+                    try:
+                        async for frame in ws:
+                            attempt = 0
+                            wire = json.loads(frame)
+                            yield AgentEvent(str(wire.get("topic", "")), wire.get("data") or {})
+                    except ConnectionClosed:
+                        pass
+            except AuthError:
+                raise
+            except Unavailable:
+                pass
+            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            attempt += 1
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
-import websockets
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed
 
+from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
 from console.adapters.errors import AuthError, BackendError, NotFound, Unavailable
 from console.models import (
@@ -75,15 +75,9 @@ class JojoScripts:
             async for event in self._replayed_run(name, params):
                 yield event
             return
-        url = self._endpoint.ws_url(f"{_script_path(name)}/stream")
-        try:
-            async with websockets.connect(
-                url,
-                additional_headers=self._endpoint.ws_headers(),
-                ssl=self._endpoint.ws_ssl(),
-                max_size=2**24,
-                open_timeout=5,
-            ) as ws:
+        path = f"{_script_path(name)}/stream"
+        async with websocket.connect(self._endpoint, path) as ws:
+            try:
                 await ws.send(json.dumps({"params": params}))
                 async for frame in ws:
                     wire = json.loads(frame)
@@ -93,12 +87,8 @@ class JojoScripts:
                     yield event
                     if isinstance(event, RunFinished):
                         return
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            error = AuthError if status in (401, 403) else BackendError
-            raise error(f"stream refused (HTTP {status})", status) from exc
-        except (OSError, ConnectionClosed, WebSocketException, TimeoutError) as exc:
-            raise Unavailable(f"run stream of {name!r} dropped: {exc}") from exc
+            except ConnectionClosed as exc:
+                raise Unavailable(f"run stream of {name!r} dropped: {exc}") from exc
         raise Unavailable(f"run stream of {name!r} ended before the script finished")
 
     async def _replayed_run(self, name: str, params: dict[str, str]) -> AsyncIterator[RunEvent]:

@@ -5,21 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
+
+from console.models import AgentEvent
 
 QUEUE_LIMIT = 1000
 """Events a listener may fall behind by; past that its oldest are dropped and it is told."""
-
-
-@dataclass(frozen=True)
-class Event:
-    topic: str
-    """What kind of thing changed: ``process``, ``process.deleted``, ``message``, ..."""
-    data: dict[str, Any]
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"topic": self.topic, "data": self.data}
 
 
 class Subscription:
@@ -28,11 +19,11 @@ class Subscription:
     def __init__(self, bus: EventBus, prefixes: tuple[str, ...]) -> None:
         self._bus = bus
         self.prefixes = prefixes
-        self._queue: deque[Event] = deque()
+        self._queue: deque[AgentEvent] = deque()
         self._ready = asyncio.Event()
         self.lost = 0
 
-    def offer(self, event: Event) -> None:
+    def offer(self, event: AgentEvent) -> None:
         if self.prefixes and not event.topic.startswith(self.prefixes):
             return
         if len(self._queue) >= QUEUE_LIMIT:
@@ -41,14 +32,14 @@ class Subscription:
         self._queue.append(event)
         self._ready.set()
 
-    async def __aiter__(self) -> AsyncIterator[Event]:
+    async def __aiter__(self) -> AsyncIterator[AgentEvent]:
         while True:
             while not self._queue:
                 self._ready.clear()
                 await self._ready.wait()
             if self.lost:
                 lost, self.lost = self.lost, 0
-                yield Event("lost", {"count": lost})
+                yield AgentEvent("lost", {"count": lost})
             yield self._queue.popleft()
 
     def close(self) -> None:
@@ -62,7 +53,7 @@ class EventBus:
         self._subscriptions: set[Subscription] = set()
 
     def publish(self, topic: str, data: dict[str, Any]) -> None:
-        event = Event(topic, data)
+        event = AgentEvent(topic, data)
         for subscription in self._subscriptions:
             subscription.offer(event)
 

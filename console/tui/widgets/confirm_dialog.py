@@ -23,7 +23,7 @@ class ConfirmDialog(ModalScreen[bool]):
             max-width: 100%;
             height: auto;
             padding: 1 2;
-            border: thick $warning;
+            border: round $warning;
             background: $panel;
             border-title-color: $warning;
             border-title-style: bold;
@@ -31,6 +31,7 @@ class ConfirmDialog(ModalScreen[bool]):
         #question { margin-bottom: 1; }
         Horizontal { height: auto; align-horizontal: right; }
         Button { margin-left: 2; }
+        Button.-textual-compact:focus { text-style: bold; tint: $foreground 25%; }
     }
     """
 

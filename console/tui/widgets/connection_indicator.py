@@ -21,11 +21,12 @@ class ConnectionIndicator(Widget):
     DEFAULT_CSS = """
     ConnectionIndicator {
         width: auto;
-        max-width: 50%;
+        max-width: 27;
         height: 2;
         padding: 0 1;
         text-wrap: nowrap;
         text-overflow: ellipsis;
+        &.-wide { max-width: 50%; }
     }
     """
 
@@ -39,14 +40,13 @@ class ConnectionIndicator(Widget):
     def render(self) -> Content:
         style = _STATE_STYLE[self.state]
         first = Content.assemble(
-            ("● ", style), (self.state.value, f"bold {style}"), ("  ", ""), self.description
+            ("● ", style), (self.state.value, f"bold {style}"), "  ", self.description
         )
         if self.state is ConnectionState.OFFLINE:
-            second = Content.assemble((self.error or "not connected", "$text-error"), "  ^r retry")
-        elif self.url:
-            second = Content.assemble(
-                (self.url, "$text-muted"), (f"  node {self.node}" if self.node else "", "dim")
-            )
+            second = Content.styled(self.error or "not connected", "$text-error")
         else:
-            second = Content("")
+            # The scheme is noise for plain HTTP; https stays visible because it matters.
+            where = self.url.removeprefix("http://")
+            node = f" · {self.node}" if self.node else ""
+            second = Content.styled(where + node, "$foreground-muted")
         return Content("\n").join([first, second])

@@ -52,15 +52,15 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as body:
             body.border_title = self.help_title
             body.border_subtitle = "escape closes"
+            width = max(len(key) for _, rows in self.sections for key, _ in rows) + 2
             for heading, rows in self.sections:
-                yield Static(_section(heading, rows))
+                yield Static(_section(heading, rows, width))
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-def _section(heading: str, rows: list[KeyRow]) -> Content:
-    width = max(len(key) for key, _ in rows) + 2
+def _section(heading: str, rows: list[KeyRow], width: int) -> Content:
     lines = [Content.styled(heading, "bold $accent")]
     lines.extend(
         Content.assemble((key.ljust(width), "bold $primary"), description)

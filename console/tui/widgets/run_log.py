@@ -32,9 +32,11 @@ class RunLog(RichLog):
     DEFAULT_CSS = """
     RunLog {
         background: $surface;
+        overflow: auto auto;
+        padding: 0 1;
         scrollbar-size-vertical: 1;
         & > .run-log--stderr { color: $error; }
-        & > .run-log--note { color: $text-muted; text-style: italic; }
+        & > .run-log--note { color: $foreground-muted; text-style: italic; }
         &:focus { background-tint: $foreground 4%; }
     }
     """
@@ -85,8 +87,8 @@ class RunLog(RichLog):
         pending, self._pending = self._pending, []
         styles = {
             "": Style(),
-            "stderr": self.get_component_rich_style("run-log--stderr", partial=True),
-            "note": self.get_component_rich_style("run-log--note", partial=True),
+            "stderr": self._line_style("run-log--stderr"),
+            "note": self._line_style("run-log--note"),
         }
         text = Text(no_wrap=True, overflow="ignore", end="")
         for index, (kind, line) in enumerate(pending):
@@ -95,6 +97,16 @@ class RunLog(RichLog):
             text.append(line, styles[kind])
         self.write(text, shrink=False)
         self.written += len(pending)
+
+    def _line_style(self, component: str) -> Style:
+        # Rich styles have no alpha: blend a translucent colour (a muted one) onto our background.
+        styles = self.get_component_styles(component)
+        colour = self.background_colors[1] + styles.color
+        return Style(
+            color=colour.rich_color,
+            bold=styles.text_style.bold,
+            italic=styles.text_style.italic,
+        )
 
     def reset(self) -> None:
         """Forget every line, queued or shown."""

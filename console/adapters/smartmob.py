@@ -1,0 +1,150 @@
+"""Processes over the smartmob-agent API (PROTOCOLS.md §2), with our control and log extensions.
+
+Against a server with only the compatible routes, restart/stop/start raise
+BackendError, and a tail reads plain text frames: it numbers lines itself and
+cannot resume exactly after a drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import httpx
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+
+from console.adapters import websocket
+from console.adapters.base import Endpoint, json_body, request
+from console.adapters.errors import BackendError, NotFound, Unavailable
+from console.models import LogBatch, LogEvent, LogGap, ProcessStatus, Stream
+
+CONTROL_FEATURE = "processes.control"
+JSON_LOGS_FEATURE = "processes.json-logs"
+
+RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+"""Waits between attempts to re-attach a dropped tail; the last one repeats."""
+
+# Close codes our agent uses when it refuses an attach.
+CLOSE_UNKNOWN = 4404
+CLOSE_BAD_REQUEST = 4400
+
+
+class SmartmobProcesses:
+    """A ProcessesBackend speaking the smartmob-agent wire format."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, endpoint: Endpoint, features: frozenset[str] = frozenset()
+    ) -> None:
+        self._http = http
+        self._endpoint = endpoint
+        self.features = features
+
+    @property
+    def controllable(self) -> bool:
+        return CONTROL_FEATURE in self.features
+
+    async def list(self) -> list[ProcessStatus]:
+        body = json_body(await request(self._http, "GET", "/list-processes"))
+        if not isinstance(body, dict) or not isinstance(body.get("processes"), list):
+            raise BackendError(f"unexpected process listing: {str(body)[:80]}")
+        return [ProcessStatus.from_wire(p) for p in body["processes"]]
+
+    async def get(self, slug: str) -> ProcessStatus:
+        return await self._status("GET", f"/process-status/{_q(slug)}")
+
+    async def create(
+        self,
+        app: str,
+        node: str,
+        process_type: str,
+        source_url: str,
+        env: dict[str, str] | None = None,
+    ) -> ProcessStatus:
+        document = {
+            "app": app,
+            "node": node,
+            "process_type": process_type,
+            "source_url": source_url,
+            "env": env or {},
+        }
+        return await self._status("POST", "/create-process", json=document)
+
+    async def delete(self, slug: str) -> None:
+        await request(self._http, "POST", f"/delete-process/{_q(slug)}", json={})
+
+    async def restart(self, slug: str) -> ProcessStatus:
+        return await self._control("restart", slug)
+
+    async def stop(self, slug: str) -> ProcessStatus:
+        return await self._control("stop", slug)
+
+    async def start(self, slug: str) -> ProcessStatus:
+        return await self._control("start", slug)
+
+    async def _control(self, action: str, slug: str) -> ProcessStatus:
+        if not self.controllable:
+            raise BackendError(f"this agent cannot {action} a process (no control routes)")
+        return await self._status("POST", f"/{action}-process/{_q(slug)}")
+
+    async def _status(self, method: str, path: str, **kwargs: object) -> ProcessStatus:
+        body = json_body(await request(self._http, method, path, **kwargs))  # type: ignore[arg-type]
+        if not isinstance(body, dict) or "slug" not in body:
+            raise BackendError(f"unexpected process status: {str(body)[:80]}")
+        return ProcessStatus.from_wire(body)
+
+    async def tail(self, slug: str, since: int | None = None) -> AsyncIterator[LogEvent]:
+        """Every line from ``since`` on, following; re-attaches by itself after a drop.
+
+        Ends when the process is deleted. After a drop it resumes at the next
+        sequence number it has not seen, so lines are neither lost nor repeated
+        (a LogGap says so when the agent no longer holds them).
+        """
+        attempt = 0
+        while True:
+            try:
+                async for event in self._attach_once(slug, since):
+                    attempt = 0
+                    since = event.end
+                    yield event
+                return
+            except Unavailable:
+                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _attach_once(self, slug: str, since: int | None) -> AsyncIterator[LogEvent]:
+        as_json = JSON_LOGS_FEATURE in self.features
+        path = f"/attach-console/{_q(slug)}"
+        if as_json:
+            path += "?format=json" + (f"&since={since}" if since is not None else "")
+        seq = since or 0
+        async with websocket.connect(self._endpoint, path) as ws:
+            try:
+                async for frame in ws:
+                    if as_json:
+                        yield _log_event(json.loads(frame))
+                    else:
+                        text = frame if isinstance(frame, str) else frame.decode(errors="replace")
+                        yield LogBatch(seq, time.time(), Stream.STDOUT, [text])
+                        seq += 1
+            except ConnectionClosed as exc:
+                if ws.close_code == CLOSE_UNKNOWN:
+                    raise NotFound(ws.close_reason or f"no process {slug!r}", 404) from None
+                if ws.close_code == CLOSE_BAD_REQUEST:
+                    raise BackendError(ws.close_reason or "attach refused", 400) from None
+                if not isinstance(exc, ConnectionClosedOK):
+                    raise Unavailable(f"log stream of {slug} dropped: {exc}") from exc
+
+
+def _log_event(wire: dict) -> LogEvent:
+    gap = wire.get("gap")
+    if isinstance(gap, dict):
+        return LogGap(int(gap["seq"]), int(gap["count"]))
+    return LogBatch.from_wire(wire)
+
+
+def _q(slug: str) -> str:
+    return quote(slug, safe="")

@@ -1,0 +1,36 @@
+"""Opening WebSockets to a backend, with its credentials and TLS, and errors in our hierarchy."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import InvalidStatus, WebSocketException
+
+from console.adapters.base import Endpoint
+from console.adapters.errors import AuthError, BackendError, Unavailable
+
+MAX_FRAME = 1 << 24
+
+
+@contextlib.asynccontextmanager
+async def connect(endpoint: Endpoint, path: str) -> AsyncIterator[ClientConnection]:
+    """A WebSocket to ``path`` on ``endpoint``; refusals and failures raise adapter errors."""
+    try:
+        connection = await websockets.connect(
+            endpoint.ws_url(path),
+            additional_headers=endpoint.ws_headers(),
+            ssl=endpoint.ws_ssl(),
+            max_size=MAX_FRAME,
+            open_timeout=5,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        error = AuthError if status in (401, 403) else BackendError
+        raise error(f"{path}: refused (HTTP {status})", status) from exc
+    except (OSError, WebSocketException, TimeoutError) as exc:
+        raise Unavailable(f"{path}: {exc or type(exc).__name__}") from exc
+    async with connection:
+        yield connection

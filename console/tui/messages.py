@@ -1,0 +1,15 @@
+"""Messages panes send up to the app."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class BackendFailed(Message):
+    """An adapter call failed; the app tells the operator and marks the agent offline if gone."""
+
+    def __init__(self, error: Exception, doing: str) -> None:
+        super().__init__()
+        self.error = error
+        self.doing = doing
+        """What was being done, as a notification title ("Run echo", "Load scripts")."""
