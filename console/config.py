@@ -15,11 +15,11 @@ from typing import Any
 
 import platformdirs
 
+from console.demo import SCRIPTS_DIR
 from console.models import RestartPolicy
 
 APP_NAME = "opsconsole"
 DEFAULT_PORT = 8470
-DEMO_DIR = Path(__file__).parent / "demo"
 
 
 class ConfigError(ValueError):
@@ -109,7 +109,7 @@ class AgentSettings:
 
     def apply_demo(self) -> None:
         if self.demo and self.scripts is None:
-            self.scripts = DEMO_DIR / "scripts"
+            self.scripts = SCRIPTS_DIR
 
     def check(self) -> None:
         """Refuse settings that would be unsafe or cannot work, before anything starts."""

@@ -18,10 +18,11 @@ from console.agent import processes_routes, scripts_routes
 from console.agent.auth import BasicAuthMiddleware, Htpasswd
 from console.agent.children import Children
 from console.agent.events import EventBus
-from console.agent.processes import ProcessService
+from console.agent.processes import ProcessService, parse_spec
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
 from console.config import AgentSettings
+from console.demo import demo_processes
 
 
 def create_app(settings: AgentSettings) -> Starlette:
@@ -79,6 +80,9 @@ def create_app(settings: AgentSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await children.start()
+        if settings.demo:
+            for request in demo_processes():
+                processes.create(parse_spec(request))
         try:
             yield
         finally:
