@@ -85,7 +85,7 @@ def build_parser() -> Parser:
     )
 
     bench = commands.add_parser("bench", help="measure this machine (figures beside a baseline)")
-    bench.add_argument("name", choices=["startup"])
+    bench.add_argument("name", choices=["startup", "logs"])
     bench.add_argument("--rounds", type=int, default=5, help="measurements of each side")
     return parser
 

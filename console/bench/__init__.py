@@ -8,4 +8,8 @@ def run_benchmark(name: str, rounds: int = 5) -> int:
         from console.bench.startup import main
 
         return main(rounds)
+    if name == "logs":
+        from console.bench.logs import main as logs
+
+        return logs()
     raise ValueError(f"no benchmark {name!r}")
