@@ -9,11 +9,15 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from console.adapters.agent import AgentClient
-from console.adapters.base import Endpoint
 from console.adapters.errors import Unavailable
+
+if TYPE_CHECKING:
+    # Imported when first connecting: httpx and websockets are slow to import,
+    # and the console paints before it connects.
+    from console.adapters.agent import AgentClient
+    from console.adapters.base import Endpoint
 
 READY_TIMEOUT = 20.0
 
@@ -41,6 +45,8 @@ class ExistingAgent:
         return self.endpoint.base_url
 
     async def connect(self) -> AgentClient:
+        from console.adapters.agent import AgentClient
+
         self._client = AgentClient(self.endpoint)
         return self._client
 
@@ -68,6 +74,9 @@ class SpawnedAgent:
         return "local agent"
 
     async def connect(self) -> AgentClient:
+        from console.adapters.agent import AgentClient
+        from console.adapters.base import Endpoint
+
         url = await self._start()
         self._client = AgentClient(Endpoint(url))
         return self._client

@@ -120,7 +120,8 @@ def _unpack_zip(archive: Path, into: Path, limits: Limits) -> None:
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise _refuse(info.filename, "is a symbolic link")
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            # No type bits (zipfile.writestr, some Windows tools) means a plain file.
+            if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
                 raise _refuse(info.filename, "is a device or special file")
         written = 0
         for info in members:

@@ -7,6 +7,7 @@ agent never holds the screen; panes get the client when it is ready.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
@@ -204,6 +205,9 @@ class OpsConsoleApp(App[None]):
         self.query_one("#panes", ContentSwitcher).current = pane
         if pane == "scripts":
             self.scripts_pane.focus_default()
+        else:
+            # Keep keys away from the hidden pane; on the tabs, left/right move between panes.
+            self.query_one(Tabs).focus()
 
     @property
     def current_pane(self) -> str:
@@ -260,7 +264,7 @@ class OpsConsoleApp(App[None]):
             yield SystemCommand(
                 f"Show {title}",
                 f"Switch to the {title} pane ({number})",
-                _call(self.action_show_pane, pane),
+                partial(self.action_show_pane, pane),
             )
         yield SystemCommand("Help: keys", "List the keys of the current pane (?)", self.action_help)
         yield SystemCommand(
@@ -270,10 +274,3 @@ class OpsConsoleApp(App[None]):
         )
         for title, help_text, callback in self.scripts_pane.commands():
             yield SystemCommand(title, help_text, callback, discover=not title.startswith("Open"))
-
-
-def _call(action: object, *args: object) -> object:
-    def call() -> None:
-        action(*args)  # type: ignore[operator]
-
-    return call

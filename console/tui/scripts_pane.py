@@ -50,7 +50,7 @@ class ScriptsPane(Horizontal):
         &.-detail-open ScriptCatalog { display: none; }
         &.-detail-open #detail { display: block; }
         &.-wide {
-            ScriptCatalog { display: block; width: 42%; max-width: 64; }
+            ScriptCatalog { display: block; width: 50%; max-width: 72; }
             #detail { display: block; border-left: solid $panel-lighten-2; }
             #history { height: 10; }
         }

@@ -53,7 +53,7 @@ class RunLog(RichLog):
         self._pending: list[tuple[str, str]] = []
         self._flush_timer: Timer | None = None
         self.written = 0
-        """How many lines were ever written (for tests and status: the log itself is bounded)."""
+        """How many lines were ever added (the log itself keeps at most ``max_lines``)."""
 
     @property
     def text_lines(self) -> list[str]:
@@ -71,6 +71,7 @@ class RunLog(RichLog):
     def _queue(self, kind: str, text: str) -> None:
         # Control codes in a script's output must not reach the operator's terminal.
         self._pending.append((kind, _control_codes("\ufffd", text.expandtabs())))
+        self.written += 1
         if self.max_lines and len(self._pending) > self.max_lines:
             # A burst bigger than the log keeps only what the log would keep.
             del self._pending[: len(self._pending) - self.max_lines]
@@ -96,7 +97,6 @@ class RunLog(RichLog):
                 text.append("\n")
             text.append(line, styles[kind])
         self.write(text, shrink=False)
-        self.written += len(pending)
 
     def _line_style(self, component: str) -> Style:
         # Rich styles have no alpha: blend a translucent colour (a muted one) onto our background.

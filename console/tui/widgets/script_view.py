@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -15,7 +17,7 @@ from textual.widgets import Button, Static
 from console.models import RunFinished, RunOutput, RunStarted, RunWaiting, Script
 from console.tui.messages import BackendFailed
 from console.tui.widgets.params_form import ParamsForm
-from console.tui.widgets.run_log import RunLog
+from console.tui.widgets.run_log import FRAME, RunLog
 
 if TYPE_CHECKING:
     from console.adapters.base import ScriptsBackend
@@ -102,8 +104,13 @@ class ScriptView(Vertical):
         shown = " ".join(f"{k}={v!r}" for k, v in self.script.mask(params).items())
         log.note(f"$ {self.script.name} {shown}".rstrip())
         self.status = Content.styled("starting…", "$text-accent")
+        breather = time.monotonic()
         try:
             async for event in backend.stream_run(self.script.name, params):
+                # A flood of buffered lines never suspends the stream: give the screen its turn.
+                if time.monotonic() - breather > FRAME / 2:
+                    await asyncio.sleep(0)
+                    breather = time.monotonic()
                 match event:
                     case RunOutput(stream, text):
                         log.append(stream, text)

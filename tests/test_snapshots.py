@@ -1,0 +1,167 @@
+"""Screenshots of the Scripts pane at 80x24 and 120x40, compared with tests/snapshots/.
+
+Each app runs against a real agent on a fixed catalog. What changes from run
+to run is pinned before the shot: the agent's port (the URL is masked), the
+node id (given), run times and durations (formatted as fixed text), and the
+input cursor (not blinking). Update with ``pytest tests/test_snapshots.py
+--snapshot-update`` and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import pytest_textual_snapshot
+from syrupy.location import PyTestLocation
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from console.adapters.errors import Unavailable
+from console.tui.app import OpsConsoleApp
+from console.tui.widgets import run_history, script_view
+from console.tui.widgets.connection_indicator import ConnectionIndicator
+from tests.tui_helpers import make_catalog, spawned_agent, wait_for, wait_for_catalog
+
+NARROW = (80, 24)
+WIDE = (120, 40)
+
+Before = Callable[[Pilot[object]], Awaitable[None]]
+
+
+class _SnapshotsDirectory(pytest_textual_snapshot.SVGImageExtension):
+    """Keeps the SVGs in tests/snapshots/ (the project's place), not in __snapshots__/."""
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        return str(Path(test_location.filepath).parent / "snapshots" / test_location.basename)
+
+
+@pytest.fixture(autouse=True)
+def pinned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything time- or machine-dependent, made the same on every run."""
+    monkeypatch.setattr(pytest_textual_snapshot, "SVGImageExtension", _SnapshotsDirectory)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no user themes
+    monkeypatch.setattr(script_view, "format_duration", lambda seconds: "0.05 s")
+    monkeypatch.setattr(run_history, "format_duration", lambda seconds: "0.05 s")
+    monkeypatch.setattr(run_history, "started_text", lambda started_at: "12:00:00")
+
+
+def console_app(tmp_path: Path, theme: str | None = None) -> OpsConsoleApp:
+    catalog = make_catalog(tmp_path / "scripts")
+    return OpsConsoleApp(spawned_agent(tmp_path, catalog, "--node-id", "ops-1"), theme=theme)
+
+
+def steady(*steps: Before) -> Before:
+    """Wait for the catalog, do the steps, then pin the URL and the cursors."""
+
+    async def before(pilot: Pilot[object]) -> None:
+        app = pilot.app
+        assert isinstance(app, OpsConsoleApp)
+        await wait_for_catalog(pilot)
+        for step in steps:
+            await step(pilot)
+        app.query_one(ConnectionIndicator).url = "http://127.0.0.1:8470"
+        for field in app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause(0.1)
+
+    return before
+
+
+def keys(*pressed: str) -> Before:
+    async def press(pilot: Pilot[object]) -> None:
+        await pilot.press(*pressed)
+        await pilot.pause(0.1)
+
+    return press
+
+
+async def open_rotate_key(pilot: Pilot[object]) -> None:
+    await pilot.press("slash", *"rotate", "enter", "enter", *"billing", "tab", *"hunter2")
+    await pilot.pause(0.2)
+
+
+async def run_fail(pilot: Pilot[object]) -> None:
+    app = pilot.app
+    assert isinstance(app, OpsConsoleApp)
+    await pilot.press("slash", *"fail", "enter", "enter", "enter")
+    pane = app.scripts_pane
+    await wait_for(pilot, lambda: pane.query_one(run_history.RunHistory).row_count, "history")
+    await pilot.pause(0.2)
+
+
+def test_catalog_narrow(snap_compare, tmp_path: Path) -> None:
+    assert snap_compare(console_app(tmp_path), terminal_size=NARROW, run_before=steady())
+
+
+def test_catalog_wide(snap_compare, tmp_path: Path) -> None:
+    assert snap_compare(console_app(tmp_path), terminal_size=WIDE, run_before=steady())
+
+
+def test_catalog_filtered_narrow(snap_compare, tmp_path: Path) -> None:
+    before = steady(keys("slash", *"re"))
+    assert snap_compare(console_app(tmp_path), terminal_size=NARROW, run_before=before)
+
+
+def test_script_page_narrow(snap_compare, tmp_path: Path) -> None:
+    before = steady(open_rotate_key)
+    assert snap_compare(console_app(tmp_path), terminal_size=NARROW, run_before=before)
+
+
+def test_script_page_wide(snap_compare, tmp_path: Path) -> None:
+    before = steady(open_rotate_key)
+    assert snap_compare(console_app(tmp_path), terminal_size=WIDE, run_before=before)
+
+
+def test_finished_run_narrow(snap_compare, tmp_path: Path) -> None:
+    before = steady(run_fail)
+    assert snap_compare(console_app(tmp_path), terminal_size=NARROW, run_before=before)
+
+
+def test_finished_run_wide(snap_compare, tmp_path: Path) -> None:
+    before = steady(run_fail)
+    assert snap_compare(console_app(tmp_path), terminal_size=WIDE, run_before=before)
+
+
+def test_confirm_dialog_narrow(snap_compare, tmp_path: Path) -> None:
+    before = steady(open_rotate_key, keys("ctrl+j"))
+    assert snap_compare(console_app(tmp_path), terminal_size=NARROW, run_before=before)
+
+
+def test_help_narrow(snap_compare, tmp_path: Path) -> None:
+    before = steady(keys("question_mark"))
+    assert snap_compare(console_app(tmp_path), terminal_size=NARROW, run_before=before)
+
+
+def test_light_theme_script_page_narrow(snap_compare, tmp_path: Path) -> None:
+    app = console_app(tmp_path, theme="opsconsole-light")
+    assert snap_compare(app, terminal_size=NARROW, run_before=steady(run_fail))
+
+
+def test_high_contrast_script_page_narrow(snap_compare, tmp_path: Path) -> None:
+    app = console_app(tmp_path, theme="opsconsole-high-contrast")
+    assert snap_compare(app, terminal_size=NARROW, run_before=steady(run_fail))
+
+
+class _RefusingAgent:
+    """An agent that cannot be reached, with a message that does not vary."""
+
+    description = "staging"
+
+    async def connect(self) -> object:
+        raise Unavailable("https://staging-ops.internal:8470: connection refused")
+
+    async def close(self) -> None:
+        return None
+
+
+def test_offline_narrow(snap_compare) -> None:
+    app = OpsConsoleApp(_RefusingAgent())  # type: ignore[arg-type]
+
+    async def before(pilot: Pilot[object]) -> None:
+        await wait_for(pilot, lambda: app.connection_state == "offline", "offline")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=before)
