@@ -1,0 +1,77 @@
+"""Screenshots of every pane, from the real app driving a real demo agent.
+
+    python screenshots/take.py          # writes screenshots/*.svg and *.png
+
+PNGs need the ``screenshots`` extra (cairosvg): ``pip install -e '.[screenshots]'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from console.adapters.connect import SpawnedAgent
+from console.tui.app import OpsConsoleApp
+
+HERE = Path(__file__).parent
+SIZE = (120, 32)
+
+Scene = Callable[[Pilot], Awaitable[None]]
+
+
+async def settle(pilot: Pilot, seconds: float = 0.5) -> None:
+    await pilot.pause(seconds)
+
+
+async def scripts_catalog(pilot: Pilot) -> None:
+    await pilot.press("1")
+    await settle(pilot)
+
+
+async def scripts_run(pilot: Pilot) -> None:
+    await pilot.press("1", "slash", *"echo", "escape")
+    await pilot.press("enter")
+    await settle(pilot, 0.3)
+    await pilot.press(*"hello, operator", "ctrl+j")
+    await settle(pilot, 1.0)
+
+
+SCENES: dict[str, Scene] = {
+    "scripts": scripts_run,
+    "scripts-catalog": scripts_catalog,
+}
+
+
+async def take(names: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as data:
+        for name in names:
+            app = OpsConsoleApp(SpawnedAgent(["--demo", "--data-dir", data]))
+            async with app.run_test(size=SIZE) as pilot:
+                for _ in range(100):
+                    if app.client is not None:
+                        break
+                    await pilot.pause(0.05)
+                await settle(pilot)
+                await SCENES[name](pilot)
+                svg = HERE / f"{name}.svg"
+                app.save_screenshot(str(svg))
+            to_png(svg)
+            print(f"wrote {svg.relative_to(HERE.parent)}")
+
+
+def to_png(svg: Path) -> None:
+    try:
+        import cairosvg
+    except ImportError:
+        print("cairosvg is not installed: SVG only", file=sys.stderr)
+        return
+    cairosvg.svg2png(url=str(svg), write_to=str(svg.with_suffix(".png")), output_width=1400)
+
+
+if __name__ == "__main__":
+    asyncio.run(take(sys.argv[1:] or list(SCENES)))
