@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, ContentSwitcher, DataTable, Static
 
 from console.models import AgentInfo, Script
+from console.tui.keyboard import focus_now
 from console.tui.messages import BackendFailed
 from console.tui.widgets.script_catalog import ScriptCatalog
 
@@ -317,7 +318,7 @@ class ScriptsPane(Horizontal):
 
     def action_filter(self) -> None:
         self.remove_class("-detail-open")
-        self.catalog.filter_input.focus()
+        focus_now(self.catalog.filter_input)
 
     def action_back(self) -> None:
         filter_input = self.catalog.filter_input
@@ -325,7 +326,7 @@ class ScriptsPane(Horizontal):
             self.remove_class("-detail-open")
         elif filter_input.value:
             filter_input.value = ""
-        self.table.focus()
+        focus_now(self.table)
         self.refresh_bindings()
 
     def action_reload(self) -> None:

@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.widgets import Input, Label
 
 from console.models import Script
+from console.tui.keyboard import focus_now
 
 
 class ParamsForm(Vertical):
@@ -80,7 +81,7 @@ class ParamsForm(Vertical):
         inputs = self.inputs
         index = inputs.index(event.input)
         if index + 1 < len(inputs):
-            inputs[index + 1].focus()
+            focus_now(inputs[index + 1])
         else:
             self.post_message(self.Submitted(self))
 

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
 from console.models import Script
+from console.tui.keyboard import focus_now
 
 # Description last: it is the one that gets cut, or left out, when the table is narrow.
 COLUMNS = ("name", "flags", "tags", "description")
@@ -109,7 +110,7 @@ class ScriptCatalog(Vertical):
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.table.focus()
+        focus_now(self.table)
 
 
 def _matches(script: Script, words: list[str]) -> bool:
