@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from console import __version__
+from console.adapters.connect import INBOX_TOKEN_ENV
 from console.config import AgentSettings, ConfigError, ConsoleConfig, data_dir, default_config_file
 
 PASSWORD_ENV = "OPSCONSOLE_PASSWORD"
@@ -129,6 +130,8 @@ def run_agent(args: argparse.Namespace) -> int:
         "demo",
     ):
         settings.set(name, getattr(args, name))
+    if token := os.environ.get(INBOX_TOKEN_ENV):
+        settings.inbox_tokens = [*settings.inbox_tokens, token]
     settings.apply_demo()
     settings.check()
     from console.agent.server import serve
@@ -144,6 +147,7 @@ def connector_for(args: argparse.Namespace, demo: bool = False):
     config = ConsoleConfig.load(getattr(args, "config", None))
     url, user, verify = getattr(args, "agent", None), getattr(args, "user", None), True
     context_name = getattr(args, "context", None)
+    context = None
     if context_name:
         context = config.contexts.get(context_name)
         if context is None:
@@ -157,7 +161,8 @@ def connector_for(args: argparse.Namespace, demo: bool = False):
     if getattr(args, "insecure", False):
         verify = False
     if url and not demo:
-        endpoint = Endpoint(url, user, os.environ.get(PASSWORD_ENV), verify)
+        token = os.environ.get(INBOX_TOKEN_ENV) or (context or {}).get("inbox_token")
+        endpoint = Endpoint(url, user, os.environ.get(PASSWORD_ENV), verify, token)
         return ExistingAgent(endpoint)
     home = data_dir() / ("demo" if demo else "agent")
     home.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from typing import Any
 import platformdirs
 
 from console.demo import SCRIPTS_DIR
-from console.models import RestartPolicy
+from console.models import DeliveryPolicy, RestartPolicy
 
 APP_NAME = "opsconsole"
 DEFAULT_PORT = 8470
@@ -79,8 +79,18 @@ class AgentSettings:
     history_keep: int = 50
     process_log_files: bool = False
     """Also write each process's output to ``DATA_DIR/logs/SLUG.log``, rotated."""
+    alerts: bool = True
+    """Push a message to ``node_id`` when a process goes fatal or a script run fails."""
+    inbox: dict[str, float] = field(default_factory=dict)
+    """``[agent.inbox]``: visibility_timeout (seconds) and max_tries."""
     restart: dict[str, float] = field(default_factory=dict)
     """``[agent.restart]``: the RestartPolicy fields (first_delay, max_delay, ...)."""
+
+    def delivery_policy(self) -> DeliveryPolicy:
+        try:
+            return DeliveryPolicy(**self.inbox)
+        except TypeError as exc:
+            raise ConfigError(f"[agent.inbox]: {exc}") from None
 
     def restart_policy(self) -> RestartPolicy:
         try:
@@ -127,6 +137,7 @@ class AgentSettings:
         if self.scripts is not None and not self.scripts.is_dir():
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
         self.restart_policy()
+        self.delivery_policy()
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port {self.port}: not a port number")
 

@@ -13,6 +13,7 @@ from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
 from console.adapters.errors import AuthError, NotFound, Unavailable
 from console.adapters.jojo import JojoScripts
+from console.adapters.scirocco import SciroccoInbox
 from console.adapters.smartmob import RECONNECT_DELAYS, SmartmobProcesses
 from console.models import AgentEvent, AgentInfo
 
@@ -27,6 +28,7 @@ class AgentClient:
         self._http = endpoint.http_client()
         self.scripts = JojoScripts(self._http, endpoint)
         self.processes = SmartmobProcesses(self._http, endpoint)
+        self.inbox = SciroccoInbox(self._http, endpoint)
         self.info_cache: AgentInfo | None = None
 
     async def info(self) -> AgentInfo:
@@ -45,6 +47,7 @@ class AgentClient:
             features=frozenset(ours.get("features", [])),
         )
         self.scripts.features = self.processes.features = info.features
+        self.inbox.node_id = self.inbox.node_id or info.node_id or ""
         self.info_cache = info
         return info
 

@@ -29,6 +29,8 @@ class Endpoint:
     password: str | None = None
     verify: bool | str = True
     """True checks TLS against the system CAs, a path names a CA bundle, False trusts anything."""
+    token: str | None = None
+    """The inbox token (sent as ``Authorization`` to the inbox routes only)."""
 
     @property
     def base_url(self) -> str:

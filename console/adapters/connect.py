@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from console.adapters.base import Endpoint
 
 READY_TIMEOUT = 20.0
+INBOX_TOKEN_ENV = "OPSCONSOLE_INBOX_TOKEN"
 
 
 class AgentConnector(Protocol):
@@ -68,6 +70,8 @@ class SpawnedAgent:
         self.log_file = log_file
         self.process: asyncio.subprocess.Process | None = None
         self._client: AgentClient | None = None
+        # The console's own key to its agent's inbox, handed over in the environment.
+        self._token = secrets.token_urlsafe(24)
 
     @property
     def description(self) -> str:
@@ -78,7 +82,7 @@ class SpawnedAgent:
         from console.adapters.base import Endpoint
 
         url = await self._start()
-        self._client = AgentClient(Endpoint(url))
+        self._client = AgentClient(Endpoint(url, token=self._token))
         return self._client
 
     async def _start(self) -> str:
@@ -97,6 +101,7 @@ class SpawnedAgent:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
+                env={**os.environ, INBOX_TOKEN_ENV: self._token},
                 preexec_fn=_terminate_with_parent,
             )
         finally:

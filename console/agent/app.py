@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -14,15 +15,18 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from console import __version__
-from console.agent import processes_routes, scripts_routes
+from console.agent import inbox_routes, processes_routes, scripts_routes
 from console.agent.auth import BasicAuthMiddleware, Htpasswd
 from console.agent.children import Children
 from console.agent.events import EventBus
-from console.agent.processes import ProcessService, parse_spec
+from console.agent.inbox import InboxService
+from console.agent.inbox_store import InboxStore
+from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
 from console.config import AgentSettings
-from console.demo import demo_processes
+from console.demo import load_demo
+from console.models import ProcessState
 
 
 def create_app(settings: AgentSettings) -> Starlette:
@@ -31,6 +35,12 @@ def create_app(settings: AgentSettings) -> Starlette:
     events = EventBus()
     history = RunHistory(settings.data_dir / "scripts.db", keep=settings.history_keep)
     scripts = ScriptService(settings.scripts, history, children)
+    inbox = InboxService(
+        InboxStore(settings.data_dir / "inbox.db", settings.delivery_policy()),
+        events,
+        settings.node_id,
+    )
+    scripts.events = events
     processes = ProcessService(
         settings.data_dir,
         children,
@@ -38,7 +48,12 @@ def create_app(settings: AgentSettings) -> Starlette:
         policy=settings.restart_policy(),
         log_dir=settings.data_dir / "logs" if settings.process_log_files else None,
     )
-    features = [*scripts_routes.FEATURES, *processes_routes.FEATURES, "events"]
+    features = [
+        *scripts_routes.FEATURES,
+        *processes_routes.FEATURES,
+        *inbox_routes.FEATURES,
+        "events",
+    ]
 
     async def index(request: Request) -> JSONResponse:
         """Where things are: the smartmob keys first, then ours (older clients ignore extras)."""
@@ -80,29 +95,69 @@ def create_app(settings: AgentSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await children.start()
+        inbox.start()
+        watcher = asyncio.create_task(raise_alerts(events, inbox)) if settings.alerts else None
         if settings.demo:
-            for request in demo_processes():
-                processes.create(parse_spec(request))
+            await load_demo(processes, inbox)
         try:
             yield
         finally:
             await stop_children()
+            if watcher is not None:
+                watcher.cancel()
+            await inbox.close()
             history.close()
 
     middleware = []
     if settings.htpasswd is not None:
-        middleware.append(Middleware(BasicAuthMiddleware, htpasswd=Htpasswd(settings.htpasswd)))
+        middleware.append(
+            Middleware(
+                BasicAuthMiddleware,
+                htpasswd=Htpasswd(settings.htpasswd),
+                exempt_prefixes=inbox_routes.PREFIXES,
+            )
+        )
     app = Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
             WebSocketRoute("/events", event_stream, name="events"),
             *scripts_routes.routes(scripts),
             *processes_routes.routes(processes),
+            *inbox_routes.routes(inbox, settings.inbox_tokens),
         ],
         middleware=middleware,
         lifespan=lifespan,
     )
     app.state.scripts = scripts
     app.state.processes = processes
+    app.state.inbox = inbox
     app.state.stop_children = stop_children
     return app
+
+
+async def raise_alerts(events: EventBus, inbox: InboxService) -> None:
+    """Turn a process gone fatal, or a failed script run, into a message for the operator."""
+    subscription = events.subscribe(("process", "script.run"))
+    try:
+        async for event in subscription:
+            data = event.data
+            if event.topic == "process" and data.get("state") == ProcessState.FATAL:
+                await inbox.alert(
+                    "alert.process.fatal",
+                    {
+                        "summary": f"{data['slug']} is fatal: {data.get('message')}",
+                        "slug": data["slug"],
+                        "last_exit": data.get("last_exit"),
+                        "restarts": data.get("restarts"),
+                    },
+                )
+            elif event.topic == "script.run" and data.get("retcode") not in (0, None):
+                await inbox.alert(
+                    "alert.script.failed",
+                    {
+                        "summary": f"script {data['script']} exited {data['retcode']}",
+                        **data,
+                    },
+                )
+    finally:
+        subscription.close()

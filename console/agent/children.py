@@ -189,7 +189,7 @@ class Children:
             await _wait(proc, grace)
         if proc.returncode is None:
             log.warning("pid %s ignored SIGTERM for %.1fs; killing it", proc.pid, grace)
-            signal_group(proc.pid, signal.SIGKILL)
+            proc.kill()
             await proc.wait()
         await self.release(proc)
         return proc.returncode

@@ -147,6 +147,7 @@ class RotatingFile:
         tag = "err" if batch.stream is Stream.STDERR else "out"
         text = "".join(f"{stamp} {tag} {line}\n" for line in batch.lines)
         self._handle.write(text)
+        self._handle.flush()  # a batch at a time: `tail -f` of the file follows the process
         self._size += len(text)
         if self._size >= self.max_bytes:
             self._rotate()

@@ -102,6 +102,7 @@ class ManagedProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._wanted = True
         self._deleted = False
+        self._stops = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -130,9 +131,10 @@ class ManagedProcess:
             if self._deleted:
                 return
             started = time.time()
+            stops = self._stops
             exit_code = await self._run_once()
-            if not self._wanted:
-                continue
+            if not self._wanted or self._stops != stops:
+                continue  # stopped or restarted on purpose: not a failure
             stable = time.time() - started >= policy.stable_after
             quick_failures = 0 if stable else quick_failures + 1
             if quick_failures >= policy.max_quick_failures:
@@ -219,6 +221,7 @@ class ManagedProcess:
 
     async def stop(self) -> None:
         self._wanted = False
+        self._stops += 1
         self._wake.set()
         proc = self._proc
         if proc is not None:

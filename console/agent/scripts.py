@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from console.agent.children import Children
+from console.agent.events import EventBus
 from console.agent.run_history import RunHistory
 from console.agent.script_catalog import CatalogEntry, scan
 from console.models import (
@@ -47,6 +48,7 @@ class ScriptService:
         self._catalog: dict[str, CatalogEntry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._runs: set[asyncio.Task[None]] = set()
+        self.events: EventBus | None = None
         self.reload()
 
     def reload(self) -> None:
@@ -128,6 +130,17 @@ class ScriptService:
             await asyncio.to_thread(self.history.finish, run_id, retcode, duration, list(output))
         log.info("script %s run %s ended with %s in %.2fs", script.name, run_id, retcode, duration)
         emit(RunFinished(run_id, retcode, duration))
+        if self.events is not None:
+            self.events.publish(
+                "script.run",
+                {
+                    "script": script.name,
+                    "run_id": run_id,
+                    "retcode": retcode,
+                    "duration": duration,
+                    "params": script.mask(params),
+                },
+            )
 
     async def _spawn_and_wait(
         self, entry: CatalogEntry, params: dict[str, str], collect: Callable[[Stream, str], None]

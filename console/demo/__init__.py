@@ -1,8 +1,15 @@
-"""The bundled demo: example scripts, a Procfile app ("shop"), and later modules and messages."""
+"""The bundled demo: example scripts, a Procfile app ("shop"), and messages in the inbox."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from console.agent.inbox import InboxService
+    from console.agent.processes import ProcessService
 
 DEMO_DIR = Path(__file__).parent
 SCRIPTS_DIR = DEMO_DIR / "scripts"
@@ -15,3 +22,46 @@ def demo_processes() -> list[dict[str, str]]:
         {"app": "shop", "node": f"{kind}.0", "process_type": kind, "source_url": str(SHOP_DIR)}
         for kind in ("web", "worker", "flaky")
     ]
+
+
+def demo_messages(now: float) -> list[tuple[str, bytes, str, str, float | None]]:
+    """(source, payload, payload type, topic, scheduled time) of the messages the demo seeds."""
+    deploy = {"service": "shop-web", "version": "1.4.2", "by": "ci", "status": "succeeded"}
+    disk = {"host": "db1", "mount": "/var/lib/postgresql", "used_percent": 91}
+    return [
+        ("ci.internal", json.dumps(deploy).encode(), "application/json", "deploy", None),
+        ("monitor.internal", json.dumps(disk).encode(), "application/json", "alert.disk", None),
+        (
+            "oncall-bot",
+            b"Handover: the flaky worker is known; ticket OPS-1234.",
+            "text/plain",
+            "handover",
+            None,
+        ),
+        (
+            "backup.internal",
+            bytes(range(256)) * 2,
+            "application/octet-stream",
+            "backup.manifest",
+            None,
+        ),
+        (
+            "oncall-bot",
+            b"Reminder: change freeze starts in one minute.",
+            "text/plain",
+            "reminder",
+            now + 60,
+        ),
+    ]
+
+
+async def load_demo(processes: ProcessService, inbox: InboxService) -> None:
+    """Start the shop app and, into an empty inbox, put a few messages of each kind."""
+    from console.agent.processes import parse_spec
+
+    for request in demo_processes():
+        processes.create(parse_spec(request))
+    if inbox.store.list(limit=1):
+        return
+    for source, payload, payload_type, topic, scheduled in demo_messages(time.time()):
+        await inbox.push(source, inbox.node_id, payload, payload_type, topic, scheduled)

@@ -1,0 +1,130 @@
+"""The message inbox over the scirocco API (PROTOCOLS.md §4).
+
+Every request carries the inbox token and the caller's node id; a message
+travels as its payload in the body and its metadata in Scirocco-* headers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from console.adapters.base import Endpoint, json_body, request
+from console.adapters.errors import AuthError, BackendError
+from console.models import (
+    BINARY_TYPE,
+    JSON_TYPE,
+    TEXT_TYPE,
+    Message,
+    MessageStatus,
+    header_name,
+    iso_time,
+)
+
+
+def encode_payload(content: Any) -> tuple[bytes, str]:
+    """A payload and its type: bytes stay bytes, str is text, anything else JSON."""
+    if isinstance(content, bytes | bytearray):
+        return bytes(content), BINARY_TYPE
+    if isinstance(content, str):
+        return content.encode(), TEXT_TYPE
+    return json.dumps(content).encode(), JSON_TYPE
+
+
+class SciroccoInbox:
+    """An inbox client acting as node ``node_id``."""
+
+    def __init__(self, http: httpx.AsyncClient, endpoint: Endpoint, node_id: str = "") -> None:
+        self._http = http
+        self._endpoint = endpoint
+        self.node_id = node_id
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        if not self._endpoint.token:
+            raise AuthError("no inbox token: give one (OPSCONSOLE_INBOX_TOKEN) to reach the inbox")
+        if not self.node_id:
+            raise BackendError("no node id to act as")
+        return {
+            "Authorization": self._endpoint.token,
+            header_name("node_source"): self.node_id,
+            **(extra or {}),
+        }
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = self._headers(kwargs.pop("headers", None))
+        # Basic auth is for the agent's other routes; the inbox has its own token.
+        return await request(self._http, method, path, headers=headers, auth=None, **kwargs)
+
+    async def push(
+        self,
+        destination: str,
+        content: Any,
+        topic: str | None = None,
+        scheduled_time: float | None = None,
+    ) -> Message:
+        payload, payload_type = encode_payload(content)
+        headers = {header_name("node_destination"): destination, "Content-Type": payload_type}
+        if topic:
+            headers[header_name("topic")] = topic
+        if scheduled_time is not None:
+            headers[header_name("status")] = MessageStatus.SCHEDULED.value
+            headers[header_name("scheduled_time")] = iso_time(scheduled_time) or ""
+        response = await self._send("POST", "/messageQueue", content=payload, headers=headers)
+        return _from_response(response)
+
+    async def pull(self) -> Message | None:
+        """The oldest pending message for this node (now processing), or None."""
+        response = await self._send("GET", "/messageQueue")
+        return None if response.status_code == 204 else _from_response(response)
+
+    async def pull_many(self, quantity: int) -> list[Message]:
+        response = await self._send("GET", "/messageQueue", params={"quantity": quantity})
+        return [Message.from_wire(m) for m in _array(json_body(response))]
+
+    async def ack(self, message_id: str) -> Message:
+        return _from_response(await self._send("PATCH", f"/messageQueue/{message_id}/ack"))
+
+    async def list(
+        self, status: MessageStatus | None = None, destination: str | None = None, limit: int = 500
+    ) -> list[Message]:
+        params: dict[str, Any] = {"limit": limit}
+        if status is not None:
+            params["status"] = status.value
+        if destination is not None:
+            params["node_destination"] = destination
+        response = await self._send("GET", "/messages", params=params)
+        return [Message.from_wire(m) for m in _array(json_body(response))]
+
+    async def get(self, message_id: str) -> Message:
+        return _from_response(await self._send("GET", f"/messages/{message_id}"))
+
+    async def update(self, message_id: str, content: Any) -> Message:
+        payload, payload_type = encode_payload(content)
+        response = await self._send(
+            "PATCH",
+            f"/messages/{message_id}",
+            content=payload,
+            headers={"Content-Type": payload_type},
+        )
+        return _from_response(response)
+
+    async def delete(self, message_id: str) -> None:
+        await self._send("DELETE", f"/messages/{message_id}")
+
+    async def delete_all(self) -> int:
+        body = json_body(await self._send("DELETE", "/messages"))
+        return int(body.get("deleted", 0)) if isinstance(body, dict) else 0
+
+
+def _from_response(response: httpx.Response) -> Message:
+    if not response.headers.get(header_name("id")):
+        raise BackendError(f"no {header_name('id')} header in the answer from {response.url}")
+    return Message.from_headers(response.headers, response.content)
+
+
+def _array(body: object) -> list[dict[str, Any]]:
+    if not isinstance(body, list):
+        raise BackendError(f"expected a JSON array, got {str(body)[:80]}")
+    return body

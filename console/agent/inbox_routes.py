@@ -1,0 +1,165 @@
+"""Routes of the inbox: the scirocco API (token auth, Scirocco-* headers, payload as the body)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from console.agent.http import HttpError, error_response, read_body
+from console.agent.inbox import InboxService, parse_status
+from console.models import (
+    BINARY_TYPE,
+    JSON_TYPE,
+    TEXT_TYPE,
+    Message,
+    MessageStatus,
+    header_name,
+    parse_time,
+)
+
+PREFIXES = ("/messageQueue", "/messages", "/globalDataSpace")
+"""Paths with their own token auth (the agent's Basic auth leaves them alone)."""
+
+FEATURES = ("inbox.batch", "inbox.redelivery")
+MAX_PAYLOAD = 8 << 20
+MAX_QUANTITY = 1000
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def message_response(message: Message, status_code: int = 200) -> Response:
+    """The payload as the body, the metadata in Scirocco-* headers."""
+    return Response(
+        message.payload,
+        status_code=status_code,
+        media_type=message.payload_type,
+        headers=message.headers(),
+    )
+
+
+def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
+    def authorized(handler: Callable[[Request, str], Awaitable[Response]]) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            given = request.headers.get("authorization", "")
+            if not tokens or not any(hmac.compare_digest(given, t) for t in tokens):
+                return error_response(401, "a valid inbox token is required in Authorization")
+            caller = request.headers.get(header_name("node_source"), "").strip()
+            if not caller:
+                return error_response(400, f"the {header_name('node_source')} header is required")
+            try:
+                return await handler(request, caller)
+            except HttpError as exc:
+                return error_response(exc.status, exc.message)
+
+        return wrapped
+
+    async def push(request: Request, caller: str) -> Response:
+        destination = request.headers.get(header_name("node_destination"), "").strip()
+        if not destination:
+            raise HttpError(400, f"the {header_name('node_destination')} header is required")
+        status = request.headers.get(header_name("status"), "pending").strip().lower()
+        scheduled_text = request.headers.get(header_name("scheduled_time"))
+        scheduled = None
+        if status == MessageStatus.SCHEDULED:
+            try:
+                scheduled = parse_time(scheduled_text)
+            except ValueError:
+                raise HttpError(400, f"not an ISO 8601 time: {scheduled_text!r}") from None
+            if scheduled is None:
+                raise HttpError(400, "a scheduled message needs Scirocco-Scheduled-Time")
+        elif status != MessageStatus.PENDING:
+            raise HttpError(400, f"a pushed message is pending or scheduled, not {status!r}")
+        payload = await read_body(request, MAX_PAYLOAD)
+        payload_type = _payload_type(request.headers.get("content-type", ""), payload)
+        topic = request.headers.get(header_name("topic"))
+        message = await service.push(caller, destination, payload, payload_type, topic, scheduled)
+        return message_response(message, 201)
+
+    async def pull(request: Request, caller: str) -> Response:
+        quantity = request.query_params.get("quantity")
+        if quantity is None:
+            messages = await service.pull(caller, 1)
+            return message_response(messages[0]) if messages else Response(status_code=204)
+        if not quantity.isdigit() or not 1 <= int(quantity) <= MAX_QUANTITY:
+            raise HttpError(400, f"quantity must be a number from 1 to {MAX_QUANTITY}")
+        messages = await service.pull(caller, int(quantity))
+        return JSONResponse([m.to_wire() for m in messages])
+
+    async def ack(request: Request, caller: str) -> Response:
+        message_id = request.path_params["message_id"]
+        message = await service.ack(caller, message_id)
+        if message is None:
+            raise HttpError(404, f"no message {message_id} is processing for {caller}")
+        return message_response(message)
+
+    async def list_messages(request: Request, caller: str) -> Response:
+        try:
+            status = parse_status(request.query_params.get("status"))
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from None
+        limit = request.query_params.get("limit", "500")
+        if not limit.isdigit():
+            raise HttpError(400, f"limit must be a whole number, not {limit!r}")
+        destination = request.query_params.get("node_destination")
+        messages = service.store.list(destination, status, min(int(limit), 10_000))
+        return JSONResponse([m.to_wire() for m in messages])
+
+    async def read(request: Request, caller: str) -> Response:
+        return message_response(
+            _found(service.store.get(request.path_params["message_id"]), request)
+        )
+
+    async def update(request: Request, caller: str) -> Response:
+        payload = await read_body(request, MAX_PAYLOAD)
+        payload_type = _payload_type(request.headers.get("content-type", ""), payload)
+        message = await service.update(request.path_params["message_id"], payload, payload_type)
+        return message_response(_found(message, request))
+
+    async def delete(request: Request, caller: str) -> Response:
+        if not await service.delete(request.path_params["message_id"]):
+            _found(None, request)
+        return JSONResponse({})
+
+    async def delete_all(request: Request, caller: str) -> Response:
+        return JSONResponse({"deleted": await service.delete_all()})
+
+    return [
+        Route("/messageQueue", authorized(push), methods=["POST"]),
+        Route("/messageQueue", authorized(pull), methods=["GET"]),
+        Route("/messageQueue/{message_id}/ack", authorized(ack), methods=["PATCH"]),
+        Route("/messages", authorized(list_messages), methods=["GET"]),
+        Route("/messages", authorized(delete_all), methods=["DELETE"]),
+        Route("/messages/{message_id}", authorized(read), methods=["GET"]),
+        Route("/messages/{message_id}", authorized(update), methods=["PATCH"]),
+        Route("/messages/{message_id}", authorized(delete), methods=["DELETE"]),
+        Route("/globalDataSpace", authorized(delete_all), methods=["DELETE"]),
+    ]
+
+
+def _found(message: Message | None, request: Request) -> Message:
+    if message is None:
+        raise HttpError(404, f"no message {request.path_params['message_id']}")
+    return message
+
+
+def _payload_type(content_type: str, payload: bytes) -> str:
+    """JSON, text or bytes, from the Content-Type; JSON must parse."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == JSON_TYPE:
+        try:
+            json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            raise HttpError(400, "the payload is not valid JSON") from None
+        return JSON_TYPE
+    if kind.startswith("text/"):
+        try:
+            payload.decode()
+        except UnicodeDecodeError:
+            raise HttpError(400, "a text payload must be UTF-8") from None
+        return TEXT_TYPE
+    return BINARY_TYPE
