@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_agent(args: argparse.Namespace) -> int:
     config = ConsoleConfig.load(args.config)
     settings = AgentSettings.from_toml(config.agent)
+    settings.modules = {name: config.raw.get(name, {}) for name in ("queue", "pool")}
     for name in (
         "host",
         "port",

@@ -15,7 +15,7 @@ from typing import Any
 
 import platformdirs
 
-from console.demo import SCRIPTS_DIR
+from console.demo import SCRIPTS_DIR, demo_module_types
 from console.models import DeliveryPolicy, RestartPolicy
 
 APP_NAME = "opsconsole"
@@ -85,6 +85,20 @@ class AgentSettings:
     """``[agent.inbox]``: visibility_timeout (seconds) and max_tries."""
     restart: dict[str, float] = field(default_factory=dict)
     """``[agent.restart]``: the RestartPolicy fields (first_delay, max_delay, ...)."""
+    modules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The top-level ``[queue]`` and ``[pool]`` tables: module types, as commands."""
+    module_timeouts: dict[str, float] = field(default_factory=dict)
+    """``[agent.module_timeouts]``: connect, reply, rm_grace, term_grace (seconds)."""
+
+    def module_types(self, service: str, kind: str = "modules") -> dict[str, list[str]]:
+        """``{type: command}`` of ``[SERVICE.KIND.TYPE] command = [...]``."""
+        types: dict[str, list[str]] = {}
+        for name, table in (self.modules.get(service, {}).get(kind) or {}).items():
+            command = table.get("command") if isinstance(table, dict) else None
+            if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
+                raise ConfigError(f'[{service}.{kind}.{name}] needs command = ["program", ...]')
+            types[name] = command
+        return types
 
     def delivery_policy(self) -> DeliveryPolicy:
         try:
@@ -118,8 +132,15 @@ class AgentSettings:
         setattr(self, name, value)
 
     def apply_demo(self) -> None:
-        if self.demo and self.scripts is None:
+        if not self.demo:
+            return
+        if self.scripts is None:
             self.scripts = SCRIPTS_DIR
+        for service, kinds in demo_module_types().items():
+            for kind, types in kinds.items():
+                table = self.modules.setdefault(service, {}).setdefault(kind, {})
+                for name, command in types.items():
+                    table.setdefault(name, {"command": command})
 
     def check(self) -> None:
         """Refuse settings that would be unsafe or cannot work, before anything starts."""
@@ -138,6 +159,9 @@ class AgentSettings:
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
         self.restart_policy()
         self.delivery_policy()
+        for service in ("queue", "pool"):
+            self.module_types(service)
+            self.module_types(service, "backgrounds")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port {self.port}: not a port number")
 
@@ -150,6 +174,8 @@ class ConsoleConfig:
     contexts: dict[str, dict[str, Any]] = field(default_factory=dict)
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
     agent: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    """The whole file, for the tables other parts read (``[queue]``, ``[pool]``)."""
 
     @classmethod
     def load(cls, path: Path | None = None) -> ConsoleConfig:
@@ -159,4 +185,5 @@ class ConsoleConfig:
             contexts=dict(raw.get("contexts", {})),
             hosts=dict(raw.get("hosts", {})),
             agent=dict(raw.get("agent", {})),
+            raw=raw,
         )

@@ -14,6 +14,7 @@ from console.adapters.base import Endpoint, json_body, request
 from console.adapters.errors import AuthError, NotFound, Unavailable
 from console.adapters.jojo import JojoScripts
 from console.adapters.scirocco import SciroccoInbox
+from console.adapters.shmooze import ShmoozeModules
 from console.adapters.smartmob import RECONNECT_DELAYS, SmartmobProcesses
 from console.models import AgentEvent, AgentInfo
 
@@ -29,6 +30,8 @@ class AgentClient:
         self.scripts = JojoScripts(self._http, endpoint)
         self.processes = SmartmobProcesses(self._http, endpoint)
         self.inbox = SciroccoInbox(self._http, endpoint)
+        self.queue = ShmoozeModules(self._http, "queue")
+        self.pool = ShmoozeModules(self._http, "pool")
         self.info_cache: AgentInfo | None = None
 
     async def info(self) -> AgentInfo:

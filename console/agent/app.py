@@ -15,12 +15,14 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from console import __version__
-from console.agent import inbox_routes, processes_routes, scripts_routes
+from console.agent import inbox_routes, modules_routes, processes_routes, scripts_routes
 from console.agent.auth import BasicAuthMiddleware, Htpasswd
 from console.agent.children import Children
 from console.agent.events import EventBus
 from console.agent.inbox import InboxService
 from console.agent.inbox_store import InboxStore
+from console.agent.module_process import ModuleTimeouts
+from console.agent.modules import ModuleService
 from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
@@ -41,6 +43,19 @@ def create_app(settings: AgentSettings) -> Starlette:
         settings.node_id,
     )
     scripts.events = events
+    timeouts = ModuleTimeouts(**settings.module_timeouts)
+    module_services = [
+        ModuleService(
+            name,
+            name == "queue",
+            settings.module_types(name),
+            settings.module_types(name, "backgrounds"),
+            children,
+            events,
+            timeouts,
+        )
+        for name in ("queue", "pool")
+    ]
     processes = ProcessService(
         settings.data_dir,
         children,
@@ -53,6 +68,7 @@ def create_app(settings: AgentSettings) -> Starlette:
         *processes_routes.FEATURES,
         *inbox_routes.FEATURES,
         "events",
+        "modules.events",
     ]
 
     async def index(request: Request) -> JSONResponse:
@@ -88,6 +104,7 @@ def create_app(settings: AgentSettings) -> Starlette:
 
     async def stop_children() -> None:
         """Stop every child; runs in flight end (and answer) at once. Safe to call twice."""
+        await asyncio.gather(*(service.close() for service in module_services))
         await processes.close()
         await children.close()
         await scripts.close()
@@ -98,7 +115,7 @@ def create_app(settings: AgentSettings) -> Starlette:
         inbox.start()
         watcher = asyncio.create_task(raise_alerts(events, inbox)) if settings.alerts else None
         if settings.demo:
-            await load_demo(processes, inbox)
+            await load_demo(processes, inbox, *module_services)
         try:
             yield
         finally:
@@ -124,6 +141,7 @@ def create_app(settings: AgentSettings) -> Starlette:
             *scripts_routes.routes(scripts),
             *processes_routes.routes(processes),
             *inbox_routes.routes(inbox, settings.inbox_tokens),
+            *modules_routes.routes(module_services),
         ],
         middleware=middleware,
         lifespan=lifespan,
@@ -131,6 +149,7 @@ def create_app(settings: AgentSettings) -> Starlette:
     app.state.scripts = scripts
     app.state.processes = processes
     app.state.inbox = inbox
+    app.state.module_services = module_services
     app.state.stop_children = stop_children
     return app
 
