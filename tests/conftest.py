@@ -149,3 +149,13 @@ def agent_factory(tmp_path: Path) -> Iterator:
 def agent(agent_factory, scripts_dir: Path) -> AgentProcess:
     """An agent serving ``scripts_dir``."""
     return agent_factory("--scripts", str(scripts_dir))
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """OpenSSH's sshd on 127.0.0.1, for the whole session (it starts in ~0.1 s, but why twice)."""
+    from tests.ssh_server import start_sshd, stop_sshd
+
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    stop_sshd(server)

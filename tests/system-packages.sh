@@ -1,9 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages the tests drive for real (tmux for the end-to-end
-# console tests), if they are missing. Uses sudo when not root.
+# Installs the Debian packages the tests drive for real, if they are missing:
+# tmux for the end-to-end console tests, OpenSSH's server for the SSH tests.
+# Uses sudo when not root.
 set -eu
 missing=""
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+[ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
+command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
 [ -z "$missing" ] && exit 0
 as_root=""
 [ "$(id -u)" -eq 0 ] || as_root="sudo"

@@ -1,0 +1,148 @@
+"""The SSH adapter against a real OpenSSH server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from console.adapters import AgentClient, Endpoint
+from console.adapters.ssh import CommandFailed, Host, HostKeyRefused, SshHosts
+from tests.ssh_server import SshServer
+
+
+@pytest.fixture
+def host(sshd: SshServer) -> Host:
+    return Host("testhost", "127.0.0.1", sshd.port, sshd.user)
+
+
+@pytest.fixture
+async def hosts(sshd: SshServer) -> AsyncIterator[SshHosts]:
+    ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
+    yield ssh
+    await ssh.close()
+
+
+def test_addresses_parse() -> None:
+    assert Host.parse("deploy@web1.internal:2222") == Host(
+        "web1.internal", "web1.internal", 2222, "deploy"
+    )
+    assert Host.parse("web1") == Host("web1", "web1", 22, None)
+    assert Host.parse("root@[::1]:22", name="v6").hostname == "::1"
+    with pytest.raises(ValueError):
+        Host.parse("bad host name")
+
+
+async def test_check_returns_both_streams_and_the_exit_status(hosts: SshHosts, host: Host) -> None:
+    result = await hosts.check(host, ["sh", "-c", "echo out; echo err >&2; echo more; exit 3"])
+    assert result.stdout == ["out", "more"]
+    assert result.stderr == ["err"]
+    assert result.exit_status == 3
+    missing = await hosts.check(host, ["ls", "/nonexistent/path"])
+    assert missing.exit_status != 0
+    assert missing.stdout == [] and "nonexistent" in missing.stderr[0]
+
+
+async def test_arguments_with_quotes_and_spaces_arrive_intact(
+    hosts: SshHosts, host: Host, tmp_path: Path
+) -> None:
+    tricky = ["a b", "it's", 'say "hi"', "$(touch " + str(tmp_path / "pwned") + ")", "; ls", "*"]
+    result = await hosts.check(host, ["printf", "%s\\n", *tricky])
+    assert result.stdout == tricky
+    assert not (tmp_path / "pwned").exists()
+
+
+async def test_run_logs_stdout_at_debug_and_stderr_at_error_on_the_host_logger(
+    hosts: SshHosts, host: Host, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="testhost")
+    status = await hosts.run(host, ["sh", "-c", "echo fine; echo broken >&2"])
+    assert status == 0
+    records = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("testhost", "DEBUG", "fine") in records
+    assert ("testhost", "ERROR", "broken") in records
+    with pytest.raises(CommandFailed) as failed:
+        await hosts.run(host, ["false"], raise_on_error=True)
+    assert failed.value.exit_status == 1
+
+
+async def test_a_raw_shell_line_only_when_asked(hosts: SshHosts, host: Host) -> None:
+    quoted = await hosts.check(host, ["echo", "$HOME"])
+    raw = await hosts.check(host, "echo $HOME")
+    assert quoted.stdout == ["$HOME"]
+    assert raw.stdout != ["$HOME"]
+
+
+async def test_connections_are_reused(hosts: SshHosts, host: Host) -> None:
+    first = await hosts.connection(host)
+    await hosts.check(host, ["true"])
+    assert await hosts.connection(host) is first
+
+
+async def test_an_unknown_host_key_is_refused_until_accepted(
+    sshd: SshServer, host: Host, tmp_path: Path
+) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    ssh = SshHosts(known_hosts=known_hosts, client_keys=[sshd.client_key], config=None)
+    try:
+        with pytest.raises(HostKeyRefused, match="not in"):
+            await ssh.check(host, ["true"])
+        known_hosts.write_text("")
+        with pytest.raises(HostKeyRefused):
+            await ssh.check(host, ["true"])
+        fingerprint = await ssh.host_key_fingerprint(host)
+        assert fingerprint.startswith("SHA256:")
+        with pytest.raises(HostKeyRefused, match="now offers"):
+            await ssh.accept_host_key(host, "SHA256:not-what-the-operator-saw")
+        assert known_hosts.read_text() == ""
+        assert await ssh.accept_host_key(host, fingerprint) == fingerprint
+        assert sshd.host_public_key in known_hosts.read_text()
+        assert (await ssh.check(host, ["echo", "in"])).stdout == ["in"]
+    finally:
+        await ssh.close()
+
+
+async def test_a_changed_host_key_is_refused(sshd: SshServer, host: Host, tmp_path: Path) -> None:
+    from tests.ssh_server import _keygen
+
+    _keygen(tmp_path / "other")
+    other = " ".join((tmp_path / "other.pub").read_text().split()[:2])
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {other}\n")
+    ssh = SshHosts(known_hosts=known_hosts, client_keys=[sshd.client_key], config=None)
+    try:
+        with pytest.raises(HostKeyRefused):
+            await ssh.check(host, ["true"])
+    finally:
+        await ssh.close()
+
+
+async def test_a_forward_reaches_an_agent_started_on_the_remote_side(
+    hosts: SshHosts, host: Host, tmp_path: Path, scripts_dir: Path
+) -> None:
+    # Start the agent through SSH, as the console starts one on a host that has none.
+    command = (
+        f"echo $$; exec {sys.executable} -m console agent --port 0 "
+        f"--scripts {scripts_dir} --data-dir {tmp_path / 'remote-data'} 2>/dev/null"
+    )
+    lines = hosts.stream(host, command)
+    pid = int((await anext(lines))[1])  # type: ignore[index]
+    url = (await anext(lines))[1]  # type: ignore[index]
+    try:
+        remote_port = int(url.rsplit(":", 1)[1])
+        local_port = await hosts.forward(host, remote_port)
+        assert local_port != remote_port
+        async with AgentClient(Endpoint(f"http://127.0.0.1:{local_port}")) as client:
+            await client.info()
+            assert (await client.scripts.run("echo", {"text": "via ssh"})).stdout == ["via ssh"]
+            events = [e async for e in client.scripts.stream_run("echo", {"text": "ws too"})]
+            assert events[-1].retcode == 0  # type: ignore[union-attr]
+            assert await client.processes.list() == []
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        await lines.aclose()
