@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from console import __version__
 from console.adapters.connect import INBOX_TOKEN_ENV
 from console.config import AgentSettings, ConfigError, ConsoleConfig, data_dir, default_config_file
+from console.models import MessageStatus
 
 PASSWORD_ENV = "OPSCONSOLE_PASSWORD"
 
@@ -85,10 +86,77 @@ def build_parser() -> Parser:
         "reload", help="make the agent re-read its scripts directory", parents=[common]
     )
 
+    add_pane_commands(commands, common)
+
     bench = commands.add_parser("bench", help="measure this machine (figures beside a baseline)")
     bench.add_argument("name", choices=["startup", "logs"])
     bench.add_argument("--rounds", type=int, default=5, help="measurements of each side")
     return parser
+
+
+def add_pane_commands(commands: Any, common: Parser) -> None:
+    """ps, restart/stop/start, logs, queue, pool, inbox and ssh."""
+
+    def command(name: str, help_text: str) -> Parser:
+        return commands.add_parser(name, help=help_text, parents=[common])
+
+    command("ps", "list the agent's processes")
+    for verb in ("restart", "stop", "start"):
+        command(verb, f"{verb} a process").add_argument("slug")
+    logs = command("logs", "print a process's output (-f: and follow it)")
+    logs.add_argument("slug")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=100, help="how many recent lines")
+    logs.add_argument("--since", type=int, help="from this sequence number on")
+
+    for service in ("queue", "pool"):
+        parser = command(service, f"the {service} of modules: list, add, rm, mv, tell")
+        actions = parser.add_subparsers(dest="action", parser_class=Parser, metavar="ACTION")
+        actions.add_parser("list", help="modules in order, with parameters", parents=[common])
+        add = actions.add_parser("add", help="add a module of TYPE", parents=[common])
+        add.add_argument("type")
+        add.add_argument("--args", help="the module's args, a JSON object")
+        for verb, help_text in (("rm", "remove modules"), ("mv", "move modules to the front")):
+            actions.add_parser(verb, help=help_text, parents=[common]).add_argument(
+                "uids", type=int, nargs="+"
+            )
+        tell = actions.add_parser("tell", help="send a module a command", parents=[common])
+        tell.add_argument("uid", type=int)
+        tell.add_argument("cmd")
+        tell.add_argument("--args", help="the command's args, a JSON object")
+
+    inbox = command("inbox", "the message inbox: list, push, pull, ack")
+    actions = inbox.add_subparsers(dest="action", parser_class=Parser, metavar="ACTION")
+    listing = actions.add_parser("list", help="messages, newest first", parents=[common])
+    listing.add_argument("--status", type=MessageStatus, choices=list(MessageStatus))
+    push = actions.add_parser("push", help="push a message to a node", parents=[common])
+    push.add_argument("destination")
+    push.add_argument("payload", nargs="?", default="", help="text (or JSON with --json-payload)")
+    push.add_argument("--json-payload", action="store_true", help="the payload is JSON")
+    push.add_argument("--file", help="send this file's bytes as a binary payload")
+    push.add_argument("--topic")
+    actions.add_parser("pull", help="take the oldest pending message", parents=[common])
+    actions.add_parser("ack", help="acknowledge a pulled message", parents=[common]).add_argument(
+        "id"
+    )
+
+    ssh = commands.add_parser("ssh", help="run or check a command on a host over SSH")
+    ssh.add_argument("action", choices=["run", "check"])
+    ssh.add_argument("host", help="a host named in the config, or user@host[:port]")
+    ssh.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
+    ssh.add_argument("--json", action="store_true", help="check: print JSON")
+    ssh.add_argument("--sudo", action="store_true", help="run it with sudo -n")
+    ssh.add_argument("--config", type=Path, help="TOML config file (its [hosts])")
+    ssh.add_argument(
+        "--known-hosts",
+        type=lambda text: Path(text).expanduser(),
+        help="known_hosts file (default ~/.ssh/known_hosts)",
+    )
+    ssh.add_argument(
+        "--accept-host-key",
+        metavar="FINGERPRINT",
+        help="record the host's key first, if it has this SHA256 fingerprint",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
                 return run_console(args, demo=True)
             case "scripts":
                 return run_client(args, scripts_command)
+            case "ps" | "restart" | "stop" | "start" | "logs" | "queue" | "pool" | "inbox":
+                return run_client(args, pane_command(args.command))
+            case "ssh":
+                return run_ssh(args)
             case "bench":
                 from console.bench import run_benchmark
 
@@ -112,6 +184,33 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def pane_command(name: str) -> Callable[[Any, argparse.Namespace], Awaitable[int]]:
+    from console import cli_commands
+
+    handlers = {
+        "ps": cli_commands.ps,
+        "logs": cli_commands.logs,
+        "inbox": cli_commands.inbox,
+        "queue": cli_commands.modules,
+        "pool": cli_commands.modules,
+    }
+    return handlers.get(name, cli_commands.control)
+
+
+def run_ssh(args: argparse.Namespace) -> int:
+    from console import cli_commands
+    from console.adapters.errors import BackendError
+
+    if not [a for a in args.argv if a != "--"]:
+        raise ConfigError("ssh: give the command after --, e.g. ssh run web1 -- uptime")
+    hosts = ConsoleConfig.load(args.config).hosts
+    try:
+        return asyncio.run(cli_commands.ssh(args, hosts))
+    except (BackendError, ValueError) as exc:
+        print(f"opsconsole: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
 
 
 def run_agent(args: argparse.Namespace) -> int:
@@ -188,6 +287,8 @@ def run_client(
     args: argparse.Namespace, command: Callable[[Any, argparse.Namespace], Awaitable[int]]
 ) -> int:
     from console.adapters.errors import BackendError
+
+    args.json = getattr(args, "json", False)  # the flag is accepted at any level, so unset
 
     async def go() -> int:
         connector = connector_for(args)

@@ -25,6 +25,8 @@ async def connect(endpoint: Endpoint, path: str) -> AsyncIterator[ClientConnecti
             ssl=endpoint.ws_ssl(),
             max_size=MAX_FRAME,
             open_timeout=5,
+            # A reader that stops mid-stream should not wait long for the server's goodbye.
+            close_timeout=1,
         )
     except InvalidStatus as exc:
         status = exc.response.status_code

@@ -189,7 +189,7 @@ class Children:
             await _wait(proc, grace)
         if proc.returncode is None:
             log.warning("pid %s ignored SIGTERM for %.1fs; killing it", proc.pid, grace)
-            proc.kill()
+            signal_group(proc.pid, signal.SIGKILL)
             await proc.wait()
         await self.release(proc)
         return proc.returncode

@@ -104,6 +104,7 @@ class ManagedProcess:
         self._deleted = False
         self._stops = 0
         self._wake = asyncio.Event()
+        self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def begin(self) -> None:
@@ -112,6 +113,7 @@ class ManagedProcess:
     def _set(self, state: ProcessState, **changes: object) -> None:
         self.status = replace(self.status, state=state, next_seq=self.log.next_seq, **changes)
         self.service.events.publish("process", self.status.to_wire())
+        self._changed.set()
         if state.failed:
             log.warning("process %s: %s (%s)", self.spec.slug, state, self.status.message)
 
@@ -208,6 +210,11 @@ class ManagedProcess:
             self._set(ProcessState.STARTING, message=f"cannot start: {exc}")
             return None
         self._proc = proc
+        if not self._wanted:
+            # A stop arrived while it was being spawned: honour it now.
+            await self.service.children.stop(proc, self.service.policy.stop_grace)
+            self._proc = None
+            return proc.returncode
         self._set(
             ProcessState.RUNNING,
             pid=proc.pid,
@@ -227,6 +234,21 @@ class ManagedProcess:
         if proc is not None:
             self._set(ProcessState.STOPPING)
             await self.service.children.stop(proc, self.service.policy.stop_grace)
+
+    async def settle(self, limit: float = 2.0) -> ProcessStatus:
+        """The status once it stops moving on its own (or after ``limit`` seconds)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limit):
+                while not self._settled():
+                    self._changed.clear()
+                    await self._changed.wait()
+        return self.status
+
+    def _settled(self) -> bool:
+        state = self.status.state
+        if state is ProcessState.STOPPED:
+            return not self._wanted  # stopped on the way to a restart does not count
+        return state.settled or state is ProcessState.BACKOFF
 
     def start(self) -> None:
         self._wanted = True

@@ -79,6 +79,8 @@ def routes(service: ProcessService) -> list[BaseRoute]:
                     await process.stop()
                 case "start":
                     process.start()
+            # Answer with where it ended up (running, or why not), not a state in passing.
+            await process.settle()
             return JSONResponse(status_document(service.status(process.spec.slug), request))
 
         return handler

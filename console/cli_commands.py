@@ -1,0 +1,202 @@
+"""The scriptable subcommands of each pane: ps, restart/stop/start, logs, queue, pool, inbox, ssh.
+
+Each takes the parsed arguments and a connected ``AgentClient`` (ssh takes
+none) and returns the exit status; ``--json`` prints what programs read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from console.adapters.agent import AgentClient
+from console.adapters.ssh import Host, SshHosts
+from console.models import LogGap, ModuleSnapshot, Stream
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _json_arg(text: str | None, what: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise SystemExit(f"opsconsole: {what} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise SystemExit(f"opsconsole: {what} must be a JSON object")
+    return value
+
+
+async def ps(client: AgentClient, args: argparse.Namespace) -> int:
+    processes = await client.processes.list()
+    if args.json:
+        _print_json({"processes": [p.to_wire() for p in processes]})
+        return 0
+    now = time.time()
+    print(f"{'SLUG':<24} {'STATE':<20} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8}  LAST EXIT")
+    for p in processes:
+        running = p.state == "running" and p.started_at
+        uptime = f"{now - p.started_at:.0f}s" if running and p.started_at else "-"
+        last_exit = "-" if p.last_exit is None else str(p.last_exit)
+        print(
+            f"{p.slug:<24} {p.state.value:<20} {p.pid or '-':>7} {uptime:>8} "
+            f"{p.restarts:>8}  {last_exit}"
+        )
+    return 0
+
+
+async def control(client: AgentClient, args: argparse.Namespace) -> int:
+    action = getattr(client.processes, args.command)
+    status = await action(args.slug)
+    if args.json:
+        _print_json(status.to_wire())
+    else:
+        print(f"{status.slug}: {args.command} asked; now {status.state.value}")
+    return 0
+
+
+async def logs(client: AgentClient, args: argparse.Namespace) -> int:
+    """Print the held lines (from ``--since``, or the last ``--lines``), following with -f."""
+    status = await client.processes.get(args.slug)
+    since = args.since if args.since is not None else max(0, status.next_seq - args.lines)
+    if not args.follow and since >= status.next_seq:
+        return 0
+    tail = contextlib.aclosing(client.processes.tail(args.slug, since))
+    async with tail as events:
+        async for event in events:
+            if isinstance(event, LogGap):
+                print(f"[{event.count} lines not kept]", file=sys.stderr)
+            elif args.json:
+                print(json.dumps(event.to_wire()), flush=True)
+            else:
+                out = sys.stderr if event.stream is Stream.STDERR else sys.stdout
+                out.write("".join(f"{line}\n" for line in event.lines))
+                out.flush()
+            if not args.follow and event.end >= status.next_seq:
+                break
+    return 0
+
+
+def _print_snapshot(snapshot: ModuleSnapshot) -> None:
+    for module in snapshot.modules:
+        mark = "▶" if module.playing else " "
+        print(f"{mark} {module.uid:>4} {module.type:<14} {json.dumps(module.parameters)}")
+    if snapshot.background is not None:
+        bg = snapshot.background
+        mark = "▶" if bg.playing else " "
+        print(f"{mark} {bg.uid:>4} {bg.type:<14} {json.dumps(bg.parameters)}  (background)")
+
+
+async def modules(client: AgentClient, args: argparse.Namespace) -> int:
+    service = client.queue if args.command == "queue" else client.pool
+    match args.action:
+        case "list" | None:
+            snapshot = await service.snapshot()
+            if args.json:
+                _print_json(
+                    {
+                        "modules": [vars(m) for m in snapshot.modules],
+                        "background": vars(snapshot.background) if snapshot.background else None,
+                    }
+                )
+            else:
+                _print_snapshot(snapshot)
+        case "add":
+            uid = await service.add(args.type, _json_arg(args.args, "--args"))
+            print(json.dumps({"uid": uid}) if args.json else f"added module {uid}")
+        case "rm":
+            await service.remove(*args.uids)
+            print(json.dumps({"removed": args.uids}) if args.json else "removed")
+        case "mv":
+            await service.move_to_front(*args.uids)
+            print(json.dumps({"front": args.uids}) if args.json else "moved to the front")
+        case "tell":
+            result = await service.tell(args.uid, args.cmd, _json_arg(args.args, "--args"))
+            print(json.dumps(result))
+    return 0
+
+
+async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
+    box = client.inbox
+    match args.action:
+        case "list" | None:
+            messages = await box.list(status=args.status)
+            if args.json:
+                _print_json([m.to_wire() for m in messages])
+                return 0
+            for m in messages:
+                when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
+                preview = str(m.content)[:40].replace("\n", " ")
+                print(
+                    f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
+                    f"{m.status.value:<11} {preview}"
+                )
+        case "push":
+            content: Any = args.payload
+            if args.file is not None:
+                content = await asyncio.to_thread(Path(args.file).read_bytes)
+            elif args.json_payload:
+                content = json.loads(args.payload)
+            message = await box.push(args.destination, content, topic=args.topic)
+            print(json.dumps(message.to_wire()) if args.json else f"pushed {message.id}")
+        case "pull":
+            message = await box.pull()
+            if message is None:
+                print("null" if args.json else "no pending message")
+                return 1 if not args.json else 0
+            print(
+                json.dumps(message.to_wire())
+                if args.json
+                else f"{message.id} from {message.node_source}: {message.content!r}"
+            )
+        case "ack":
+            message = await box.ack(args.id)
+            print(json.dumps(message.to_wire()) if args.json else f"acked {message.id}")
+    return 0
+
+
+async def ssh(args: argparse.Namespace, hosts_config: dict[str, dict[str, Any]]) -> int:
+    """``ssh run|check HOST -- CMD...``: remoto-like logs, or stdout/stderr/exit status."""
+    logging.basicConfig(
+        level=logging.DEBUG,
+        format="%(asctime)s [%(name)s][%(levelname)s] %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    configured = hosts_config.get(args.host, {})
+    host = Host.parse(str(configured.get("address", args.host)), name=args.host)
+    hosts = SshHosts(**({"known_hosts": args.known_hosts} if args.known_hosts else {}))
+    try:
+        if args.accept_host_key:
+            fingerprint = await hosts.accept_host_key(host, args.accept_host_key)
+            print(f"{host.name}: recorded host key {fingerprint}", file=sys.stderr)
+        argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        if args.action == "run":
+            return await hosts.run(host, argv, sudo=args.sudo)
+        result = await hosts.check(host, argv, sudo=args.sudo)
+        if args.json:
+            _print_json(
+                {
+                    "stdout": result.stdout,
+                    "stderr": result.stderr,
+                    "exit_status": result.exit_status,
+                }
+            )
+        else:
+            for line in result.stdout:
+                print(line)
+            for line in result.stderr:
+                print(line, file=sys.stderr)
+        return result.exit_status
+    finally:
+        await hosts.close()
