@@ -140,13 +140,19 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
         "id"
     )
 
-    ssh = commands.add_parser("ssh", help="run or check a command on a host over SSH")
+    ssh = commands.add_parser(
+        "ssh",
+        help="run or check a command on a host over SSH",
+        usage="opsconsole ssh {run,check} [options] HOST -- COMMAND...",
+        description="Options go before HOST, as with ssh itself; the command comes after --.",
+    )
     ssh.add_argument("action", choices=["run", "check"])
     ssh.add_argument("host", help="a host named in the config, or user@host[:port]")
     ssh.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
     ssh.add_argument("--json", action="store_true", help="check: print JSON")
     ssh.add_argument("--sudo", action="store_true", help="run it with sudo -n")
     ssh.add_argument("--config", type=Path, help="TOML config file (its [hosts])")
+    ssh.add_argument("--identity", type=Path, action="append", help="private key (like ssh -i)")
     ssh.add_argument(
         "--known-hosts",
         type=lambda text: Path(text).expanduser(),

@@ -175,7 +175,10 @@ async def ssh(args: argparse.Namespace, hosts_config: dict[str, dict[str, Any]])
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     configured = hosts_config.get(args.host, {})
     host = Host.parse(str(configured.get("address", args.host)), name=args.host)
-    hosts = SshHosts(**({"known_hosts": args.known_hosts} if args.known_hosts else {}))
+    options: dict[str, Any] = {"client_keys": args.identity}
+    if args.known_hosts:
+        options["known_hosts"] = args.known_hosts
+    hosts = SshHosts(**options)
     try:
         if args.accept_host_key:
             fingerprint = await hosts.accept_host_key(host, args.accept_host_key)
