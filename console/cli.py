@@ -262,8 +262,12 @@ def connector_for(args: argparse.Namespace, demo: bool = False):
         url = str(context.get("agent", ""))
         user = user or context.get("user")
         verify = context.get("verify", True)
+        if url.startswith("ssh://"):
+            return ssh_connector(url, context)
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"context {context_name!r}: agent {url!r} is not an http(s) URL")
+            raise ConfigError(
+                f"context {context_name!r}: agent {url!r} is not http(s):// or ssh://"
+            )
     if getattr(args, "insecure", False):
         verify = False
     if url and not demo:
@@ -279,6 +283,26 @@ def connector_for(args: argparse.Namespace, demo: bool = False):
     if demo:
         agent_args.append("--demo")
     return SpawnedAgent(agent_args, log_file=home / "agent.log")
+
+
+def ssh_connector(url: str, context: dict[str, Any]):  # noqa: ANN201
+    """``ssh://user@host[:port]``: the agent on that host's loopback, through a forward."""
+    from console.adapters.connect import SshAgent
+    from console.adapters.ssh import Host, SshHosts
+
+    try:
+        host = Host.parse(url.removeprefix("ssh://").rstrip("/"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    known_hosts = context.get("known_hosts")
+    hosts = SshHosts(**({"known_hosts": Path(known_hosts).expanduser()} if known_hosts else {}))
+    return SshAgent(
+        hosts,
+        host,
+        remote_port=int(context.get("remote_port", 8470)),
+        start=bool(context.get("start", True)),
+        remote_command=str(context.get("remote_command", "opsconsole")),
+    )
 
 
 def run_console(args: argparse.Namespace, demo: bool) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -14,6 +15,10 @@ import pytest
 from console.adapters import AgentClient, Endpoint
 from console.adapters.ssh import CommandFailed, Host, HostKeyRefused, SshHosts
 from tests.ssh_server import SshServer
+
+
+def running(pid: int) -> bool:
+    return os.path.exists(f"/proc/{pid}")
 
 
 @pytest.fixture
@@ -146,3 +151,35 @@ async def test_a_forward_reaches_an_agent_started_on_the_remote_side(
     finally:
         os.kill(pid, signal.SIGTERM)
         await lines.aclose()
+
+
+async def test_an_ssh_context_starts_an_agent_on_the_host_and_reaches_it(
+    sshd: SshServer, host: Host, tmp_path: Path, scripts_dir: Path
+) -> None:
+    from console.adapters.connect import SshAgent
+    from tests.ssh_server import _free_port
+
+    ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
+    connector = SshAgent(
+        ssh,
+        host,
+        remote_port=_free_port(),
+        remote_command=f"{sys.executable} -m console",
+        agent_args=["--scripts", str(scripts_dir), "--data-dir", str(tmp_path / "remote")],
+    )
+    try:
+        client = await connector.connect()
+        assert connector.started_pid is not None
+        scripts = {s.name for s in await client.scripts.list_scripts()}
+        assert "echo" in scripts
+        pid = connector.started_pid
+        await connector.stop_remote()
+        for _ in range(100):
+            if not running(pid):
+                break
+            await asyncio.sleep(0.05)
+        assert not running(pid), "the agent started over SSH kept running"
+    finally:
+        if connector.started_pid is not None:
+            os.kill(connector.started_pid, signal.SIGTERM)
+        await connector.close()

@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import os
 import secrets
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     # and the console paints before it connects.
     from console.adapters.agent import AgentClient
     from console.adapters.base import Endpoint
+    from console.adapters.ssh import Host, SshHosts
 
 READY_TIMEOUT = 20.0
 INBOX_TOKEN_ENV = "OPSCONSOLE_INBOX_TOKEN"
@@ -141,3 +143,84 @@ def _terminate_with_parent() -> None:
             ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     # Keep the terminal's Ctrl-C away from the agent: the console decides when it stops.
     os.setpgrp()
+
+
+class SshAgent:
+    """An agent listening on another host's loopback, reached through an SSH port forward.
+
+    When nothing answers there and ``start`` is set, an agent is started on
+    the host (detached, so it outlives this console) and waited for.
+    """
+
+    def __init__(
+        self,
+        hosts: SshHosts,
+        host: Host,
+        remote_port: int = 8470,
+        start: bool = True,
+        remote_command: str = "opsconsole",
+        agent_args: list[str] | None = None,
+    ) -> None:
+        self.hosts = hosts
+        self.agent_args = agent_args or []
+        self.host = host
+        self.remote_port = remote_port
+        self.start = start
+        self.remote_command = remote_command
+        self.started_pid: int | None = None
+        self._client: AgentClient | None = None
+
+    @property
+    def description(self) -> str:
+        return f"ssh://{self.host} → port {self.remote_port}"
+
+    async def connect(self) -> AgentClient:
+        from console.adapters.agent import AgentClient
+        from console.adapters.base import Endpoint
+
+        local_port = await self.hosts.forward(self.host, self.remote_port)
+        client = AgentClient(Endpoint(f"http://127.0.0.1:{local_port}"))
+        try:
+            await client.info()
+        except Unavailable:
+            if not self.start:
+                await client.aclose()
+                raise
+            await self._start_remote()
+            await self._wait_ready(client)
+        self._client = client
+        return client
+
+    async def _start_remote(self) -> None:
+        extra = shlex.join(self.agent_args)
+        line = (
+            f"nohup {self.remote_command} agent --host 127.0.0.1 --port {self.remote_port} "
+            f"{extra} >>/tmp/opsconsole-agent-{self.remote_port}.log 2>&1 </dev/null & echo $!"
+        )
+        result = await self.hosts.check(self.host, line)
+        if result.exit_status != 0 or not result.stdout or not result.stdout[-1].isdigit():
+            raise Unavailable(
+                f"{self.host.name}: could not start an agent: {' '.join(result.stderr)[:200]}"
+            )
+        self.started_pid = int(result.stdout[-1])
+
+    async def _wait_ready(self, client: AgentClient) -> None:
+        for _ in range(int(READY_TIMEOUT / 0.2)):
+            await asyncio.sleep(0.2)
+            with contextlib.suppress(Unavailable):
+                await client.info()
+                return
+        await client.aclose()
+        raise Unavailable(f"{self.host.name}: the agent started there did not answer")
+
+    async def stop_remote(self) -> None:
+        """Stop the agent this console started on the host (one it found running stays)."""
+        if self.started_pid is not None:
+            await self.hosts.check(self.host, ["kill", "-TERM", str(self.started_pid)])
+            self.started_pid = None
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        await self.hosts.close()
