@@ -9,12 +9,15 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from console import __version__
 from console.adapters.connect import INBOX_TOKEN_ENV
 from console.config import AgentSettings, ConfigError, ConsoleConfig, data_dir, default_config_file
 from console.models import MessageStatus
+
+if TYPE_CHECKING:
+    from console.adapters.connect import AgentConnector
 
 PASSWORD_ENV = "OPSCONSOLE_PASSWORD"
 
@@ -285,7 +288,7 @@ def connector_for(args: argparse.Namespace, demo: bool = False):
     return SpawnedAgent(agent_args, log_file=home / "agent.log")
 
 
-def ssh_connector(url: str, context: dict[str, Any]):  # noqa: ANN201
+def ssh_connector(url: str, context: dict[str, Any]) -> AgentConnector:
     """``ssh://user@host[:port]``: the agent on that host's loopback, through a forward."""
     from console.adapters.connect import SshAgent
     from console.adapters.ssh import Host, SshHosts
