@@ -114,10 +114,11 @@ class InboxService:
     async def _run_clock(self) -> None:
         """Sleep until the next scheduled or expiring message, then release what is due."""
         while True:
+            # Cleared before looking: a push while we look wakes the next wait, not this one.
+            self._wake.clear()
             await self._release_due()
             due = await asyncio.to_thread(self.store.next_due)
             delay = None if due is None else max(0.0, due - time.time()) + 0.01
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 

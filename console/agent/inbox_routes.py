@@ -45,8 +45,9 @@ def message_response(message: Message, status_code: int = 200) -> Response:
 def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
     def authorized(handler: Callable[[Request, str], Awaitable[Response]]) -> Handler:
         async def wrapped(request: Request) -> Response:
-            given = request.headers.get("authorization", "")
-            if not tokens or not any(hmac.compare_digest(given, t) for t in tokens):
+            # Bytes: compare_digest refuses str with non-ASCII, and a header may hold any byte.
+            given = request.headers.get("authorization", "").encode("latin-1")
+            if not tokens or not any(hmac.compare_digest(given, t.encode()) for t in tokens):
                 return error_response(401, "a valid inbox token is required in Authorization")
             caller = request.headers.get(header_name("node_source"), "").strip()
             if not caller:

@@ -71,7 +71,7 @@ class InboxStore:
         scheduled_time: float | None = None,
     ) -> Message:
         now = time.time()
-        status = MessageStatus.SCHEDULED if scheduled_time else MessageStatus.PENDING
+        status = MessageStatus.PENDING if scheduled_time is None else MessageStatus.SCHEDULED
         [message] = self._query(
             f"INSERT INTO messages (id, node_source, node_destination, status, payload, "
             f"payload_type, topic, created_time, update_time, scheduled_time) "

@@ -12,4 +12,8 @@ def run_benchmark(name: str, rounds: int = 5) -> int:
         from console.bench.logs import main as logs
 
         return logs()
+    if name == "inbox":
+        from console.bench.inbox import main as inbox
+
+        return inbox(rounds=rounds)
     raise ValueError(f"no benchmark {name!r}")
