@@ -65,10 +65,12 @@ class BasicAuthMiddleware:
         self.realm = realm
         self.exempt_prefixes = exempt_prefixes
 
+    def _exempt(self, path: str) -> bool:
+        """``/messages`` and ``/messages/ID`` are exempt; ``/messagesX`` is not."""
+        return any(path == p or path.startswith(f"{p}/") for p in self.exempt_prefixes)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"].startswith(
-            self.exempt_prefixes
-        ):
+        if scope["type"] not in ("http", "websocket") or self._exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

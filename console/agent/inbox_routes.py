@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -107,12 +108,17 @@ def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
         if not limit.isdigit():
             raise HttpError(400, f"limit must be a whole number, not {limit!r}")
         destination = request.query_params.get("node_destination")
-        messages = service.store.list(destination, status, min(int(limit), 10_000))
+        messages = await asyncio.to_thread(
+            service.store.list, destination, status, min(int(limit), 10_000)
+        )
         return JSONResponse([m.to_wire() for m in messages])
 
     async def read(request: Request, caller: str) -> Response:
         return message_response(
-            _found(service.store.get(request.path_params["message_id"]), request)
+            _found(
+                await asyncio.to_thread(service.store.get, request.path_params["message_id"]),
+                request,
+            )
         )
 
     async def update(request: Request, caller: str) -> Response:

@@ -94,15 +94,16 @@ class InboxStore:
     def pull(self, destination: str, quantity: int = 1) -> list[Message]:
         """The oldest pending messages for ``destination``, now ``processing``."""
         now = time.time()
-        pulled = self._query(
-            f"UPDATE messages SET status = 'processing', processing_time = ?, update_time = ?, "
-            f"tries = tries + 1, visible_at = ? WHERE seq IN (SELECT seq FROM messages "
-            f"WHERE node_destination = ? AND status = 'pending' ORDER BY seq LIMIT ?) "
-            f"RETURNING {COLUMNS}",
-            (now, now, now + self.policy.visibility_timeout, destination, quantity),
-        )
-        # RETURNING gives rows in no set order; oldest first is the promise.
-        return sorted(pulled, key=lambda message: message.created_time)
+        with self._lock:
+            rows = self._db.execute(
+                f"UPDATE messages SET status = 'processing', processing_time = ?, "
+                f"update_time = ?, tries = tries + 1, visible_at = ? WHERE seq IN "
+                f"(SELECT seq FROM messages WHERE node_destination = ? AND status = 'pending' "
+                f"ORDER BY seq LIMIT ?) RETURNING seq, {COLUMNS}",
+                (now, now, now + self.policy.visibility_timeout, destination, quantity),
+            ).fetchall()
+        # RETURNING gives rows in no set order; oldest first (in push order) is the promise.
+        return [_message(row[1:]) for row in sorted(rows)]
 
     def ack(self, destination: str, message_id: str) -> Message | None:
         """``processing`` → ``processed``; None when no such message is processing for them."""
