@@ -194,3 +194,29 @@ def test_history_records_runs_with_filtered_params_masked(http: httpx.Client) ->
     assert "hunter2" not in json.dumps(record["params"])
     assert http.get("/runs/999999").status_code == 404
     assert http.get("/runs", params={"limit": "x"}).status_code == 400
+
+
+def test_a_script_that_leaves_a_child_holding_its_output_still_finishes(
+    agent: AgentProcess, scripts_dir: Path
+) -> None:
+    # Python 3.11's Process.wait() waits for the pipes too; the run must end at the exit.
+    write_script(
+        scripts_dir, "leaver.sh", "description: leaves a sleeper", "sleep 41.5 & echo left"
+    )
+    with httpx.Client(base_url=agent.url, timeout=30) as client:
+        client.post("/reload")
+        result = client.post("/scripts/leaver").json()
+    assert result == {"retcode": 0, "stdout": ["left"], "stderr": []}
+    from tests.test_spawned_agent import alive
+
+    sleepers = [
+        int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and b"41.5" in _cmdline(p)
+    ]
+    assert not [pid for pid in sleepers if alive(pid)], "the script's leftover child survived"
+
+
+def _cmdline(proc_dir: Path) -> bytes:
+    try:
+        return (proc_dir / "cmdline").read_bytes()
+    except OSError:
+        return b""

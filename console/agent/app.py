@@ -94,12 +94,22 @@ def create_app(settings: AgentSettings) -> Starlette:
         await websocket.accept()
         # Subscribed before this frame: a client that lists after it misses nothing.
         await websocket.send_text(json.dumps({"topic": "hello", "data": {}}))
+
+        async def forward() -> None:
+            with contextlib.suppress(WebSocketDisconnect):
+                async for event in subscription:
+                    await websocket.send_text(json.dumps(event.to_wire()))
+
+        sender = asyncio.create_task(forward())
         try:
-            async for event in subscription:
-                await websocket.send_text(json.dumps(event.to_wire()))
-        except WebSocketDisconnect:
-            pass
+            # Clients send nothing: receive() returns when one goes. Waiting only on sends
+            # would keep a quiet stream (and the agent's shutdown) waiting for the next event.
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
         finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
             subscription.close()
 
     async def stop_children() -> None:

@@ -161,7 +161,7 @@ class Children:
 
         pumps = asyncio.gather(pump(proc.stdout, Stream.STDOUT), pump(proc.stderr, Stream.STDERR))
         try:
-            await asyncio.wait_for(proc.wait(), time_limit)
+            await asyncio.wait_for(exited(proc), time_limit)
         except TimeoutError:
             if on_timeout is not None:
                 on_timeout()
@@ -212,4 +212,33 @@ class Children:
 
 async def _wait(proc: asyncio.subprocess.Process, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(proc.wait(), seconds)
+        await asyncio.wait_for(exited(proc), seconds)
+
+
+async def exited(proc: asyncio.subprocess.Process) -> int:
+    """The child's exit status, as soon as it exits.
+
+    ``Process.wait()`` (Python 3.11) also waits for its pipes to close, which a
+    grandchild left running can hold open for ever; the exit itself is what
+    supervision needs. A pidfd becomes readable the moment the child exits.
+    """
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, OSError):
+            await _pidfd_ready(proc.pid)
+    # The child watcher's thread reaps it and sets the status a moment later; nothing
+    # awaitable marks that moment, so look again shortly.
+    while proc.returncode is None:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    return proc.returncode
+
+
+async def _pidfd_ready(pid: int) -> None:
+    loop = asyncio.get_running_loop()
+    fd = os.pidfd_open(pid)
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.agent.children import Children
+from console.models import Stream
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,10 @@ class ModuleProcess:
             pass
         finally:
             writer.close()
+        # It hung up: it is ending, or broken. Make sure it ends, with whatever it started
+        # (a grandchild holding its pipes would keep its exit from being seen).
+        if not self._removing:
+            detach(self.remove(polite=False))
 
     def _update(self, line: bytes) -> dict[str, Any]:
         try:
@@ -209,14 +214,18 @@ class ModuleProcess:
 
     async def _watch_exit(self) -> None:
         assert self.proc is not None
-        await self.proc.wait()
-        await self.children.release(self.proc)
+        # Its output is read, or a module that writes much would block on a full pipe.
+        await self.children.watch(self.proc, self._output)
         if self._updates_task is not None:
             self._updates_task.cancel()
         if self._commands is not None:
             self._commands[1].close()
         self.ended.set()
         self.on_change(self, "ended")
+
+    def _output(self, stream: Stream, lines: list[str]) -> None:
+        for line in lines:
+            log.info("module %s (%s) %s: %s", self.uid, self.type, stream.value, line)
 
     async def remove(self, polite: bool = True) -> None:
         """The ladder: ``rm`` (when polite), then SIGTERM, then SIGKILL; returns once it is gone."""

@@ -84,6 +84,9 @@ class ModuleService:
                 return answer(await handler(args))
         except (CommandError, ModuleError) as exc:
             return failure(str(exc))
+        except Exception as exc:  # a malformed argument deep in a command: still an answer
+            log.exception("%s: %s failed", self.name, cmd)
+            return failure(f"{cmd}: {type(exc).__name__}: {exc}")
 
     # -- the commands ----------------------------------------------------------------
 
@@ -228,7 +231,8 @@ class ModuleService:
             wanted = dict.fromkeys(self.modules, True)
         if self.background is not None:
             wanted[self.background] = not self.modules
-        for module, play in wanted.items():
+        # Suspends first: in a queue two modules never play at once, even for a moment.
+        for module, play in sorted(wanted.items(), key=lambda item: item[1]):
             if module.playing != play and not module.ended.is_set():
                 try:
                     await module.ask("play" if play else "suspend")
@@ -251,8 +255,9 @@ class ModuleService:
 
     async def close(self) -> None:
         everyone = [*self.modules, *([self.background] if self.background else [])]
-        await asyncio.gather(*(m.remove() for m in everyone))
+        # Forgotten first: one that ends must not make the next one play.
         self.modules, self.background = [], None
+        await asyncio.gather(*(m.remove() for m in everyone))
 
 
 def _ask(module: ModuleProcess, args: dict[str, Any]) -> dict[str, Any]:

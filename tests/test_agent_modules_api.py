@@ -1,0 +1,371 @@
+"""``POST /queue`` and ``POST /pool`` of a real agent, spoken to as curl would (PROTOCOLS.md §3).
+
+Every answer is a text/json packet: ``{"success": true, "result": ...}``,
+``{"success": true}`` when a command returns nothing, or
+``{"success": false, "error": "..."}``, for one command or for each of a list.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import AgentProcess, start_agent
+from tests.modules import command, received, unique, write_config
+from tests.test_agent_lifecycle import pids_with_argument
+
+BOUND = 10.0
+
+
+def send(
+    agent: AgentProcess,
+    service: str,
+    body: Any,
+    content_type: str | None = "application/json",
+    status: int = 200,
+) -> Any:
+    """POST ``body`` (bytes as they are, anything else as JSON); the answer's JSON, checked."""
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = httpx.post(f"{agent.url}/{service}", content=content, headers=headers, timeout=BOUND)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0] == "text/json"
+    return response.json()
+
+
+def result(agent: AgentProcess, service: str, cmd: str, **args: Any) -> Any:
+    """The result of one command that must succeed."""
+    packet = send(agent, service, {"cmd": cmd, "args": args})
+    assert packet["success"] is True, packet
+    return packet.get("result")
+
+
+def is_error(packet: Any, words: str) -> bool:
+    return (
+        isinstance(packet, dict)
+        and set(packet) == {"success", "error"}
+        and packet["success"] is False
+        and words in packet["error"]
+    )
+
+
+def modules_config(path: Path, marker: str) -> Path:
+    recorder = command("recorder", marker)
+    return write_config(
+        path,
+        {"recorder": recorder, "stubborn": command("stubborn", marker)},
+        {"recorder": recorder, "quiet": recorder},
+        {"recorder": recorder},
+    )
+
+
+@pytest.fixture(scope="module")
+def shared_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    """One agent for the tests that only send it nonsense."""
+    directory = tmp_path_factory.mktemp("modules-api")
+    marker = unique("api")
+    config = modules_config(directory / "config.toml", marker)
+    agent = start_agent(
+        "--data-dir", str(directory / "data"), "--config", str(config), log=directory / "agent.log"
+    )
+    yield agent
+    assert agent.stop(signal.SIGTERM) == 0
+    assert agent.process.stdout is not None
+    agent.process.stdout.close()
+    assert not pids_with_argument(marker)
+
+
+@pytest.fixture
+def marker() -> str:
+    return unique("api")
+
+
+@pytest.fixture
+def agent(
+    agent_factory: Callable[..., AgentProcess], tmp_path: Path, marker: str
+) -> Iterator[AgentProcess]:
+    """An agent of its own, with the recorder type in the queue, the pool and as background."""
+    agent = agent_factory("--config", str(modules_config(tmp_path / "config.toml", marker)))
+    yield agent
+    assert agent.stop(signal.SIGTERM) == 0
+    assert not pids_with_argument(marker), "every module ended with the agent"
+
+
+# -- malformed bodies ------------------------------------------------------------------------
+
+COMMAND_ERRORS = [
+    ("string", b'"queue"', "a command is a JSON object"),
+    ("number", b"42", "a command is a JSON object"),
+    ("null", b"null", "a command is a JSON object"),
+    ("missing-cmd", {"args": {}}, "missing 'cmd'"),
+    ("cmd-not-a-string", {"cmd": 5}, "missing 'cmd'"),
+    ("args-a-list", {"cmd": "queue", "args": [1]}, "'args' must be an object"),
+    ("args-a-string", {"cmd": "queue", "args": "x"}, "'args' must be an object"),
+    ("unknown-command", {"cmd": "dance"}, "unknown command 'dance'"),
+    ("no-such-method", {"cmd": "_start"}, "unknown command '_start'"),
+    ("add-unknown-type", {"cmd": "add", "args": {"type": "nope"}}, "unknown module type 'nope'"),
+    ("add-without-type", {"cmd": "add", "args": {}}, "'type' must be str"),
+    (
+        "add-args-a-list",
+        {"cmd": "add", "args": {"type": "recorder", "args": [1]}},
+        "'args' of the module must be an object",
+    ),
+    ("rm-uids-a-number", {"cmd": "rm", "args": {"uids": 3}}, "'uids' must be list"),
+    ("rm-unknown-uid", {"cmd": "rm", "args": {"uids": [999]}}, "no module with uid [999]"),
+    ("rm-uids-of-objects", {"cmd": "rm", "args": {"uids": [{}]}}, "rm: "),
+    ("mv-unknown-uid", {"cmd": "mv", "args": {"uids": [999]}}, "no module with uid [999]"),
+    (
+        "queue-parameters-a-list",
+        {"cmd": "queue", "args": {"parameters": ["x"]}},
+        "'parameters' must map module types",
+    ),
+    (
+        "tell-unknown-uid",
+        {"cmd": "tell_module", "args": {"uid": 999, "cmd": "echo"}},
+        "no module with uid 999",
+    ),
+    ("tell-uid-a-string", {"cmd": "tell_module", "args": {"uid": "1"}}, "'uid' must be int"),
+    ("ask-unknown-uid", {"cmd": "ask_module", "args": {"uid": 999}}, "no module with uid 999"),
+    ("ask-background-none", {"cmd": "ask_background", "args": {}}, "there is no background"),
+    ("tell-background-none", {"cmd": "tell_background", "args": {}}, "there is no background"),
+]
+
+
+@pytest.mark.parametrize("service", ["queue", "pool"])
+@pytest.mark.parametrize(
+    ("body", "words"), [c[1:] for c in COMMAND_ERRORS], ids=[c[0] for c in COMMAND_ERRORS]
+)
+def test_a_bad_command_is_an_error_packet(
+    shared_agent: AgentProcess, service: str, body: Any, words: str
+) -> None:
+    packet = send(shared_agent, service, body)
+    assert is_error(packet, words), packet
+    assert result(shared_agent, service, "queue") == [], "nothing was done, and it still serves"
+
+
+HTTP_ERRORS = [
+    ("not-json", b"{nope", "application/json", "the body is not JSON"),
+    ("empty", b"", "application/json", "the body is not JSON"),
+    ("not-utf8", b"\xff\xfe\xfd", "application/json", "the body is not JSON"),
+    ("text-plain", b'{"cmd": "queue"}', "text/plain", "application/json or text/json"),
+    ("form", b'{"cmd": "queue"}', "application/x-www-form-urlencoded", "or text/json"),
+    ("no-content-type", b'{"cmd": "queue"}', None, "application/json or text/json"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "words"), [c[1:] for c in HTTP_ERRORS], ids=[c[0] for c in HTTP_ERRORS]
+)
+def test_a_body_that_cannot_be_read_is_a_400_error_packet(
+    shared_agent: AgentProcess, body: bytes, content_type: str | None, words: str
+) -> None:
+    packet = send(shared_agent, "queue", body, content_type, status=400)
+    assert is_error(packet, words), packet
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "text/json", "text/json; charset=utf-8"]
+)
+def test_both_json_content_types_are_served(shared_agent: AgentProcess, content_type: str) -> None:
+    packet = send(shared_agent, "pool", {"cmd": "modules_available"}, content_type)
+    assert packet == {"success": True, "result": ["recorder"]}
+    assert send(shared_agent, "queue", [], content_type) == []
+
+
+def test_a_list_mixing_good_and_bad_commands_is_answered_by_a_list(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    log = tmp_path / "a.log"
+    answers = send(
+        agent,
+        "queue",
+        [
+            {"cmd": "add", "args": {"type": "recorder", "args": {"log": str(log)}}},
+            {"cmd": "dance"},
+            "not a command",
+            {"cmd": "add", "args": {"type": "nope"}},
+            {"cmd": "queue", "args": None},
+            {"cmd": "rm", "args": {"uids": [999]}},
+        ],
+        "text/json",
+    )
+    assert isinstance(answers, list) and len(answers) == 6
+    assert answers[0]["success"] is True
+    uid = answers[0]["result"]["uid"]
+    assert is_error(answers[1], "unknown command 'dance'")
+    assert is_error(answers[2], "a command is a JSON object")
+    assert is_error(answers[3], "unknown module type 'nope'")
+    assert answers[4] == {"success": True, "result": [{"uid": uid, "type": "recorder"}]}
+    assert is_error(answers[5], "no module with uid [999]")
+    assert received(log) == ["init", "play"], "the good command was done"
+
+
+# -- every command ----------------------------------------------------------------------------
+
+
+def test_every_queue_command(agent: AgentProcess, tmp_path: Path) -> None:
+    a, b, bg = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "bg.log"
+
+    def call(body: Any) -> Any:
+        return send(agent, "queue", body)
+
+    assert call({"cmd": "modules_available"}) == {
+        "success": True,
+        "result": ["recorder", "stubborn"],
+    }
+    assert call({"cmd": "backgrounds_available"}) == {
+        "success": True,
+        "result": ["quiet", "recorder"],
+    }
+    assert call({"cmd": "queue"}) == {"success": True, "result": []}
+    assert call({"cmd": "bg"}) in ({"success": True}, {"success": True, "result": None})
+
+    first = call({"cmd": "add", "args": {"type": "recorder", "args": {"log": str(a)}}})
+    assert set(first) == {"success", "result"} and set(first["result"]) == {"uid"}
+    uid_a = first["result"]["uid"]
+    added = call({"cmd": "add", "args": {"type": "recorder", "args": {"log": str(b)}}})
+    uid_b = added["result"]["uid"]
+    assert uid_a != uid_b
+    background = call({"cmd": "set_bg", "args": {"type": "quiet", "args": {"log": str(bg)}}})
+    uid_bg = background["result"]["uid"]
+    assert call({"cmd": "bg"}) == {"success": True, "result": {"uid": uid_bg, "type": "quiet"}}
+
+    # Parameters, pushed by the modules, read back per type.
+    for uid, n in ((uid_a, 1), (uid_b, 2)):
+        told = {"cmd": "tell_module", "args": {"uid": uid, "cmd": "set", "args": {"n": n}}}
+        assert call(told) == {"success": True}
+    told = {"cmd": "tell_background", "args": {"uid": uid_bg, "cmd": "set", "args": {"idle": 1}}}
+    assert call(told) == {"success": True}
+    wanted = {"recorder": ["n"], "quiet": ["idle"]}
+    assert call({"cmd": "queue", "args": {"parameters": wanted}}) == {
+        "success": True,
+        "result": [
+            {"uid": uid_a, "type": "recorder", "parameters": {"n": 1}},
+            {"uid": uid_b, "type": "recorder", "parameters": {"n": 2}},
+        ],
+    }
+    assert call({"cmd": "bg", "args": {"parameters": wanted}}) == {
+        "success": True,
+        "result": {"uid": uid_bg, "type": "quiet", "parameters": {"idle": 1}},
+    }
+    bad = {"cmd": "queue", "args": {"parameters": {"recorder": 5}}}
+    assert is_error(call(bad), "queue: ")
+    ask = {"cmd": "ask_module", "args": {"uid": uid_b, "parameters": ["n", "x"]}}
+    assert call(ask) == {"success": True, "result": {"n": 2}}
+    ask = {"cmd": "ask_background", "args": {"uid": uid_bg, "parameters": ["idle"]}}
+    assert call(ask) == {"success": True, "result": {"idle": 1}}
+    assert call({"cmd": "ask_background", "args": {"uid": uid_a}}) == {
+        "success": False,
+        "error": f"the background module is {uid_bg}, not {uid_a}",
+    }
+
+    # tell_* answers what the module answered.
+    echo = {"cmd": "tell_module", "args": {"uid": uid_a, "cmd": "echo", "args": {"x": [1]}}}
+    assert call(echo) == {"success": True, "result": {"echo": {"x": [1]}, "playing": True}}
+    echo["args"]["uid"] = uid_b
+    assert call(echo) == {"success": True, "result": {"echo": {"x": [1]}, "playing": False}}
+    fail = {"cmd": "tell_module", "args": {"uid": uid_a, "cmd": "fail", "args": {"message": "no"}}}
+    assert call(fail) == {"success": False, "error": "ValueError: no"}
+    unknown = {"cmd": "tell_module", "args": {"uid": uid_a, "cmd": "dance"}}
+    assert call(unknown) == {"success": False, "error": "unknown command 'do_dance'"}
+    nothing = {"cmd": "tell_background", "args": {"cmd": "nothing"}}
+    assert call(nothing) == {"success": True}
+
+    # mv and rm return nothing.
+    assert call({"cmd": "mv", "args": {"uids": [uid_b]}}) == {"success": True}
+    assert result(agent, "queue", "queue") == [
+        {"uid": uid_b, "type": "recorder"},
+        {"uid": uid_a, "type": "recorder"},
+    ]
+    assert call({"cmd": "rm", "args": {"uids": [uid_a, uid_b]}}) == {"success": True}
+    assert result(agent, "queue", "queue") == []
+    assert received(a) == ["init", "play", "do_set", "do_echo", "do_fail", "suspend", "rm"]
+    assert received(b) == ["init", "do_set", "do_echo", "play", "rm"]
+    assert received(bg) == ["init", "do_set", "do_nothing", "play"], "plays once all are gone"
+    assert call({"cmd": "rm", "args": {"uids": [uid_bg]}}) == {"success": True}
+    assert call({"cmd": "bg"}) in ({"success": True}, {"success": True, "result": None})
+    assert received(bg)[-1] == "rm"
+
+
+def test_every_pool_command(agent: AgentProcess, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+
+    def call(body: Any) -> Any:
+        return send(agent, "pool", body)
+
+    assert call({"cmd": "modules_available"}) == {"success": True, "result": ["recorder"]}
+    assert call({"cmd": "backgrounds_available"}) == {"success": True, "result": []}
+    assert is_error(call({"cmd": "set_bg", "args": {"type": "recorder"}}), "available: none")
+    uid_a = result(agent, "pool", "add", type="recorder", args={"log": str(a)})["uid"]
+    uid_b = result(
+        agent, "pool", "add", type="recorder", args={"log": str(b), "parameters": {"n": 7}}
+    )["uid"]
+    assert call({"cmd": "queue", "args": {"parameters": {"recorder": ["n"]}}}) == {
+        "success": True,
+        "result": [
+            {"uid": uid_a, "type": "recorder", "parameters": {}},
+            {"uid": uid_b, "type": "recorder", "parameters": {"n": 7}},
+        ],
+    }
+    assert call({"cmd": "ask_module", "args": {"uid": uid_b}}) == {
+        "success": True,
+        "result": {"n": 7},
+    }
+    echo = {"cmd": "tell_module", "args": {"uid": uid_b, "cmd": "echo"}}
+    assert call(echo) == {"success": True, "result": {"echo": {}, "playing": True}}
+    assert call({"cmd": "mv", "args": {"uids": [uid_b]}}) == {"success": True}
+    assert [m["uid"] for m in result(agent, "pool", "queue")] == [uid_b, uid_a]
+    assert call({"cmd": "bg"}) in ({"success": True}, {"success": True, "result": None})
+    assert call({"cmd": "rm", "args": {"uids": [uid_a]}}) == {"success": True}
+    assert call({"cmd": "rm", "args": {"uids": [uid_b]}}) == {"success": True}
+    assert received(a) == ["init", "play", "rm"]
+    assert received(b) == ["init", "play", "do_echo", "rm"], "all play; mv suspends nobody"
+
+
+# -- the demo ----------------------------------------------------------------------------------
+
+
+def test_the_demo_has_a_queue_with_a_background_and_a_pool_of_tickers(
+    agent_factory: Callable[..., AgentProcess],
+) -> None:
+    agent = agent_factory("--demo")
+    background = result(agent, "queue", "bg", parameters={"idle": ["message"]})
+    assert background["type"] == "idle"
+    assert background["parameters"] == {"message": "queue is empty"}
+    wanted = {"countdown": ["label", "left", "state"]}
+    queue = result(agent, "queue", "queue", parameters=wanted)
+    assert [(m["type"], m["parameters"]["label"]) for m in queue] == [
+        ("countdown", "warm-up"),
+        ("countdown", "backup"),
+    ]
+    assert queue[1]["parameters"]["state"] == "waiting", "the second one waits its turn"
+    assert result(agent, "queue", "modules_available") == ["countdown"]
+    assert result(agent, "queue", "backgrounds_available") == ["idle"]
+
+    pool = result(agent, "pool", "queue", parameters={"ticker": ["symbol", "price"]})
+    assert [(m["type"], m["parameters"]["symbol"]) for m in pool] == [
+        ("ticker", "OPS"),
+        ("ticker", "SRE"),
+    ]
+    assert all(isinstance(m["parameters"]["price"], float) for m in pool)
+
+    # The first countdown plays: its ``left`` goes down, second by second.
+    head = queue[0]["uid"]
+    start = queue[0]["parameters"]["left"]
+    deadline = time.monotonic() + BOUND
+    left = start
+    while left >= start and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = result(agent, "queue", "ask_module", uid=head, parameters=["left"])["left"]
+    assert left < start
+    assert result(agent, "queue", "ask_module", uid=head, parameters=["state"]) == {
+        "state": "counting"
+    }
+    assert agent.stop(signal.SIGTERM) == 0
