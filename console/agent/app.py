@@ -12,13 +12,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from console import __version__
 from console.agent import inbox_routes, modules_routes, processes_routes, scripts_routes
 from console.agent.auth import BasicAuthMiddleware, Htpasswd
 from console.agent.children import Children
 from console.agent.events import EventBus
+from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
 from console.agent.inbox_store import InboxStore
 from console.agent.module_process import ModuleTimeouts
@@ -94,22 +95,10 @@ def create_app(settings: AgentSettings) -> Starlette:
         await websocket.accept()
         # Subscribed before this frame: a client that lists after it misses nothing.
         await websocket.send_text(json.dumps({"topic": "hello", "data": {}}))
-
-        async def forward() -> None:
-            with contextlib.suppress(WebSocketDisconnect):
-                async for event in subscription:
-                    await websocket.send_text(json.dumps(event.to_wire()))
-
-        sender = asyncio.create_task(forward())
+        frames = (json.dumps(event.to_wire()) async for event in subscription)
         try:
-            # Clients send nothing: receive() returns when one goes. Waiting only on sends
-            # would keep a quiet stream (and the agent's shutdown) waiting for the next event.
-            while (await websocket.receive())["type"] != "websocket.disconnect":
-                pass
+            await send_until_gone(websocket, frames)
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
             subscription.close()
 
     async def stop_children() -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 MAX_BODY = 1 << 20
 """Bodies past 1 MiB are refused before they are read whole."""
@@ -64,3 +68,33 @@ async def json_object_body(request: Request, require_type: bool = True) -> dict[
     if not isinstance(value, dict):
         raise HttpError(400, "the body must be a JSON object of params")
     return value
+
+
+async def send_until_gone(websocket: WebSocket, frames: AsyncIterator[str]) -> bool:
+    """Send ``frames`` until they run out (True) or the client goes away (False).
+
+    The clients of these streams send nothing, so ``receive()`` returns only
+    when one leaves: waiting on sends alone would keep a quiet stream, and the
+    agent's shutdown, waiting for a next frame that may never come.
+    """
+
+    async def send_all() -> None:
+        async for frame in frames:
+            await websocket.send_text(frame)
+
+    async def until_gone() -> None:
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
+    sender = asyncio.create_task(send_all())
+    watcher = asyncio.create_task(until_gone())
+    done, pending = await asyncio.wait({sender, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await task
+    finished = sender in done and sender.exception() is None
+    if watcher in done:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            watcher.result()
+    return finished

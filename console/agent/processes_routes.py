@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
-from console.agent.http import HttpError, error_response, json_object_body
+from console.agent.http import HttpError, error_response, json_object_body, send_until_gone
 from console.agent.processes import (
     InvalidSpec,
     ProcessService,
@@ -101,20 +101,22 @@ def routes(service: ProcessService) -> list[BaseRoute]:
             )
             return
         reader = process.log.follow(int(since) if since is not None else None)
-        try:
+
+        async def frames() -> AsyncIterator[str]:
             async for event in reader:
                 if as_json:
-                    await websocket.send_text(json.dumps(_log_frame(event)))
+                    yield json.dumps(_log_frame(event))
                 elif isinstance(event, LogGap):
-                    await websocket.send_text(f"[opsconsole: {event.count} lines dropped]")
+                    yield f"[opsconsole: {event.count} lines dropped]"
                 else:
                     for line in event.lines:
-                        await websocket.send_text(line)
-        except WebSocketDisconnect:
-            return
+                        yield line
+
+        try:
+            if await send_until_gone(websocket, frames()):
+                await websocket.close()  # the process was deleted
         finally:
             reader.close()
-        await websocket.close()
 
     return [
         Route(
