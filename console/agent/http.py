@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 MAX_BODY = 1 << 20
@@ -32,6 +32,30 @@ def error_response(
     """The Jojo error shape: ``{"error": {"code", "type", "message"}}``."""
     body = {"error": {"code": status, "type": HTTPStatus(status).phrase, "message": message}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def answering(not_found: type[Exception]) -> Callable[[Handler], Handler]:
+    """Wrap route handlers so that their errors are error answers, never crashes.
+
+    ``not_found`` (the service's own "no such thing") is a 404; an HttpError
+    carries its status.
+    """
+
+    def wrap(handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except not_found as exc:
+                return error_response(404, str(exc))
+            except HttpError as exc:
+                return error_response(exc.status, exc.message)
+
+        return wrapped
+
+    return wrap
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:

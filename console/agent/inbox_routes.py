@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from console.agent.http import HttpError, error_response, read_body
+from console.agent.http import Handler, HttpError, error_response, read_body
 from console.agent.inbox import InboxService, parse_status
 from console.models import (
     BINARY_TYPE,
@@ -29,8 +29,6 @@ PREFIXES = ("/messageQueue", "/messages", "/globalDataSpace")
 FEATURES = ("inbox.batch", "inbox.redelivery")
 MAX_PAYLOAD = 8 << 20
 MAX_QUANTITY = 1000
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 def message_response(message: Message, status_code: int = 200) -> Response:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from console.agent.http import HttpError, error_response, json_object_body, send_until_gone
+from console.agent.http import (
+    Handler,
+    HttpError,
+    answering,
+    json_object_body,
+    send_until_gone,
+)
 from console.agent.processes import (
     InvalidSpec,
     ProcessService,
@@ -21,8 +27,6 @@ from console.agent.processes import (
 from console.models import LogBatch, LogGap, ProcessStatus
 
 FEATURES = ("processes.control", "processes.cursor", "processes.json-logs")
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 def status_document(status: ProcessStatus, connection: HTTPConnection) -> dict[str, object]:
@@ -37,16 +41,7 @@ def status_document(status: ProcessStatus, connection: HTTPConnection) -> dict[s
 
 
 def routes(service: ProcessService) -> list[BaseRoute]:
-    def answering_errors(handler: Handler) -> Handler:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except UnknownProcess as exc:
-                return error_response(404, str(exc))
-            except HttpError as exc:
-                return error_response(exc.status, exc.message)
-
-        return wrapped
+    answering_errors = answering(UnknownProcess)
 
     async def list_processes(request: Request) -> Response:
         return JSONResponse({"processes": [status_document(s, request) for s in service.list()]})

@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from console.agent.http import HttpError, error_response, json_object_body
+from console.agent.http import HttpError, answering, json_object_body
 from console.agent.scripts import ScriptService, UnknownScript
 from console.models import HttpMethod, run_event_to_wire
 
 FEATURES = ("scripts.stream", "scripts.history")
 
-Handler = Callable[[Request], Awaitable[Response]]
-
 
 def routes(service: ScriptService) -> list[BaseRoute]:
-    def answering_errors(handler: Handler) -> Handler:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except UnknownScript as exc:
-                return error_response(404, str(exc))
-            except HttpError as exc:
-                return error_response(exc.status, exc.message)
-
-        return wrapped
+    answering_errors = answering(UnknownScript)
 
     async def list_scripts(request: Request) -> Response:
         return JSONResponse({"scripts": {n: s.to_wire() for n, s in service.scripts.items()}})
