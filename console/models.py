@@ -505,9 +505,9 @@ class Message:
             return self.payload.decode(errors="replace")
         return self.payload
 
-    def headers(self) -> dict[str, str]:
-        """The metadata as Scirocco-* headers: every value a string, times in ISO 8601."""
-        values: dict[str, object] = {
+    def metadata(self) -> dict[str, Any]:
+        """Every field but the payload, typed, times in ISO 8601."""
+        return {
             "id": self.id,
             "node_source": self.node_source,
             "node_destination": self.node_destination,
@@ -517,7 +517,10 @@ class Message:
             "payload_type": self.payload_type,
             **{name: iso_time(getattr(self, name)) for name in MESSAGE_TIMES},
         }
-        return {header_name(k): str(v) for k, v in values.items() if v is not None}
+
+    def headers(self) -> dict[str, str]:
+        """The metadata as Scirocco-* headers: every value a string."""
+        return {header_name(k): str(v) for k, v in self.metadata().items() if v is not None}
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str], payload: bytes) -> Message:
@@ -544,17 +547,7 @@ class Message:
         content = self.content
         if isinstance(content, bytes):
             content = base64.b64encode(content).decode()
-        return {
-            "id": self.id,
-            "node_source": self.node_source,
-            "node_destination": self.node_destination,
-            "status": self.status.value,
-            "topic": self.topic,
-            "tries": self.tries,
-            "payload_type": self.payload_type,
-            **{name: iso_time(getattr(self, name)) for name in MESSAGE_TIMES},
-            "payload": content,
-        }
+        return {**self.metadata(), "payload": content}
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> Message:

@@ -44,9 +44,7 @@ class InboxService:
 
     def _publish(self, messages: list[Message]) -> None:
         for message in messages:
-            wire = message.to_wire()
-            wire.pop("payload")
-            self.events.publish("message", {**wire, "size": len(message.payload)})
+            self.events.publish("message", {**message.metadata(), "size": len(message.payload)})
 
     async def push(
         self,
