@@ -1,0 +1,160 @@
+"""Supervised processes (PROTOCOLS.md §2): their states, restart policy and numbered logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from console.models.common import Stream
+
+
+class ProcessState(StrEnum):
+    """Where a process stands. The first seven are the old agent's words; the rest are ours."""
+
+    PENDING = "pending"
+    DOWNLOADING = "downloading"
+    DOWNLOAD_FAILURE = "download failure"
+    UNPACKING = "unpacking"
+    PROCESSING = "processing"
+    NO_PROCFILE = "no procfile"
+    UNKNOWN_PROCESS_TYPE = "unknown process type"
+    STARTING = "starting"
+    RUNNING = "running"
+    BACKOFF = "backoff"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FATAL = "fatal"
+
+    @property
+    def failed(self) -> bool:
+        return self in _FAILED_STATES
+
+    @property
+    def settled(self) -> bool:
+        """No longer changing on its own: running, or waiting for an operator."""
+        return self in _SETTLED_STATES
+
+
+_FAILED_STATES = frozenset(
+    {
+        ProcessState.DOWNLOAD_FAILURE,
+        ProcessState.NO_PROCFILE,
+        ProcessState.UNKNOWN_PROCESS_TYPE,
+        ProcessState.FATAL,
+    }
+)
+_SETTLED_STATES = _FAILED_STATES | {ProcessState.RUNNING, ProcessState.STOPPED}
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    """One supervised process. The first four fields are the compatible STATUS document's."""
+
+    app: str
+    node: str
+    slug: str
+    state: ProcessState
+    process_type: str = ""
+    pid: int | None = None
+    started_at: float | None = None
+    """When the current (or last) run began; uptime is measured from it."""
+    restarts: int = 0
+    last_exit: int | None = None
+    message: str | None = None
+    """Why it failed or what it waits for, in a few words."""
+    next_seq: int = 0
+    """Sequence number the next log line will get: a tail can start here."""
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "node": self.node,
+            "slug": self.slug,
+            "state": self.state.value,
+            "process_type": self.process_type,
+            "pid": self.pid,
+            "started_at": self.started_at,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "message": self.message,
+            "next_seq": self.next_seq,
+        }
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> ProcessStatus:
+        try:
+            state = ProcessState(wire.get("state", "pending"))
+        except ValueError:
+            state = ProcessState.PENDING
+        return cls(
+            app=str(wire.get("app", "")),
+            node=str(wire.get("node", "")),
+            slug=str(wire["slug"]),
+            state=state,
+            process_type=str(wire.get("process_type", "")),
+            pid=wire.get("pid"),
+            started_at=wire.get("started_at"),
+            restarts=int(wire.get("restarts", 0)),
+            last_exit=wire.get("last_exit"),
+            message=wire.get("message"),
+            next_seq=int(wire.get("next_seq", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When a process that exits is started again, and when to give up on it."""
+
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    stable_after: float = 10.0
+    """A run that lasted this long was healthy: the count of quick failures starts over."""
+    max_quick_failures: int = 6
+    """After this many quick failures in a row the process is ``fatal``."""
+    stop_grace: float = 5.0
+    """Seconds between SIGTERM and SIGKILL when stopping."""
+
+    def delay(self, quick_failures: int) -> float:
+        return min(self.first_delay * 2 ** max(quick_failures - 1, 0), self.max_delay)
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """Consecutive lines of one stream read together: ``lines[i]`` has sequence ``seq + i``.
+
+    Logs move in batches, never line by line, from the child's pipe to the
+    widget: that is what makes hundreds of thousands of lines a second cheap.
+    """
+
+    seq: int
+    ts: float
+    stream: Stream
+    lines: list[str]
+
+    @property
+    def end(self) -> int:
+        """The sequence number after the last line."""
+        return self.seq + len(self.lines)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"seq": self.seq, "ts": self.ts, "stream": self.stream.value, "lines": self.lines}
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> LogBatch:
+        return cls(int(wire["seq"]), float(wire["ts"]), Stream(wire["stream"]), wire["lines"])
+
+
+@dataclass(frozen=True)
+class LogGap:
+    """Lines a reader will never see: ``count`` lines from ``seq`` were dropped or aged out."""
+
+    seq: int
+    count: int
+
+    @property
+    def end(self) -> int:
+        return self.seq + self.count
+
+
+LogEvent = LogBatch | LogGap
