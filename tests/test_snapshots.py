@@ -10,6 +10,8 @@ input cursor (not blinking). Update with ``pytest tests/test_snapshots.py
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,10 +21,21 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from console.adapters.errors import Unavailable
+from console.models import ProcessState, ProcessStatus
 from console.tui.app import OpsConsoleApp
-from console.tui.widgets import run_history, script_view
+from console.tui.widgets import process_table, run_history, script_view
 from console.tui.widgets.connection_indicator import ConnectionIndicator
-from tests.tui_helpers import make_catalog, spawned_agent, wait_for, wait_for_catalog
+from tests.tui_helpers import (
+    LONG_LINE,
+    create_processes,
+    make_catalog,
+    make_procfile_app,
+    process_state,
+    processes_agent,
+    spawned_agent,
+    wait_for,
+    wait_for_catalog,
+)
 
 NARROW = (80, 24)
 WIDE = (120, 40)
@@ -46,6 +59,11 @@ def pinned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(script_view, "format_duration", lambda seconds: "0.05 s")
     monkeypatch.setattr(run_history, "format_duration", lambda seconds: "0.05 s")
     monkeypatch.setattr(run_history, "started_text", lambda started_at: "12:00:00")
+    monkeypatch.setattr(process_table, "uptime_text", _pinned_uptime)
+
+
+def _pinned_uptime(status: ProcessStatus, now: float) -> str:
+    return "1m05s" if status.state is ProcessState.RUNNING else "-"
 
 
 def console_app(tmp_path: Path, theme: str | None = None) -> OpsConsoleApp:
@@ -165,3 +183,79 @@ def test_offline_narrow(snap_compare) -> None:
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=NARROW, run_before=before)
+
+
+# -- the Processes pane: processes in states that no longer change, fixed output, pinned pids --
+
+
+def processes_app(tmp_path: Path) -> OpsConsoleApp:
+    return OpsConsoleApp(processes_agent(tmp_path))
+
+
+def settled_processes(tmp_path: Path) -> Before:
+    """shop.steady.0 running (its lines all out), shop.crash.0 fatal, shop.quiet.0 stopped."""
+
+    async def settle(pilot: Pilot[object]) -> None:
+        app = pilot.app
+        assert isinstance(app, OpsConsoleApp)
+        source = make_procfile_app(tmp_path / "shop")
+        await create_processes(pilot, source, "steady", "crash", "quiet")
+        await pilot.press("2")
+        pane = app.processes_pane
+        await wait_for(pilot, lambda: process_state(app, "shop.quiet.0") == "running", "up")
+        assert app.client is not None
+        await app.client.processes.stop("shop.quiet.0")
+        for slug, state in [("quiet", "stopped"), ("crash", "fatal"), ("steady", "running")]:
+            shows = partial(lambda s, t: process_state(app, f"shop.{s}.0") == t, slug, state)
+            await wait_for(pilot, shows, f"{slug} {state}")
+        pane.apply(replace(pane.statuses["shop.steady.0"], pid=4242))
+        await pilot.pause(0.1)
+
+    return settle
+
+
+def steady_log(*more: str) -> Before:
+    """Open the steady process's log and wait for its last line; then press ``more``."""
+
+    async def open_it(pilot: Pilot[object]) -> None:
+        app = pilot.app
+        assert isinstance(app, OpsConsoleApp)
+        pane = app.processes_pane
+        pane.process_table.move_to("shop.steady.0")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: pane.process_log is not None, "the log")
+        log = pane.process_log
+        assert log is not None
+        await wait_for(pilot, lambda: LONG_LINE in log.view.text_lines, "every line")
+        if more:
+            await pilot.press(*more)
+        await pilot.pause(0.1)
+
+    return open_it
+
+
+def test_processes_narrow(snap_compare, tmp_path: Path) -> None:
+    before = steady(settled_processes(tmp_path))
+    assert snap_compare(processes_app(tmp_path), terminal_size=NARROW, run_before=before)
+
+
+def test_processes_wide(snap_compare, tmp_path: Path) -> None:
+    before = steady(settled_processes(tmp_path))
+    assert snap_compare(processes_app(tmp_path), terminal_size=WIDE, run_before=before)
+
+
+def test_process_log_narrow(snap_compare, tmp_path: Path) -> None:
+    before = steady(settled_processes(tmp_path), steady_log())
+    assert snap_compare(processes_app(tmp_path), terminal_size=NARROW, run_before=before)
+
+
+def test_process_log_searched_wide(snap_compare, tmp_path: Path) -> None:
+    search = ("slash", *"disk", "enter")
+    before = steady(settled_processes(tmp_path), steady_log(*search))
+    assert snap_compare(processes_app(tmp_path), terminal_size=WIDE, run_before=before)
+
+
+def test_new_process_form_narrow(snap_compare, tmp_path: Path) -> None:
+    form = keys("n", *"web", "space", "1", "ctrl+s")
+    before = steady(settled_processes(tmp_path), form)
+    assert snap_compare(processes_app(tmp_path), terminal_size=NARROW, run_before=before)

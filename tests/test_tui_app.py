@@ -151,7 +151,10 @@ async def test_number_keys_and_mouse_switch_between_the_five_panes(
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_catalog(pilot)
         switcher = app.query_one("#panes", ContentSwitcher)
-        for key, pane in [("2", "processes"), ("3", "modules"), ("4", "inbox"), ("5", "hosts")]:
+        await pilot.press("2")
+        assert switcher.current == "processes"
+        assert app.focused is app.processes_pane.table
+        for key, pane in [("3", "modules"), ("4", "inbox"), ("5", "hosts")]:
             await pilot.press(key)
             assert switcher.current == pane
             assert "coming soon" in str(app.query_one(f"#{pane}").render())

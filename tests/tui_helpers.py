@@ -131,3 +131,79 @@ def record_notifications(app: OpsConsoleApp) -> list[Notice]:
 
     app.notify = recording  # type: ignore[method-assign]
     return seen
+
+
+# -- the Processes pane ---------------------------------------------------------------
+
+FAST_RESTARTS = """
+[agent.restart]
+first_delay = 0.05
+max_delay = 0.2
+stable_after = 1.0
+max_quick_failures = 3
+stop_grace = 0.5
+"""
+"""A crash loop that turns fatal in a fraction of a second, and stops that never wait long."""
+
+LONG_LINE = "long: " + " ".join(f"word{n:02d}" for n in range(1, 31))
+
+_PROCESS_SCRIPTS = {
+    # The pauses keep stdout and stderr in one order, for the snapshots.
+    "steady.sh": "echo alpha; echo beta; sleep 0.2; echo 'warning: disk 91% full' >&2; "
+    f"sleep 0.2; echo gamma; echo '{LONG_LINE}'; exec sleep 1000",
+    "numbers.sh": "seq -f 'line %g' 1 300; exec sleep 1000",
+    "ticker.sh": 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.01; done',
+    "flood.sh": 'while [ ! -e "$GATE" ]; do sleep 0.05; done; seq 1 30000; exec sleep 1000',
+}
+
+PROCFILE = {
+    "steady": "exec sh ./steady.sh",
+    "quiet": "exec sleep 1000",
+    "crash": "echo boom; exit 1",
+    "numbers": "exec sh ./numbers.sh",
+    "ticker": "exec sh ./ticker.sh",
+    "flood": "exec sh ./flood.sh",
+    "greet": 'echo "hello $GREETING"; exec sleep 1000',
+}
+"""Process types of the test app, each printing fixed text (or counting) the same way every run."""
+
+
+def make_procfile_app(directory: Path) -> Path:
+    """A local Procfile app (a folder is a valid source) with the process types of PROCFILE."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [f"{kind}: {command}" for kind, command in PROCFILE.items()]
+    (directory / "Procfile").write_text("\n".join(lines) + "\n")
+    for name, body in _PROCESS_SCRIPTS.items():
+        (directory / name).write_text(body + "\n")
+    return directory
+
+
+def processes_agent(tmp_path: Path) -> SpawnedAgent:
+    """A real agent whose crash loops turn fatal fast, with the small script catalog too."""
+    config = tmp_path / "agent.toml"
+    config.write_text(FAST_RESTARTS)
+    catalog = make_catalog(tmp_path / "scripts")
+    return spawned_agent(tmp_path, catalog, "--node-id", "ops-1", "--config", str(config))
+
+
+async def create_processes(
+    pilot: Pilot[object], source: Path, *kinds: str, env: dict[str, str] | None = None
+) -> list[str]:
+    """Create ``shop.<kind>.0`` processes through the app's own adapter; their slugs."""
+    app = pilot.app
+    assert isinstance(app, OpsConsoleApp)
+    await wait_for(pilot, lambda: app.client is not None, "the agent is reached")
+    assert app.client is not None
+    slugs = []
+    for kind in kinds:
+        status = await app.client.processes.create("shop", f"{kind}.0", kind, str(source), env)
+        slugs.append(status.slug)
+    return slugs
+
+
+def process_state(app: OpsConsoleApp, slug: str) -> str | None:
+    """The state the table shows for a process (None when it has no row)."""
+    status = app.processes_pane.statuses.get(slug)
+    if status is None or slug not in app.processes_pane.table.rows:
+        return None
+    return str(app.processes_pane.table.get_cell(slug, "state"))

@@ -21,6 +21,7 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Static
 from console.models import AgentInfo, Script
 from console.tui.keyboard import focus_now
 from console.tui.messages import BackendFailed
+from console.tui.pane import Command, HelpSection, key_rows
 from console.tui.widgets.script_catalog import ScriptCatalog
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ HISTORY_LIMIT = 50
 HISTORY_FEATURE = "scripts.history"  # the name the agent's index gives its run history
 WIDE = 110
 """From this many columns, catalog and script page sit side by side."""
-
-Command = tuple[str, str, Callable[[], object]]
 
 
 class ScriptsPane(Horizontal):
@@ -342,6 +341,20 @@ class ScriptsPane(Horizontal):
             view.focus_form()
         else:
             self.table.focus()
+
+    def help_sections(self) -> list[HelpSection]:
+        """The pane's keys, then what enter does where."""
+        return [
+            ("Scripts pane", key_rows(self.app, self.BINDINGS)),
+            (
+                "Tables and forms",
+                [
+                    ("enter", "open the script under the cursor"),
+                    ("enter", "in a param: next one; on the last one, run"),
+                    ("enter", "on a past run: show its output"),
+                ],
+            ),
+        ]
 
     def commands(self) -> Iterator[Command]:
         """Command palette entries: the pane's actions, and one per script to open it."""

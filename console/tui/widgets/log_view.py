@@ -1,0 +1,495 @@
+"""A live log as a scrolling view: bounded, painted at most once a frame, searchable, following.
+
+Lines are kept as plain strings and only the rows on screen are ever styled,
+so a flood costs one append per batch and one repaint per frame, whatever
+the rate. When more lines arrive in one frame than the view keeps, only the
+newest are queued: the older ones would be pruned before anyone saw them.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Iterable
+from itertools import islice, repeat
+from typing import ClassVar
+
+from rich.cells import cell_len
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.reactive import reactive, var
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
+
+from console.models import Stream
+from console.tui.widgets.rich_style import component_style
+
+FRAME = 1 / 30
+"""Lines that arrive within one frame are added to the view together."""
+
+MAX_LINES = 10_000
+
+Kind = Stream | None
+"""Which stream a line came from; None for the view's own notes (gaps, endings)."""
+
+_control_codes = re.compile("[\x00-\x08\x0b-\x1f\x7f]").sub
+
+
+def printable(text: str) -> str:
+    """A line as it may reach the operator's terminal: tabs expanded, control codes replaced."""
+    return _control_codes("\ufffd", text.expandtabs())
+
+
+def _cells(line: str) -> int:
+    if line.isascii() and "\t" not in line:
+        return len(line)
+    return cell_len(printable(line))
+
+
+def _plain(lines: list[str]) -> bool:
+    """True when every line is as many cells wide as it is long (ASCII, no tabs): the fast path."""
+    joined = "".join(lines)
+    return joined.isascii() and "\t" not in joined
+
+
+class LogView(ScrollView, can_focus=True):
+    """Lines of stdout, stderr (in the error colour) and notes (dim), newest at the bottom.
+
+    While ``follow`` is on, new lines scroll into view; scrolling up turns it
+    off, ``G`` or ``end`` turns it back on. ``search`` highlights every match
+    and ``n`` / ``N`` move to the next newer / older one.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "log-view--stderr",
+        "log-view--note",
+        "log-view--match",
+        "log-view--current-match",
+    }
+
+    DEFAULT_CSS = """
+    LogView {
+        background: $surface;
+        padding: 0 0 0 1;
+        scrollbar-size-vertical: 1;
+        scrollbar-gutter: stable;
+        & > .log-view--stderr { color: $text-error; }
+        & > .log-view--note { color: $foreground-muted; text-style: italic; }
+        & > .log-view--match { background: $warning 40%; }
+        & > .log-view--current-match {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: bold;
+        }
+        &:focus { background-tint: $foreground 4%; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "toggle_follow", "Follow", tooltip="follow new lines, or pause"),
+        Binding(
+            "G,end",
+            "follow_end",
+            "End",
+            show=False,
+            key_display="G / end",
+            tooltip="newest line, following again (g: oldest)",
+        ),
+        Binding("g,home", "scroll_home", "Top", show=False),
+        Binding(
+            "w",
+            "toggle_wrap",
+            "Wrap",
+            show=False,
+            key_display="w",
+            tooltip="wrap long lines, or scroll sideways",
+        ),
+        Binding("n", "find(True)", "Next", tooltip="next (newer) match; N: previous (older)"),
+        Binding("N", "find(False)", "Prev", show=False),
+        Binding(
+            "c",
+            "clear",
+            "Clear",
+            show=False,
+            key_display="c",
+            tooltip="clear the view (not the process's log)",
+        ),
+    ]
+
+    follow: reactive[bool] = reactive(True, init=False)
+    wrap: reactive[bool] = reactive(False, init=False)
+    search: reactive[str] = reactive("", init=False)
+    """Text to highlight, matched without regard to case."""
+    kept: var[int] = var(0)
+    """How many lines the view holds now (at most ``max_lines``)."""
+
+    def __init__(
+        self,
+        max_lines: int = MAX_LINES,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.max_lines = max_lines
+        self._lines: deque[tuple[Kind, str]] = deque(maxlen=max_lines)
+        self._first = 0
+        """The number of the first line held: lines keep their number while older ones go."""
+        self._pending: list[tuple[Kind, list[str]]] = []
+        self._pending_count = 0
+        self._flush_timer: Timer | None = None
+        self._width = 0
+        # With wrap on: the row each held line starts on (minus _row_origin), and the row after.
+        self._row_starts: list[int] = []
+        self._row_origin = 0
+        self._rows_end = 0
+        self._wrap_width = 0
+        self._wrapping = False
+        """Whether the rows above are in use: ``wrap`` as it was before its watcher ran."""
+        self._strips: LRUCache[int, Strip] = LRUCache(1024)
+        self._styles: dict[str, Style] = {}
+        self._match: tuple[int, int] | None = None
+        """(line number, column) of the current search match."""
+        self.received = 0
+        """Lines of output ever added (the view keeps at most ``max_lines``)."""
+
+    # -- adding lines -----------------------------------------------------------
+
+    def add_lines(self, stream: Stream, lines: list[str]) -> None:
+        """Queue a batch of one stream's lines; they are shown with the next frame."""
+        self.received += len(lines)
+        self._queue(stream, lines)
+
+    def add_gap(self, count: int) -> None:
+        """Say that ``count`` lines were dropped before they reached us."""
+        self.note(f"… {count:,} lines dropped …")
+
+    def note(self, text: str) -> None:
+        """Queue a line that is ours (a gap, an ending, an error), not the process's."""
+        self._queue(None, [text])
+
+    def _queue(self, kind: Kind, lines: list[str]) -> None:
+        if not lines:
+            return
+        self._pending.append((kind, lines))
+        self._pending_count += len(lines)
+        excess = self._pending_count - self.max_lines
+        while excess > 0:
+            oldest_kind, oldest = self._pending[0]
+            if len(oldest) <= excess:
+                del self._pending[0]
+                cut = len(oldest)
+            else:
+                self._pending[0] = (oldest_kind, oldest[excess:])
+                cut = excess
+            self._pending_count -= cut
+            excess -= cut
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(FRAME, self.flush)
+
+    def flush(self) -> None:
+        """Add every queued line now, in one update of the view."""
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        added, self._pending_count = self._pending_count, 0
+        lines = self._lines
+        overflow = max(0, len(lines) + added - self.max_lines)
+        for kind, batch in pending:
+            lines.extend(zip(repeat(kind), batch))
+            widest = max(map(len, batch)) if _plain(batch) else max(map(_cells, batch))
+            self._width = max(self._width, widest)
+        self._first += overflow
+        removed_rows = overflow
+        if self._wrapping:
+            removed_rows = self._add_rows(islice(lines, len(lines) - added, None), overflow)
+        self._resized(removed_rows)
+        self.kept = len(lines)
+
+    def _add_rows(self, new: Iterable[tuple[Kind, str]], dropped: int) -> int:
+        """Extend the wrapped rows by the new lines, forget the dropped ones; rows dropped."""
+        width = max(self._wrap_width, 1)
+        starts = self._row_starts
+        end = self._rows_end
+        for _, line in new:
+            starts.append(end)
+            end += max(1, -(-_cells(line) // width))
+        self._rows_end = end
+        if not dropped:
+            return 0
+        origin = starts[dropped] if dropped < len(starts) else end
+        del starts[:dropped]
+        removed, self._row_origin = origin - self._row_origin, origin
+        return removed
+
+    def _rewrap(self) -> None:
+        """Measure every held line's rows again (wrap turned on, or a new width)."""
+        self._row_starts = []
+        self._row_origin = self._rows_end = 0
+        self._wrap_width = self.scrollable_content_region.width
+        self._add_rows(self._lines, 0)
+
+    def _resized(self, removed_rows: int = 0) -> None:
+        """Tell the scroll machinery the new size, and keep the view where it should be."""
+        if self._wrapping:
+            self.virtual_size = Size(self._wrap_width, self._rows_end - self._row_origin)
+        else:
+            self.virtual_size = Size(self._width, len(self._lines))
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        elif removed_rows:
+            # Paused: the lines on screen stay on screen while older ones are pruned above.
+            self.scroll_to(
+                y=max(0, self.scroll_y - removed_rows), animate=False, immediate=True, force=True
+            )
+        self.refresh()
+
+    def clear(self) -> None:
+        """Forget every line, queued or shown."""
+        self._pending.clear()
+        self._pending_count = 0
+        self._first += len(self._lines)
+        self._lines.clear()
+        self._width = 0
+        self._row_starts = []
+        self._row_origin = self._rows_end = 0
+        self._strips.clear()
+        self._match = None
+        self.kept = 0
+        self._resized()
+        self.scroll_to(0, 0, animate=False, immediate=True, force=True)
+
+    # -- reading back -------------------------------------------------------------
+
+    @property
+    def text_lines(self) -> list[str]:
+        """The lines held now, as shown (notes included)."""
+        return [printable(line) for _, line in self._lines]
+
+    @property
+    def entries(self) -> list[tuple[Kind, str]]:
+        """The lines held now with the stream each came from (None for notes)."""
+        return list(self._lines)
+
+    @property
+    def current_match(self) -> tuple[str, int] | None:
+        """The line (as shown) and column of the current search match, if any."""
+        if self._match is None or self._match[0] < self._first:
+            return None
+        number, column = self._match
+        return printable(self._lines[number - self._first][1]), column
+
+    def count_matches(self) -> int:
+        """How many held lines contain the search text."""
+        query = self.search.lower()
+        if not query:
+            return 0
+        return sum(query in printable(line).lower() for _, line in self._lines)
+
+    # -- keys -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "find":
+            return bool(self.search)
+        return True
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+
+    def action_follow_end(self) -> None:
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        self.follow = True
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+
+    def action_clear(self) -> None:
+        self.clear()
+
+    def action_find(self, forward: bool) -> None:
+        if not self.find(forward):
+            self.notify(
+                f"no {'newer' if forward else 'older'} match for {self.search!r}",
+                severity="warning",
+                timeout=2,
+            )
+
+    # -- following, wrapping, searching ------------------------------------------------
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # Only a move up that leaves the end pauses: a shrinking view clamps to the end.
+        if self.follow and new_value < old_value and round(new_value) < self.max_scroll_y:
+            self.follow = False
+
+    def watch_follow(self, follow: bool) -> None:
+        if follow:
+            self.flush()
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    def watch_wrap(self, wrap: bool) -> None:
+        top = self._locate(round(self.scroll_y))
+        self._wrapping = wrap
+        if wrap:
+            self._rewrap()
+            self.scroll_to(x=0, animate=False, immediate=True, force=True)
+        self._resized()
+        if top is not None and not self.follow:
+            self.scroll_to(y=self._row_of(top[0]), animate=False, immediate=True, force=True)
+
+    def watch_search(self) -> None:
+        self._match = None
+        self._strips.clear()
+        self.refresh()
+        self.refresh_bindings()
+
+    def on_resize(self) -> None:
+        if self._wrapping and self.scrollable_content_region.width != self._wrap_width:
+            self._rewrap()
+        # Lines added while the view had no size (hidden, or not laid out) scrolled nowhere.
+        self._resized()
+
+    def find(self, forward: bool) -> bool:
+        """Move to the next newer (or older) match and show it; False when there is none.
+
+        With no match yet it starts from the view: newer ones below its top line,
+        older ones from its bottom line up, so the first search finds the latest one shown.
+        """
+        query = self.search.lower()
+        if not query or not self._lines:
+            return False
+        count = len(self._lines)
+        if self._match is not None and self._match[0] >= self._first:
+            index, column = self._match[0] - self._first, self._match[1]
+        else:
+            height = self.scrollable_content_region.height
+            located = self._locate(round(self.scroll_y) + (0 if forward else height - 1))
+            index = located[0] if located is not None else count - 1
+            column = -1 if forward else len(self._lines[index][1]) + 1
+        found = _find(self._lines, index, column, query, forward)
+        if found is None:
+            return False
+        self._match = (self._first + found[0], found[1])
+        self.follow = False
+        self._strips.clear()
+        self._show(*found, len(query))
+        self.refresh()
+        return True
+
+    def _show(self, index: int, column: int, length: int) -> None:
+        """Scroll so that a match is on screen, in the middle when it was not."""
+        width = max(self.scrollable_content_region.width, 1)
+        row = self._row_of(index) + (column // width if self._wrapping else 0)
+        height = self.scrollable_content_region.height
+        if not self.scroll_y <= row < self.scroll_y + height:
+            self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True, force=True)
+        visible = self.scroll_x <= column and column + length <= self.scroll_x + width
+        if not self._wrapping and not visible:
+            self.scroll_to(x=max(0, column - width // 3), animate=False, immediate=True, force=True)
+
+    # -- rows and painting --------------------------------------------------------------
+
+    def _row_of(self, index: int) -> int:
+        if self._wrapping and index < len(self._row_starts):
+            return self._row_starts[index] - self._row_origin
+        return index
+
+    def _locate(self, row: int) -> tuple[int, int] | None:
+        """The held line (index) a row of the view shows, and which wrapped part of it."""
+        if row < 0:
+            return None
+        if not self._wrapping:
+            return (row, 0) if row < len(self._lines) else None
+        target = row + self._row_origin
+        if target >= self._rows_end or not self._row_starts:
+            return None
+        index = bisect_right(self._row_starts, target) - 1
+        return index, target - self._row_starts[index]
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        located = self._locate(scroll_y + y)
+        if located is None:
+            return Strip.blank(width, base)
+        index, part = located
+        strip = self._line_strip(index)
+        start = part * width if self._wrapping else scroll_x
+        return strip.crop_extend(start, start + width, base)
+
+    def _line_strip(self, index: int) -> Strip:
+        number = self._first + index
+        cached = self._strips.get(number)
+        if cached is not None:
+            return cached
+        kind, raw = self._lines[index]
+        shown = printable(raw)
+        style = self.rich_style
+        if kind is Stream.STDERR:
+            style += self._style("log-view--stderr")
+        elif kind is None:
+            style += self._style("log-view--note")
+        text = Text(shown, no_wrap=True, end="")
+        # A span, not Text(style=...): render() paints spans only.
+        text.stylize(style)
+        query = self.search.lower()
+        if query:
+            lowered = shown.lower()
+            start = lowered.find(query)
+            while start >= 0:
+                current = self._match == (number, start)
+                name = "log-view--current-match" if current else "log-view--match"
+                text.stylize(self._style(name), start, start + len(query))
+                start = lowered.find(query, start + len(query))
+        strip = Strip(text.render(self.app.console), text.cell_len)
+        self._strips[number] = strip
+        return strip
+
+    def _style(self, component: str) -> Style:
+        style = self._styles.get(component)
+        if style is None:
+            style = self._styles[component] = component_style(self, component)
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._strips.clear()
+
+
+def _find(
+    lines: deque[tuple[Kind, str]], index: int, column: int, query: str, forward: bool
+) -> tuple[int, int] | None:
+    """The first match after (or before) a position: (line index, column), or None."""
+    line = printable(lines[index][1]).lower()
+    if forward:
+        found = line.find(query, column + 1)
+        if found >= 0:
+            return index, found
+        for later, (_, text) in enumerate(islice(lines, index + 1, None), index + 1):
+            found = printable(text).lower().find(query)
+            if found >= 0:
+                return later, found
+        return None
+    found = line.rfind(query, 0, max(column - 1 + len(query), 0))
+    if found >= 0:
+        return index, found
+    older = reversed(lines)
+    for earlier, (_, text) in zip(range(len(lines) - 1, -1, -1), older, strict=True):
+        if earlier >= index:
+            continue
+        found = printable(text).lower().rfind(query)
+        if found >= 0:
+            return earlier, found
+    return None
