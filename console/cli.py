@@ -248,9 +248,8 @@ def run_agent(args: argparse.Namespace) -> int:
     return serve(settings)
 
 
-def connector_for(args: argparse.Namespace, demo: bool = False):
+def connector_for(args: argparse.Namespace, demo: bool = False) -> AgentConnector:
     """The agent this invocation talks to: named, from a context, or spawned here."""
-    from console.adapters.base import Endpoint
     from console.adapters.connect import ExistingAgent, SpawnedAgent
 
     config = ConsoleConfig.load(getattr(args, "config", None))
@@ -274,6 +273,9 @@ def connector_for(args: argparse.Namespace, demo: bool = False):
     if getattr(args, "insecure", False):
         verify = False
     if url and not demo:
+        # Only here: httpx is slow to import, and the spawning path paints before it needs it.
+        from console.adapters.base import Endpoint
+
         token = os.environ.get(INBOX_TOKEN_ENV) or (context or {}).get("inbox_token")
         endpoint = Endpoint(url, user, os.environ.get(PASSWORD_ENV), verify, token)
         return ExistingAgent(endpoint)
@@ -311,9 +313,20 @@ def ssh_connector(url: str, context: dict[str, Any]) -> AgentConnector:
 def run_console(args: argparse.Namespace, demo: bool) -> int:
     from console.tui.app import OpsConsoleApp
 
-    theme = getattr(args, "theme", None) or ConsoleConfig.load(getattr(args, "config", None)).theme
-    OpsConsoleApp(connector_for(args, demo=demo), theme=theme).run()
+    config = ConsoleConfig.load(getattr(args, "config", None))
+    theme = getattr(args, "theme", None) or config.theme
+    hosts = console_hosts(config)
+    OpsConsoleApp(connector_for(args, demo=demo), theme=theme, hosts=hosts).run()
     return 0
+
+
+def console_hosts(config: ConsoleConfig) -> dict[str, dict[str, Any]]:
+    """The ``[hosts.NAME]`` tables for the Hosts pane, which parses each address when first used
+    (parsing imports asyncssh, a fifth of a second the console's start does without)."""
+    for name, table in config.hosts.items():
+        if not isinstance(table, dict) or not isinstance(table.get("address", name), str):
+            raise ConfigError(f'[hosts.{name}] needs address = "user@host:port"')
+    return config.hosts
 
 
 def run_client(
