@@ -41,9 +41,41 @@ async def scripts_run(pilot: Pilot) -> None:
     await settle(pilot, 1.0)
 
 
+async def processes(pilot: Pilot) -> None:
+    await pilot.press("2")
+    await settle(pilot, 1.5)
+
+
+async def processes_log(pilot: Pilot) -> None:
+    await pilot.press("2")
+    await settle(pilot, 1.0)
+    await pilot.press("down", "enter")  # the chatty worker's log
+    await settle(pilot, 4.0)
+
+
+async def modules(pilot: Pilot) -> None:
+    await pilot.press("3")
+    await settle(pilot, 2.0)
+
+
+async def inbox(pilot: Pilot) -> None:
+    await pilot.press("4")
+    await settle(pilot, 1.5)
+
+
+async def hosts(pilot: Pilot) -> None:
+    await pilot.press("5")
+    await settle(pilot, 0.5)
+
+
 SCENES: dict[str, Scene] = {
     "scripts": scripts_run,
     "scripts-catalog": scripts_catalog,
+    "processes": processes,
+    "processes-log": processes_log,
+    "modules": modules,
+    "inbox": inbox,
+    "hosts": hosts,
 }
 
 

@@ -27,6 +27,7 @@ from console.tui.widgets import process_table, run_history, script_view
 from console.tui.widgets.connection_indicator import ConnectionIndicator
 from tests.tui_helpers import (
     LONG_LINE,
+    QUIET,
     create_processes,
     make_catalog,
     make_procfile_app,
@@ -68,7 +69,10 @@ def _pinned_uptime(status: ProcessStatus, now: float) -> str:
 
 def console_app(tmp_path: Path, theme: str | None = None) -> OpsConsoleApp:
     catalog = make_catalog(tmp_path / "scripts")
-    return OpsConsoleApp(spawned_agent(tmp_path, catalog, "--node-id", "ops-1"), theme=theme)
+    config = tmp_path / "quiet.toml"
+    config.write_text(QUIET)
+    agent = spawned_agent(tmp_path, catalog, "--node-id", "ops-1", "--config", str(config))
+    return OpsConsoleApp(agent, theme=theme)
 
 
 def steady(*steps: Before) -> Before:

@@ -135,7 +135,15 @@ def record_notifications(app: OpsConsoleApp) -> list[Notice]:
 
 # -- the Processes pane ---------------------------------------------------------------
 
-FAST_RESTARTS = """
+QUIET = """
+[agent]
+alerts = false
+"""
+"""No alerts into the inbox: its count in the tab would change screens at a random moment."""
+
+FAST_RESTARTS = (
+    QUIET
+    + """
 [agent.restart]
 first_delay = 0.05
 max_delay = 0.2
@@ -143,6 +151,7 @@ stable_after = 1.0
 max_quick_failures = 3
 stop_grace = 0.5
 """
+)
 """A crash loop that turns fatal in a fraction of a second, and stops that never wait long."""
 
 LONG_LINE = "long: " + " ".join(f"word{n:02d}" for n in range(1, 31))

@@ -18,7 +18,12 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 
 from console.models import AgentInfo, ConnectionState
+from console.tui.hosts_pane import HostsPane
+from console.tui.inbox_pane import InboxPane
 from console.tui.messages import BackendFailed
+from console.tui.modules_pane import ModulesPane
+from console.tui.pane import HelpSection, Pane, key_rows
+from console.tui.processes_pane import ProcessesPane
 from console.tui.scripts_pane import WIDE, ScriptsPane
 from console.tui.themes import DEFAULT_THEME, load_themes
 from console.tui.widgets.connection_indicator import ConnectionIndicator
@@ -26,7 +31,8 @@ from console.tui.widgets.connection_indicator import ConnectionIndicator
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.connect import AgentConnector
-    from console.tui.widgets.help_screen import KeyRow
+    from console.adapters.ssh import SshHosts
+    from console.tui.hosts_pane import HostsConfig
 
 PANES: dict[str, str] = {
     "scripts": "Scripts",
@@ -37,12 +43,7 @@ PANES: dict[str, str] = {
 }
 """Pane id → title, in tab order; pane N is on key N."""
 
-_COMING_SOON: dict[str, str] = {
-    "processes": "Long-running processes from Procfiles, live log tails, restart/stop/start.",
-    "modules": "Queue and pool services of modules with their live parameters.",
-    "inbox": "Messages addressed to this node, with Ack; push and pull.",
-    "hosts": "Remote machines over SSH: run and check commands, reach their agents.",
-}
+_COMING_SOON: dict[str, str] = {}
 
 
 class ComingSoon(Static):
@@ -70,6 +71,9 @@ class OpsConsoleApp(App[None]):
     #top-bar { height: 2; background: $panel; }
     #top-bar Tabs { width: 1fr; height: 2; background: $panel; }
     #top-bar ConnectionIndicator { background: $panel; }
+    /* At 80 columns the inbox count in its tab takes columns from the indicator. */
+    #top-bar ConnectionIndicator.-inbox-count { max-width: 21; }
+    #top-bar ConnectionIndicator.-inbox-count.-wide { max-width: 50%; }
     #panes { height: 1fr; }
     """
 
@@ -92,9 +96,20 @@ class OpsConsoleApp(App[None]):
         Binding("ctrl+r", "reconnect", "Reconnect", tooltip="reach the agent again"),
     ]
 
-    def __init__(self, connector: AgentConnector, theme: str | None = None) -> None:
+    def __init__(
+        self,
+        connector: AgentConnector,
+        theme: str | None = None,
+        hosts: HostsConfig | None = None,
+        ssh: SshHosts | None = None,
+    ) -> None:
         super().__init__()
         self.connector = connector
+        self.first_connector = connector
+        """The context the console started on, to go back to after a switch."""
+        self.hosts = hosts or {}
+        self.ssh = ssh
+        """The Hosts pane's SSH adapter; None: OpenSSH's defaults, made when first needed."""
         self.client: AgentClient | None = None
         self.agent_info: AgentInfo | None = None
         self.connection_state = ConnectionState.CONNECTING
@@ -119,8 +134,12 @@ class OpsConsoleApp(App[None]):
             yield ConnectionIndicator()
         with ContentSwitcher(id="panes", initial="scripts"):
             yield ScriptsPane(id="scripts")
+            yield ProcessesPane(id="processes")
+            yield ModulesPane(id="modules")
             for pane, blurb in _COMING_SOON.items():
                 yield ComingSoon(f"{PANES[pane]}\n\n{blurb}\n\ncoming soon", id=pane)
+            yield InboxPane(id="inbox")
+            yield HostsPane(self.hosts, self.ssh, id="hosts")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -128,7 +147,9 @@ class OpsConsoleApp(App[None]):
         indicator.description = self.connector.description
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", title="Themes")
-        self.connect_agent()
+        # After the first frame: spawning the agent forks this process, which the first
+        # paint should not wait for.
+        self.call_after_refresh(self.connect_agent)
 
     def on_resize(self, event: events.Resize) -> None:
         # The tabs need 53 columns; the indicator takes what is left, more on wide terminals.
@@ -145,15 +166,58 @@ class OpsConsoleApp(App[None]):
     def scripts_pane(self) -> ScriptsPane:
         return self.query_one(ScriptsPane)
 
+    @property
+    def processes_pane(self) -> ProcessesPane:
+        return self.query_one(ProcessesPane)
+
+    @property
+    def panes(self) -> dict[str, Pane]:
+        """The panes that are built (the others are placeholders), by id, in tab order."""
+        switcher = self.query_one("#panes", ContentSwitcher)
+        return {
+            widget.id: widget
+            for widget in switcher.children
+            if widget.id is not None and isinstance(widget, Pane)
+        }
+
+    def _tell_panes(self, client: AgentClient | None, info: AgentInfo | None) -> None:
+        for pane in self.panes.values():
+            pane.set_client(client, info)
+
     # -- the agent -------------------------------------------------------------
 
+    def switch_connector(self, connector: AgentConnector) -> None:
+        """Drive another agent: the current one is closed (a spawned agent stops); panes follow."""
+        self.connect_agent(connector)
+
+    def on_hosts_pane_context_chosen(self, event: HostsPane.ContextChosen) -> None:
+        self.switch_connector(event.connector)
+
+    def on_inbox_pane_unacked_changed(self, event: InboxPane.UnackedChanged) -> None:
+        # The tab says how many messages wait for an ack, so they are seen from any pane.
+        number = list(PANES).index("inbox") + 1
+        count = f" [bold $text-warning]({event.count})[/]" if event.count else ""
+        self.query_one("#tab-inbox", Tab).label = f"{number} {PANES['inbox']}{count}"
+        self.query_one(ConnectionIndicator).set_class(bool(count), "-inbox-count")
+
     @work(group="connect", exclusive=True, exit_on_error=False)
-    async def connect_agent(self) -> None:
-        """Reach the agent (spawning it if that is the connector's way), then tell the panes."""
+    async def connect_agent(self, connector: AgentConnector | None = None) -> None:
+        """Reach the agent (spawning it if that is the connector's way), then tell the panes;
+        given another ``connector``, close the current one and drive that one from then on."""
         indicator = self.query_one(ConnectionIndicator)
-        if self.client is not None:
+        if connector is not None and connector is not self.connector:
+            old, self.connector = self.connector, connector
             self.client = None
-            self.scripts_pane.set_client(None, None)
+            self._tell_panes(None, None)
+            indicator.description = connector.description
+            self._set_state(ConnectionState.CONNECTING)
+            try:
+                await old.close()
+            except Exception as exc:  # the new context must not wait on a broken old one
+                self.log.error(f"closing the agent connection failed: {exc!r}")
+        elif self.client is not None:
+            self.client = None
+            self._tell_panes(None, None)
             await self.connector.close()
         self._set_state(ConnectionState.CONNECTING)
         indicator.url = indicator.node = ""
@@ -165,7 +229,7 @@ class OpsConsoleApp(App[None]):
 
             message = exc.message if isinstance(exc, BackendError) else f"{exc!r}"
             self._set_state(ConnectionState.OFFLINE, message)
-            self.scripts_pane.set_client(None, None)
+            self._tell_panes(None, None)
             self.notify(f"{message}\nctrl+r retries.", title="Agent unreachable", severity="error")
             await self.connector.close()
             return
@@ -173,7 +237,7 @@ class OpsConsoleApp(App[None]):
         indicator.url = info.url
         indicator.node = info.node_id or ""
         self._set_state(ConnectionState.CONNECTED)
-        self.scripts_pane.set_client(client, info)
+        self._tell_panes(client, info)
 
     def _set_state(self, state: ConnectionState, error: str = "") -> None:
         self.connection_state = state
@@ -203,8 +267,9 @@ class OpsConsoleApp(App[None]):
             return
         pane = event.tab.id.removeprefix("tab-")
         self.query_one("#panes", ContentSwitcher).current = pane
-        if pane == "scripts":
-            self.scripts_pane.focus_default()
+        shown = self.panes.get(pane)
+        if shown is not None:
+            shown.focus_default()
         else:
             # Keep keys away from the hidden pane; on the tabs, left/right move between panes.
             self.query_one(Tabs).focus()
@@ -216,47 +281,22 @@ class OpsConsoleApp(App[None]):
     def action_help(self) -> None:
         from console.tui.widgets.help_screen import HelpScreen
 
-        sections: list[tuple[str, list[KeyRow]]] = []
-        if self.current_pane == "scripts":
-            sections.append(("Scripts pane", self._key_rows(ScriptsPane.BINDINGS)))
-            sections.append(
-                (
-                    "Tables and forms",
-                    [
-                        ("enter", "open the script under the cursor"),
-                        ("enter", "in a param: next one; on the last one, run"),
-                        ("enter", "on a past run: show its output"),
-                    ],
-                )
-            )
+        sections: list[HelpSection] = []
+        shown = self.panes.get(self.current_pane)
+        if shown is not None:
+            sections.extend(shown.help_sections())
         sections.append(
             (
                 "Console",
                 [
-                    *self._key_rows(self.BINDINGS),
+                    *key_rows(self, self.BINDINGS),
                     ("tab / ⇧tab", "move between parts of the pane"),
-                    ("^p", "command palette: every action; open a script"),
+                    ("^p", "command palette: every action, script, log"),
                     ("^q", "quit"),
                 ],
             )
         )
         self.push_screen(HelpScreen(f"Keys: {PANES[self.current_pane]}", sections))
-
-    def _key_rows(self, bindings: Iterable[BindingType]) -> list[KeyRow]:
-        rows: list[KeyRow] = []
-        for binding in bindings:
-            if not isinstance(binding, Binding):
-                continue
-            if binding.key_display:
-                keys = binding.key_display
-            else:
-                keys = " / ".join(
-                    self.get_key_display(Binding(key.strip(), binding.action))
-                    for key in binding.key.split(",")
-                )
-            if binding.show or binding.key_display:
-                rows.append((keys, binding.tooltip or binding.description))
-        return rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -272,5 +312,17 @@ class OpsConsoleApp(App[None]):
             "Connect to the agent again, restarting a local one (ctrl+r)",
             self.action_reconnect,
         )
-        for title, help_text, callback in self.scripts_pane.commands():
-            yield SystemCommand(title, help_text, callback, discover=not title.startswith("Open"))
+        first = self.first_connector
+        if self.connector is not first:
+            yield SystemCommand(
+                f"Back to {first.description}",
+                "Switch the console back to the agent it started on",
+                partial(self.switch_connector, first),
+            )
+        panes = self.panes
+        # The shown pane's commands first: they are the likeliest wanted.
+        order = sorted(panes, key=lambda pane: pane != self.current_pane)
+        for pane in order:
+            for title, help_text, callback in panes[pane].commands():
+                discover = not title.startswith("Open ")
+                yield SystemCommand(title, help_text, callback, discover=discover)
