@@ -108,6 +108,7 @@ def test_new_user_runs_a_script_by_keyboard_and_quits_clean(
 
     terminal.keys("/")
     terminal.text("echo")
+    terminal.wait_for("1/6")  # the filter has narrowed the catalog
     terminal.keys("Enter")  # leaves the filter for the table
     terminal.keys("Enter")  # opens the script under the cursor
     terminal.wait_for("the text to print")

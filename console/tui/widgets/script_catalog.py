@@ -110,7 +110,12 @@ class ScriptCatalog(Vertical):
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        focus_now(self.table)
+        if self.screen.focused is self.table:
+            # Keys reach the input before it hands focus over: an enter typed right after
+            # the one that left the filter was meant for the table ("/echo⏎⏎" opens echo).
+            self.table.action_select_cursor()
+        else:
+            focus_now(self.table)
 
 
 def _matches(script: Script, words: list[str]) -> bool:
