@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 from console.models import ProcessStatus
 from console.tui.keyboard import focus_now
 from console.tui.messages import BackendFailed
+from console.tui.widgets.form_frame import form_frame_css
 
 if TYPE_CHECKING:
     from console.adapters.smartmob import SmartmobProcesses
@@ -80,36 +81,23 @@ class CreateProcessForm(ModalScreen[ProcessStatus | None]):
     notification, and the form stays open with the values so they can be fixed.
     """
 
-    DEFAULT_CSS = """
-    CreateProcessForm {
-        align: center middle;
-        background: $background 60%;
-        & > Vertical {
-            width: 72;
-            max-width: 100%;
-            height: auto;
-            max-height: 100%;
-            padding: 0 1;
-            border: round $primary;
-            background: $panel;
-            border-title-color: $primary;
-            border-title-style: bold;
-            border-subtitle-color: $text-muted;
-        }
-        .field { height: 1; margin-bottom: 1; }
-        .field Label { width: 14; color: $text-secondary; }
-        .field Input { width: 1fr; }
-        .field Input.-invalid { background-tint: $error 25%; }
-        #env-row { height: 5; }
-        #env-row Label { width: 14; color: $text-secondary; }
-        TextArea { width: 1fr; height: 5; border: none; padding: 0; }
-        TextArea.-invalid { background-tint: $error 25%; }
-        #problems { color: $text-error; height: auto; margin-top: 1; }
-        #problems.-empty { display: none; }
-        #buttons { height: 1; margin-top: 1; align-horizontal: right; }
-        Button { margin-left: 2; }
-        Button.-textual-compact:focus { text-style: bold; tint: $foreground 25%; }
-    }
+    DEFAULT_CSS = f"""
+    CreateProcessForm {{
+    {form_frame_css(72)}
+        .field {{ height: 1; margin-bottom: 1; }}
+        .field Label {{ width: 14; color: $text-secondary; }}
+        .field Input {{ width: 1fr; }}
+        .field Input.-invalid {{ background-tint: $error 25%; }}
+        #env-row {{ height: 5; }}
+        #env-row Label {{ width: 14; color: $text-secondary; }}
+        TextArea {{ width: 1fr; height: 5; border: none; padding: 0; }}
+        TextArea.-invalid {{ background-tint: $error 25%; }}
+        #problems {{ color: $text-error; height: auto; margin-top: 1; }}
+        #problems.-empty {{ display: none; }}
+        #buttons {{ height: 1; margin-top: 1; align-horizontal: right; }}
+        Button {{ margin-left: 2; }}
+        Button.-textual-compact:focus {{ text-style: bold; tint: $foreground 25%; }}
+    }}
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -23,6 +23,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 from console.models import Message
 from console.tui.keyboard import focus_now
 from console.tui.messages import BackendFailed
+from console.tui.widgets.form_frame import form_frame_css
 
 if TYPE_CHECKING:
     from console.adapters.scirocco import SciroccoInbox
@@ -145,36 +146,23 @@ class PushMessageForm(ModalScreen[Message | None]):
     stays open with the values so they can be fixed.
     """
 
-    DEFAULT_CSS = """
-    PushMessageForm {
-        align: center middle;
-        background: $background 60%;
-        & > Vertical {
-            width: 76;
-            max-width: 100%;
-            height: auto;
-            max-height: 100%;
-            padding: 0 1;
-            border: round $primary;
-            background: $panel;
-            border-title-color: $primary;
-            border-title-style: bold;
-            border-subtitle-color: $text-muted;
-        }
-        .field { height: 1; margin-bottom: 1; }
-        .field Label, #payload-row Label { width: 10; color: $text-secondary; }
-        .field Input { width: 1fr; }
-        .field Select { width: 24; }
-        .-invalid { background-tint: $error 25%; }
-        #when-hint { width: auto; max-width: 30; color: $text-muted; }
-        #payload-row { height: 5; }
-        TextArea { width: 1fr; height: 5; border: none; padding: 0; }
-        #problems { color: $text-error; height: auto; margin-top: 1; }
-        #problems.-empty { display: none; }
-        #buttons { height: 1; margin-top: 1; align-horizontal: right; }
-        Button { margin-left: 2; }
-        Button.-textual-compact:focus { text-style: bold; tint: $foreground 25%; }
-    }
+    DEFAULT_CSS = f"""
+    PushMessageForm {{
+    {form_frame_css(76)}
+        .field {{ height: 1; margin-bottom: 1; }}
+        .field Label, #payload-row Label {{ width: 10; color: $text-secondary; }}
+        .field Input {{ width: 1fr; }}
+        .field Select {{ width: 24; }}
+        .-invalid {{ background-tint: $error 25%; }}
+        #when-hint {{ width: auto; max-width: 30; color: $text-muted; }}
+        #payload-row {{ height: 5; }}
+        TextArea {{ width: 1fr; height: 5; border: none; padding: 0; }}
+        #problems {{ color: $text-error; height: auto; margin-top: 1; }}
+        #problems.-empty {{ display: none; }}
+        #buttons {{ height: 1; margin-top: 1; align-horizontal: right; }}
+        Button {{ margin-left: 2; }}
+        Button.-textual-compact:focus {{ text-style: bold; tint: $foreground 25%; }}
+    }}
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -24,6 +24,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from console.models import ModuleInfo
 from console.tui.keyboard import focus_now
 from console.tui.messages import BackendFailed
+from console.tui.widgets.form_frame import form_frame_css
 
 if TYPE_CHECKING:
     from console.adapters.shmooze import ShmoozeModules
@@ -82,30 +83,17 @@ def after_typed(screen: ModalScreen[Any], callback: Callable[[], object]) -> Non
         focused.call_later(callback)
 
 
-_FORM_CSS = """
-    align: center middle;
-    background: $background 60%;
-    & > Vertical {
-        width: 72;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        padding: 0 1;
-        border: round $primary;
-        background: $panel;
-        border-title-color: $primary;
-        border-title-style: bold;
-        border-subtitle-color: $text-muted;
-    }
-    .field { height: 1; margin-top: 1; }
-    .field Label { width: 10; color: $text-secondary; }
-    .field Input { width: 1fr; }
-    Input.-invalid { background-tint: $error 25%; }
-    #problem { color: $text-error; height: auto; padding-left: 10; }
-    #problem.-empty { display: none; }
-    #buttons { height: 1; margin-top: 1; align-horizontal: right; }
-    Button { margin-left: 2; }
-    Button.-textual-compact:focus { text-style: bold; tint: $foreground 25%; }
+_FORM_CSS = f"""
+    {form_frame_css(72)}
+    .field {{ height: 1; margin-top: 1; }}
+    .field Label {{ width: 10; color: $text-secondary; }}
+    .field Input {{ width: 1fr; }}
+    Input.-invalid {{ background-tint: $error 25%; }}
+    #problem {{ color: $text-error; height: auto; padding-left: 10; }}
+    #problem.-empty {{ display: none; }}
+    #buttons {{ height: 1; margin-top: 1; align-horizontal: right; }}
+    Button {{ margin-left: 2; }}
+    Button.-textual-compact:focus {{ text-style: bold; tint: $foreground 25%; }}
 """
 
 
