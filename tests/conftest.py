@@ -8,10 +8,13 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from console.adapters.base import Endpoint
 
 READY_TIMEOUT = 30
 
@@ -98,6 +101,12 @@ class AgentProcess:
     process: subprocess.Popen[str]
     url: str
     log: Path
+    headers: dict[str, str] = field(default_factory=dict)
+    """What a client must send to be let in (the agent's credentials); one place for every test."""
+
+    def endpoint(self, **credentials: Any) -> Endpoint:
+        """The agent as the adapters reach it, with its credentials."""
+        return Endpoint(self.url, **credentials)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         if self.process.poll() is None:
