@@ -23,8 +23,10 @@ from textual.widgets import Input
 from console.adapters.errors import Unavailable
 from console.models import ProcessState, ProcessStatus
 from console.tui.app import OpsConsoleApp
-from console.tui.widgets import process_table, run_history, script_view
-from console.tui.widgets.connection_indicator import ConnectionIndicator
+from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.processes import table as process_table
+from console.tui.scripts import history as run_history
+from console.tui.scripts import view as script_view
 from tests.tui_helpers import (
     LONG_LINE,
     QUIET,
@@ -110,7 +112,7 @@ async def run_fail(pilot: Pilot[object]) -> None:
     assert isinstance(app, OpsConsoleApp)
     await pilot.press("slash", *"fail", "enter", "enter", "enter")
     pane = app.scripts_pane
-    await wait_for(pilot, lambda: pane.query_one(run_history.RunHistory).row_count, "history")
+    await wait_for(pilot, lambda: pane.query_one(run_history.RunHistoryTable).row_count, "history")
     await pilot.pause(0.2)
 
 

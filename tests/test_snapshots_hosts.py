@@ -18,11 +18,11 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from console.adapters.ssh import SshHosts
-from console.tui import hosts_pane
+from console.tui.hosts import pane as hosts_pane
 from console.tui.app import OpsConsoleApp
-from console.tui.hosts_pane import HostsPane
-from console.tui.widgets import host_table
-from console.tui.widgets.connection_indicator import ConnectionIndicator
+from console.tui.hosts import table as host_table
+from console.tui.hosts.pane import HostsPane
+from console.tui.kit.connection_indicator import ConnectionIndicator
 from tests.ssh_server import SshServer
 from tests.tui_helpers import make_catalog, spawned_agent, wait_for
 

@@ -23,8 +23,9 @@ from console.adapters.agent import AgentClient
 from console.adapters.base import Endpoint
 from console.models import MessageStatus
 from console.tui.app import OpsConsoleApp
-from console.tui.inbox_pane import InboxPane
-from console.tui.widgets import message_detail, message_table
+from console.tui.inbox import detail as message_detail
+from console.tui.inbox import table as message_table
+from console.tui.inbox.pane import InboxPane
 from tests.test_snapshots import NARROW, WIDE, Before, _SnapshotsDirectory, steady
 from tests.tui_helpers import make_catalog, spawned_agent, wait_for
 

@@ -18,9 +18,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from console.tui.app import OpsConsoleApp
-from console.tui.modules_pane import ModulesPane
-from console.tui.widgets.connection_indicator import ConnectionIndicator
-from console.tui.widgets.module_forms import AddModuleForm, TellModuleForm
+from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.modules.forms import AddModuleForm, TellModuleForm
+from console.tui.modules.pane import ModulesPane
 from tests.test_snapshots import _SnapshotsDirectory
 from tests.test_tui_modules import modules_agent, playing
 from tests.tui_helpers import wait_for

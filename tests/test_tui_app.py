@@ -15,9 +15,9 @@ from console.adapters.agent import AgentClient
 from console.adapters.connect import SpawnedAgent
 from console.models import ConnectionState
 from console.tui.app import OpsConsoleApp
+from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.kit.help_screen import HelpScreen
 from console.tui.themes import bundled_themes_dir, load_themes, user_themes_dir
-from console.tui.widgets.connection_indicator import ConnectionIndicator
-from console.tui.widgets.help_screen import HelpScreen
 from tests.tui_helpers import (
     make_catalog,
     record_notifications,

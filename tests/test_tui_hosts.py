@@ -17,12 +17,12 @@ from console.adapters.connect import SpawnedAgent, SshAgent
 from console.adapters.ssh import SshHosts
 from console.models import ConnectionState, Stream
 from console.tui.app import OpsConsoleApp
-from console.tui.hosts_pane import HostsPane
-from console.tui.widgets.confirm_dialog import ConfirmDialog
-from console.tui.widgets.connection_indicator import ConnectionIndicator
-from console.tui.widgets.help_screen import HelpScreen
-from console.tui.widgets.host_table import HostState
-from console.tui.widgets.log_view import MAX_LINES
+from console.tui.hosts.pane import HostsPane
+from console.tui.hosts.table import HostState
+from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.kit.help_screen import HelpScreen
+from console.tui.kit.log_view import MAX_LINES
 from tests.ssh_server import SshServer, _free_port
 from tests.tui_helpers import make_catalog, record_notifications, spawned_agent, wait_for
 

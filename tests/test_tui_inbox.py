@@ -17,10 +17,10 @@ from console.adapters.base import Endpoint
 from console.adapters.connect import SpawnedAgent
 from console.models import Message, MessageStatus
 from console.tui.app import OpsConsoleApp
-from console.tui.inbox_pane import InboxPane
-from console.tui.widgets.confirm_dialog import ConfirmDialog
-from console.tui.widgets.help_screen import HelpScreen
-from console.tui.widgets.message_push_form import PushMessageForm, parse_payload, parse_when
+from console.tui.inbox.pane import InboxPane
+from console.tui.inbox.push_form import PushMessageForm, parse_payload, parse_when
+from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.help_screen import HelpScreen
 from tests.tui_helpers import make_catalog, record_notifications, spawned_agent, wait_for
 
 SIZE = (80, 24)

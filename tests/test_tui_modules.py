@@ -12,11 +12,11 @@ from textual.widgets import Input, Static
 from console.adapters.agent import AgentClient
 from console.adapters.connect import SpawnedAgent
 from console.tui.app import OpsConsoleApp
-from console.tui.modules_pane import ModulesPane
-from console.tui.widgets.confirm_dialog import ConfirmDialog
-from console.tui.widgets.help_screen import HelpScreen
-from console.tui.widgets.module_forms import AddModuleForm, TellModuleForm
-from console.tui.widgets.module_list import ModuleList
+from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.help_screen import HelpScreen
+from console.tui.modules.forms import AddModuleForm, TellModuleForm
+from console.tui.modules.lists import ModuleList
+from console.tui.modules.pane import ModulesPane
 from tests.modules import command, write_config
 from tests.tui_helpers import MAX_POLLS, POLL, record_notifications, wait_for
 

@@ -11,13 +11,13 @@ from console.adapters.agent import AgentClient
 from console.adapters.base import Endpoint
 from console.models import ProcessState, Stream
 from console.tui.app import OpsConsoleApp
-from console.tui.widgets import log_view
-from console.tui.widgets.confirm_dialog import ConfirmDialog
-from console.tui.widgets.create_process_form import CreateProcessForm
-from console.tui.widgets.help_screen import HelpScreen
-from console.tui.widgets.log_view import LogView
-from console.tui.widgets.process_log import ProcessLog
-from console.tui.widgets.prompt_dialog import PromptDialog
+from console.tui.kit import log_view
+from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.help_screen import HelpScreen
+from console.tui.kit.log_view import LogView
+from console.tui.kit.prompt_dialog import PromptDialog
+from console.tui.processes.create_form import CreateProcessForm
+from console.tui.processes.log_panel import ProcessLogPanel
 from tests.tui_helpers import (
     LONG_LINE,
     create_processes,
@@ -411,4 +411,4 @@ async def test_help_and_palette_list_the_panes_actions(app: OpsConsoleApp, sourc
         assert "Processes table" not in text  # at 80x24, the keys of what is shown
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Log: follow on/off", "Log: save to a file", "Log: search"} <= titles
-        assert isinstance(app.processes_pane.process_log, ProcessLog)
+        assert isinstance(app.processes_pane.process_log, ProcessLogPanel)

@@ -11,11 +11,11 @@ from console.adapters.agent import AgentClient
 from console.adapters.base import Endpoint
 from console.models import FILTERED, AgentInfo, RunOutput, RunStarted
 from console.tui.app import OpsConsoleApp
-from console.tui.widgets.confirm_dialog import ConfirmDialog
-from console.tui.widgets.run_history import RunHistory
-from console.tui.widgets.run_log import MAX_LINES
-from console.tui.widgets.run_record_screen import RunRecordScreen
-from console.tui.widgets.script_view import ScriptView
+from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.scripts.history import RunHistoryTable
+from console.tui.scripts.record_screen import RunRecordScreen
+from console.tui.scripts.run_log import MAX_LINES
+from console.tui.scripts.view import ScriptView
 from tests.tui_helpers import (
     make_catalog,
     record_notifications,
@@ -51,7 +51,7 @@ async def open_script(pilot, app: OpsConsoleApp, name: str) -> ScriptView:
 
 
 def history_rows(app: OpsConsoleApp) -> int:
-    return app.scripts_pane.query_one(RunHistory).row_count
+    return app.scripts_pane.query_one(RunHistoryTable).row_count
 
 
 async def test_catalog_lists_every_script_with_its_flags(app: OpsConsoleApp) -> None:
@@ -158,7 +158,7 @@ async def test_run_history_updates_and_a_past_run_opens_with_its_output(
         await wait_for(pilot, lambda: history_rows(app) == 1, "first run in history")
         await pilot.press("ctrl+a", "ctrl+k", *"Bob", "ctrl+j")
         await wait_for(pilot, lambda: history_rows(app) == 2, "second run in history")
-        history = app.scripts_pane.query_one(RunHistory)
+        history = app.scripts_pane.query_one(RunHistoryTable)
         assert [r.params for r in history.records] == [{"name": "Bob"}, {"name": "Ada"}]
         assert {"hello Bob", "greeted on stderr"} <= set(view.log_view.text_lines)
         history.focus()
@@ -189,7 +189,7 @@ async def test_confirm_dialog_guards_the_run_and_filtered_params_stay_masked(
         assert "stored 7 characters for billing" in view.log_view.text_lines
         assert not any("s3cret9" in line for line in view.log_view.text_lines)
         await wait_for(pilot, lambda: history_rows(app) == 1, "history")
-        record = app.scripts_pane.query_one(RunHistory).records[0]
+        record = app.scripts_pane.query_one(RunHistoryTable).records[0]
         assert record.params == {"service": "billing", "token": FILTERED}
 
 

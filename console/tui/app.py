@@ -15,24 +15,24 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
+from textual.widgets import ContentSwitcher, Footer, Tab, Tabs
 
 from console.models import AgentInfo, ConnectionState
-from console.tui.hosts_pane import HostsPane
-from console.tui.inbox_pane import InboxPane
-from console.tui.messages import BackendFailed
-from console.tui.modules_pane import ModulesPane
-from console.tui.pane import HelpSection, Pane, key_rows
-from console.tui.processes_pane import ProcessesPane
-from console.tui.scripts_pane import WIDE, ScriptsPane
+from console.tui.hosts.pane import HostsPane
+from console.tui.inbox.pane import InboxPane
+from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.kit.messages import BackendFailed
+from console.tui.kit.pane import HelpSection, Pane, key_rows
+from console.tui.modules.pane import ModulesPane
+from console.tui.processes.pane import ProcessesPane
+from console.tui.scripts.pane import WIDE, ScriptsPane
 from console.tui.themes import DEFAULT_THEME, load_themes
-from console.tui.widgets.connection_indicator import ConnectionIndicator
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.connect import AgentConnector
     from console.adapters.ssh import SshHosts
-    from console.tui.hosts_pane import HostsConfig
+    from console.tui.hosts.pane import HostsConfig
 
 PANES: dict[str, str] = {
     "scripts": "Scripts",
@@ -42,23 +42,6 @@ PANES: dict[str, str] = {
     "hosts": "Hosts",
 }
 """Pane id → title, in tab order; pane N is on key N."""
-
-_COMING_SOON: dict[str, str] = {}
-
-
-class ComingSoon(Static):
-    """Stands in for a pane that is not built yet."""
-
-    DEFAULT_CSS = """
-    ComingSoon {
-        width: 1fr;
-        height: 1fr;
-        content-align: center middle;
-        text-align: center;
-        color: $text-muted;
-    }
-    """
-
 
 class OpsConsoleApp(App[None]):
     """The operator console, driving one agent through the connector it is given."""
@@ -136,8 +119,6 @@ class OpsConsoleApp(App[None]):
             yield ScriptsPane(id="scripts")
             yield ProcessesPane(id="processes")
             yield ModulesPane(id="modules")
-            for pane, blurb in _COMING_SOON.items():
-                yield ComingSoon(f"{PANES[pane]}\n\n{blurb}\n\ncoming soon", id=pane)
             yield InboxPane(id="inbox")
             yield HostsPane(self.hosts, self.ssh, id="hosts")
         yield Footer()
@@ -279,7 +260,7 @@ class OpsConsoleApp(App[None]):
         return self.query_one("#panes", ContentSwitcher).current or "scripts"
 
     def action_help(self) -> None:
-        from console.tui.widgets.help_screen import HelpScreen
+        from console.tui.kit.help_screen import HelpScreen
 
         sections: list[HelpSection] = []
         shown = self.panes.get(self.current_pane)

@@ -14,8 +14,8 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from console.models import ProcessState, ProcessStatus
-from console.tui.keyboard import focus_now
-from console.tui.widgets.rich_style import component_style
+from console.tui.kit.keys import focus_now
+from console.tui.kit.rich_style import component_style
 
 # Message last: it is the one that gets cut to the table's width.
 COLUMNS = ("process", "state", "pid", "uptime", "restarts", "exit", "message")

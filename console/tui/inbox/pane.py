@@ -22,14 +22,14 @@ from textual.message import Message as UiMessage
 from textual.widgets import Button, DataTable
 
 from console.models import AgentInfo, Message, MessageStatus
-from console.tui.keyboard import focus_now
-from console.tui.messages import BackendFailed
-from console.tui.pane import Command, HelpSection, key_rows
-from console.tui.widgets.message_table import MessageGrid, MessageTable, message_from_event
+from console.tui.inbox.table import MessageGrid, MessageTable, message_from_event
+from console.tui.kit.keys import focus_now
+from console.tui.kit.messages import BackendFailed
+from console.tui.kit.pane import Command, HelpSection, key_rows
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
-    from console.tui.widgets.message_detail import MessageDetail
+    from console.tui.inbox.detail import MessageDetail
 
 TALL = 32
 """From this many rows, the table stays in view above an open message."""
@@ -389,7 +389,7 @@ class InboxPane(Vertical):
 
     async def open_detail(self, message_id: str) -> None:
         """Show a message (the view is made on first use); its payload is fetched if not here."""
-        from console.tui.widgets.message_detail import MessageDetail
+        from console.tui.inbox.detail import MessageDetail
 
         if message_id not in self.messages:
             self.notify("That message is gone.", severity="warning")
@@ -522,7 +522,7 @@ class InboxPane(Vertical):
             self.apply(message)
 
     def action_push(self) -> None:
-        from console.tui.widgets.message_push_form import PushMessageForm
+        from console.tui.inbox.push_form import PushMessageForm
 
         client = self._connected()
         if client is None:
@@ -596,7 +596,7 @@ class InboxPane(Vertical):
         done: Callable[[Any], object],
     ) -> None:
         """Ask first; on yes, make the call."""
-        from console.tui.widgets.confirm_dialog import ConfirmDialog
+        from console.tui.kit.confirm_dialog import ConfirmDialog
 
         def answered(yes: bool | None) -> None:
             if yes:

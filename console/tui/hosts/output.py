@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
-from console.tui.widgets.log_view import FRAME, MAX_LINES, Kind, LogView
+from console.tui.kit.log_view import FRAME, MAX_LINES, Kind, LogView
 
 if TYPE_CHECKING:
     from console.models import Stream

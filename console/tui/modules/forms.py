@@ -22,9 +22,9 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, OptionList, Static
 
 from console.models import ModuleInfo
-from console.tui.keyboard import focus_now
-from console.tui.messages import BackendFailed
-from console.tui.widgets.form_frame import form_frame_css
+from console.tui.kit.form_frame import form_frame_css
+from console.tui.kit.keys import focus_now
+from console.tui.kit.messages import BackendFailed
 
 if TYPE_CHECKING:
     from console.adapters.shmooze import ShmoozeModules

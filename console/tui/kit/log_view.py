@@ -27,7 +27,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from console.models import Stream
-from console.tui.widgets.rich_style import component_style
+from console.tui.kit.rich_style import component_style
 
 FRAME = 1 / 30
 """Lines that arrive within one frame are added to the view together."""

@@ -9,14 +9,14 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from console.models import RunRecord
-from console.tui.widgets.script_view import format_duration
+from console.tui.scripts.view import format_duration
 
 
-class RunHistory(DataTable[Text]):
+class RunHistoryTable(DataTable[Text]):
     """A table of RunRecords keyed by run id (the row key is the id as a string)."""
 
     DEFAULT_CSS = """
-    RunHistory {
+    RunHistoryTable {
         height: 1fr;
         background: $surface;
         scrollbar-size-vertical: 1;

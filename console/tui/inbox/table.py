@@ -19,8 +19,8 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from console.models import Message, MessageStatus
-from console.tui.keyboard import focus_now
-from console.tui.widgets.rich_style import component_style
+from console.tui.kit.keys import focus_now
+from console.tui.kit.rich_style import component_style
 
 COLUMNS = ("time", "from", "topic", "status", "ack", "preview")
 """Preview last: it is the one cut to the table's width."""

@@ -15,9 +15,9 @@ from textual.reactive import reactive
 from textual.widgets import Button, Static
 
 from console.models import RunFinished, RunOutput, RunStarted, RunWaiting, Script
-from console.tui.messages import BackendFailed
-from console.tui.widgets.params_form import ParamsForm
-from console.tui.widgets.run_log import FRAME, RunLog
+from console.tui.kit.messages import BackendFailed
+from console.tui.scripts.params_form import ParamsForm
+from console.tui.scripts.run_log import FRAME, RunLog
 
 if TYPE_CHECKING:
     from console.adapters.base import ScriptsBackend

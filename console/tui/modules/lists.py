@@ -12,8 +12,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from console.models import ModuleInfo, ModuleSnapshot
-from console.tui.widgets.module_parameters import value_text
-from console.tui.widgets.rich_style import component_style
+from console.tui.kit.rich_style import component_style
+from console.tui.modules.parameters import value_text
 
 SERVICES = {"queue": ("Queue", "q"), "pool": ("Pool", "p")}
 """Service → (title, the key that shows it)."""

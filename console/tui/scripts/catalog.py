@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
 from console.models import Script
-from console.tui.keyboard import focus_now
+from console.tui.kit.keys import focus_now
 
 # Description last: it is the one that gets cut, or left out, when the table is narrow.
 COLUMNS = ("name", "flags", "tags", "description")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from console.adapters.agent import AgentClient
     from console.models import AgentInfo
-    from console.tui.widgets.help_screen import KeyRow
+    from console.tui.kit.help_screen import KeyRow
 
 Command = tuple[str, str, Callable[[], object]]
 """A command palette entry: title, help text, what it runs."""

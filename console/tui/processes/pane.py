@@ -19,14 +19,14 @@ from textual.containers import Vertical
 from textual.widgets import DataTable
 
 from console.models import AgentInfo, ProcessState, ProcessStatus
-from console.tui.keyboard import focus_now
-from console.tui.messages import BackendFailed
-from console.tui.pane import Command, HelpSection, key_rows
-from console.tui.widgets.process_table import ProcessTable
+from console.tui.kit.keys import focus_now
+from console.tui.kit.messages import BackendFailed
+from console.tui.kit.pane import Command, HelpSection, key_rows
+from console.tui.processes.table import ProcessTable
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
-    from console.tui.widgets.process_log import ProcessLog
+    from console.tui.processes.log_panel import ProcessLogPanel
 
 TALL = 32
 """From this many rows, the table stays in view above an open log."""
@@ -43,15 +43,15 @@ class ProcessesPane(Vertical):
     DEFAULT_CSS = """
     ProcessesPane {
         ProcessTable { height: 1fr; }
-        ProcessLog { display: none; }
+        ProcessLogPanel { display: none; }
         &.-log-open {
             ProcessTable { display: none; }
-            ProcessLog { display: block; }
+            ProcessLogPanel { display: block; }
         }
         &.-log-open.-tall {
             ProcessTable { display: block; height: auto; max-height: 35%; }
             ProcessTable DataTable { height: auto; max-height: 12; }
-            ProcessLog { border-top: solid $panel-lighten-2; }
+            ProcessLogPanel { border-top: solid $panel-lighten-2; }
         }
     }
     """
@@ -97,7 +97,7 @@ class ProcessesPane(Vertical):
         self.live = False
         """True while the table follows the agent's events stream."""
         self._select_when_seen: str | None = None
-        self._log: ProcessLog | None = None
+        self._log: ProcessLogPanel | None = None
 
     def compose(self) -> ComposeResult:
         yield ProcessTable()
@@ -126,7 +126,7 @@ class ProcessesPane(Vertical):
         return self.has_class("-log-open")
 
     @property
-    def process_log(self) -> ProcessLog | None:
+    def process_log(self) -> ProcessLogPanel | None:
         """The log side, once it has been opened."""
         return self._log
 
@@ -182,11 +182,11 @@ class ProcessesPane(Vertical):
 
     def help_sections(self) -> list[HelpSection]:
         """The keys of what is shown: the table, the log, or both (to fit at 80x24)."""
-        from console.tui.widgets.log_view import LogView
-        from console.tui.widgets.process_log import ProcessLog
+        from console.tui.kit.log_view import LogView
+        from console.tui.processes.log_panel import ProcessLogPanel
 
         table = ("Processes table", key_rows(self.app, self.BINDINGS))
-        log_rows = key_rows(self.app, [*ProcessLog.BINDINGS, *LogView.BINDINGS])
+        log_rows = key_rows(self.app, [*ProcessLogPanel.BINDINGS, *LogView.BINDINGS])
         log_rows.append(("↑ ↓ pgup pgdn", "scroll; moving up pauses following"))
         log = ("Log view", log_rows)
         if self.has_class("-tall"):
@@ -277,7 +277,7 @@ class ProcessesPane(Vertical):
 
     async def open_log(self, slug: str) -> None:
         """Show a process's log (made on first use), following from its recent history."""
-        from console.tui.widgets.process_log import ProcessLog
+        from console.tui.processes.log_panel import ProcessLogPanel
 
         status = self.statuses.get(slug)
         if status is None:
@@ -288,7 +288,7 @@ class ProcessesPane(Vertical):
             return
         log = self._log
         if log is None:
-            log = self._log = ProcessLog()
+            log = self._log = ProcessLogPanel()
             await self.mount(log)
         self.process_table.move_to(slug)
         self.add_class("-log-open")
@@ -305,7 +305,7 @@ class ProcessesPane(Vertical):
         focus_now(self.table)
         self.refresh_bindings()
 
-    def on_process_log_closed(self, event: ProcessLog.Closed) -> None:
+    def on_process_log_panel_closed(self, event: ProcessLogPanel.Closed) -> None:
         event.stop()
         self.close_log()
 
@@ -354,7 +354,7 @@ class ProcessesPane(Vertical):
 
     def action_control(self, action: str) -> None:
         """Restart, stop or start the selected process, once the operator confirms."""
-        from console.tui.widgets.confirm_dialog import ConfirmDialog
+        from console.tui.kit.confirm_dialog import ConfirmDialog
 
         selected = self.process_table.selected
         client = self.client
@@ -395,7 +395,7 @@ class ProcessesPane(Vertical):
             self.apply(status)
 
     def action_delete(self) -> None:
-        from console.tui.widgets.confirm_dialog import ConfirmDialog
+        from console.tui.kit.confirm_dialog import ConfirmDialog
 
         selected = self.process_table.selected
         client = self.client
@@ -426,7 +426,7 @@ class ProcessesPane(Vertical):
         self.notify(slug, title="Process deleted", timeout=3)
 
     def action_create(self) -> None:
-        from console.tui.widgets.create_process_form import CreateProcessForm
+        from console.tui.processes.create_form import CreateProcessForm
 
         client = self.client
         if client is None:

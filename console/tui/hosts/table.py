@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from console.tui.widgets.rich_style import component_style
+from console.tui.kit.rich_style import component_style
 
 COLUMNS = ("mark", "host", "address", "state", "last run")
 MARK = "●"

@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 
 from console.models import ModuleInfo
-from console.tui.widgets.rich_style import component_style
+from console.tui.kit.rich_style import component_style
 
 MIN_VALUE_ROOM = 12
 

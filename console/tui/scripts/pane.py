@@ -19,16 +19,16 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, ContentSwitcher, DataTable, Static
 
 from console.models import AgentInfo, Script
-from console.tui.keyboard import focus_now
-from console.tui.messages import BackendFailed
-from console.tui.pane import Command, HelpSection, key_rows
-from console.tui.widgets.script_catalog import ScriptCatalog
+from console.tui.kit.keys import focus_now
+from console.tui.kit.messages import BackendFailed
+from console.tui.kit.pane import Command, HelpSection, key_rows
+from console.tui.scripts.catalog import ScriptCatalog
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
-    from console.tui.widgets.params_form import ParamsForm
-    from console.tui.widgets.run_history import RunHistory
-    from console.tui.widgets.script_view import ScriptView
+    from console.tui.scripts.history import RunHistoryTable
+    from console.tui.scripts.params_form import ParamsForm
+    from console.tui.scripts.view import ScriptView
 
 HISTORY_LIMIT = 50
 HISTORY_FEATURE = "scripts.history"  # the name the agent's index gives its run history
@@ -166,7 +166,7 @@ class ScriptsPane(Horizontal):
 
     async def open_script(self, name: str, focus: bool = True) -> None:
         """Show the page of a script (made on first open, kept after) and its history."""
-        from console.tui.widgets.script_view import ScriptView
+        from console.tui.scripts.view import ScriptView
 
         script = self.scripts.get(name)
         if script is None:
@@ -188,7 +188,7 @@ class ScriptsPane(Horizontal):
 
     async def _detail_switcher(self) -> ContentSwitcher:
         """The page side, built on first use: a switcher of script pages, and the history."""
-        from console.tui.widgets.run_history import RunHistory
+        from console.tui.scripts.history import RunHistoryTable
 
         found = self.query("#views")
         if found:
@@ -197,7 +197,7 @@ class ScriptsPane(Horizontal):
         placeholder = self.query_one("#no-script", Static)
         switcher = ContentSwitcher(id="views", initial="no-script")
         await detail.mount_all(
-            [switcher, Static("History", id="history-title"), RunHistory(id="history")]
+            [switcher, Static("History", id="history-title"), RunHistoryTable(id="history")]
         )
         await placeholder.remove()
         await switcher.add_content(Static("Select a script and press enter.", id="no-script"))
@@ -209,8 +209,8 @@ class ScriptsPane(Horizontal):
         self.query_one("#history-title", Static).update("History")
 
     @property
-    def history(self) -> RunHistory:
-        return cast("RunHistory", self.query_one("#history"))
+    def history(self) -> RunHistoryTable:
+        return cast("RunHistoryTable", self.query_one("#history"))
 
     # -- running ---------------------------------------------------------------
 
@@ -238,7 +238,7 @@ class ScriptsPane(Horizontal):
         if not view.script.confirm:
             view.start_run(scripts)
             return
-        from console.tui.widgets.confirm_dialog import ConfirmDialog
+        from console.tui.kit.confirm_dialog import ConfirmDialog
 
         params = view.script.mask(view.form.values())
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "no params"
@@ -294,7 +294,7 @@ class ScriptsPane(Horizontal):
     async def show_record(self, run_id: int) -> None:
         """Fetch one past run and show its output over the pane."""
         from console.adapters.errors import BackendError
-        from console.tui.widgets.run_record_screen import RunRecordScreen
+        from console.tui.scripts.record_screen import RunRecordScreen
 
         if self.client is None:
             return

@@ -13,8 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.models import RunRecord
-from console.tui.widgets.run_log import RunLog
-from console.tui.widgets.script_view import retcode_content
+from console.tui.scripts.run_log import RunLog
+from console.tui.scripts.view import retcode_content
 
 
 class RunRecordScreen(ModalScreen[None]):

@@ -19,10 +19,10 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from console.models import LogBatch, ProcessStatus
-from console.tui.keyboard import focus_now
-from console.tui.messages import BackendFailed
-from console.tui.widgets.log_view import FRAME, LogView
-from console.tui.widgets.process_table import state_style
+from console.tui.kit.keys import focus_now
+from console.tui.kit.log_view import FRAME, LogView
+from console.tui.kit.messages import BackendFailed
+from console.tui.processes.table import state_style
 
 if TYPE_CHECKING:
     from console.adapters.smartmob import SmartmobProcesses
@@ -31,11 +31,11 @@ BACKLOG = 2000
 """Lines of history a log opens with, before the live ones."""
 
 
-class ProcessLog(Vertical):
+class ProcessLogPanel(Vertical):
     """Tails one process into a LogView; escape asks the pane to go back to the table."""
 
     DEFAULT_CSS = """
-    ProcessLog {
+    ProcessLogPanel {
         height: 1fr;
         #log-header {
             height: 1;
@@ -242,7 +242,7 @@ class ProcessLog(Vertical):
     # -- saving ---------------------------------------------------------------------------
 
     def action_save(self) -> None:
-        from console.tui.widgets.prompt_dialog import PromptDialog
+        from console.tui.kit.prompt_dialog import PromptDialog
 
         slug = self.slug or "log"
         default = f"./{slug}-{datetime.now():%Y%m%d-%H%M%S}.log"

@@ -30,13 +30,13 @@ from textual.worker import Worker
 
 from console.config import default_config_file
 from console.models import AgentInfo
-from console.tui.keyboard import focus_now
-from console.tui.pane import Command, HelpSection, key_rows
-from console.tui.widgets.host_command import HostCommand
-from console.tui.widgets.host_empty import NoHosts
-from console.tui.widgets.host_output import HostOutput
-from console.tui.widgets.host_table import HostRow, HostState, HostTable, failure_text, state_of
-from console.tui.widgets.log_view import FRAME
+from console.tui.hosts.command import HostCommand
+from console.tui.hosts.empty import NoHosts
+from console.tui.hosts.output import HostOutput
+from console.tui.hosts.table import HostRow, HostState, HostTable, failure_text, state_of
+from console.tui.kit.keys import focus_now
+from console.tui.kit.log_view import FRAME
+from console.tui.kit.pane import Command, HelpSection, key_rows
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
@@ -387,7 +387,7 @@ class HostsPane(Vertical):
     @work(group="keys", exclusive=True, exit_on_error=False)
     async def accept_keys(self, names: list[str]) -> None:
         """For each host, show the key it offers now and record it only if the operator says yes."""
-        from console.tui.widgets.confirm_dialog import ConfirmDialog
+        from console.tui.kit.confirm_dialog import ConfirmDialog
 
         for name in names:
             try:
@@ -426,8 +426,8 @@ class HostsPane(Vertical):
     @work(group="context", exclusive=True, exit_on_error=False)
     async def choose_context(self, name: str) -> None:
         """On the operator's yes, have the app drive the agent on ``name`` (started if none)."""
-        from console.tui.widgets.confirm_dialog import ConfirmDialog
-        from console.tui.widgets.host_agent import agent_options, host_agent, switch_question
+        from console.tui.hosts.agent import agent_options, host_agent, switch_question
+        from console.tui.kit.confirm_dialog import ConfirmDialog
 
         try:
             options = agent_options(name, self.config[name])

@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import Input, Label
 
 from console.models import Script
-from console.tui.keyboard import focus_now
+from console.tui.kit.keys import focus_now
 
 
 class ParamsForm(Vertical):

@@ -22,11 +22,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable
 
 from console.models import AgentInfo, ModuleInfo, ModuleSnapshot
-from console.tui.keyboard import focus_now
-from console.tui.messages import BackendFailed
-from console.tui.pane import Command, HelpSection, key_rows
-from console.tui.widgets.module_list import SERVICES, ModuleList
-from console.tui.widgets.module_parameters import ModuleParameters
+from console.tui.kit.keys import focus_now
+from console.tui.kit.messages import BackendFailed
+from console.tui.kit.pane import Command, HelpSection, key_rows
+from console.tui.modules.lists import SERVICES, ModuleList
+from console.tui.modules.parameters import ModuleParameters
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
@@ -365,7 +365,7 @@ class ModulesPane(Vertical):
 
     def add_module(self, service: str) -> None:
         """Open the form that adds a module to a service; select the new one once it is seen."""
-        from console.tui.widgets.module_forms import AddModuleForm
+        from console.tui.modules.forms import AddModuleForm
 
         client = self._client()
         if client is None:
@@ -383,8 +383,8 @@ class ModulesPane(Vertical):
 
     def set_background(self, service: str) -> None:
         """Open the form that sets a service's background; replacing one asks first."""
-        from console.tui.widgets.confirm_dialog import ConfirmDialog
-        from console.tui.widgets.module_forms import AddModuleForm
+        from console.tui.kit.confirm_dialog import ConfirmDialog
+        from console.tui.modules.forms import AddModuleForm
 
         client = self._client()
         if client is None:
@@ -419,7 +419,7 @@ class ModulesPane(Vertical):
             self._reload(client)
 
     def action_tell(self) -> None:
-        from console.tui.widgets.module_forms import TellModuleForm
+        from console.tui.modules.forms import TellModuleForm
 
         client, selected = self._client(), self.selected
         if client is None or selected is None:
@@ -434,7 +434,7 @@ class ModulesPane(Vertical):
 
     def action_remove(self) -> None:
         """Remove the selected module, once the operator confirms."""
-        from console.tui.widgets.confirm_dialog import ConfirmDialog
+        from console.tui.kit.confirm_dialog import ConfirmDialog
 
         client, selected, service = self._client(), self.selected, self.service
         if client is None or selected is None:

@@ -21,9 +21,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from console.models import Message
-from console.tui.keyboard import focus_now
-from console.tui.messages import BackendFailed
-from console.tui.widgets.form_frame import form_frame_css
+from console.tui.kit.form_frame import form_frame_css
+from console.tui.kit.keys import focus_now
+from console.tui.kit.messages import BackendFailed
 
 if TYPE_CHECKING:
     from console.adapters.scirocco import SciroccoInbox
