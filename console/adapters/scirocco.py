@@ -7,16 +7,27 @@ travels as its payload in the body and its metadata in Scirocco-* headers.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 
 from console.adapters.base import Endpoint, json_body, request
-from console.adapters.errors import AuthError, BackendError
+from console.adapters.errors import AuthError, BackendError, NotFound
+from console.adapters.watch import (
+    Change,
+    EventSource,
+    Removed,
+    Upsert,
+    no_events,
+    resyncing,
+)
 from console.models import (
     BINARY_TYPE,
     JSON_TYPE,
     TEXT_TYPE,
+    AgentEvent,
     Message,
     MessageStatus,
     header_name,
@@ -33,6 +44,27 @@ def encode_payload(content: Any) -> tuple[bytes, str]:
     return json.dumps(content).encode(), JSON_TYPE
 
 
+LIST_LIMIT = 1000
+"""Newest messages a watch lists."""
+FETCH_BATCH = 20
+"""Past this many payloads to fetch at once, one listing is cheaper than a request each."""
+
+
+@dataclass(frozen=True)
+class MessageSeen:
+    """A message as a watch saw it; events carry metadata only, so its payload may be to come."""
+
+    message: Message
+    payload_size: int | None = None
+    """The payload's size in bytes while it is not in ``message`` yet (None: it is)."""
+
+
+def message_from_event(data: dict[str, Any]) -> MessageSeen:
+    """The message an event describes (metadata only: an empty payload), with its size."""
+    message = Message.from_wire({**data, "payload": None})
+    return MessageSeen(replace(message, payload=b""), int(data.get("size") or 0))
+
+
 class SciroccoInbox:
     """An inbox client acting as node ``node_id``."""
 
@@ -40,6 +72,44 @@ class SciroccoInbox:
         self._http = http
         self._endpoint = endpoint
         self.node_id = node_id
+        self.events: EventSource = no_events
+        """The agent's events (set by ``AgentClient``), for ``watch``."""
+
+    def watch(self, limit: int = LIST_LIMIT) -> AsyncIterator[Change[MessageSeen]]:
+        """This node's messages as they change, for ever: a Resync of the newest ``limit``
+        after every (re)connection, Upsert of a new or changed one (metadata only: fetch its
+        payload with ``fetch_payloads``), Removed(id) of a deleted one (None: all deleted),
+        Offline when the stream drops. Listing raises AuthError without a valid token,
+        BackendError otherwise."""
+        node = self.node_id
+
+        async def listing() -> list[MessageSeen]:
+            listed = await self.list(destination=node or None, limit=limit)
+            return [MessageSeen(message) for message in listed]
+
+        def change(event: AgentEvent) -> Change[MessageSeen] | None:
+            data = event.data
+            if event.topic == "message" and data.get("node_destination") == node and "id" in data:
+                return Upsert(message_from_event(data))
+            if event.topic == "message.deleted":
+                return Removed(None if data.get("all") else str(data.get("id", "")))
+            return None
+
+        return resyncing(self.events(("message",)), listing, change)
+
+    async def fetch_payloads(self, ids: set[str], limit: int = LIST_LIMIT) -> list[Message]:
+        """The messages (payloads included) of ``ids`` that still exist: one request each, or
+        one listing of this node's newest ``limit`` for many. Raises BackendError."""
+        if len(ids) > FETCH_BATCH:
+            listed = await self.list(destination=self.node_id, limit=limit)
+            return [message for message in listed if message.id in ids]
+        fetched = []
+        for message_id in ids:
+            try:
+                fetched.append(await self.get(message_id))
+            except NotFound:
+                continue  # deleted since: its deletion event says so
+        return fetched
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         if not self._endpoint.token:

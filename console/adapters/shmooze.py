@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from console.adapters.base import json_body, request
 from console.adapters.errors import BackendError
-from console.models import ModuleInfo, ModuleSnapshot
+from console.adapters.watch import Change, EventSource, Resync, Upsert, no_events, resyncing
+from console.models import AgentEvent, ModuleInfo, ModuleSnapshot
 
 
 class ShmoozeModules:
@@ -17,6 +19,28 @@ class ShmoozeModules:
     def __init__(self, http: httpx.AsyncClient, service: str) -> None:
         self._http = http
         self.service = service
+        self.events: EventSource = no_events
+        """The agent's events (set by ``AgentClient``), for ``watch``."""
+
+    def watch(self) -> AsyncIterator[Change[ModuleSnapshot | ModuleInfo]]:
+        """The service as it changes, for ever: a Resync holding one snapshot after every
+        (re)connection and after every add, remove, move or end; Upsert of a module whose
+        parameters changed; Offline when the stream drops. Snapshot errors raise
+        BackendError (NotFound: the agent serves no such service)."""
+
+        async def listing() -> list[ModuleSnapshot | ModuleInfo]:
+            return [await self.snapshot()]
+
+        def change(event: AgentEvent) -> Change[ModuleSnapshot | ModuleInfo] | None:
+            if event.data.get("service") != self.service:
+                return None
+            if event.topic == "modules":
+                return Resync([ModuleSnapshot.from_wire(event.data)])
+            if event.topic == "module":
+                return Upsert(ModuleInfo.from_wire(event.data))
+            return None
+
+        return resyncing(self.events(("module", "modules")), listing, change)
 
     async def batch(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Several commands in one request; their answer packets, in order."""

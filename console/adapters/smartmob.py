@@ -7,7 +7,6 @@ cannot resume exactly after a drop.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -19,13 +18,19 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
 from console.adapters.errors import BackendError, NotFound, Unavailable
-from console.models import LogBatch, LogEvent, LogGap, ProcessStatus, Stream
+from console.adapters.watch import (
+    Backoff,
+    Change,
+    EventSource,
+    Removed,
+    Upsert,
+    no_events,
+    resyncing,
+)
+from console.models import AgentEvent, LogBatch, LogEvent, LogGap, ProcessStatus, Stream
 
 CONTROL_FEATURE = "processes.control"
 JSON_LOGS_FEATURE = "processes.json-logs"
-
-RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
-"""Waits between attempts to re-attach a dropped tail; the last one repeats."""
 
 # Close codes our agent uses when it refuses an attach.
 CLOSE_UNKNOWN = 4404
@@ -41,6 +46,8 @@ class SmartmobProcesses:
         self._http = http
         self._endpoint = endpoint
         self.features = features
+        self.events: EventSource = no_events
+        """The agent's events (set by ``AgentClient``), for ``watch``."""
 
     @property
     def controllable(self) -> bool:
@@ -51,6 +58,13 @@ class SmartmobProcesses:
         if not isinstance(body, dict) or not isinstance(body.get("processes"), list):
             raise BackendError(f"unexpected process listing: {str(body)[:80]}")
         return [ProcessStatus.from_wire(p) for p in body["processes"]]
+
+    def watch(self) -> AsyncIterator[Change[ProcessStatus]]:
+        """The processes as they change, for ever: a Resync of the listing after every
+        (re)connection, Upsert of a new status, Removed(slug) of a deleted process, Offline
+        when the stream drops. Listing errors raise BackendError; an agent without an events
+        stream gives one Resync with ``live`` False and ends."""
+        return resyncing(self.events(("process",)), self.list, _process_change)
 
     async def get(self, slug: str) -> ProcessStatus:
         return await self._status("GET", f"/process-status/{_q(slug)}")
@@ -102,18 +116,16 @@ class SmartmobProcesses:
         sequence number it has not seen, so lines are neither lost nor repeated
         (a LogGap says so when the agent no longer holds them).
         """
-        attempt = 0
+        backoff = Backoff()
         while True:
             try:
                 async for event in self._attach_once(slug, since):
-                    attempt = 0
+                    backoff.reset()
                     since = event.end
                     yield event
                 return
             except Unavailable:
-                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-                attempt += 1
-                await asyncio.sleep(delay)
+                await backoff.wait()
 
     async def _attach_once(self, slug: str, since: int | None) -> AsyncIterator[LogEvent]:
         as_json = JSON_LOGS_FEATURE in self.features
@@ -137,6 +149,14 @@ class SmartmobProcesses:
                     raise BackendError(ws.close_reason or "attach refused", 400) from None
                 if not isinstance(exc, ConnectionClosedOK):
                     raise Unavailable(f"log stream of {slug} dropped: {exc}") from exc
+
+
+def _process_change(event: AgentEvent) -> Change[ProcessStatus] | None:
+    if event.topic == "process":
+        return Upsert(ProcessStatus.from_wire(event.data))
+    if event.topic == "process.deleted":
+        return Removed(str(event.data.get("slug", "")))
+    return None
 
 
 def _log_event(wire: dict) -> LogEvent:

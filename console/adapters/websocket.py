@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -16,8 +17,12 @@ MAX_FRAME = 1 << 24
 
 
 @contextlib.asynccontextmanager
-async def connect(endpoint: Endpoint, path: str) -> AsyncIterator[ClientConnection]:
-    """A WebSocket to ``path`` on ``endpoint``; refusals and failures raise adapter errors."""
+async def connect(
+    endpoint: Endpoint, path: str, **options: Any
+) -> AsyncIterator[ClientConnection]:
+    """A WebSocket to ``path`` on ``endpoint`` (``options`` go to ``websockets.connect``: pings);
+    raises AuthError when refused for credentials, BackendError for other refusals,
+    Unavailable when it cannot be reached."""
     try:
         connection = await websockets.connect(
             endpoint.ws_url(path),
@@ -27,6 +32,7 @@ async def connect(endpoint: Endpoint, path: str) -> AsyncIterator[ClientConnecti
             open_timeout=5,
             # A reader that stops mid-stream should not wait long for the server's goodbye.
             close_timeout=1,
+            **options,
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
