@@ -11,7 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
@@ -21,8 +21,10 @@ from console.models import AgentInfo, ConnectionState
 from console.tui.hosts.pane import HostsPane
 from console.tui.inbox.pane import InboxPane
 from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.kit.keys import KeyKeeper
 from console.tui.kit.messages import BackendFailed
 from console.tui.kit.pane import HelpSection, Pane, key_rows
+from console.tui.kit.resource_pane import LinkChanged
 from console.tui.modules.pane import ModulesPane
 from console.tui.processes.pane import ProcessesPane
 from console.tui.scripts.pane import WIDE, ScriptsPane
@@ -43,7 +45,7 @@ PANES: dict[str, str] = {
 }
 """Pane id → title, in tab order; pane N is on key N."""
 
-class OpsConsoleApp(App[None]):
+class OpsConsoleApp(KeyKeeper):
     """The operator console, driving one agent through the connector it is given."""
 
     TITLE = "opsconsole"
@@ -54,6 +56,10 @@ class OpsConsoleApp(App[None]):
     #top-bar { height: 2; background: $panel; }
     #top-bar Tabs { width: 1fr; height: 2; background: $panel; }
     #top-bar ConnectionIndicator { background: $panel; }
+    /* The agent is gone: the whole header says so, in red, from any pane. */
+    #top-bar.-offline, #top-bar.-offline Tabs, #top-bar.-offline ConnectionIndicator {
+        background: $error 35%;
+    }
     /* At 80 columns the inbox count in its tab takes columns from the indicator. */
     #top-bar ConnectionIndicator.-inbox-count { max-width: 21; }
     #top-bar ConnectionIndicator.-inbox-count.-wide { max-width: 50%; }
@@ -225,6 +231,16 @@ class OpsConsoleApp(App[None]):
         indicator = self.query_one(ConnectionIndicator)
         indicator.state = state
         indicator.error = error
+        self.query_one("#top-bar").set_class(state is ConnectionState.OFFLINE, "-offline")
+
+    def on_link_changed(self, message: LinkChanged) -> None:
+        # A pane's feed is the agent's heartbeat: its drop turns the header red at once.
+        if self.client is None:
+            return
+        if not message.alive and self.connection_state is ConnectionState.CONNECTED:
+            self._set_state(ConnectionState.OFFLINE, message.reason or "the agent went away")
+        elif message.alive and self.connection_state is ConnectionState.OFFLINE:
+            self._set_state(ConnectionState.CONNECTED)
 
     def on_backend_failed(self, message: BackendFailed) -> None:
         from console.adapters.errors import BackendError, Unavailable
