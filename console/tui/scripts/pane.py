@@ -140,7 +140,8 @@ class ScriptsPane(Horizontal):
             self.notify(f"{len(scripts)} scripts", title="Catalog reloaded", timeout=3)
 
     async def _catalog_loaded(self, scripts: dict[str, Script]) -> None:
-        self.catalog.show(scripts)
+        self.catalog.show(scripts.values())
+        self.catalog.set_note("")
         current = self.current_view
         for name, view in list(self.views.items()):
             if scripts.get(name) == view.script or view.running:
