@@ -327,7 +327,7 @@ async def test_an_ack_refused_by_the_agent_is_a_notification_and_help_lists_keys
         await pilot.press("p")
         await wait_for(pilot, lambda: cell(app, message_id, "status") == "processing", "pulled")
         # Acked behind the console's back while it is not listening: the row still says processing.
-        inbox.workers.cancel_group(inbox, "events")
+        inbox.workers.cancel_group(inbox, "feed")
         assert app.client is not None
         await app.client.inbox.ack(message_id)
         await pilot.press("a")
@@ -381,6 +381,6 @@ async def check_help_and_palette(pilot: Pilot[object], app: OpsConsoleApp) -> No
         assert any(line.startswith(key) and what in line for line in text.splitlines()), key
     await pilot.press("escape")
     titles = {command.title for command in app.get_system_commands(app.screen)}
-    assert {"Inbox: pull next", "Inbox: push a message", "Inbox: filter"} <= titles
-    assert {"Inbox: next status", "Inbox: delete every message"} <= titles
+    assert {"Inbox: pull", "Inbox: push", "Inbox: filter"} <= titles
+    assert {"Inbox: status", "Inbox: delete every message"} <= titles
     assert {"Inbox: open topic.0 from ci", "Inbox: delete topic.0 from ci"} <= titles

@@ -1,63 +1,50 @@
 """The Inbox pane: messages addressed to this node as a live table (k9s-like), one message's detail.
 
-The table follows the agent's events stream (listed again whenever that stream
-(re)connects); events carry a message's metadata only, so a payload is fetched
-once, when a message first shows up, for its preview. Processing messages have
-an [Ack] cell that a click acks, as ``a`` does. The detail takes the table's
-place; from 32 rows the table stays above it. Only the table is built at start.
+What is particular to the inbox: events carry a message's metadata only, so
+the adapter fetches a payload when a message first shows up; processing
+messages have an [Ack] cell that a click acks, as ``a`` does; ``s`` shows one
+status at a time; pull and ack run in the order pressed (an ack typed while a
+pull is on its way acks the message pulled).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
 from functools import partial
-from inspect import isawaitable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.message import Message as UiMessage
-from textual.widgets import Button, DataTable
+from textual.widget import Widget
+from textual.widgets import Button
 
-from console.models import AgentInfo, Message, MessageStatus
-from console.tui.inbox.table import MessageGrid, MessageTable, message_from_event
+from console.models import Message, MessageStatus
+from console.tui.inbox.table import MessageGrid, MessageTable
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection, key_rows
+from console.tui.kit.pane import Command, HelpSection
+from console.tui.kit.resource_pane import ResourcePane
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.scirocco import MessageSeen
+    from console.adapters.watch import Change
+    from console.models import AgentInfo
     from console.tui.inbox.detail import MessageDetail
 
-TALL = 32
-"""From this many rows, the table stays in view above an open message."""
-LIST_LIMIT = 1000
-"""Newest messages listed; the unacked count is of these."""
-FETCH_BATCH = 20
-"""Past this many payloads to fetch at once, one listing is cheaper than a request each."""
 UNACKED = frozenset({MessageStatus.PENDING, MessageStatus.PROCESSING})
+NOTICE_SECONDS = 4
+"""Warnings of the inbox go soon: they cover the status column while they show."""
 
 
-class InboxPane(Vertical):
+class InboxPane(ResourcePane[Message]):
     """Watch this node's messages; pull, ack (key or click), push, delete, read one."""
 
-    DEFAULT_CSS = """
-    InboxPane {
-        MessageTable { height: 1fr; }
-        MessageDetail { display: none; }
-        &.-detail-open {
-            MessageTable { display: none; }
-            MessageDetail { display: block; }
-        }
-        &.-detail-open.-tall {
-            MessageTable { display: block; height: auto; max-height: 40%; }
-            MessageTable DataTable { height: auto; max-height: 12; }
-            MessageDetail { border-top: solid $panel-lighten-2; }
-        }
-    }
-    """
+    TITLE = "Inbox"
+    ON_SELECTED = frozenset({"ack", "delete", "open"})
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pull", "Pull", tooltip="pull the next pending message (it turns processing)"),
@@ -72,8 +59,6 @@ class InboxPane(Vertical):
             key_display="enter",
             tooltip="open the message: metadata, payload",
         ),
-        # Not in the footer: the line above the table says "/ filter" and "s status" already.
-        Binding("slash", "filter", "Filter", show=False, key_display="/", tooltip="filter by text"),
         Binding(
             "s",
             "cycle_status",
@@ -82,15 +67,6 @@ class InboxPane(Vertical):
             key_display="s",
             tooltip="show one status only: pending, processing, …, all (or click it)",
         ),
-        Binding(
-            "R,ctrl+l",
-            "reload",
-            "Reload",
-            show=False,
-            key_display="R / ^l",
-            tooltip="list the messages again",
-        ),
-        Binding("escape", "back", "Back", show=False, tooltip="close the message, clear filters"),
     ]
 
     class UnackedChanged(UiMessage):
@@ -102,32 +78,19 @@ class InboxPane(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.client: AgentClient | None = None
-        self.info: AgentInfo | None = None
-        self.live = False
-        """True while the table follows the agent's events stream."""
         self.unacked: int | None = None
         self._listed = False
         self._to_fetch: set[str] = set()
         self._fetching = False
-        self._detail: MessageDetail | None = None
+        self._in_order = asyncio.Lock()
+        """Pulls and acks, one at a time in the order pressed."""
 
     def compose(self) -> ComposeResult:
         yield MessageTable()
 
-    def on_mount(self) -> None:
-        self.message_table.set_note("connecting…")
-
-    def on_resize(self, event: events.Resize) -> None:
-        self.set_class(event.size.height >= TALL, "-tall")
-
     @property
     def message_table(self) -> MessageTable:
         return self.query_one(MessageTable)
-
-    @property
-    def table(self) -> DataTable[Any]:
-        return self.message_table.table
 
     @property
     def messages(self) -> dict[str, Message]:
@@ -139,177 +102,72 @@ class InboxPane(Vertical):
         return self.message_table.node
 
     @property
-    def detail(self) -> MessageDetail | None:
+    def detail_view(self) -> MessageDetail | None:
         """The message view, once it has been opened."""
-        return self._detail
+        return self._detail  # type: ignore[return-value]
 
     @property
-    def detail_open(self) -> bool:
-        return self.has_class("-detail-open")
+    def detail(self) -> MessageDetail | None:
+        return self.detail_view
 
     @property
     def _shown_id(self) -> str | None:
-        """The id of the message in the view (open or not)."""
-        detail = self._detail
+        detail = self.detail_view
         return None if detail is None or detail.message is None else detail.message.id
 
     @property
     def current(self) -> Message | None:
         """The message the keys act on: the open one, else the one under the cursor."""
-        detail = self._detail
-        if self.detail_open and detail is not None and detail.message is not None:
-            return self.messages.get(detail.message.id)
+        shown = self._shown_id
+        if self.detail_open and shown is not None:
+            return self.messages.get(shown)
         return self.message_table.selected
 
-    # -- the pane protocol -------------------------------------------------------------
+    @property
+    def selected(self) -> Message | None:
+        return self.current
+
+    def describe(self, item: Message) -> str:
+        return f"{item.topic or 'message'} from {item.node_source}"
+
+    # -- the feed ---------------------------------------------------------------------------
 
     def set_client(self, client: AgentClient | None, info: AgentInfo | None) -> None:
-        """The app's agent changed (connected, or gone when None): follow its inbox."""
-        self.client = client
-        self.info = info
-        self.live = False
         self._listed = False
-        self.workers.cancel_group(self, "events")
         self.workers.cancel_group(self, "payloads")
         self._to_fetch.clear()
         self._fetching = False
-        if client is None:
-            self.message_table.set_note("offline")
+        if client is not None:
+            self.message_table.node = client.inbox.node_id
+        else:
             self._set_unacked(None)
-            return
-        self.message_table.node = client.inbox.node_id
-        self.message_table.set_note("loading…")
-        self.follow_events(client)
+        super().set_client(client, info)
 
-    def focus_default(self) -> None:
-        """The open message's payload, else the table."""
-        detail = self._detail
-        if self.detail_open and detail is not None:
-            focus_now(detail.scroll_view)
-        else:
-            focus_now(self.table)
+    def watch_feed(self, client: AgentClient) -> AsyncIterator[Change[MessageSeen]]:
+        return client.inbox.watch()
 
-    def commands(self) -> Iterator[Command]:
-        """Palette entries: the table's actions, and the selected (or open) message's."""
-        yield ("Inbox: pull next", "Pull the next pending message (p)", self.action_pull)
-        yield ("Inbox: push a message", "Push a message from a form (n)", self.action_push)
-        yield ("Inbox: filter", "Filter by source, topic or payload (/)", self.action_filter)
-        yield (
-            "Inbox: next status",
-            "Show one status only, then the next (s)",
-            self.action_cycle_status,
-        )
-        yield ("Inbox: list again", "Ask the agent for the messages (R)", self.action_reload)
-        yield (
-            "Inbox: delete every message",
-            "Empty the inbox (asks first)",
-            self.action_delete_all,
-        )
-        message = self.current
-        if message is not None:
-            about = f"{message.topic or 'message'} from {message.node_source}"
-            yield (f"Inbox: open {about}", "Metadata and payload (enter)", self.action_open)
-            if self.message_table.is_ackable(message):
-                yield (f"Inbox: ack {about}", "Mark it processed (a)", self.action_ack)
-            yield (f"Inbox: delete {about}", "Delete it (asks first)", self.action_delete)
-        if self.detail_open:
-            yield ("Inbox: back to the table", "Close the message (escape)", self.close_detail)
-
-    def help_sections(self) -> list[HelpSection]:
-        """The pane's keys, and how to read an open message."""
-        rows = key_rows(self.app, self.BINDINGS)
-        rows.append(("click [Ack]", "ack that message"))
-        detail = [
-            ("↑ ↓ pgup pgdn", "scroll the payload"),
-            ("a / click Ack", "ack it while it is processing"),
-            ("esc", "back to the table"),
-        ]
-        return [("Inbox", rows), ("Message view", detail)]
-
-    # -- the table, live ----------------------------------------------------------------
-
-    @work(group="events", exclusive=True, exit_on_error=False)
-    async def follow_events(self, client: AgentClient) -> None:
-        """Apply the agent's message events to the table, for as long as the client is ours."""
-        from console.adapters.errors import AuthError, BackendError, NotFound
-
-        try:
-            async for event in client.events(("message",)):
-                if client is not self.client:
-                    return
-                if event.topic in ("hello", "lost"):
-                    self.live = True
-                    if not await self._list(client):
-                        return
-                elif event.topic == "message" and self._listed:
-                    self._apply_event(client, event.data)
-                elif event.topic == "message.deleted" and self._listed:
-                    self._apply_deleted(event.data)
-        except NotFound:
-            # An older agent has no events stream: list once; R lists again.
-            self.live = False
-            await self._list(client)
-        except AuthError as exc:
-            self.live = False
-            self.message_table.set_note("refused")
-            self.post_message(BackendFailed(exc, "Inbox events"))
-        except BackendError as exc:
-            self.live = False
-            self.message_table.set_note("not live")
-            self.post_message(BackendFailed(exc, "Inbox events"))
-
-    async def _list(self, client: AgentClient) -> bool:
-        """List this node's messages; False when the agent refuses (no use listening then)."""
-        from console.adapters.errors import AuthError, BackendError
-
-        try:
-            messages = await client.inbox.list(destination=self.node or None, limit=LIST_LIMIT)
-        except AuthError as exc:
-            self.message_table.set_note("no access: R retries")
-            self.post_message(BackendFailed(exc, "Inbox"))
-            return False
-        except BackendError as exc:
-            self.message_table.set_note("unavailable")
-            self.post_message(BackendFailed(exc, "List messages"))
-            return True
-        if client is not self.client:
-            return False
+    def resync(self, items: Sequence[MessageSeen]) -> None:
         self._listed = True
+        self.message_table.show(seen.message for seen in items)
+
+    def apply(self, item: MessageSeen | Message) -> None:
+        """A message as the feed saw it (its payload fetched if need be), or as an answer
+        (push, pull, ack) says: kept whole when the events have not said more already."""
+        from console.adapters.scirocco import MessageSeen
+
         table = self.message_table
-        table.show(messages)
-        table.set_note("" if self.live else "not live: R lists again")
-        self._changed()
-        return True
-
-    def _apply_event(self, client: AgentClient, data: dict[str, Any]) -> None:
-        """A message changed: its metadata is in the event; its payload is kept, or fetched."""
-        if data.get("node_destination") != self.node or "id" not in data:
+        if isinstance(item, MessageSeen):
+            if table.upsert_seen(item) and self.client is not None:
+                self._fetch(self.client, item.message.id)
+            self.changed(item.message.id)
             return
-        incoming, size = message_from_event(data)
-        if self.message_table.upsert_metadata(incoming, size):
-            self._fetch(client, incoming.id)
-        self._changed(incoming.id)
-
-    def _apply_deleted(self, data: dict[str, Any]) -> None:
-        if data.get("all"):
-            self.message_table.show([])
-            self._changed()
+        if item.node_destination != self.node:
             return
-        message_id = str(data.get("id", ""))
-        self.message_table.remove(message_id)
-        self._changed(message_id)
-
-    def apply(self, message: Message) -> None:
-        """An answer from the agent (push, pull, ack): kept whole when the events have not said
-        more of that message already (they are in order; a late answer could undo one)."""
-        if message.node_destination != self.node:
-            return
-        table = self.message_table
-        if self.live and message.id in table.messages:
-            table.set_payload(message.id, message.payload, message.payload_type)
+        if self.live and item.id in table.messages:
+            table.set_payload(item.id, item.payload, item.payload_type)
         else:
-            table.upsert(message)
-        self._changed(message.id)
+            table.upsert(item)
+        self.changed(item.id)
 
     def _fetch(self, client: AgentClient, message_id: str) -> None:
         self._to_fetch.add(message_id)
@@ -319,61 +177,41 @@ class InboxPane(Vertical):
 
     @work(group="payloads", exit_on_error=False)
     async def _fetch_payloads(self, client: AgentClient) -> None:
-        """Fetch the payloads events announced, one request each, or one listing for many."""
-        from console.adapters.errors import BackendError, NotFound
+        """Fetch the payloads the feed announced, until none is left to fetch."""
+        from console.adapters.errors import BackendError
 
         try:
             while self._to_fetch and client is self.client:
                 wanted, self._to_fetch = self._to_fetch, set()
-                if len(wanted) > FETCH_BATCH:
-                    listed = await client.inbox.list(destination=self.node, limit=LIST_LIMIT)
-                    fetched = [m for m in listed if m.id in wanted]
-                else:
-                    fetched = []
-                    for message_id in wanted:
-                        try:
-                            fetched.append(await client.inbox.get(message_id))
-                        except NotFound:
-                            continue  # deleted since: its deletion event removes the row
+                fetched = await client.inbox.fetch_payloads(wanted)
                 if client is not self.client:
                     return
                 for message in fetched:
                     self.message_table.set_payload(
                         message.id, message.payload, message.payload_type
                     )
-                    self._changed(message.id)
+                    self.changed(message.id)
         except BackendError as exc:
             self.post_message(BackendFailed(exc, "Read messages"))
         finally:
             self._fetching = False
 
-    def _changed(self, message_id: str | None = None) -> None:
-        """Something in the table changed: the count in the tab, the open message, the keys."""
+    def changed(self, key: str | None) -> None:
+        """The count in the tab, the open message, the keys."""
         node = self.node
         count = sum(
             1 for m in self.messages.values() if m.status in UNACKED and m.node_destination == node
         )
         self._set_unacked(count if self._listed else None)
         shown = self._shown_id
-        if shown is not None and message_id in (None, shown):
+        if shown is not None and key in (None, shown):
             self._show_in_detail(shown)
-        self.refresh_bindings()
+        super().changed(key)
 
     def _set_unacked(self, count: int | None) -> None:
         if count != self.unacked:
             self.unacked = count
             self.post_message(self.UnackedChanged(count))
-
-    @on(DataTable.RowHighlighted, "#message-table")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        event.stop()
-        self.refresh_bindings()
-
-    @on(DataTable.RowSelected, "#message-table")
-    async def _row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        if event.row_key.value is not None:
-            await self.open_detail(str(event.row_key.value))
 
     @on(MessageGrid.AckClicked)
     def _ack_clicked(self, event: MessageGrid.AckClicked) -> None:
@@ -385,27 +223,50 @@ class InboxPane(Vertical):
         event.stop()
         self.refresh_bindings()
 
+    # -- the pane protocol ------------------------------------------------------------------
+
+    def more_commands(self) -> Iterator[Command]:
+        yield (
+            "Inbox: delete every message",
+            "Empty the inbox (asks first)",
+            self.action_delete_all,
+        )
+        if self.detail_open:
+            yield ("Inbox: back to the table", "Close the message (escape)", self.close_detail)
+
+    def help_sections(self) -> list[HelpSection]:
+        """The pane's keys, and how to read an open message."""
+        sections = super().help_sections()
+        sections[0][1].append(("click [Ack]", "ack that message"))
+        detail = [
+            ("↑ ↓ pgup pgdn", "scroll the payload"),
+            ("a / click Ack", "ack it while it is processing"),
+            ("esc", "back to the table"),
+        ]
+        return [*sections, ("Message view", detail)]
+
+    def focus_detail(self, detail: Widget) -> None:
+        focus_now(detail.scroll_view)  # type: ignore[attr-defined]
+
     # -- the message view ----------------------------------------------------------------
 
-    async def open_detail(self, message_id: str) -> None:
+    async def open(self, key: str) -> None:
         """Show a message (the view is made on first use); its payload is fetched if not here."""
         from console.tui.inbox.detail import MessageDetail
 
-        if message_id not in self.messages:
-            self.notify("That message is gone.", severity="warning")
+        if key not in self.messages:
+            self.notify("That message is gone.", severity="warning", timeout=NOTICE_SECONDS)
             return
-        detail = self._detail
-        if detail is None:
-            detail = self._detail = MessageDetail()
-            await self.mount(detail)
-        self.message_table.move_to(message_id)
-        self.add_class("-detail-open")
-        self._show_in_detail(message_id)
-        focus_now(detail.scroll_view)
-        self.refresh_bindings()
+        await self.ensure_detail(MessageDetail)
+        self.message_table.move_to(key)
+        self._show_in_detail(key)
+        self.show_detail()
+
+    async def open_detail(self, message_id: str) -> None:
+        await self.open(message_id)
 
     def _show_in_detail(self, message_id: str) -> None:
-        detail = self._detail
+        detail = self.detail_view
         if detail is None:
             return
         table = self.message_table
@@ -416,11 +277,6 @@ class InboxPane(Vertical):
             return
         fetched = message_id not in table.unfetched
         detail.show(message, ackable=table.is_ackable(message), fetched=fetched)
-
-    def close_detail(self) -> None:
-        self.remove_class("-detail-open")
-        focus_now(self.table)
-        self.refresh_bindings()
 
     def on_message_detail_closed(self, event: MessageDetail.Closed) -> None:
         event.stop()
@@ -437,69 +293,59 @@ class InboxPane(Vertical):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("ack", "delete", "open"):
-            return self.current is not None
+            # An ack typed while a pull is on its way is for the message pulled.
+            return self.current is not None or (action == "ack" and self._in_order.locked())
         return True
 
-    def _narrow_detail(self) -> bool:
-        return self.detail_open and not self.has_class("-tall")
-
-    def action_filter(self) -> None:
-        if self._narrow_detail():
-            self.close_detail()
-        focus_now(self.message_table.filter_input)
-
     def action_cycle_status(self) -> None:
-        if self._narrow_detail():
+        if self.narrow_detail:
             self.close_detail()
         self.message_table.cycle_status()
         self.refresh_bindings()
 
     def action_back(self) -> None:
-        if self.detail_open:
-            self.close_detail()
-            return
         table = self.message_table
-        if table.filter_input.value or table.status is not None:
-            table.filter_input.value = ""
+        if not self.detail_open and table.status is not None:
             table.status = None
             table.refill()
-        focus_now(self.table)
+        super().action_back()
 
     async def action_open(self) -> None:
         message = self.current
         if message is not None:
-            await self.open_detail(message.id)
-
-    def action_reload(self) -> None:
-        client = self._connected()
-        if client is not None:
-            self.set_client(client, self.info)
+            await self.open(message.id)
 
     def action_ack(self) -> None:
-        message = self.current
-        if message is not None:
-            self.ack(message.id)
+        self._ack_in_order(None)
 
     def ack(self, message_id: str) -> None:
         """Ack a processing message addressed to this node; say why not for any other."""
-        client = self._connected()
-        message = self.messages.get(message_id)
-        if client is None or message is None:
-            return
-        if not self.message_table.is_ackable(message):
-            hint = (
-                "\np pulls the next pending one" if message.status is MessageStatus.PENDING else ""
-            )
-            status = message.status.value
-            text = f"Only a processing message can be acked; this one is {status}.{hint}"
-            self.notify(text, title="Ack", severity="warning")
-            return
-        self._run("Ack", partial(client.inbox.ack, message_id), partial(self._answered, client))
+        self._ack_in_order(message_id)
 
-    def action_pull(self) -> None:
-        client = self._connected()
-        if client is not None:
-            self._run("Pull", client.inbox.pull, partial(self._pulled, client))
+    @work(group="in-order", exit_on_error=False)
+    async def _ack_in_order(self, message_id: str | None) -> None:
+        """Ack after any pull pressed before (the message then is the one it pulled)."""
+        async with self._in_order:
+            client = self.connected()
+            message = self.messages.get(message_id) if message_id else self.current
+            if client is None or message is None:
+                return
+            if not self.message_table.is_ackable(message):
+                pending = message.status is MessageStatus.PENDING
+                hint = "\np pulls the next pending one" if pending else ""
+                status = message.status.value
+                text = f"Only a processing message can be acked; this one is {status}.{hint}"
+                self.notify(text, title="Ack", severity="warning", timeout=NOTICE_SECONDS)
+                return
+            answered = partial(self._answered, client)
+            await self.call_now("Ack", partial(client.inbox.ack, message.id), answered)
+
+    @work(group="in-order", exit_on_error=False)
+    async def action_pull(self) -> None:
+        async with self._in_order:
+            client = self.connected()
+            if client is not None:
+                await self.call_now("Pull", client.inbox.pull, partial(self._pulled, client))
 
     async def _pulled(self, client: AgentClient, message: Message | None) -> None:
         if client is not self.client:
@@ -514,8 +360,9 @@ class InboxPane(Vertical):
             table.refill()
         self.apply(message)
         table.select_when_shown(message.id)
+        table.refill()
         if self.detail_open:
-            await self.open_detail(message.id)
+            await self.open(message.id)
 
     def _answered(self, client: AgentClient, message: Message) -> None:
         if client is self.client:
@@ -524,7 +371,7 @@ class InboxPane(Vertical):
     def action_push(self) -> None:
         from console.tui.inbox.push_form import PushMessageForm
 
-        client = self._connected()
+        client = self.connected()
         if client is None:
             return
 
@@ -542,80 +389,33 @@ class InboxPane(Vertical):
         self.app.push_screen(PushMessageForm(client.inbox, self.node), pushed)
 
     def action_delete(self) -> None:
-        message = self.current
-        client = self._connected()
+        message, client = self.current, self.connected()
         if message is None or client is None:
             return
         message_id = message.id
-        about = f"{message.topic or 'the message'} from {message.node_source}"
-        question = f"Delete {about}? It is {message.status.value}; it cannot be brought back."
 
         def deleted(_: object) -> None:
             if not self.live:
-                self.message_table.remove(message_id)
-                self._changed(message_id)
+                self.forget(message_id)
             if self.detail_open and self._shown_id == message_id:
                 self.close_detail()
             self.notify("Message deleted.", timeout=3)
 
+        about = f"{message.topic or 'the message'} from {message.node_source}"
+        question = f"Delete {about}? It is {message.status.value}; it cannot be brought back."
         delete = partial(client.inbox.delete, message_id)
-        self._confirm(question, "Delete message", "Delete", "Delete message", delete, deleted)
+        self.confirm_call(question, "Delete", "Delete message", delete, deleted)
 
     def action_delete_all(self) -> None:
-        client = self._connected()
+        client = self.connected()
         if client is None:
             return
 
         def deleted(count: int) -> None:
             if not self.live:
-                self.message_table.show([])
-                self._changed()
+                self.forget(None)
             self.notify(f"{count} messages deleted.", timeout=3)
 
         question = "Delete every message of the agent's inbox, for every node, acked or not?"
-        doing = "Delete every message"
-        self._confirm(
-            question, "Empty the inbox", "Delete all", doing, client.inbox.delete_all, deleted
-        )
-
-    # -- calls to the agent ----------------------------------------------------------------
-
-    def _connected(self) -> AgentClient | None:
-        """The client, or None after telling the operator there is none."""
-        if self.client is None:
-            self.notify("Not connected to an agent.", severity="error")
-        return self.client
-
-    def _confirm(
-        self,
-        question: str,
-        title: str,
-        yes_label: str,
-        doing: str,
-        call: Callable[[], Awaitable[Any]],
-        done: Callable[[Any], object],
-    ) -> None:
-        """Ask first; on yes, make the call."""
-        from console.tui.kit.confirm_dialog import ConfirmDialog
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._run(doing, call, done)
-
-        self.app.push_screen(ConfirmDialog(question, title=title, yes_label=yes_label), answered)
-
-    @work(group="calls", exit_on_error=False)
-    async def _run(
-        self, doing: str, call: Callable[[], Awaitable[Any]], done: Callable[[Any], object]
-    ) -> None:
-        """Make an adapter call: its answer goes to ``done``, a failure to a notification."""
-        from console.adapters.errors import BackendError
-
-        try:
-            answer = await call()
-        except BackendError as exc:
-            self.post_message(BackendFailed(exc, doing))
-            return
-        result = done(answer)
-        if isawaitable(result):
-            await result
+        delete_all = client.inbox.delete_all
+        self.confirm_call(question, "Delete all", "Empty the inbox", delete_all, deleted)

@@ -9,7 +9,7 @@ the lazily built detail, the "not connected" notice, and confirm-call-report.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from functools import partial
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -99,7 +99,7 @@ class ResourcePane(Vertical, Generic[Item]):
     def resource_table(self) -> ResourceTable[Item]:
         return self.query_one(ResourceTable)
 
-    def watch_feed(self, client: AgentClient) -> AsyncIterator[Change[Item]]:
+    def watch_feed(self, client: AgentClient) -> AsyncIterator[Change[Any]]:
         """The adapter's typed stream of this resource."""
         raise NotImplementedError
 
@@ -200,7 +200,7 @@ class ResourcePane(Vertical, Generic[Item]):
     @work(group="feed", exclusive=True, exit_on_error=False)
     async def follow(self, client: AgentClient) -> None:
         """Apply the adapter's changes to the table, for as long as the client is ours."""
-        from console.adapters.errors import BackendError
+        from console.adapters.errors import AuthError, BackendError
         from console.adapters.watch import Offline, Removed, Resync, Upsert
 
         table = self.resource_table
@@ -210,7 +210,7 @@ class ResourcePane(Vertical, Generic[Item]):
                     return
                 if isinstance(change, Resync):
                     self.live = change.live
-                    table.show(change.items)
+                    self.resync(change.items)
                     table.set_note("" if change.live else "not live: R lists again")
                     table.set_stale(False)
                     self.post_message(LinkChanged(True))
@@ -224,12 +224,20 @@ class ResourcePane(Vertical, Generic[Item]):
                     table.set_note("offline: reconnecting…")
                     table.set_stale(True)
                     self.post_message(LinkChanged(False, change.reason))
+        except AuthError as exc:
+            self.live = False
+            table.set_note("no access: R retries")
+            self.post_message(BackendFailed(exc, self.TITLE))
         except BackendError as exc:
             self.live = False
             table.set_note("not live: R lists again")
             self.post_message(BackendFailed(exc, f"{self.TITLE}: listing"))
 
-    def apply(self, item: Item) -> None:
+    def resync(self, items: Sequence[Any]) -> None:
+        """Show everything anew, as the feed listed it."""
+        self.resource_table.show(items)
+
+    def apply(self, item: Any) -> None:
         """Show one resource's new state."""
         self.resource_table.upsert(item)
         self.changed(self.resource_table.key_of(item))
@@ -249,7 +257,7 @@ class ResourcePane(Vertical, Generic[Item]):
     def detail_open(self) -> bool:
         return self.has_class("-detail-open")
 
-    async def detail(self, make: Callable[[], Detail]) -> Detail:
+    async def ensure_detail(self, make: Callable[[], Detail]) -> Detail:
         """The detail widget, made and mounted on first use (startup stays cheap)."""
         if self._detail is None:
             self._detail = make()

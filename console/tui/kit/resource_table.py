@@ -78,6 +78,8 @@ class ResourceTable(Vertical, Generic[Item]):
     EMPTY_HINT: ClassVar[str] = ""
     """Said when there is nothing at all: how to make one ("n creates one")."""
     PLACEHOLDER: ClassVar[str] = "/ filter"
+    SORT_REVERSE: ClassVar[bool] = False
+    """True: rows in the reverse of ``sort_key``'s order (newest first, say)."""
     STYLE_PREFIX: ClassVar[str] = "resource-table"
     REFILL_DELAY: ClassVar[float] = 0.05
     """Seconds a change waits, so that a burst of changes lays the table out once."""
@@ -248,7 +250,11 @@ class ResourceTable(Vertical, Generic[Item]):
             self._refill_timer = None
         table = self.table
         current, cursor_row = table.cursor_key, table.cursor_row
-        shown = sorted((i for i in self.items.values() if self._wanted(i)), key=self.sort_key)
+        shown = sorted(
+            (i for i in self.items.values() if self._wanted(i)),
+            key=self.sort_key,
+            reverse=self.SORT_REVERSE,
+        )
         columns = self.columns_for(shown)
         rows = [self.cells(item) for item in shown]
         widths = self._widths(columns, rows, table.scrollable_content_region.width)

@@ -150,7 +150,7 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         client = self.connected()
         if client is None:
             return
-        log = await self.detail(ProcessLogPanel)
+        log = await self.ensure_detail(ProcessLogPanel)
         self.process_table.move_to(key)
         log.attach(client.processes, status)
         self.show_detail()
