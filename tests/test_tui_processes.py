@@ -12,6 +12,7 @@ from console.adapters.base import Endpoint
 from console.models import ProcessState, Stream
 from console.tui.app import OpsConsoleApp
 from console.tui.kit import log_view
+from console.tui.kit.rich_style import component_style
 from console.tui.kit.confirm_dialog import ConfirmDialog
 from console.tui.kit.help_screen import HelpScreen
 from console.tui.kit.log_view import LogView
@@ -184,7 +185,7 @@ async def test_search_highlights_every_match_and_n_N_move_between_them(
         await pilot.pause()
         # The match on screen is painted in the current-match colour, others in the match colour.
         current = view.get_component_rich_style("log-view--current-match").bgcolor
-        other = log_view.component_style(view, "log-view--match").bgcolor
+        other = component_style(view, "log-view--match").bgcolor
         painted = {
             strip.text.strip(): {seg.style.bgcolor for seg in strip if seg.style}
             for strip in (view.render_line(y) for y in range(view.size.height))

@@ -45,6 +45,7 @@ PANES: dict[str, str] = {
 }
 """Pane id → title, in tab order; pane N is on key N."""
 
+
 class OpsConsoleApp(KeyKeeper):
     """The operator console, driving one agent through the connector it is given."""
 

@@ -36,7 +36,7 @@ from console.tui.hosts.output import HostOutput
 from console.tui.hosts.table import HostRow, HostState, HostTable, failure_text, state_of
 from console.tui.kit.keys import focus_now
 from console.tui.kit.log_view import FRAME
-from console.tui.kit.pane import Command, HelpSection, key_rows
+from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
@@ -59,22 +59,8 @@ class HostsPane(Vertical):
             tooltip="type a shell line for the selected hosts",
         ),
         # Not in the footer: the line above the table says "space selects" already.
-        Binding(
-            "space",
-            "mark",
-            "Select",
-            show=False,
-            key_display="space",
-            tooltip="select a host (several); none: the cursor's",
-        ),
-        Binding(
-            "a",
-            "mark_all",
-            "All",
-            show=False,
-            key_display="a",
-            tooltip="select all hosts, or none",
-        ),
+        hidden("space", "mark", "Select", "select a host (several); none: the cursor's"),
+        hidden("a", "mark_all", "All", "select all hosts, or none"),
         Binding("t", "try", "Try", tooltip="connect, to see the hosts' state"),
         Binding("k", "accept_key", "Key", tooltip="show an unknown host key; yes accepts it"),
         Binding("c", "context", "Context", tooltip="switch the console to the host's agent"),

@@ -7,13 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from console.tui.kit.rich_style import component_style
+from console.tui.kit.rich_style import StyleCache
 
 COLUMNS = ("mark", "host", "address", "state", "last run")
 MARK = "●"
@@ -119,7 +118,7 @@ class HostTable(Vertical):
         super().__init__(id=id)
         self.rows = {row.name: row for row in rows}
         self.marked: set[str] = set()
-        self._styles: dict[str, Style] = {}
+        self._style = StyleCache(self, "host-table--")
 
     def compose(self) -> ComposeResult:
         yield Static(id="hosts-title", markup=False)
@@ -228,12 +227,7 @@ class HostTable(Vertical):
             last,
         ]
 
-    def _style(self, group: str) -> Style:
-        style = self._styles.get(group)
-        if style is None:
-            style = self._styles[group] = component_style(self, f"host-table--{group}")
-        return style
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._styles.clear()
+        self._style.clear()

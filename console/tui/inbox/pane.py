@@ -25,7 +25,7 @@ from console.models import Message, MessageStatus
 from console.tui.inbox.table import MessageGrid, MessageTable
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection
+from console.tui.kit.pane import Command, HelpSection, hidden
 from console.tui.kit.resource_pane import ResourcePane
 
 if TYPE_CHECKING:
@@ -51,21 +51,12 @@ class InboxPane(ResourcePane[Message]):
         Binding("a", "ack", "Ack", tooltip="ack the selected processing message (or click [Ack])"),
         Binding("n", "push", "Push", tooltip="push a message: a form"),
         Binding("ctrl+d", "delete", "Delete", tooltip="delete the selected message (asks first)"),
-        Binding(
-            "enter",
-            "open",
-            "Open",
-            show=False,
-            key_display="enter",
-            tooltip="open the message: metadata, payload",
-        ),
-        Binding(
+        hidden("enter", "open", "Open", "open the message: metadata, payload"),
+        hidden(
             "s",
             "cycle_status",
             "Status",
-            show=False,
-            key_display="s",
-            tooltip="show one status only: pending, processing, …, all (or click it)",
+            "show one status only: pending, processing, …, all (or click it)",
         ),
     ]
 

@@ -16,7 +16,6 @@ from itertools import islice, repeat
 from typing import ClassVar
 
 from rich.cells import cell_len
-from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -27,7 +26,8 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from console.models import Stream
-from console.tui.kit.rich_style import component_style
+from console.tui.kit.pane import hidden
+from console.tui.kit.rich_style import StyleCache
 
 FRAME = 1 / 30
 """Lines that arrive within one frame are added to the view together."""
@@ -92,33 +92,12 @@ class LogView(ScrollView, can_focus=True):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_follow", "Follow", tooltip="follow new lines, or pause"),
-        Binding(
-            "G,end",
-            "follow_end",
-            "End",
-            show=False,
-            key_display="G / end",
-            tooltip="newest line, following again (g: oldest)",
-        ),
+        hidden("G,end", "follow_end", "End", "newest line, following again (g: oldest)"),
         Binding("g,home", "scroll_home", "Top", show=False),
-        Binding(
-            "w",
-            "toggle_wrap",
-            "Wrap",
-            show=False,
-            key_display="w",
-            tooltip="wrap long lines, or scroll sideways",
-        ),
+        hidden("w", "toggle_wrap", "Wrap", "wrap long lines, or scroll sideways"),
         Binding("n", "find(True)", "Next", tooltip="next (newer) match; N: previous (older)"),
         Binding("N", "find(False)", "Prev", show=False),
-        Binding(
-            "c",
-            "clear",
-            "Clear",
-            show=False,
-            key_display="c",
-            tooltip="clear the view (not the process's log)",
-        ),
+        hidden("c", "clear", "Clear", "clear the view (not the process's log)"),
     ]
 
     follow: reactive[bool] = reactive(True, init=False)
@@ -153,7 +132,7 @@ class LogView(ScrollView, can_focus=True):
         self._wrapping = False
         """Whether the rows above are in use: ``wrap`` as it was before its watcher ran."""
         self._strips: LRUCache[int, Strip] = LRUCache(1024)
-        self._styles: dict[str, Style] = {}
+        self._style = StyleCache(self)
         self._match: tuple[int, int] | None = None
         """(line number, column) of the current search match."""
         self.received = 0
@@ -456,15 +435,10 @@ class LogView(ScrollView, can_focus=True):
         self._strips[number] = strip
         return strip
 
-    def _style(self, component: str) -> Style:
-        style = self._styles.get(component)
-        if style is None:
-            style = self._styles[component] = component_style(self, component)
-        return style
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._styles.clear()
+        self._style.clear()
         self._strips.clear()
 
 

@@ -61,3 +61,10 @@ def key_rows(app: App[object], bindings: Iterable[BindingType]) -> list[KeyRow]:
         if binding.show or binding.key_display:
             rows.append((keys, binding.tooltip or binding.description))
     return rows
+
+
+def hidden(keys: str, action: str, description: str, tooltip: str, display: str = "") -> Binding:
+    """A binding kept out of the footer yet listed on ``?`` and in the palette, shown as
+    ``display`` (default: its keys, "a,b" as "a / b")."""
+    shown_as = display or " / ".join(key.strip() for key in keys.split(","))
+    return Binding(keys, action, description, show=False, key_display=shown_as, tooltip=tooltip)

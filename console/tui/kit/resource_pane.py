@@ -23,7 +23,7 @@ from textual.widgets import DataTable
 
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection, key_rows
+from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
 from console.tui.kit.resource_table import ResourceTable
 
 if TYPE_CHECKING:
@@ -73,15 +73,8 @@ class ResourcePane(Vertical, Generic[Item]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # Not in the footer: the filter line above the table says "/ filter" already.
-        Binding("slash", "filter", "Filter", show=False, key_display="/", tooltip="filter"),
-        Binding(
-            "R,ctrl+l",
-            "reload",
-            "Reload",
-            show=False,
-            key_display="R / ^l",
-            tooltip="list everything again",
-        ),
+        hidden("slash", "filter", "Filter", "filter", "/"),
+        hidden("R,ctrl+l", "reload", "Reload", "list everything again", "R / ^l"),
         Binding("escape", "back", "Back", show=False, tooltip="close, or clear the filter"),
     ]
 

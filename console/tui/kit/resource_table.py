@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import ClassVar, Generic, TypeVar
 
-from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -23,7 +22,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from console.tui.kit.keys import focus_now
-from console.tui.kit.rich_style import component_style
+from console.tui.kit.rich_style import StyleCache
 
 Item = TypeVar("Item")
 
@@ -104,7 +103,8 @@ class ResourceTable(Vertical, Generic[Item]):
         """Said after the count: loading, offline, not live."""
         self.shown_columns: tuple[str, ...] = self.COLUMNS
         self._last_room = HIDDEN_ROOM
-        self._styles: dict[str, Style] = {}
+        self.style = StyleCache(self, f"{self.STYLE_PREFIX}--")
+        """The Rich style of component class ``<STYLE_PREFIX>--<name>``, kept per theme."""
         self._refill_timer: Timer | None = None
         self._select_when_shown: str | None = None
 
@@ -316,16 +316,9 @@ class ResourceTable(Vertical, Generic[Item]):
 
     # -- styles ---------------------------------------------------------------------------
 
-    def style(self, name: str) -> Style:
-        """The Rich style of component class ``<STYLE_PREFIX>--<name>``, kept per theme."""
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = component_style(self, f"{self.STYLE_PREFIX}--{name}")
-        return style
-
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._styles.clear()
+        self.style.clear()
 
     def on_resize(self) -> None:
         # The last column is cut to the table's width, so a new width means new rows.

@@ -22,3 +22,22 @@ def component_style(widget: Widget, component: str) -> Style:
         bold=styles.text_style.bold,
         italic=styles.text_style.italic,
     )
+
+
+class StyleCache:
+    """The Rich styles of a widget's component classes ``<prefix><name>``, resolved once per
+    theme: call it with a name; ``clear()`` it from the widget's ``notify_style_update``."""
+
+    def __init__(self, widget: Widget, prefix: str = "") -> None:
+        self._widget = widget
+        self._prefix = prefix
+        self._styles: dict[str, Style] = {}
+
+    def __call__(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = component_style(self._widget, self._prefix + name)
+        return style
+
+    def clear(self) -> None:
+        self._styles.clear()

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from console.models import ModuleInfo, ModuleSnapshot
-from console.tui.kit.rich_style import component_style
+from console.tui.kit.rich_style import StyleCache
 from console.tui.modules.parameters import value_text
 
 SERVICES = {"queue": ("Queue", "q"), "pool": ("Pool", "p")}
@@ -64,7 +64,7 @@ class ModuleList(Vertical):
         """Said after the count: connecting, offline, not live."""
         self.narrow = False
         """One list at a time: the title names the other one too, to say how to reach it."""
-        self._styles: dict[str, Style] = {}
+        self._style = StyleCache(self, "module-list--")
         self._room = 40
         self._ready = False
         """Mounted: until then (the pane builds its parts when first shown) data is only kept."""
@@ -237,15 +237,10 @@ class ModuleList(Vertical):
             Text(summary(module), style=muted, no_wrap=True),
         ]
 
-    def _style(self, kind: str) -> Style:
-        style = self._styles.get(kind)
-        if style is None:
-            style = self._styles[kind] = component_style(self, f"module-list--{kind}")
-        return style
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._styles.clear()
+        self._style.clear()
 
     def on_resize(self) -> None:
         # The parameters column is cut to the table's width, so a new width means new rows.

@@ -24,7 +24,7 @@ from textual.widgets import DataTable
 from console.models import AgentInfo, ModuleInfo, ModuleSnapshot
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection, key_rows
+from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
 from console.tui.modules.lists import SERVICES, ModuleList
 from console.tui.modules.parameters import ModuleParameters
 
@@ -58,41 +58,13 @@ class ModulesPane(Vertical):
         Binding("n", "add", "Add", tooltip="add a module: its type, JSON args"),
         Binding("t", "tell", "Tell", tooltip="send the selected module a command"),
         Binding("m", "to_front", "Front", tooltip="move the selected module to the front"),
-        Binding(
-            "K,shift+up",
-            "move(-1)",
-            "Up",
-            show=False,
-            key_display="K / ⇧↑",
-            tooltip="move the selected module up",
-        ),
-        Binding(
-            "J,shift+down",
-            "move(1)",
-            "Down",
-            show=False,
-            key_display="J / ⇧↓",
-            tooltip="move the selected module down",
-        ),
+        hidden("K,shift+up", "move(-1)", "Up", "move the selected module up", "K / ⇧↑"),
+        hidden("J,shift+down", "move(1)", "Down", "move the selected module down", "J / ⇧↓"),
         Binding("ctrl+d,delete", "remove", "Remove", tooltip="remove the selected module (asks)"),
         Binding("b", "background", "Bg", tooltip="set the background module (asks to replace)"),
-        Binding(
-            "q",
-            "show_service('queue')",
-            "Queue",
-            show=False,
-            key_display="q / p",
-            tooltip="go to the queue, or to the pool",
-        ),
+        hidden("q", "show_service('queue')", "Queue", "go to the queue, or to the pool", "q / p"),
         Binding("p", "show_service('pool')", "Pool", show=False),
-        Binding(
-            "R,ctrl+l",
-            "reload",
-            "Reload",
-            show=False,
-            key_display="R / ^l",
-            tooltip="list the modules again",
-        ),
+        hidden("R,ctrl+l", "reload", "Reload", "list the modules again", "R / ^l"),
         Binding("escape", "back", "Back", show=False, tooltip="from the parameters to the list"),
     ]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -13,7 +12,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 
 from console.models import ModuleInfo
-from console.tui.kit.rich_style import component_style
+from console.tui.kit.rich_style import StyleCache
 
 MIN_VALUE_ROOM = 12
 
@@ -63,7 +62,7 @@ class ModuleParameters(Vertical):
         super().__init__(id=id)
         self.module: ModuleInfo | None = None
         self.where = ""
-        self._styles: dict[str, Style] = {}
+        self._style = StyleCache(self, "module-parameters--")
         self._room = 40
         self._ready = False
         """Mounted: until then only the module is kept."""
@@ -158,15 +157,10 @@ class ModuleParameters(Vertical):
             )
         )
 
-    def _style(self, kind: str) -> Style:
-        style = self._styles.get(kind)
-        if style is None:
-            style = self._styles[kind] = component_style(self, f"module-parameters--{kind}")
-        return style
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._styles.clear()
+        self._style.clear()
 
     def on_resize(self) -> None:
         # Values are cut to the table's width, so a new width means new cells.

@@ -17,7 +17,7 @@ from textual.widget import Widget
 
 from console.models import ProcessState, ProcessStatus
 from console.tui.kit.keys import focus_now
-from console.tui.kit.pane import Command, HelpSection, key_rows
+from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
 from console.tui.kit.resource_pane import ResourcePane
 from console.tui.processes.table import ProcessTable
 
@@ -40,14 +40,7 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
     ON_SELECTED = frozenset({"control", "delete", "open_log"})
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "l",
-            "open_log",
-            "Log",
-            show=False,
-            key_display="enter / l",
-            tooltip="show the selected process's log",
-        ),
+        hidden("l", "open_log", "Log", "show the selected process's log", "enter / l"),
         Binding("r", "control('restart')", "Restart", tooltip="restart the selected process"),
         Binding("s", "control('stop')", "Stop", tooltip="stop the selected process"),
         Binding("s", "control('start')", "Start", tooltip="start it again when stopped or fatal"),

@@ -130,5 +130,3 @@ class ProcessTable(ResourceTable[ProcessStatus]):
         for slug, status in self.items.items():
             if status.state is ProcessState.RUNNING and slug in table.rows:
                 table.update_cell(slug, "uptime", Text(uptime_text(status, now), justify="right"))
-
-
