@@ -121,8 +121,8 @@ async def test_queue_pool_and_parameters_show_and_tick_live_without_a_key(
         assert params.module is not None and params.module.uid == first
         # Wide, both show side by side; tab onto the pool makes it the one the keys act on.
         await pilot.resize_terminal(120, 40)
-        await pilot.pause()
-        assert queue.display and pool.display and app.focused is queue.table
+        await wait_for(pilot, lambda: queue.display and pool.display, "both lists")
+        assert app.focused is queue.table
         await pilot.press("tab")
         assert app.focused is pool.table and pane.service == "pool"
         assert params.module is not None and params.module.uid == ticker
@@ -140,7 +140,7 @@ async def test_queue_pool_and_parameters_show_and_tick_live_without_a_key(
             "Modules: add to the pool",
             "Modules: set the queue's background",
             f"Modules: tell #{first} countdown",
-            f"Modules: move #{first} countdown down",
+            f"Modules: down #{first} countdown",
             f"Modules: remove #{first} countdown",
         ):
             assert title in titles

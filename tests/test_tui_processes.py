@@ -12,11 +12,11 @@ from console.adapters.base import Endpoint
 from console.models import ProcessState, Stream
 from console.tui.app import OpsConsoleApp
 from console.tui.kit import log_view
-from console.tui.kit.rich_style import component_style
 from console.tui.kit.confirm_dialog import ConfirmDialog
 from console.tui.kit.help_screen import HelpScreen
 from console.tui.kit.log_view import LogView
 from console.tui.kit.prompt_dialog import PromptDialog
+from console.tui.kit.rich_style import component_style
 from console.tui.processes.create_form import CreateProcessForm
 from console.tui.processes.log_panel import ProcessLogPanel
 from tests.tui_helpers import (

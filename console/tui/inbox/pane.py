@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from console.adapters.watch import Change
     from console.models import AgentInfo
     from console.tui.inbox.detail import MessageDetail
+    from console.tui.kit.resource_table import ResourceTable
 
 UNACKED = frozenset({MessageStatus.PENDING, MessageStatus.PROCESSING})
 NOTICE_SECONDS = 4
@@ -134,14 +135,16 @@ class InboxPane(ResourcePane[Message]):
             self._set_unacked(None)
         super().set_client(client, info)
 
-    def watch_feed(self, client: AgentClient) -> AsyncIterator[Change[MessageSeen]]:
+    def watch_feed(
+        self, client: AgentClient, table: ResourceTable[Any]
+    ) -> AsyncIterator[Change[MessageSeen]]:
         return client.inbox.watch()
 
-    def resync(self, items: Sequence[MessageSeen]) -> None:
+    def resync(self, items: Sequence[MessageSeen], table: ResourceTable[Any]) -> None:
         self._listed = True
         self.message_table.show(seen.message for seen in items)
 
-    def apply(self, item: MessageSeen | Message) -> None:
+    def apply(self, item: MessageSeen | Message, table: ResourceTable[Any] | None = None) -> None:
         """A message as the feed saw it (its payload fetched if need be), or as an answer
         (push, pull, ack) says: kept whole when the events have not said more already."""
         from console.adapters.scirocco import MessageSeen

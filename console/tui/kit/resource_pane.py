@@ -92,8 +92,10 @@ class ResourcePane(Vertical, Generic[Item]):
     def resource_table(self) -> ResourceTable[Item]:
         return self.query_one(ResourceTable)
 
-    def watch_feed(self, client: AgentClient) -> AsyncIterator[Change[Any]]:
-        """The adapter's typed stream of this resource."""
+    def watch_feed(
+        self, client: AgentClient, table: ResourceTable[Any]
+    ) -> AsyncIterator[Change[Any]]:
+        """The adapter's typed stream of the resources ``table`` shows."""
         raise NotImplementedError
 
     async def open(self, key: str) -> None:
@@ -126,13 +128,15 @@ class ResourcePane(Vertical, Generic[Item]):
         """The app's agent changed (connected, or gone when None): follow its resources."""
         self.client, self.info, self.live = client, info, False
         self.workers.cancel_group(self, "feed")
-        table = self.resource_table
-        if client is None:
-            table.set_note("offline")
-            table.set_stale(True)
-            return
-        table.set_note("loading…")
-        self.follow(client)
+        for table in self.feed_tables():
+            table.set_note("offline" if client is None else "loading…")
+            table.set_stale(client is None)
+            if client is not None:
+                self.follow(client, table)
+
+    def feed_tables(self) -> list[ResourceTable[Any]]:
+        """The tables that each follow a feed (one, but for Modules: the queue and the pool)."""
+        return [self.resource_table]
 
     def focus_default(self) -> None:
         """The open detail when there is one, else the table."""
@@ -190,29 +194,28 @@ class ResourcePane(Vertical, Generic[Item]):
 
     # -- the feed ----------------------------------------------------------------------------
 
-    @work(group="feed", exclusive=True, exit_on_error=False)
-    async def follow(self, client: AgentClient) -> None:
-        """Apply the adapter's changes to the table, for as long as the client is ours."""
+    @work(group="feed", exit_on_error=False)
+    async def follow(self, client: AgentClient, table: ResourceTable[Any]) -> None:
+        """Apply the changes of a table's feed to it, for as long as the client is ours."""
         from console.adapters.errors import AuthError, BackendError
         from console.adapters.watch import Offline, Removed, Resync, Upsert
 
-        table = self.resource_table
         try:
-            async for change in self.watch_feed(client):
+            async for change in self.watch_feed(client, table):
                 if client is not self.client:
                     return
                 if isinstance(change, Resync):
                     self.live = change.live
-                    self.resync(change.items)
+                    self.resync(change.items, table)
                     table.set_note("" if change.live else "not live: R lists again")
                     table.set_stale(False)
                     self.post_message(LinkChanged(True))
                     self.resynced()
                     self.changed(None)
                 elif isinstance(change, Upsert):
-                    self.apply(change.item)
+                    self.apply(change.item, table)
                 elif isinstance(change, Removed):
-                    self.forget(change.key)
+                    self.forget(change.key, table)
                 elif isinstance(change, Offline):
                     table.set_note("offline: reconnecting…")
                     table.set_stale(True)
@@ -226,18 +229,19 @@ class ResourcePane(Vertical, Generic[Item]):
             table.set_note("not live: R lists again")
             self.post_message(BackendFailed(exc, f"{self.TITLE}: listing"))
 
-    def resync(self, items: Sequence[Any]) -> None:
+    def resync(self, items: Sequence[Any], table: ResourceTable[Any]) -> None:
         """Show everything anew, as the feed listed it."""
-        self.resource_table.show(items)
+        table.show(items)
 
-    def apply(self, item: Any) -> None:
-        """Show one resource's new state."""
-        self.resource_table.upsert(item)
-        self.changed(self.resource_table.key_of(item))
+    def apply(self, item: Any, table: ResourceTable[Any] | None = None) -> None:
+        """Show one resource's new state (in ``table``; default: the pane's)."""
+        table = table or self.resource_table
+        table.upsert(item)
+        self.changed(table.key_of(item))
 
-    def forget(self, key: str | None) -> None:
+    def forget(self, key: str | None, table: ResourceTable[Any] | None = None) -> None:
         """A resource went (None: all of them)."""
-        table = self.resource_table
+        table = table or self.resource_table
         if key is None:
             table.show([])
         else:

@@ -58,6 +58,23 @@ class ResourceGrid(DataTable[Text]):
         return str(self.ordered_rows[self.cursor_row].key.value)
 
 
+class FilterInput(Input):
+    """The filter line: reached by ``/`` or a click, not by tab (tab moves between tables)."""
+
+    def __init__(self, *, placeholder: str, id: str) -> None:
+        super().__init__(placeholder=placeholder, id=id, compact=True)
+        self.wanted = False
+
+    def allow_focus(self) -> bool:
+        return super().allow_focus() and (self.wanted or self.has_focus)
+
+    def on_mouse_down(self) -> None:
+        self.wanted = True
+
+    def on_blur(self) -> None:
+        self.wanted = False
+
+
 class ResourceTable(Vertical, Generic[Item]):
     """Resources keyed by a string, narrowed by the words typed in the filter line.
 
@@ -107,6 +124,8 @@ class ResourceTable(Vertical, Generic[Item]):
         """The Rich style of component class ``<STYLE_PREFIX>--<name>``, kept per theme."""
         self._refill_timer: Timer | None = None
         self._select_when_shown: str | None = None
+        self.ready = False
+        """Mounted: until then (a pane may build its parts when first shown) data is only kept."""
 
     # -- what a resource declares --------------------------------------------------------
 
@@ -151,7 +170,7 @@ class ResourceTable(Vertical, Generic[Item]):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield Input(placeholder=self.PLACEHOLDER, id=self.FILTER_ID, compact=True)
+            yield FilterInput(placeholder=self.PLACEHOLDER, id=self.FILTER_ID)
             yield from self.compose_status()
             yield Static("", id=self.COUNT_ID, classes="resource-count")
         yield self.make_grid()
@@ -160,7 +179,9 @@ class ResourceTable(Vertical, Generic[Item]):
         return ResourceGrid(id=self.GRID_ID)
 
     def on_mount(self) -> None:
-        self.update_count()
+        self.ready = True
+        # Data given before the table was mounted (a pane built lazily) is shown now.
+        self.refill()
         # Cells hold Rich styles resolved from the theme: a new theme needs new cells.
         self.watch(self.app, "theme", lambda: self.call_after_refresh(self.refill), init=False)
 
@@ -169,8 +190,8 @@ class ResourceTable(Vertical, Generic[Item]):
         return self.query_one(f"#{self.GRID_ID}", ResourceGrid)
 
     @property
-    def filter_input(self) -> Input:
-        return self.query_one(f"#{self.FILTER_ID}", Input)
+    def filter_input(self) -> FilterInput:
+        return self.query_one(f"#{self.FILTER_ID}", FilterInput)
 
     @property
     def words(self) -> list[str]:
@@ -179,12 +200,12 @@ class ResourceTable(Vertical, Generic[Item]):
     @property
     def shown(self) -> list[str]:
         """The keys in the table, top to bottom."""
-        return self.table.keys
+        return self.table.keys if self.ready else []
 
     @property
     def selected(self) -> Item | None:
         """The resource under the cursor."""
-        key = self.table.cursor_key
+        key = self.selected_key
         return None if key is None else self.items.get(key)
 
     # -- what is shown ---------------------------------------------------------------------
@@ -199,6 +220,8 @@ class ResourceTable(Vertical, Generic[Item]):
         key = self.key_of(item)
         known = key in self.items
         self.items[key] = item
+        if not self.ready:
+            return
         if known and key in self.table.rows and self._wanted(item):
             self.update_row(item)
         elif known or self._wanted(item):
@@ -219,9 +242,14 @@ class ResourceTable(Vertical, Generic[Item]):
         if self.items.pop(key, None) is not None:
             self.refill()
 
+    @property
+    def selected_key(self) -> str | None:
+        return self.table.cursor_key if self.ready else None
+
     def set_note(self, note: str) -> None:
         self.note = note
-        self.update_count()
+        if self.ready:
+            self.update_count()
 
     def set_stale(self, stale: bool) -> None:
         """Grey the rows: the agent can no longer vouch for them."""
@@ -248,6 +276,8 @@ class ResourceTable(Vertical, Generic[Item]):
         if self._refill_timer is not None:
             self._refill_timer.stop()
             self._refill_timer = None
+        if not self.ready:
+            return
         table = self.table
         current, cursor_row = table.cursor_key, table.cursor_row
         shown = sorted(
@@ -354,6 +384,7 @@ class ResourceTable(Vertical, Generic[Item]):
             focus_now(self.table)
 
     def focus_filter(self) -> None:
+        self.filter_input.wanted = True
         focus_now(self.filter_input)
 
     def focus_rows(self) -> Widget:

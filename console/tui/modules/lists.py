@@ -6,13 +6,12 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from console.models import ModuleInfo, ModuleSnapshot
-from console.tui.kit.rich_style import StyleCache
+from console.tui.kit.resource_table import ResourceTable
 from console.tui.modules.parameters import value_text
 
 SERVICES = {"queue": ("Queue", "q"), "pool": ("Pool", "p")}
@@ -33,21 +32,27 @@ def summary(module: ModuleInfo) -> str:
     )
 
 
-class ModuleList(Vertical):
-    """The modules of one service, rows keyed by uid; a title line says how many and how live."""
+class ModuleList(ResourceTable[ModuleInfo]):
+    """The modules of one service, rows keyed by uid; its title says which, how many, how live."""
 
     COMPONENT_CLASSES = {"module-list--playing", "module-list--background"}
 
     DEFAULT_CSS = """
     ModuleList {
         height: 1fr;
-        .module-list-title { height: 1; padding: 0 1; background: $boost; }
-        &.-active .module-list-title { background: $primary 25%; }
-        DataTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
+        .module-list-title { width: auto; padding: 0 1; }
+        &.-active > Horizontal { background: $primary 25%; }
+        & > DataTable { overflow-x: hidden; }
         & > .module-list--playing { color: $text-success; text-style: bold; }
         & > .module-list--background { color: $text-muted; }
     }
     """
+    COLUMNS = COLUMNS
+    RIGHT_ALIGNED = frozenset({"position", "uid"})
+    NOUN = "modules"
+    EMPTY_HINT = "n adds one"
+    PLACEHOLDER = "/ filter"
+    STYLE_PREFIX = "module-list"
 
     class SwitchWanted(Message):
         """The other service was clicked in a narrow list's title: show that one."""
@@ -57,31 +62,19 @@ class ModuleList(Vertical):
             self.service = service
 
     def __init__(self, service: str, *, id: str | None = None) -> None:
+        self.FILTER_ID = f"{service}-filter"
+        self.COUNT_ID = f"{service}-count"
+        self.GRID_ID = f"{service}-table"
         super().__init__(id=id)
         self.service = service
         self.snapshot = ModuleSnapshot(service, [])
-        self.note = ""
-        """Said after the count: connecting, offline, not live."""
         self.narrow = False
         """One list at a time: the title names the other one too, to say how to reach it."""
-        self._style = StyleCache(self, "module-list--")
-        self._room = 40
-        self._ready = False
-        """Mounted: until then (the pane builds its parts when first shown) data is only kept."""
 
-    def compose(self) -> ComposeResult:
+    def compose_status(self) -> ComposeResult:
         yield Static("", classes="module-list-title")
-        yield DataTable(id=f"{self.service}-table", cursor_type="row", zebra_stripes=True)
 
-    def on_mount(self) -> None:
-        self._ready = True
-        self.refill()
-        self.update_title()
-        self.watch(self.app, "theme", lambda: self.call_after_refresh(self.refill), init=False)
-
-    @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one(DataTable)
+    # -- the resource ---------------------------------------------------------------------
 
     @property
     def modules(self) -> dict[int, ModuleInfo]:
@@ -96,26 +89,46 @@ class ModuleList(Vertical):
         return [module.uid for module in self.snapshot.modules]
 
     @property
-    def shown(self) -> list[int]:
+    def shown(self) -> list[int]:  # type: ignore[override]
         """The uids in the table, top to bottom."""
-        if not self._ready:
-            return []
-        return [int(str(row.value)) for row in self.table.rows]
-
-    @property
-    def selected(self) -> ModuleInfo | None:
-        """The module under the cursor."""
-        if not self._ready:
-            return None
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        return self.modules.get(int(str(key)))
+        return [int(key) for key in super().shown]
 
     def is_background(self, uid: int) -> bool:
         background = self.snapshot.background
         return background is not None and background.uid == uid
+
+    def key_of(self, item: ModuleInfo) -> str:
+        return str(item.uid)
+
+    def sort_key(self, item: ModuleInfo) -> int:
+        # The service's order, the background last.
+        order = self.order
+        return order.index(item.uid) if item.uid in order else len(order)
+
+    def haystack(self, item: ModuleInfo) -> str:
+        return f"{item.uid} {item.type} {summary(item)}"
+
+    def header(self, column: str) -> Text:
+        return Text(_LABELS[column], justify="right" if column in self.RIGHT_ALIGNED else "left")
+
+    def count_text(self, shown: int, total: int, filtered: bool) -> str:
+        count = len(self.snapshot.modules)
+        if filtered:
+            return f"{shown}/{total}"
+        return f"{count} {'module' if count == 1 else 'modules'}" if count else "empty · n adds one"
+
+    def cells(self, item: ModuleInfo) -> dict[str, Text]:
+        background = self.is_background(item.uid)
+        order = self.order
+        position = BACKGROUND if background else str(order.index(item.uid) + 1)
+        muted = self.style("background") if background and not item.playing else Style()
+        return {
+            "play": Text("▶" if item.playing else " ", style=self.style("playing")),
+            "position": Text(position, style=muted, justify="right"),
+            "uid": Text(str(item.uid), style=muted, justify="right"),
+            "type": Text(item.type, style=muted + Style(bold=not background)),
+            "parameters": Text(summary(item), style=muted, no_wrap=True),
+        }
 
     def describe(self, module: ModuleInfo) -> str:
         """Where a module is and what it does, for titles: "queue 2 of 3, suspended"."""
@@ -128,19 +141,12 @@ class ModuleList(Vertical):
             where = self.service
         return f"{where}, {state}" if state else where
 
-    # -- what is shown --------------------------------------------------------------
+    # -- what is shown --------------------------------------------------------------------
 
-    def show(self, snapshot: ModuleSnapshot) -> None:
-        """Replace everything; when the same modules are in the same order only cells change."""
+    def show_snapshot(self, snapshot: ModuleSnapshot) -> None:
+        """Replace everything: the order, who plays, every parameter."""
         self.snapshot = snapshot
-        if not self._ready:
-            return
-        if self.shown == list(self.modules):
-            for module in self.modules.values():
-                self._update_row(module)
-        else:
-            self.refill()
-        self.update_title()
+        self.show(self.modules.values())
 
     def update(self, module: ModuleInfo) -> bool:
         """One module's new parameters (and playing); False when it is not in this list."""
@@ -152,55 +158,26 @@ class ModuleList(Vertical):
             self.snapshot = ModuleSnapshot(snapshot.service, modules, snapshot.background)
         else:
             return False
-        if self._ready:
-            self._update_row(module)
+        self.upsert(module)
         return True
 
-    def set_note(self, note: str) -> None:
-        self.note = note
+    def move_to(self, key: int | str) -> None:
+        super().move_to(str(key))
+
+    def update_count(self) -> None:
+        super().update_count()
         self.update_title()
 
-    def move_to(self, uid: int) -> None:
-        key = str(uid)
-        if self._ready and key in self.table.rows:
-            self.table.move_cursor(row=self.table.get_row_index(key))
-
-    def refill(self) -> None:
-        """Rebuild the rows for the snapshot and the table's width; the cursor stays on its uid."""
-        if not self._ready:
-            return
-        table = self.table
-        current = self.selected
-        everyone = list(self.modules.values())
-        rows = [self._cells(module) for module in everyone]
-        self._room = _parameters_room(table.scrollable_content_region.width, rows)
-        table.clear(columns=True)
-        for column in COLUMNS:
-            justify = "right" if column in ("position", "uid") else "left"
-            # The parameters get a fixed width: a longer value must not widen the table.
-            width = self._room if column == "parameters" else None
-            table.add_column(Text(_LABELS[column], justify=justify), key=column, width=width)
-        for module, cells in zip(everyone, rows, strict=True):
-            cells[-1].truncate(self._room, overflow="ellipsis")
-            table.add_row(*cells, key=str(module.uid))
-        if current is not None:
-            self.move_to(current.uid)
-
     def update_title(self) -> None:
-        if not self._ready:
+        if not self.ready:
             return
         title, key = SERVICES.get(self.service, (self.service.title(), ""))
-        count = len(self.snapshot.modules)
-        what = f"{count} {'module' if count == 1 else 'modules'}" if count else "empty · n adds one"
         parts: list[tuple[str, str] | str] = [(title, "bold")]
         if self.narrow:
             other_title, other_key = SERVICES[self.other]
             parts += ["  ", (f"{other_title} ({other_key})", "$text-muted")]
         elif key:
             parts.append((f" ({key})", "$text-muted"))
-        parts.append((f" · {what}", "$text-secondary"))
-        if self.note:
-            parts.append((f" · {self.note}", "$text-muted"))
         self.query_one(".module-list-title", Static).update(Content.assemble(*parts))
 
     @property
@@ -211,48 +188,3 @@ class ModuleList(Vertical):
     def on_click(self, event: events.Click) -> None:
         if self.narrow and event.widget is self.query_one(".module-list-title"):
             self.post_message(self.SwitchWanted(self.other))
-
-    def _update_row(self, module: ModuleInfo) -> None:
-        key = str(module.uid)
-        table = self.table
-        if key not in table.rows:
-            self.refill()
-            return
-        cells = self._cells(module)
-        cells[-1].truncate(self._room, overflow="ellipsis")
-        for column, cell in zip(COLUMNS, cells, strict=True):
-            table.update_cell(key, column, cell, update_width=column not in ("play", "parameters"))
-
-    def _cells(self, module: ModuleInfo) -> list[Text]:
-        """The row of one module; its parameters whole (callers cut them to the room left)."""
-        background = self.is_background(module.uid)
-        order = self.order
-        position = BACKGROUND if background else str(order.index(module.uid) + 1)
-        muted = self._style("background") if background and not module.playing else Style()
-        return [
-            Text("▶" if module.playing else " ", style=self._style("playing")),
-            Text(position, style=muted, justify="right"),
-            Text(str(module.uid), style=muted, justify="right"),
-            Text(module.type, style=muted + Style(bold=not background)),
-            Text(summary(module), style=muted, no_wrap=True),
-        ]
-
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._style.clear()
-
-    def on_resize(self) -> None:
-        # The parameters column is cut to the table's width, so a new width means new rows.
-        self.call_after_refresh(self.refill)
-
-
-def _parameters_room(table_width: int, rows: list[list[Text]]) -> int:
-    """Cells left for the parameters once the other columns have what they need."""
-    if table_width <= 0:
-        return 40
-    used = sum(
-        max([len(_LABELS[column]), *(row[index].cell_len for row in rows)])
-        for index, column in enumerate(COLUMNS[:-1])
-    )
-    return max(table_width - used - 2 * len(COLUMNS) - 1, 8)

@@ -11,33 +11,38 @@ time the pane is shown, so startup stays cheap; until then the data is only kept
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import DataTable
 
-from console.models import AgentInfo, ModuleInfo, ModuleSnapshot
+from console.models import ModuleInfo, ModuleSnapshot
 from console.tui.kit.keys import focus_now
-from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
+from console.tui.kit.pane import Command, HelpSection, hidden
+from console.tui.kit.resource_pane import ResourcePane
 from console.tui.modules.lists import SERVICES, ModuleList
 from console.tui.modules.parameters import ModuleParameters
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.shmooze import ShmoozeModules
+    from console.adapters.watch import Change
+    from console.tui.kit.resource_table import ResourceTable
 
 WIDE = 110
 """From this many columns, the queue and the pool sit side by side."""
 
 
-class ModulesPane(Vertical):
+class ModulesPane(ResourcePane[ModuleInfo]):
     """Watch the queue and the pool; add, remove, reorder modules, tell them, set a background."""
+
+    TITLE = "Modules"
+    ON_SELECTED = frozenset({"tell", "to_front", "move", "remove"})
 
     DEFAULT_CSS = """
     ModulesPane {
@@ -64,16 +69,10 @@ class ModulesPane(Vertical):
         Binding("b", "background", "Bg", tooltip="set the background module (asks to replace)"),
         hidden("q", "show_service('queue')", "Queue", "go to the queue, or to the pool", "q / p"),
         Binding("p", "show_service('pool')", "Pool", show=False),
-        hidden("R,ctrl+l", "reload", "Reload", "list the modules again", "R / ^l"),
-        Binding("escape", "back", "Back", show=False, tooltip="from the parameters to the list"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.client: AgentClient | None = None
-        self.info: AgentInfo | None = None
-        self.live = False
-        """True while the lists follow the agent's events stream."""
         self.service = "queue"
         """The list the actions apply to: the one shown, or focused last when both are."""
         self._select_when_seen: tuple[str, int] | None = None
@@ -97,8 +96,6 @@ class ModulesPane(Vertical):
         focus_now(self.active.table)
 
     def on_mount(self) -> None:
-        for module_list in self.lists.values():
-            module_list.set_note("connecting…")
         self._mark_active()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -117,26 +114,31 @@ class ModulesPane(Vertical):
         return self._lists[self.service]
 
     @property
+    def resource_table(self) -> ModuleList:
+        return self.active
+
+    @property
     def parameters(self) -> ModuleParameters:
         return self._parameters
 
-    @property
-    def selected(self) -> ModuleInfo | None:
-        return self.active.selected
+    # -- the feeds ------------------------------------------------------------------------
 
-    # -- the pane protocol ---------------------------------------------------------
+    def feed_tables(self) -> list[ResourceTable[Any]]:
+        return list(self._lists.values())
 
-    def set_client(self, client: AgentClient | None, info: AgentInfo | None) -> None:
-        """The app's agent changed (connected, or gone when None): follow its modules."""
-        self.client = client
-        self.info = info
-        self.live = False
-        self.workers.cancel_group(self, "events")
-        note = "offline" if client is None else "loading…"
-        for module_list in self.lists.values():
-            module_list.set_note(note)
-        if client is not None:
-            self.follow_events(client)
+    def watch_feed(
+        self, client: AgentClient, table: ResourceTable[Any]
+    ) -> AsyncIterator[Change[Any]]:
+        assert isinstance(table, ModuleList)
+        return _backend(client, table.service).watch()
+
+    def resync(self, items: Sequence[Any], table: ResourceTable[Any]) -> None:
+        for snapshot in items:
+            self.apply_snapshot(snapshot)
+
+    def apply(self, item: Any, table: ResourceTable[Any] | None = None) -> None:
+        if isinstance(table, ModuleList):
+            self.apply_module(table.service, item)
 
     def focus_default(self) -> None:
         if self._built:
@@ -145,29 +147,21 @@ class ModulesPane(Vertical):
             self._building = True
             self.call_next(self._build)
 
-    def commands(self) -> Iterator[Command]:
-        """Palette entries: each list's and the selected module's actions."""
+    def describe(self, item: ModuleInfo) -> str:
+        return f"#{item.uid} {item.type}"
+
+    def more_commands(self) -> Iterator[Command]:
+        """Palette entries: adding to either list, the queue's background."""
         for service in SERVICES:
             add = partial(self.add_module, service)
             yield (f"Modules: add to the {service}", "Choose a type, give JSON args (n)", add)
         background = partial(self.set_background, "queue")
         yield ("Modules: set the queue's background", "Plays when it is empty (b)", background)
-        yield ("Modules: list again", "Ask the agent for its modules (R)", self.action_reload)
-        selected = self.selected
-        if selected is None:
-            return
-        name = f"#{selected.uid} {selected.type}"
-        yield (f"Modules: tell {name}", "Send it a command (t)", self.action_tell)
-        if self.check_action("to_front", ()):
-            yield (f"Modules: move {name} to the front", "First in line (m)", self.action_to_front)
-        for step, way, key in ((-1, "up", "K"), (1, "down", "J")):
-            if self.check_action("move", (step,)):
-                yield (f"Modules: move {name} {way}", f"({key})", partial(self.action_move, step))
-        yield (f"Modules: remove {name}", "Stop it (asks first)", self.action_remove)
 
     def help_sections(self) -> list[HelpSection]:
+        sections = super().help_sections()
         return [
-            ("Modules pane", key_rows(self.app, self.BINDINGS)),
+            *sections,
             (
                 "Lists and forms",
                 [
@@ -178,61 +172,12 @@ class ModulesPane(Vertical):
             ),
         ]
 
-    # -- the lists, live ----------------------------------------------------------------
-
-    @work(group="events", exclusive=True, exit_on_error=False)
-    async def follow_events(self, client: AgentClient) -> None:
-        """Apply the agent's module events to the lists, for as long as the client is ours."""
-        from console.adapters.errors import BackendError, NotFound
-
-        try:
-            async for event in client.events(("module", "modules")):
-                if client is not self.client:
-                    return
-                if event.topic in ("hello", "lost"):
-                    self.live = True
-                    await self._snapshot(client, *SERVICES)
-                elif event.topic == "modules":
-                    self.apply_snapshot(ModuleSnapshot.from_wire(event.data))
-                elif event.topic == "module":
-                    service = str(event.data.get("service", ""))
-                    self.apply_module(service, ModuleInfo.from_wire(event.data))
-        except NotFound:
-            # An older agent has no events stream: list once; R lists again.
-            self.live = False
-            await self._snapshot(client, *SERVICES)
-        except BackendError as exc:
-            self.live = False
-            for module_list in self.lists.values():
-                module_list.set_note("not live")
-            self.post_message(BackendFailed(exc, "Module events"))
-
-    async def _snapshot(self, client: AgentClient, *services: str) -> None:
-        from console.adapters.errors import BackendError, NotFound
-
-        for service in services:
-            module_list = self.lists[service]
-            try:
-                snapshot = await _backend(client, service).snapshot()
-            except NotFound:
-                # Not an error worth a notification: this agent serves no such service.
-                module_list.set_note(f"this agent has no {service}")
-                continue
-            except BackendError as exc:
-                module_list.set_note("unavailable")
-                self.post_message(BackendFailed(exc, f"List the {service}"))
-                continue
-            if client is not self.client:
-                return
-            self.apply_snapshot(snapshot)
-            module_list.set_note("" if self.live else "not live: R lists again")
-
     def apply_snapshot(self, snapshot: ModuleSnapshot) -> None:
         """A service as it stands now: order, who plays, every parameter."""
         module_list = self.lists.get(snapshot.service)
         if module_list is None:
             return
-        module_list.show(snapshot)
+        module_list.show_snapshot(snapshot)
         wanted = self._select_when_seen
         if (
             wanted is not None
@@ -252,6 +197,9 @@ class ModulesPane(Vertical):
         if module_list is self.active and shown is not None and shown.uid == module.uid:
             self.parameters.show(module, module_list.describe(module))
 
+    def changed(self, key: str | None) -> None:
+        self._selected_changed()
+
     def _selected_changed(self) -> None:
         active = self.active
         selected = active.selected
@@ -260,16 +208,13 @@ class ModulesPane(Vertical):
         self.refresh_bindings()
 
     @on(DataTable.RowHighlighted)
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def _list_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table is self.active.table:
-            event.stop()
             self._selected_changed()
 
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table is self.active.table:
-            event.stop()
-            focus_now(self.parameters.table)
+    async def open(self, key: str) -> None:
+        """Enter on a module: to its parameters."""
+        focus_now(self.parameters.table)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Tab (or a click) onto the other list makes it the one the keys act on.
@@ -316,21 +261,11 @@ class ModulesPane(Vertical):
 
     def action_back(self) -> None:
         if self._built:
-            focus_now(self.active.table)
+            super().action_back()
 
-    def action_reload(self) -> None:
-        client = self._client()
-        if client is not None:
-            self._reload(client)
-
-    @work(group="list", exclusive=True, exit_on_error=False)
-    async def _reload(self, client: AgentClient) -> None:
-        await self._snapshot(client, *SERVICES)
-
-    def _client(self) -> AgentClient | None:
-        if self.client is None:
-            self.notify("Not connected to an agent.", severity="error")
-        return self.client
+    def action_filter(self) -> None:
+        if self._built:
+            super().action_filter()
 
     def action_add(self) -> None:
         self.add_module(self.service)
@@ -339,7 +274,7 @@ class ModulesPane(Vertical):
         """Open the form that adds a module to a service; select the new one once it is seen."""
         from console.tui.modules.forms import AddModuleForm
 
-        client = self._client()
+        client = self.connected()
         if client is None:
             return
 
@@ -358,7 +293,7 @@ class ModulesPane(Vertical):
         from console.tui.kit.confirm_dialog import ConfirmDialog
         from console.tui.modules.forms import AddModuleForm
 
-        client = self._client()
+        client = self.connected()
         if client is None:
             return
 
@@ -388,12 +323,12 @@ class ModulesPane(Vertical):
             self._select_when_seen = (service, uid)
         self.notify(f"#{uid} in the {service}", title=title, timeout=3)
         if not self.live:
-            self._reload(client)
+            self.action_reload()
 
     def action_tell(self) -> None:
         from console.tui.modules.forms import TellModuleForm
 
-        client, selected = self._client(), self.selected
+        client, selected = self.connected(), self.selected
         if client is None or selected is None:
             return
         form = TellModuleForm(
@@ -406,9 +341,7 @@ class ModulesPane(Vertical):
 
     def action_remove(self) -> None:
         """Remove the selected module, once the operator confirms."""
-        from console.tui.kit.confirm_dialog import ConfirmDialog
-
-        client, selected, service = self._client(), self.selected, self.service
+        client, selected, service = self.connected(), self.selected, self.service
         if client is None or selected is None:
             return
         uid = selected.uid
@@ -417,14 +350,13 @@ class ModulesPane(Vertical):
         if selected.playing and service == "queue" and not self.active.is_background(uid):
             question += " It is playing: the next one plays instead."
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                remove = partial(_backend(client, service).remove, uid)
-                self._call(client, service, f"Remove {name}", remove, done=f"{name} removed")
+        def removed(_: object) -> None:
+            self.notify(f"{name} removed", title=f"Remove {name}", timeout=3)
+            if not self.live:
+                self.action_reload()
 
-        self.app.push_screen(
-            ConfirmDialog(question, title="Remove module", yes_label="Remove"), answered
-        )
+        remove = partial(_backend(client, service).remove, uid)
+        self.confirm_call(question, "Remove", f"Remove {name}", remove, removed)
 
     def action_to_front(self) -> None:
         selected = self.selected
@@ -446,46 +378,25 @@ class ModulesPane(Vertical):
 
     def _reorder(self, order: list[int], prefix: int) -> None:
         """Show the new order now (the next key sees it), and have the agent make it so."""
-        client = self._client()
+        client = self.connected()
         if client is None:
             return
         module_list, service = self.active, self.service
         snapshot = module_list.snapshot
         by_uid = {module.uid: module for module in snapshot.modules}
         moved = [by_uid[uid] for uid in order]
-        module_list.show(ModuleSnapshot(service, moved, snapshot.background))
+        module_list.show_snapshot(ModuleSnapshot(service, moved, snapshot.background))
         self._selected_changed()
         front = partial(_backend(client, service).move_to_front, *order[:prefix])
-        self._call(client, service, "Move", front, in_order=True)
+        self._move(client, front)
 
-    @work(group="module-actions", exit_on_error=False)
-    async def _call(
-        self,
-        client: AgentClient,
-        service: str,
-        doing: str,
-        call: Callable[[], Awaitable[object]],
-        done: str = "",
-        in_order: bool = False,
-    ) -> None:
-        """One command to a service; a failure is a notification and the list is read again."""
-        from console.adapters.errors import BackendError
-
-        try:
-            if in_order:
-                # Moves are whole prefixes of an order: sent in the order pressed, the last wins.
-                async with self._moves:
-                    await call()
-            else:
-                await call()
-        except BackendError as exc:
-            self.post_message(BackendFailed(exc, doing))
-            await self._snapshot(client, service)
-            return
-        if done:
-            self.notify(done, title=doing, timeout=3)
-        if not self.live:
-            await self._snapshot(client, service)
+    @work(group="module-moves", exit_on_error=False)
+    async def _move(self, client: AgentClient, front: Callable[[], Awaitable[object]]) -> None:
+        """Moves are whole prefixes of an order: sent in the order pressed, the last wins;
+        a failure is a notification and the lists are read again."""
+        async with self._moves:
+            if not await self.call_now("Move", front) or not self.live:
+                self.action_reload()
 
 
 def _backend(client: AgentClient, service: str) -> ShmoozeModules:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.watch import Change
     from console.models import AgentInfo
+    from console.tui.kit.resource_table import ResourceTable
     from console.tui.processes.log_panel import ProcessLogPanel
 
 STARTABLE = frozenset({ProcessState.STOPPED, ProcessState.FATAL})
@@ -74,7 +75,9 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
 
     # -- what is particular to processes ------------------------------------------------
 
-    def watch_feed(self, client: AgentClient) -> AsyncIterator[Change[ProcessStatus]]:
+    def watch_feed(
+        self, client: AgentClient, table: ResourceTable[Any]
+    ) -> AsyncIterator[Change[ProcessStatus]]:
         return client.processes.watch()
 
     def set_client(self, client: AgentClient | None, info: AgentInfo | None) -> None:
@@ -91,9 +94,9 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         if log is not None and log.slug in self.statuses:
             log.status = self.statuses[log.slug]
 
-    def apply(self, item: ProcessStatus) -> None:
+    def apply(self, item: ProcessStatus, table: ResourceTable[Any] | None = None) -> None:
         """Show a process's new status, in the table and in its log's header."""
-        super().apply(item)
+        super().apply(item, table)
         log = self.process_log
         if log is not None and log.slug == item.slug:
             log.status = item

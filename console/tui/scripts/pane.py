@@ -318,7 +318,7 @@ class ScriptsPane(Horizontal):
 
     def action_filter(self) -> None:
         self.remove_class("-detail-open")
-        focus_now(self.catalog.filter_input)
+        self.catalog.focus_filter()
 
     def action_back(self) -> None:
         filter_input = self.catalog.filter_input
