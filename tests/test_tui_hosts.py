@@ -190,7 +190,7 @@ async def test_an_unknown_host_key_is_shown_and_k_records_it_only_on_yes(
         await wait_for(pilot, lambda: cell(app, "testhost", "state") == "host key unknown", "key")
         assert pane(app).rows["testhost"].exit_status is None
         fingerprint = await ssh.host_key_fingerprint(pane(app)._parsed["testhost"])
-        await pilot.press("escape", "k")
+        await pilot.press("escape", "K")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
         assert isinstance(app.screen, ConfirmDialog)
         question = app.screen.question
@@ -198,7 +198,7 @@ async def test_an_unknown_host_key_is_shown_and_k_records_it_only_on_yes(
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), "no")
         assert not known_hosts.exists()
-        await pilot.press("k")
+        await pilot.press("K")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "asked again")
         await pilot.press("y")
         await wait_for(pilot, lambda: cell(app, "testhost", "state") == "connected", "trusted")
@@ -267,7 +267,7 @@ async def test_keys_are_listed_and_every_action_is_in_the_palette(
         await pilot.press("5", "question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
-        for key in ("r / :", "space", "t", "k", "c", "x"):
+        for key in ("r / :", "space", "t", "K", "c", "x"):
             assert any(line.startswith(key) for line in text.splitlines()), key
         assert "raw shell line" in text
         await pilot.press("escape")

@@ -52,22 +52,17 @@ class HostsPane(Vertical):
     """Run shell lines on configured hosts, watch their output, accept keys, reach their agents."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "r,colon",
-            "command",
-            "Run",
-            tooltip="type a shell line for the selected hosts",
-        ),
+        Binding("r,colon", "command", "Run", tooltip="type a shell line for the selected hosts"),
+        hidden("slash", "filter", "Filter", "filter by name, address or state", "/"),
         # Not in the footer: the line above the table says "space selects" already.
         hidden("space", "mark", "Select", "select a host (several); none: the cursor's"),
         hidden("a", "mark_all", "All", "select all hosts, or none"),
         Binding("t", "try", "Try", tooltip="connect, to see the hosts' state"),
-        Binding("k", "accept_key", "Key", tooltip="show an unknown host key; yes accepts it"),
+        # K, not k: k moves up in every table.
+        Binding("K", "accept_key", "Key", tooltip="show an unknown host key; yes accepts it"),
         Binding("c", "context", "Context", tooltip="switch the console to the host's agent"),
         Binding("x", "stop", "Stop", tooltip="stop the commands running"),
-        Binding(
-            "ctrl+l", "clear", "Clear", show=False, key_display="^l", tooltip="clear the output"
-        ),
+        hidden("ctrl+l", "clear", "Clear", "clear the output", "^l"),
         # In the footer only when it does something (check_action).
         Binding("escape", "back", "Back", tooltip="leave the command line; unselect all"),
     ]
@@ -206,6 +201,9 @@ class HostsPane(Vertical):
             return self.command_line.input.has_focus or bool(self.host_table.marked)
         return True
 
+    def action_filter(self) -> None:
+        self.host_table.focus_filter()
+
     def action_command(self) -> None:
         focus_now(self.command_line.input)
 
@@ -275,7 +273,7 @@ class HostsPane(Vertical):
         self.output.note(f"{state.value}: {text}", name)
         self.refresh_bindings()
         hint = (
-            "\nk (on the table) shows its key, to accept it."
+            "\nK (on the table) shows its key, to accept it."
             if state is HostState.HOST_KEY_UNKNOWN
             else ""
         )

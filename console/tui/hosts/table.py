@@ -8,11 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import DataTable, Static
 
-from console.tui.kit.rich_style import StyleCache
+from console.tui.kit.resource_table import ResourceTable
 
 COLUMNS = ("mark", "host", "address", "state", "last run")
 MARK = "●"
@@ -82,7 +79,7 @@ class HostRow:
     """Why the last attempt failed, in the adapter's words."""
 
 
-class HostTable(Vertical):
+class HostTable(ResourceTable[HostRow]):
     """Rows keyed by host name, in config order; ``space`` marks several, else the cursor's row."""
 
     COMPONENT_CLASSES = {
@@ -97,15 +94,9 @@ class HostTable(Vertical):
     HostTable {
         height: auto;
         max-height: 50%;
-        #hosts-title {
-            height: 1;
-            padding: 0 1;
-            background: $boost;
-            color: $text-muted;
-            text-wrap: nowrap;
-            text-overflow: ellipsis;
-        }
-        DataTable { height: auto; max-height: 100%; scrollbar-size-vertical: 1; }
+        & > Horizontal > .resource-count { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
+        & > Horizontal > Input { width: 16; }
+        & > DataTable { height: auto; max-height: 100%; }
         & > .host-table--ok { color: $text-success; }
         & > .host-table--warning { color: $text-warning; }
         & > .host-table--error { color: $text-error; text-style: bold; }
@@ -113,121 +104,102 @@ class HostTable(Vertical):
         & > .host-table--mark { color: $text-accent; text-style: bold; }
     }
     """
+    COLUMNS = COLUMNS
+    NOUN = "hosts"
+    PLACEHOLDER = "/ filter"
+    STYLE_PREFIX = "host-table"
+    FILTER_ID = "host-filter"
+    COUNT_ID = "hosts-title"
+    GRID_ID = "host-table"
 
     def __init__(self, rows: Iterable[HostRow], *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.rows = {row.name: row for row in rows}
+        self.items = {row.name: row for row in rows}
+        self.order = list(self.items)
         self.marked: set[str] = set()
-        self._style = StyleCache(self, "host-table--")
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="hosts-title", markup=False)
-        yield DataTable(id="host-table", cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        # Cells hold Rich styles resolved from the theme: a new theme needs new cells.
-        self.watch(self.app, "theme", lambda: self.call_after_refresh(self.refill), init=False)
-        self.refill()
 
     @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#host-table", DataTable)
+    def rows(self) -> dict[str, HostRow]:
+        return self.items
 
     @property
     def cursor_name(self) -> str | None:
         """The host under the cursor."""
-        table = self.table
-        if table.row_count == 0:
-            return None
-        return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        return self.selected_key
 
     @property
     def targets(self) -> list[str]:
         """The marked hosts in table order, or else the one under the cursor."""
         if self.marked:
-            return [name for name in self.rows if name in self.marked]
+            return [name for name in self.items if name in self.marked]
         name = self.cursor_name
         return [name] if name is not None else []
 
-    # -- changing what is shown ---------------------------------------------------------
+    # -- the resource ----------------------------------------------------------------------
 
-    def refill(self) -> None:
-        """Rebuild every row (on mount, and when the theme's colours change)."""
-        table = self.table
-        cursor = table.cursor_row
-        table.clear(columns=True)
-        for column in COLUMNS:
-            table.add_column("" if column == "mark" else column, key=column)
-        for row in self.rows.values():
-            table.add_row(*self._cells(row), key=row.name)
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
-        self._update_title()
+    def key_of(self, item: HostRow) -> str:
+        return item.name
 
-    def update(self, name: str, **changes: object) -> None:
-        """Change some of a host's fields and show them."""
-        row = self.rows[name]
-        for field, value in changes.items():
-            setattr(row, field, value)
-        self._show(row)
+    def sort_key(self, item: HostRow) -> int:
+        return self.order.index(item.name)
 
-    def toggle_mark(self, name: str) -> None:
-        self.marked ^= {name}
-        self._show(self.rows[name])
+    def haystack(self, item: HostRow) -> str:
+        return f"{item.name} {item.address} {item.state.value}"
 
-    def mark_all(self) -> None:
-        """Mark every host, or none when all are marked already."""
-        everything = set(self.rows)
-        self.marked = set() if self.marked == everything else everything
-        for row in self.rows.values():
-            self._show(row)
+    def header(self, column: str) -> Text:
+        return Text("" if column == "mark" else column)
 
-    def clear_marks(self) -> None:
-        marked, self.marked = self.marked, set()
-        for name in marked:
-            self._show(self.rows[name])
-
-    def _show(self, row: HostRow) -> None:
-        for column, cell in zip(COLUMNS, self._cells(row), strict=True):
-            self.table.update_cell(row.name, column, cell, update_width=True)
-        self._update_title()
-
-    def _update_title(self) -> None:
+    def count_text(self, shown: int, total: int, filtered: bool) -> str:
         """Counts, then why the host under the cursor failed, or else the keys to start with."""
-        total = len(self.rows)
-        parts = [f"{total} host{'s' * (total != 1)}"]
+        parts = [f"{shown}/{total}" if filtered else f"{total} host{'s' * (total != 1)}"]
         if self.marked:
             parts.append(f"{len(self.marked)} selected")
-        running = sum(row.running for row in self.rows.values())
+        running = sum(row.running for row in self.items.values())
         if running:
             parts.append(f"{running} running")
         name = self.cursor_name
-        error = self.rows[name].error if name is not None else ""
+        error = self.items[name].error if name is not None else ""
         parts.append(f"{name}: {error}" if error else "space selects · r runs a command")
-        self.query_one("#hosts-title", Static).update(" · ".join(parts))
+        return " · ".join(parts)
+
+    def cells(self, item: HostRow) -> dict[str, Text]:
+        if item.running:
+            last = Text("running…", self.style("warning"))
+        elif item.exit_status is None:
+            last = Text("-", self.style("muted"))
+        else:
+            group = "ok" if item.exit_status == 0 else "error"
+            last = Text(f"exit {item.exit_status}", self.style(group))
+        return {
+            "mark": Text(MARK if item.name in self.marked else " ", self.style("mark")),
+            "host": Text(item.name, style="bold"),
+            "address": Text(address_text(item.address)),
+            "state": Text(item.state.value, self.style(_STATE_GROUP[item.state])),
+            "last run": last,
+        }
+
+    # -- changing what is shown ---------------------------------------------------------
+
+    def update(self, name: str, **changes: object) -> None:
+        """Change some of a host's fields and show them."""
+        row = self.items[name]
+        for field, value in changes.items():
+            setattr(row, field, value)
+        self.upsert(row)
+
+    def toggle_mark(self, name: str) -> None:
+        self.marked ^= {name}
+        self.upsert(self.items[name])
+
+    def mark_all(self) -> None:
+        """Mark every host, or none when all are marked already."""
+        everything = set(self.items)
+        self.marked = set() if self.marked == everything else everything
+        self.refill()
+
+    def clear_marks(self) -> None:
+        self.marked = set()
+        self.refill()
 
     def on_data_table_row_highlighted(self) -> None:
-        self._update_title()
-
-    # -- cells -----------------------------------------------------------------------------
-
-    def _cells(self, row: HostRow) -> list[Text]:
-        if row.running:
-            last = Text("running…", self._style("warning"))
-        elif row.exit_status is None:
-            last = Text("-", self._style("muted"))
-        else:
-            group = "ok" if row.exit_status == 0 else "error"
-            last = Text(f"exit {row.exit_status}", self._style(group))
-        return [
-            Text(MARK if row.name in self.marked else " ", self._style("mark")),
-            Text(row.name, style="bold"),
-            Text(address_text(row.address)),
-            Text(row.state.value, self._style(_STATE_GROUP[row.state])),
-            last,
-        ]
-
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._style.clear()
+        self.update_count()
