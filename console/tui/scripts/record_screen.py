@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.models import RunRecord
-from console.tui.scripts.run_log import RunLog
+from console.tui.kit.log_view import LogView
 from console.tui.scripts.view import retcode_content
 
 
@@ -36,7 +36,7 @@ class RunRecordScreen(ModalScreen[None]):
             background: $panel;
         }
         .summary { height: auto; padding: 0 1; margin-bottom: 1; }
-        RunLog { height: 1fr; }
+        LogView { height: 1fr; }
     }
     """
 
@@ -51,12 +51,12 @@ class RunRecordScreen(ModalScreen[None]):
             frame.border_title = f"{self.record.script} · run {self.record.id}"
             frame.border_subtitle = "escape closes"
             yield Static(record_summary(self.record), classes="summary")
-            yield RunLog()
+            yield LogView()
 
     def on_mount(self) -> None:
-        log = self.query_one(RunLog)
+        log = self.query_one(LogView)
         for stream, text in self.record.output:
-            log.append(stream, text)
+            log.add_lines(stream, [text])
         if not self.record.output:
             log.note("no output")
         log.flush()

@@ -15,9 +15,9 @@ from textual.reactive import reactive
 from textual.widgets import Button, Static
 
 from console.models import RunFinished, RunOutput, RunStarted, RunWaiting, Script
+from console.tui.kit.log_view import FRAME, LogView
 from console.tui.kit.messages import BackendFailed
 from console.tui.scripts.params_form import ParamsForm
-from console.tui.scripts.run_log import FRAME, RunLog
 
 if TYPE_CHECKING:
     from console.adapters.base import ScriptsBackend
@@ -35,7 +35,7 @@ class ScriptView(Vertical):
         & > .run-bar > Button { margin-right: 2; min-width: 9; }
         & > .run-bar > Button.-textual-compact:focus { text-style: bold; tint: $foreground 25%; }
         & > .run-bar > .status { width: 1fr; }
-        & > RunLog { height: 1fr; min-height: 3; }
+        & > LogView { height: 1fr; min-height: 3; }
     }
     """
 
@@ -65,7 +65,7 @@ class ScriptView(Vertical):
         with Horizontal(classes="run-bar"):
             yield Button("Run", id="run", variant="primary", compact=True)
             yield Static(classes="status")
-        yield RunLog()
+        yield LogView()
 
     def on_mount(self) -> None:
         self.status = Content.styled("ready", "$foreground-muted")
@@ -82,8 +82,8 @@ class ScriptView(Vertical):
         return self.query_one(ParamsForm)
 
     @property
-    def log_view(self) -> RunLog:
-        return self.query_one(RunLog)
+    def log_view(self) -> LogView:
+        return self.query_one(LogView)
 
     def focus_form(self) -> None:
         """Focus the first param, or the Run button when the script takes none."""
@@ -100,7 +100,7 @@ class ScriptView(Vertical):
         from console.adapters.errors import BackendError
 
         log = self.log_view
-        log.reset()
+        log.clear()
         shown = " ".join(f"{k}={v!r}" for k, v in self.script.mask(params).items())
         log.note(f"$ {self.script.name} {shown}".rstrip())
         self.status = Content.styled("starting…", "$text-accent")
@@ -113,7 +113,7 @@ class ScriptView(Vertical):
                     breather = time.monotonic()
                 match event:
                     case RunOutput(stream, text):
-                        log.append(stream, text)
+                        log.add_lines(stream, [text])
                     case RunWaiting():
                         log.note("waiting for the lock: another run of this script is going")
                         self.status = Content.styled("waiting for lock…", "$text-warning")
