@@ -213,7 +213,7 @@ async def test_locked_script_says_it_waits_for_the_lock(app: OpsConsoleApp, tmp_
             async for _event in holder:
                 pass
         await wait_for(pilot, lambda: view.last_retcode == 0, "our run gets the lock and ends")
-        assert "deployed" in view.log_view.text_lines
+        await wait_for(pilot, lambda: "deployed" in view.log_view.text_lines, "its last line")
 
 
 async def test_running_a_script_the_agent_dropped_notifies_and_reload_closes_it(

@@ -17,11 +17,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from console.models import Message
-from console.tui.kit.form_frame import form_frame_css
+from console.tui.kit.form_frame import FormScreen, form_frame_css
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
@@ -138,7 +138,7 @@ def check(
     return PushRequest(destination, content, topic or None, scheduled, file), []
 
 
-class PushMessageForm(ModalScreen[Message | None]):
+class PushMessageForm(FormScreen[Message]):
     """Asks for a message; pushes it and dismisses with it as the agent stored it.
 
     Problems are listed in the form once a push was tried, and kept up to date
@@ -165,9 +165,9 @@ class PushMessageForm(ModalScreen[Message | None]):
     }}
     """
 
+    SUBMIT_ID = "push"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "push", "Push", priority=True),
-        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Push", priority=True),
     ]
 
     def __init__(self, inbox: SciroccoInbox, destination: str) -> None:
@@ -231,12 +231,8 @@ class PushMessageForm(ModalScreen[Message | None]):
     def values(self) -> dict[str, str]:
         return {field.name: field.value for field in self.inputs if field.name is not None}
 
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        event.stop()
-        inputs = self.inputs
-        index = inputs.index(event.input)
-        focus_now(inputs[index + 1] if index + 1 < len(inputs) else self.payload_area)
+    def fields(self) -> list[Widget]:
+        return [*self.inputs, self.payload_area]
 
     @on(Select.Changed, "#field-kind")
     def _kind_changed(self) -> None:
@@ -274,17 +270,7 @@ class PushMessageForm(ModalScreen[Message | None]):
             shown.set_class(not problems, "-empty")
         return request, problems
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "push":
-            self.action_push()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def action_push(self) -> None:
+    def submit(self) -> None:
         self._tried = True
         request, _ = self._recheck()
         if request is not None:

@@ -1,4 +1,24 @@
-"""The frame every form dialog shares: centred over a dimmed screen, a titled box."""
+"""The form dialog every form shares: its frame, and what enter, ctrl+s and escape mean in it.
+
+Enter means the same in every form (and in a script's params): the next field,
+and on the last one, submit. ``ctrl+s`` submits from anywhere, escape cancels,
+the button whose id is ``SUBMIT_ID`` submits and any other cancels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from textual import on
+from textual.binding import Binding, BindingType
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input
+
+from console.tui.kit.keys import focus_now
+
+Answer = TypeVar("Answer")
 
 
 def form_frame_css(width: int) -> str:
@@ -19,3 +39,58 @@ def form_frame_css(width: int) -> str:
         border-subtitle-color: $text-muted;
     }}
 """
+
+
+def next_field_or(fields: Sequence[Widget], current: Widget, last: Callable[[], object]) -> None:
+    """Enter in ``current``: focus the field after it, or call ``last`` on the last one."""
+    index = fields.index(current) if current in fields else len(fields) - 1
+    if index + 1 < len(fields):
+        focus_now(fields[index + 1])
+    else:
+        last()
+
+
+def after_typed(screen: ModalScreen[Any], callback: Callable[[], object]) -> None:
+    """Run ``callback`` once the focused field has handled the keys already sent to it."""
+    # ctrl+s is a priority key, handled as it arrives; the keys typed just before it
+    # (one packet over SSH) may still wait in the field's queue.
+    focused = screen.focused
+    if focused is None:
+        callback()
+    else:
+        focused.call_later(callback)
+
+
+class FormScreen(ModalScreen[Answer | None]):
+    """A form over the pane; subclasses give ``submit`` and, if not just Inputs, ``fields``."""
+
+    SUBMIT_ID: ClassVar[str] = "submit"
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def fields(self) -> list[Widget]:
+        """The fields enter moves through, in order."""
+        return list(self.query(Input).results(Input))
+
+    def submit(self) -> None:
+        """Check what was typed and act on it (or say what is wrong)."""
+        raise NotImplementedError
+
+    def action_submit(self) -> None:
+        # After the keys typed before ctrl+s have reached their field.
+        after_typed(self, self.submit)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == self.SUBMIT_ID:
+            self.submit()
+        else:
+            self.dismiss(None)
+
+    @on(Input.Submitted)
+    def _next_field(self, event: Input.Submitted) -> None:
+        event.stop()
+        next_field_or(self.fields(), event.input, self.submit)

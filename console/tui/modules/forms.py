@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -22,7 +21,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, OptionList, Static
 
 from console.models import ModuleInfo
-from console.tui.kit.form_frame import form_frame_css
+from console.tui.kit.form_frame import FormScreen, form_frame_css
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
@@ -72,17 +71,6 @@ class TellLine(Validator):
         return self.failure(problem) if problem else self.success()
 
 
-def after_typed(screen: ModalScreen[Any], callback: Callable[[], object]) -> None:
-    """Run ``callback`` once the focused field has handled the keys already sent to it."""
-    # ctrl+s is a priority key, handled as it arrives; the keys typed just before it
-    # (one packet over SSH) may still wait in the field's queue.
-    focused = screen.focused
-    if focused is None:
-        callback()
-    else:
-        focused.call_later(callback)
-
-
 _FORM_CSS = f"""
     {form_frame_css(72)}
     .field {{ height: 1; margin-top: 1; }}
@@ -120,7 +108,7 @@ def _set_problem(screen: ModalScreen[Any], problem: str) -> None:
     shown.set_class(not problem, "-empty")
 
 
-class AddModuleForm(ModalScreen[int | None]):
+class AddModuleForm(FormScreen[int]):
     """Picks a type from what the service has and takes JSON args; dismisses with the new uid."""
 
     DEFAULT_CSS = f"""
@@ -131,11 +119,11 @@ class AddModuleForm(ModalScreen[int | None]):
     }}
     """
 
+    SUBMIT_ID = "add"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "add", "Add", priority=True),
+        Binding("ctrl+s", "submit", "Add", priority=True),
         Binding("up", "choose(-1)", "Previous type", show=False),
         Binding("down", "choose(1)", "Next type", show=False),
-        Binding("escape", "cancel", "Cancel"),
     ]
 
     def __init__(
@@ -226,24 +214,8 @@ class AddModuleForm(ModalScreen[int | None]):
     def _args_changed(self, event: Input.Changed) -> None:
         _show_problem(self, event)
 
-    @on(Input.Submitted, "#field")
-    def _args_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._check_and_add(event.value)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "add":
-            self.action_add()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def action_add(self) -> None:
-        field = self.query_one("#field", Input)
-        after_typed(self, lambda: self._check_and_add(field.value))
+    def submit(self) -> None:
+        self._check_and_add(self.query_one("#field", Input).value)
 
     def _check_and_add(self, text: str) -> None:
         chosen = self.chosen
@@ -268,7 +240,7 @@ class AddModuleForm(ModalScreen[int | None]):
         self.dismiss(uid)
 
 
-class TellModuleForm(ModalScreen[None]):
+class TellModuleForm(FormScreen[None]):
     """Sends a module a command with JSON args; its answer shows in the form, to tell again."""
 
     DEFAULT_CSS = f"""
@@ -288,9 +260,9 @@ class TellModuleForm(ModalScreen[None]):
     }}
     """
 
+    SUBMIT_ID = "send"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "send", "Send", priority=True),
-        Binding("escape", "close", "Close"),
+        Binding("ctrl+s", "submit", "Send", priority=True),
     ]
 
     def __init__(
@@ -334,24 +306,8 @@ class TellModuleForm(ModalScreen[None]):
     def _line_changed(self, event: Input.Changed) -> None:
         _show_problem(self, event)
 
-    @on(Input.Submitted, "#field")
-    def _line_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._check_and_send(event.value)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "send":
-            self.action_send()
-        else:
-            self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def action_send(self) -> None:
-        field = self.query_one("#field", Input)
-        after_typed(self, lambda: self._check_and_send(field.value))
+    def submit(self) -> None:
+        self._check_and_send(self.query_one("#field", Input).value)
 
     def _check_and_send(self, line: str) -> None:
         command, args, problem = parse_tell(line)

@@ -6,15 +6,15 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from console.models import ProcessStatus
-from console.tui.kit.form_frame import form_frame_css
+from console.tui.kit.form_frame import FormScreen, form_frame_css
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
@@ -74,7 +74,7 @@ def check(values: dict[str, str], env_text: str) -> tuple[ProcessRequest | None,
     return ProcessRequest(env=env, **fields), []
 
 
-class CreateProcessForm(ModalScreen[ProcessStatus | None]):
+class CreateProcessForm(FormScreen[ProcessStatus]):
     """Asks for a new process; creates it on the agent and dismisses with its status.
 
     Problems with the values are listed in the form; an agent's refusal is a
@@ -100,9 +100,9 @@ class CreateProcessForm(ModalScreen[ProcessStatus | None]):
     }}
     """
 
+    SUBMIT_ID = "create"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "create", "Create", priority=True),
-        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Create", priority=True),
     ]
 
     def __init__(self, backend: SmartmobProcesses, defaults: dict[str, str] | None = None) -> None:
@@ -143,27 +143,10 @@ class CreateProcessForm(ModalScreen[ProcessStatus | None]):
     def values(self) -> dict[str, str]:
         return {field.name: field.value for field in self.inputs if field.name is not None}
 
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        event.stop()
-        inputs = self.inputs
-        index = inputs.index(event.input)
-        if index + 1 < len(inputs):
-            focus_now(inputs[index + 1])
-        else:
-            focus_now(self.query_one(TextArea))
+    def fields(self) -> list[Widget]:
+        return [*self.inputs, self.query_one(TextArea)]
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "create":
-            self.action_create()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def action_create(self) -> None:
+    def submit(self) -> None:
         env_area = self.query_one(TextArea)
         request, problems = check(self.values(), env_area.text)
         labels = {label: name for name, (label, _) in FIELDS.items()}

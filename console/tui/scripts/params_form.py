@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import Input, Label
 
 from console.models import Script
-from console.tui.kit.keys import focus_now
+from console.tui.kit.form_frame import next_field_or
 
 
 class ParamsForm(Vertical):
@@ -78,12 +78,7 @@ class ParamsForm(Vertical):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        inputs = self.inputs
-        index = inputs.index(event.input)
-        if index + 1 < len(inputs):
-            focus_now(inputs[index + 1])
-        else:
-            self.post_message(self.Submitted(self))
+        next_field_or(self.inputs, event.input, lambda: self.post_message(self.Submitted(self)))
 
 
 def _label_text(script: Script, name: str) -> str:
