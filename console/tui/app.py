@@ -65,6 +65,14 @@ class OpsConsoleApp(KeyKeeper):
     #top-bar ConnectionIndicator.-inbox-count { max-width: 21; }
     #top-bar ConnectionIndicator.-inbox-count.-wide { max-width: 50%; }
     #panes { height: 1fr; }
+    /* The one-line header above a log (a process's, the hosts' output). */
+    .header-line {
+        height: 1;
+        padding: 0 1;
+        background: $boost;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.timer import Timer
 from textual.widgets import Static
 
 from console.tui.kit.log_view import FRAME, MAX_LINES, Kind, LogView
+from console.tui.kit.soon import Soon
 
 if TYPE_CHECKING:
     from console.models import Stream
@@ -33,13 +33,6 @@ class HostOutput(Vertical):
     DEFAULT_CSS = """
     HostOutput {
         height: 1fr;
-        #output-header {
-            height: 1;
-            padding: 0 1;
-            background: $boost;
-            text-wrap: nowrap;
-            text-overflow: ellipsis;
-        }
         LogView { height: 1fr; }
     }
     """
@@ -48,10 +41,10 @@ class HostOutput(Vertical):
         super().__init__(id=id)
         self.width = min(max((len(name) for name in names), default=0), NAME_WIDTH)
         self._queue: deque[tuple[Kind, str]] = deque(maxlen=MAX_LINES)
-        self._timer: Timer | None = None
+        self._flush_soon = Soon(self, FRAME, self.flush)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="output-header")
+        yield Static(id="output-header", classes="header-line")
         yield LogView(id="host-lines")
 
     def on_mount(self) -> None:
@@ -77,14 +70,11 @@ class HostOutput(Vertical):
 
     def _add(self, kind: Kind, text: str) -> None:
         self._queue.append((kind, text))
-        if self._timer is None:
-            self._timer = self.set_timer(FRAME, self.flush)
+        self._flush_soon.ask()
 
     def flush(self) -> None:
         """Hand every queued line to the view now, one batch per run of a stream."""
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
+        self._flush_soon.done()
         queued, self._queue = self._queue, deque(maxlen=MAX_LINES)
         view = self.view
         for kind, group in groupby(queued, key=lambda item: item[0]):

@@ -15,7 +15,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message as UiMessage
 from textual.widget import Widget
@@ -77,12 +76,11 @@ class InboxPane(ResourcePane[Message]):
         self._in_order = asyncio.Lock()
         """Pulls and acks, one at a time in the order pressed."""
 
-    def compose(self) -> ComposeResult:
-        yield MessageTable()
+    TABLE = MessageTable
 
     @property
     def message_table(self) -> MessageTable:
-        return self.query_one(MessageTable)
+        return self.resource_table  # type: ignore[return-value]
 
     @property
     def messages(self) -> dict[str, Message]:

@@ -10,29 +10,20 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from console.tui.kit.form_frame import form_frame_css
+
 
 class ConfirmDialog(ModalScreen[bool]):
     """Asks a question; dismisses with True for yes, False for no or escape."""
 
-    DEFAULT_CSS = """
-    ConfirmDialog {
-        align: center middle;
-        background: $background 60%;
-        & > Vertical {
-            width: 60;
-            max-width: 100%;
-            height: auto;
-            padding: 1 2;
-            border: round $warning;
-            background: $panel;
-            border-title-color: $warning;
-            border-title-style: bold;
-        }
-        #question { margin-bottom: 1; }
-        Horizontal { height: auto; align-horizontal: right; }
-        Button { margin-left: 2; }
-        Button.-textual-compact:focus { text-style: bold; tint: $foreground 25%; }
-    }
+    DEFAULT_CSS = f"""
+    ConfirmDialog {{
+    {form_frame_css(60, "1 2", "$warning")}
+        #question {{ margin-bottom: 1; }}
+        Horizontal {{ height: auto; align-horizontal: right; }}
+        Button {{ margin-left: 2; }}
+        Button.-textual-compact:focus {{ text-style: bold; tint: $foreground 25%; }}
+    }}
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -21,8 +21,9 @@ from console.tui.kit.keys import focus_now
 Answer = TypeVar("Answer")
 
 
-def form_frame_css(width: int) -> str:
-    """CSS rules to nest in a form screen's own block; ``width`` is the box's, in columns."""
+def form_frame_css(width: int, padding: str = "0 1", colour: str = "$primary") -> str:
+    """CSS rules to nest in a dialog screen's own block: the box is ``width`` columns wide,
+    with ``padding`` inside and its border and title in ``colour``."""
     return f"""
     align: center middle;
     background: $background 60%;
@@ -31,10 +32,10 @@ def form_frame_css(width: int) -> str:
         max-width: 100%;
         height: auto;
         max-height: 100%;
-        padding: 0 1;
-        border: round $primary;
+        padding: {padding};
+        border: round {colour};
         background: $panel;
-        border-title-color: $primary;
+        border-title-color: {colour};
         border-title-style: bold;
         border-subtitle-color: $text-muted;
     }}

@@ -23,11 +23,11 @@ from textual.geometry import Size
 from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.timer import Timer
 
 from console.models import Stream
 from console.tui.kit.pane import hidden
 from console.tui.kit.rich_style import StyleCache
+from console.tui.kit.soon import Soon
 
 FRAME = 1 / 30
 """Lines that arrive within one frame are added to the view together."""
@@ -122,7 +122,7 @@ class LogView(ScrollView, can_focus=True):
         """The number of the first line held: lines keep their number while older ones go."""
         self._pending: list[tuple[Kind, list[str]]] = []
         self._pending_count = 0
-        self._flush_timer: Timer | None = None
+        self._flush_soon = Soon(self, FRAME, self.flush)
         self._width = 0
         # With wrap on: the row each held line starts on (minus _row_origin), and the row after.
         self._row_starts: list[int] = []
@@ -169,14 +169,11 @@ class LogView(ScrollView, can_focus=True):
                 cut = excess
             self._pending_count -= cut
             excess -= cut
-        if self._flush_timer is None:
-            self._flush_timer = self.set_timer(FRAME, self.flush)
+        self._flush_soon.ask()
 
     def flush(self) -> None:
         """Add every queued line now, in one update of the view."""
-        if self._flush_timer is not None:
-            self._flush_timer.stop()
-            self._flush_timer = None
+        self._flush_soon.done()
         if not self._pending:
             return
         pending, self._pending = self._pending, []

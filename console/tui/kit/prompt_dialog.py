@@ -10,27 +10,17 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from console.tui.kit.form_frame import form_frame_css
+
 
 class PromptDialog(ModalScreen[str | None]):
     """Dismisses with the text typed (stripped) on enter, or None on escape or when empty."""
 
-    DEFAULT_CSS = """
-    PromptDialog {
-        align: center middle;
-        background: $background 60%;
-        & > Vertical {
-            width: 70;
-            max-width: 100%;
-            height: auto;
-            padding: 1 2;
-            border: round $primary;
-            background: $panel;
-            border-title-color: $primary;
-            border-title-style: bold;
-            border-subtitle-color: $text-muted;
-        }
-        #prompt { margin-bottom: 1; }
-    }
+    DEFAULT_CSS = f"""
+    PromptDialog {{
+    {form_frame_css(70, "1 2")}
+        #prompt {{ margin-bottom: 1; }}
+    }}
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]

@@ -15,6 +15,7 @@ from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from textual import events, on, work
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
@@ -50,6 +51,8 @@ class LinkChanged(Message):
 class ResourcePane(Vertical, Generic[Item]):
     """A live table of one kind of resource, with the keys and habits every pane shares."""
 
+    TABLE: ClassVar[type[ResourceTable[Any]]] = ResourceTable
+    """The resource's table class: the pane starts with one of these."""
     TITLE: ClassVar[str] = "Resources"
     """The pane's name, as in its palette entries ("Processes: filter")."""
     ON_SELECTED: ClassVar[frozenset[str]] = frozenset()
@@ -88,9 +91,12 @@ class ResourcePane(Vertical, Generic[Item]):
 
     # -- what a resource declares ----------------------------------------------------------
 
+    def compose(self) -> ComposeResult:
+        yield self.TABLE()
+
     @property
     def resource_table(self) -> ResourceTable[Item]:
-        return self.query_one(ResourceTable)
+        return self.query_one(self.TABLE)
 
     def watch_feed(
         self, client: AgentClient, table: ResourceTable[Any]
@@ -335,15 +341,9 @@ class ResourcePane(Vertical, Generic[Item]):
 
         self.app.push_screen(ConfirmDialog(question, title=doing, yes_label=yes_label), answered)
 
-    @work(group="calls", exit_on_error=False)
-    async def call(
-        self,
-        doing: str,
-        call: Callable[[], Awaitable[Any]],
-        done: Callable[[Any], object] | None = None,
-    ) -> None:
-        """Make an adapter call: its answer goes to ``done``, a failure to a notification."""
-        await self.call_now(doing, call, done)
+    def call(self, doing: str, *call_and_done: Any) -> None:
+        """``call_now`` in a worker: the pane's keys go on while the agent answers."""
+        self.run_worker(self.call_now(doing, *call_and_done), group="calls", exit_on_error=False)
 
     async def call_now(
         self,

@@ -17,12 +17,12 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from console.tui.kit.keys import focus_now
 from console.tui.kit.rich_style import StyleCache
+from console.tui.kit.soon import Soon
 
 Item = TypeVar("Item")
 
@@ -122,7 +122,7 @@ class ResourceTable(Vertical, Generic[Item]):
         self._last_room = HIDDEN_ROOM
         self.style = StyleCache(self, f"{self.STYLE_PREFIX}--")
         """The Rich style of component class ``<STYLE_PREFIX>--<name>``, kept per theme."""
-        self._refill_timer: Timer | None = None
+        self._refill_soon = Soon(self, self.REFILL_DELAY, self.refill)
         self._select_when_shown: str | None = None
         self.ready = False
         """Mounted: until then (a pane may build its parts when first shown) data is only kept."""
@@ -268,14 +268,11 @@ class ResourceTable(Vertical, Generic[Item]):
             self._select_when_shown = key
 
     def refill_soon(self) -> None:
-        if self._refill_timer is None:
-            self._refill_timer = self.set_timer(self.REFILL_DELAY, self.refill)
+        self._refill_soon.ask()
 
     def refill(self) -> None:
         """Rebuild the rows from the resources, the filters and the table's width."""
-        if self._refill_timer is not None:
-            self._refill_timer.stop()
-            self._refill_timer = None
+        self._refill_soon.done()
         if not self.ready:
             return
         table = self.table

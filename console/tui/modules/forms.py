@@ -21,7 +21,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, OptionList, Static
 
 from console.models import ModuleInfo
-from console.tui.kit.form_frame import FormScreen, form_frame_css
+from console.tui.kit.form_frame import Answer, FormScreen, form_frame_css
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
@@ -108,7 +108,22 @@ def _set_problem(screen: ModalScreen[Any], problem: str) -> None:
     shown.set_class(not problem, "-empty")
 
 
-class AddModuleForm(FormScreen[int]):
+class OneFieldForm(FormScreen[Answer]):
+    """A form of one field (``#field``) checked as it is typed, acted on by enter or ctrl+s."""
+
+    @on(Input.Changed, "#field")
+    def _field_changed(self, event: Input.Changed) -> None:
+        _show_problem(self, event)
+
+    def submit(self) -> None:
+        self.check_and_act(self.query_one("#field", Input).value)
+
+    def check_and_act(self, text: str) -> None:
+        """Check the field's text; act on it, or say what is wrong."""
+        raise NotImplementedError
+
+
+class AddModuleForm(OneFieldForm[int]):
     """Picks a type from what the service has and takes JSON args; dismisses with the new uid."""
 
     DEFAULT_CSS = f"""
@@ -210,14 +225,7 @@ class AddModuleForm(FormScreen[int]):
         # Selected, so typing replaces them and an arrow key keeps them to edit.
         field.select_all()
 
-    @on(Input.Changed, "#field")
-    def _args_changed(self, event: Input.Changed) -> None:
-        _show_problem(self, event)
-
-    def submit(self) -> None:
-        self._check_and_add(self.query_one("#field", Input).value)
-
-    def _check_and_add(self, text: str) -> None:
+    def check_and_act(self, text: str) -> None:
         chosen = self.chosen
         args, problem = parse_json_object(text)
         if chosen is None:
@@ -240,7 +248,7 @@ class AddModuleForm(FormScreen[int]):
         self.dismiss(uid)
 
 
-class TellModuleForm(FormScreen[None]):
+class TellModuleForm(OneFieldForm[None]):
     """Sends a module a command with JSON args; its answer shows in the form, to tell again."""
 
     DEFAULT_CSS = f"""
@@ -302,14 +310,7 @@ class TellModuleForm(FormScreen[None]):
     def on_mount(self) -> None:
         focus_now(self.query_one("#field", Input))
 
-    @on(Input.Changed, "#field")
-    def _line_changed(self, event: Input.Changed) -> None:
-        _show_problem(self, event)
-
-    def submit(self) -> None:
-        self._check_and_send(self.query_one("#field", Input).value)
-
-    def _check_and_send(self, line: str) -> None:
+    def check_and_act(self, line: str) -> None:
         command, args, problem = parse_tell(line)
         _set_problem(self, problem)
         if args is not None and not problem:

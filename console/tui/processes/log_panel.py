@@ -37,13 +37,6 @@ class ProcessLogPanel(Vertical):
     DEFAULT_CSS = """
     ProcessLogPanel {
         height: 1fr;
-        #log-header {
-            height: 1;
-            padding: 0 1;
-            background: $boost;
-            text-wrap: nowrap;
-            text-overflow: ellipsis;
-        }
         LogView { height: 1fr; }
         #search-bar { height: 1; background: $boost; display: none; }
         #search-bar.-open { display: block; }
@@ -70,7 +63,7 @@ class ProcessLogPanel(Vertical):
         self._tail_worker: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="log-header")
+        yield Static(id="log-header", classes="header-line")
         yield LogView(id="log-lines")
         with Horizontal(id="search-bar"):
             yield Input(

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
@@ -53,12 +52,11 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         super().__init__(id=id)
         self._select_when_seen: str | None = None
 
-    def compose(self) -> ComposeResult:
-        yield ProcessTable()
+    TABLE = ProcessTable
 
     @property
     def process_table(self) -> ProcessTable:
-        return self.query_one(ProcessTable)
+        return self.resource_table  # type: ignore[return-value]
 
     @property
     def statuses(self) -> dict[str, ProcessStatus]:
