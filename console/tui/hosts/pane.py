@@ -36,7 +36,7 @@ from console.tui.hosts.output import HostOutput
 from console.tui.hosts.table import HostRow, HostState, HostTable, failure_text, state_of
 from console.tui.kit.keys import focus_now
 from console.tui.kit.log_view import FRAME
-from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
+from console.tui.kit.pane import Command, HelpSection, hidden, pane_help
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
@@ -159,18 +159,17 @@ class HostsPane(Vertical):
 
     def help_sections(self) -> list[HelpSection]:
         """The pane's keys, then the command line's."""
-        return [
-            ("Hosts pane", key_rows(self.app, self.BINDINGS)),
-            (
-                "Command line",
-                [
-                    ("enter", "run it on each selected host at once"),
-                    ("", "a raw shell line, run as typed"),
-                    ("↑ ↓", "older and newer lines run before"),
-                    ("tab", "to the output: scroll; G follows, w wraps"),
-                ],
-            ),
-        ]
+        return pane_help(
+            self,
+            "Hosts pane",
+            "Command line",
+            [
+                ("enter", "run it on each selected host at once"),
+                ("", "a raw shell line, run as typed"),
+                ("↑ ↓", "older and newer lines run before"),
+                ("tab", "to the output: scroll; G follows, w wraps"),
+            ],
+        )
 
     # -- targets and keys ------------------------------------------------------------------
 

@@ -18,10 +18,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static, TextArea
+from textual.widgets import Input, Label, Select, Static, TextArea
 
 from console.models import Message
-from console.tui.kit.form_frame import FormScreen, form_frame_css
+from console.tui.kit.form_frame import FormScreen, form_buttons, form_frame_css
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
@@ -209,9 +209,7 @@ class PushMessageForm(FormScreen[Message]):
                     id="payload", soft_wrap=True, compact=True, placeholder=KINDS["json"][1]
                 )
             yield Static("", id="problems", classes="-empty", markup=False)
-            with Horizontal(id="buttons"):
-                yield Button("Push (^s)", variant="primary", id="push", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            yield form_buttons("Push (^s)", "push")
 
     def on_mount(self) -> None:
         focus_now(self.query_one("#payload", TextArea))

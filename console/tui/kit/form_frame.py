@@ -12,6 +12,7 @@ from typing import Any, ClassVar, TypeVar
 
 from textual import on
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input
@@ -60,6 +61,15 @@ def after_typed(screen: ModalScreen[Any], callback: Callable[[], object]) -> Non
         callback()
     else:
         focused.call_later(callback)
+
+
+def form_buttons(submit: str, submit_id: str, cancel: str = "Cancel") -> Horizontal:
+    """The row of a form's two buttons, right-aligned: ``submit`` (primary) and ``cancel``."""
+    return Horizontal(
+        Button(submit, variant="primary", id=submit_id, compact=True),
+        Button(cancel, id="cancel", compact=True),
+        id="buttons",
+    )
 
 
 class FormScreen(ModalScreen[Answer | None]):

@@ -432,7 +432,6 @@ class LogView(ScrollView, can_focus=True):
         self._strips[number] = strip
         return strip
 
-
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._style.clear()

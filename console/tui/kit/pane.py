@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from textual.binding import Binding, BindingType
+from textual.widget import Widget
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -68,3 +69,10 @@ def hidden(keys: str, action: str, description: str, tooltip: str, display: str 
     ``display`` (default: its keys, "a,b" as "a / b")."""
     shown_as = display or " / ".join(key.strip() for key in keys.split(","))
     return Binding(keys, action, description, show=False, key_display=shown_as, tooltip=tooltip)
+
+
+def pane_help(
+    pane: Widget, title: str, more_title: str, more_rows: list[KeyRow]
+) -> list[HelpSection]:
+    """A pane's ``?`` sections: its bindings under ``title``, then ``more_rows``."""
+    return [(title, key_rows(pane.app, pane.BINDINGS)), (more_title, more_rows)]

@@ -18,10 +18,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 
 from console.models import ModuleInfo
-from console.tui.kit.form_frame import Answer, FormScreen, form_frame_css
+from console.tui.kit.form_frame import Answer, FormScreen, form_buttons, form_frame_css
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
@@ -165,10 +165,7 @@ class AddModuleForm(OneFieldForm[int]):
                 yield Label("args")
                 yield _field("", '{"name": value, ...} or nothing', JsonObject())
             yield Static("", id="problem", classes="-empty", markup=False)
-            with Horizontal(id="buttons"):
-                label = "Set (^s)" if self.background else "Add (^s)"
-                yield Button(label, variant="primary", id="add", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            yield form_buttons("Set (^s)" if self.background else "Add (^s)", "add")
 
     def on_mount(self) -> None:
         types = self.query_one("#types", OptionList)
@@ -303,9 +300,7 @@ class TellModuleForm(OneFieldForm[None]):
                 )
             yield Static("", id="problem", classes="-empty", markup=False)
             yield Static("", id="answer", classes="-empty", markup=False)
-            with Horizontal(id="buttons"):
-                yield Button("Send (^s)", variant="primary", id="send", compact=True)
-                yield Button("Close", id="close", compact=True)
+            yield form_buttons("Send (^s)", "send", "Close")
 
     def on_mount(self) -> None:
         focus_now(self.query_one("#field", Input))

@@ -270,8 +270,9 @@ class ModulesPane(ResourcePane[ModuleInfo]):
     def action_add(self) -> None:
         self.add_module(self.service)
 
-    def add_module(self, service: str) -> None:
-        """Open the form that adds a module to a service; select the new one once it is seen."""
+    def add_module(self, service: str, background: bool = False) -> None:
+        """Open the form that adds a module (or the background) to a service; select the new
+        one once it is seen."""
         from console.tui.modules.forms import AddModuleForm
 
         client = self.connected()
@@ -280,9 +281,11 @@ class ModulesPane(ResourcePane[ModuleInfo]):
 
         def added(uid: int | None) -> None:
             if uid is not None:
-                self._started(client, service, uid, "Module added")
+                title = "Background set" if background else "Module added"
+                self._started(client, service, uid, title)
 
-        form = AddModuleForm(_backend(client, service), remembered=self._add_args)
+        backend = _backend(client, service)
+        form = AddModuleForm(backend, background=background, remembered=self._add_args)
         self.app.push_screen(form, added)
 
     def action_background(self) -> None:
@@ -291,29 +294,19 @@ class ModulesPane(ResourcePane[ModuleInfo]):
     def set_background(self, service: str) -> None:
         """Open the form that sets a service's background; replacing one asks first."""
         from console.tui.kit.confirm_dialog import ConfirmDialog
-        from console.tui.modules.forms import AddModuleForm
-
-        client = self.connected()
-        if client is None:
-            return
-
-        def added(uid: int | None) -> None:
-            if uid is not None:
-                self._started(client, service, uid, "Background set")
-
-        def open_form(yes: bool | None = True) -> None:
-            if yes:
-                backend = _backend(client, service)
-                form = AddModuleForm(backend, background=True, remembered=self._add_args)
-                self.app.push_screen(form, added)
 
         old = self.lists[service].snapshot.background
         if old is None:
-            open_form()
+            self.add_module(service, background=True)
             return
         question = f"Replace the {service}'s background, #{old.uid} {old.type}? It is stopped."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.add_module(service, background=True)
+
         dialog = ConfirmDialog(question, title="Set background", yes_label="Replace")
-        self.app.push_screen(dialog, open_form)
+        self.app.push_screen(dialog, answered)
 
     def _started(self, client: AgentClient, service: str, uid: int, title: str) -> None:
         module_list = self.lists[service]

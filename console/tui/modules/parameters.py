@@ -157,7 +157,6 @@ class ModuleParameters(Vertical):
             )
         )
 
-
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._style.clear()

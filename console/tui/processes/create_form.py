@@ -11,10 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Input, Label, Static, TextArea
 
 from console.models import ProcessStatus
-from console.tui.kit.form_frame import FormScreen, form_frame_css
+from console.tui.kit.form_frame import FormScreen, form_buttons, form_frame_css
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
@@ -128,9 +128,7 @@ class CreateProcessForm(FormScreen[ProcessStatus]):
                 yield Label("env\nKEY=VALUE\none a line")
                 yield TextArea(id="env", soft_wrap=False, compact=True)
             yield Static("", id="problems", classes="-empty", markup=False)
-            with Horizontal(id="buttons"):
-                yield Button("Create (^s)", variant="primary", id="create", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            yield form_buttons("Create (^s)", "create")
 
     def on_mount(self) -> None:
         first_empty = next((i for i in self.inputs if not i.value), self.inputs[0])

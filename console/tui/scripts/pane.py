@@ -21,7 +21,7 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Static
 from console.models import AgentInfo, Script
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection, key_rows
+from console.tui.kit.pane import Command, HelpSection, pane_help
 from console.tui.scripts.catalog import ScriptCatalog
 
 if TYPE_CHECKING:
@@ -345,17 +345,16 @@ class ScriptsPane(Horizontal):
 
     def help_sections(self) -> list[HelpSection]:
         """The pane's keys, then what enter does where."""
-        return [
-            ("Scripts pane", key_rows(self.app, self.BINDINGS)),
-            (
-                "Tables and forms",
-                [
-                    ("enter", "open the script under the cursor"),
-                    ("enter", "in a param: next one; on the last one, run"),
-                    ("enter", "on a past run: show its output"),
-                ],
-            ),
-        ]
+        return pane_help(
+            self,
+            "Scripts pane",
+            "Tables and forms",
+            [
+                ("enter", "open the script under the cursor"),
+                ("enter", "in a param: next one; on the last one, run"),
+                ("enter", "on a past run: show its output"),
+            ],
+        )
 
     def commands(self) -> Iterator[Command]:
         """Command palette entries: the pane's actions, and one per script to open it."""
