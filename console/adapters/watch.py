@@ -27,8 +27,9 @@ Item = TypeVar("Item")
 
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Seconds between attempts to reach a dropped stream again; the last one repeats."""
-HEARTBEAT = 1.0
-"""Seconds between pings on the events stream; a pong later than that means the agent is gone."""
+HEARTBEAT = 0.6
+"""Seconds between pings on the events stream, and the most a pong may take: an agent that
+stops answering is noticed within two of them (and the goodbye it will not answer)."""
 
 HELLO = "hello"
 LOST = "lost"
@@ -103,7 +104,12 @@ async def agent_events(endpoint: Endpoint, topics: tuple[str, ...]) -> AsyncIter
         reason = "the events stream ended"
         try:
             async with websocket.connect(
-                endpoint, path, ping_interval=HEARTBEAT, ping_timeout=HEARTBEAT
+                endpoint,
+                path,
+                ping_interval=HEARTBEAT,
+                ping_timeout=HEARTBEAT,
+                # An agent that does not answer pings will not answer a goodbye either.
+                close_timeout=HEARTBEAT / 3,
             ) as ws:
                 try:
                     async for frame in ws:

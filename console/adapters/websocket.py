@@ -24,16 +24,16 @@ async def connect(
     raises AuthError when refused for credentials, BackendError for other refusals,
     Unavailable when it cannot be reached."""
     try:
-        connection = await websockets.connect(
-            endpoint.ws_url(path),
-            additional_headers=endpoint.ws_headers(),
-            ssl=endpoint.ws_ssl(),
-            max_size=MAX_FRAME,
-            open_timeout=5,
+        settings: dict[str, Any] = {
+            "additional_headers": endpoint.ws_headers(),
+            "ssl": endpoint.ws_ssl(),
+            "max_size": MAX_FRAME,
+            "open_timeout": 5,
             # A reader that stops mid-stream should not wait long for the server's goodbye.
-            close_timeout=1,
+            "close_timeout": 1,
             **options,
-        )
+        }
+        connection = await websockets.connect(endpoint.ws_url(path), **settings)
     except InvalidStatus as exc:
         status = exc.response.status_code
         error = AuthError if status in (401, 403) else BackendError

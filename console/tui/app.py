@@ -193,6 +193,8 @@ class OpsConsoleApp(KeyKeeper):
         # The tab says how many messages wait for an ack, so they are seen from any pane.
         number = list(PANES).index("inbox") + 1
         count = f" [bold $text-warning]({event.count})[/]" if event.count else ""
+        if not self.query("#tab-inbox"):
+            return  # the console is closing: its tabs are gone
         self.query_one("#tab-inbox", Tab).label = f"{number} {PANES['inbox']}{count}"
         self.query_one(ConnectionIndicator).set_class(bool(count), "-inbox-count")
 

@@ -367,8 +367,9 @@ class ResourceTable(Vertical, Generic[Item]):
         event.stop()
         if self.screen.focused is self.table:
             # An enter typed right after the one that left the filter was meant for the
-            # table: "/web⏎⏎" opens web.
-            self.table.action_select_cursor()
+            # table: "/web⏎⏎" opens web. Selected from the table's own queue: a message sent
+            # from here would stop bubbling here (Textual stops a message at its sender).
+            self.table.call_next(self.table.action_select_cursor)
         else:
             focus_now(self.table)
 
