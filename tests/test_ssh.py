@@ -37,10 +37,13 @@ def test_addresses_parse() -> None:
     assert Host.parse("deploy@web1.internal:2222") == Host(
         "web1.internal", "web1.internal", 2222, "deploy"
     )
-    assert Host.parse("web1") == Host("web1", "web1", 22, None)
+    # Left out, the port and user are ~/.ssh/config's to decide: nothing fills in 22.
+    assert Host.parse("web1") == Host("web1", "web1", None, None)
     assert Host.parse("root@[::1]:22", name="v6").hostname == "::1"
-    with pytest.raises(ValueError):
-        Host.parse("bad host name")
+    assert str(Host.parse("root@[::1]:22")) == "root@[::1]:22"
+    for bad in ("bad host name", "web1:0", "web1:70000", "web1:"):
+        with pytest.raises(ValueError):
+            Host.parse(bad)
 
 
 async def test_check_returns_both_streams_and_the_exit_status(hosts: SshHosts, host: Host) -> None:

@@ -392,14 +392,17 @@ class HostsPane(Vertical):
         for name in names:
             try:
                 ssh, host = await self._host(name)
-                fingerprint = await ssh.host_key_fingerprint(host)
+                offered = await ssh.host_key(host)
             except Exception as exc:
                 self._failed(name, exc, "Host key")
                 continue
+            fingerprint = offered.fingerprint
+            where = _home_relative(offered.known_hosts) if offered.known_hosts else "known_hosts"
+            replaces = " in place of the key recorded before" if offered.changed else ""
             question = (
-                f"Accept this key for {name} ({host})?\n\n  {fingerprint}\n\n"
+                f"Accept this key for {name} ({host})?\n\n  {offered}\n\n"
                 "Compare it with the host's own first (ssh-keygen -lf on the host): "
-                f"it is added to {_home_relative(ssh.known_hosts)} and trusted from then on."
+                f"it is added to {where}{replaces} and trusted from then on."
             )
             dialog = ConfirmDialog(question, title="Unknown host key", yes_label="Accept")
             if not await self.app.push_screen_wait(dialog):

@@ -50,7 +50,5 @@ def host_agent(ssh: SshHosts, host: Host, options: Mapping[str, Any]) -> SshAgen
     """A connector to the agent on ``host``, over SSH connections of its own (same keys and
     known_hosts): closing the context later must not cut the commands the pane runs."""
     from console.adapters.connect import SshAgent
-    from console.adapters.ssh import SshHosts
 
-    own = SshHosts(ssh.known_hosts, ssh.client_keys, ssh.config, ssh.connect_timeout)
-    return SshAgent(own, host, **options)
+    return SshAgent(ssh.sibling(), host, **options)
