@@ -281,7 +281,8 @@ class SshHosts:
         after ``time_limit`` seconds (default: the adapter's), having stopped the command.
         """
         connection = await self.connection(host)
-        deadline = asyncio.get_running_loop().time() + (time_limit or self.time_limit)
+        limit = time_limit or self.time_limit
+        deadline = asyncio.get_running_loop().time() + limit
         try:
             process = await connection.create_process(
                 self.command_line(argv, sudo), errors="replace"
@@ -311,7 +312,7 @@ class SshHosts:
         try:
             finished = 0
             while finished < len(pumps):
-                item = await self._next(queue, deadline, host, shown)
+                item = await self._next(queue, deadline, host, shown, limit)
                 if item is None:
                     finished += 1
                 elif isinstance(item, BaseException):
@@ -323,7 +324,7 @@ class SshHosts:
             try:
                 completed = await asyncio.wait_for(process.wait(), max(remaining, 0))
             except TimeoutError:
-                raise self._timed_out(host, shown, time_limit) from None
+                raise self._timed_out(host, shown, limit) from None
             if completed.exit_status is None and completed.exit_signal is None:
                 self.evict(host, connection)
                 raise Unavailable(f"{host.name}: the connection closed before {shown} ended")
@@ -339,17 +340,16 @@ class SshHosts:
         deadline: float,
         host: Host,
         shown: str,
+        limit: float,
     ) -> tuple[Stream, str] | BaseException | None:
         remaining = deadline - asyncio.get_running_loop().time()
         try:
             return await asyncio.wait_for(queue.get(), max(remaining, 0))
         except TimeoutError:
-            raise self._timed_out(host, shown, None) from None
+            raise self._timed_out(host, shown, limit) from None
 
-    def _timed_out(self, host: Host, shown: str, time_limit: float | None) -> CallTimedOut:
-        return CallTimedOut(
-            f"{host.name}: {shown} did not finish within {time_limit or self.time_limit:g} s"
-        )
+    def _timed_out(self, host: Host, shown: str, limit: float) -> CallTimedOut:
+        return CallTimedOut(f"{host.name}: {shown} did not finish within {limit:g} s")
 
     async def check(
         self,
