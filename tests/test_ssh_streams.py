@@ -79,7 +79,12 @@ async def test_lines_are_cut_as_str_splitlines_cuts_them_as_remoto_does(
     assert (await hosts.check(host, ["printf", "a\\rb\\nc\\n"])).stdout == ["a", "b", "c"]
     line_separators = "x\\342\\200\\250y\\302\\205z\\n"  # U+2028 and U+0085 in UTF-8
     assert (await hosts.check(host, ["printf", line_separators])).stdout == ["x", "y", "z"]
-    assert (await hosts.check(host, ["printf", "a\\r\\nb\\n\\nend"])).stdout == ["a", "b", "", "end"]
+    assert (await hosts.check(host, ["printf", "a\\r\\nb\\n\\nend"])).stdout == [
+        "a",
+        "b",
+        "",
+        "end",
+    ]
 
 
 @given(st.text(alphabet="ab\r\n\x0b\x1c\u2028\u0085é", max_size=40), st.data())
@@ -118,7 +123,7 @@ async def test_run_says_what_it_runs_at_info_then_logs_the_streams(
 async def test_a_call_over_its_time_limit_is_stopped_and_the_host_stays_usable(
     hosts: SshHosts, host: Host
 ) -> None:
-    with bounded(), pytest.raises(CallTimedOut, match="did not finish within 0.5 s"):
+    with bounded(), pytest.raises(CallTimedOut, match=r"did not finish within 0\.5 s"):
         await hosts.check(host, ["sleep", "30"], time_limit=0.5)
     # The adapter's own limit bounds a call that names none.
     short = SshHosts(
@@ -152,9 +157,7 @@ async def test_a_connection_that_breaks_mid_call_ends_it_with_an_error_and_is_re
     assert await hosts.connection(host) is not first
 
 
-async def test_the_keep_alive_notices_a_peer_that_went_silent(
-    sshd: SshServer, host: Host
-) -> None:
+async def test_the_keep_alive_notices_a_peer_that_went_silent(sshd: SshServer, host: Host) -> None:
     ssh = SshHosts(
         known_hosts=sshd.known_hosts,
         client_keys=[sshd.client_key],
