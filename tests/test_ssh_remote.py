@@ -44,7 +44,8 @@ def folder(tmp_path: Path) -> Path:
 async def test_a_module_runs_remotely_with_lists_dicts_and_tuples(
     hosts: SshHosts, host: Host, folder: Path
 ) -> None:
-    async with await hosts.import_module(host, files) as remote:
+    conn = hosts.at(host)  # as remoto's Connection
+    async with await conn.import_module(files) as remote:
         assert {"listdir", "sizes", "echo", "refuse", "not_data"} <= set(remote.functions)
         assert await remote.listdir(str(folder)) == ["a.bin", "b.txt", "sub"]
         paths = [str(folder / "a.bin"), str(folder / "b.txt")]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 import asyncssh
 
 from console.adapters.errors import AuthError, BackendError, Unavailable
+from console.adapters.ssh_host import Host, HostConnection
 from console.adapters.ssh_keys import (
     HostKeyRefused,
     OfferedKey,
@@ -31,6 +31,7 @@ from console.adapters.ssh_keys import (
     record,
     refusal,
 )
+from console.adapters.ssh_lines import LineSplitter
 from console.adapters.ssh_settings import (
     DEFAULT_CONFIG,
     HostSettings,
@@ -47,7 +48,9 @@ __all__ = [
     "CommandFailed",
     "CommandNotFound",
     "Host",
+    "HostConnection",
     "HostKeyRefused",
+    "LineSplitter",
     "OfferedKey",
     "RemoteResult",
     "SshHosts",
@@ -56,9 +59,6 @@ __all__ = [
 DEFAULT_TIME_LIMIT = 600.0
 """Seconds a call may take when the caller names no limit."""
 _CHUNK = 65536
-_ADDRESS = re.compile(
-    r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]]+\]|[^:\s\[\]]+)(?::(?P<port>\d+))?$"
-)
 
 
 class CommandFailed(BackendError):
@@ -82,62 +82,10 @@ class CallTimedOut(Unavailable):
 
 
 @dataclass(frozen=True)
-class Host:
-    """Where to reach a machine: ``name`` is what logs and the console call it.
-
-    ``port`` and ``user`` are None when not given, so that ``~/.ssh/config`` decides them
-    (``hostname`` may be an alias of the config too).
-    """
-
-    name: str
-    hostname: str
-    port: int | None = None
-    user: str | None = None
-
-    @classmethod
-    def parse(cls, address: str, name: str | None = None) -> Host:
-        """``[user@]host[:port]`` (IPv6 in brackets); ValueError for anything else."""
-        found = _ADDRESS.match(address.strip())
-        port = int(found["port"]) if found and found["port"] else None
-        if found is None or (port is not None and not 0 < port < 65536):
-            raise ValueError(f"not a host address: {address!r} (expected user@host:port)")
-        hostname = found["host"].strip("[]")
-        return cls(name or hostname, hostname, port, found["user"])
-
-    def __str__(self) -> str:
-        user = f"{self.user}@" if self.user else ""
-        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
-        return f"{user}{host}{f':{self.port}' if self.port is not None else ''}"
-
-
-@dataclass(frozen=True)
 class RemoteResult:
     stdout: list[str]
     stderr: list[str]
     exit_status: int
-
-
-class LineSplitter:
-    """Cuts text that arrives in pieces where ``str.splitlines`` would cut the whole of it."""
-
-    def __init__(self) -> None:
-        self._pending = ""
-
-    def feed(self, text: str) -> list[str]:
-        """The lines completed by ``text``, without their endings."""
-        pieces = (self._pending + text).splitlines(keepends=True)
-        self._pending = ""
-        if pieces:
-            last = pieces[-1]
-            # No ending yet, or a \r whose \n may be in the next piece.
-            if last.splitlines()[0] == last or last.endswith("\r"):
-                self._pending = pieces.pop()
-        return [piece.splitlines()[0] for piece in pieces]
-
-    def close(self) -> list[str]:
-        """What is left, once the text has ended."""
-        pending, self._pending = self._pending, ""
-        return pending.splitlines()
 
 
 class SshHosts:
@@ -410,6 +358,10 @@ class SshHosts:
                 raise CommandNotFound(host.name, argv[0])
 
     # -- remote functions and forwards ---------------------------------------------------
+
+    def at(self, host: Host) -> HostConnection:
+        """``host`` as remoto's ``Connection``: ``run``, ``check`` and ``import_module``."""
+        return HostConnection(self, host)
 
     async def import_module(
         self, host: Host, module: ModuleType | Path, interpreter: str = "python3"
