@@ -52,6 +52,8 @@ class HostSettings:
     hostname: str
     """After HostName (and HostKeyAlias, for known_hosts)."""
     port: int
+    user: str
+    """After User (else the local user's name)."""
     known_hosts: tuple[Path, ...]
     """Where keys are looked up; an accepted key is written to the first. Empty: none."""
     connect_kwargs: dict[str, Any]
@@ -63,7 +65,9 @@ class HostSettings:
 
     @property
     def address(self) -> str:
-        return f"{self.hostname}:{self.port}"
+        """``user@host:port``, as resolved."""
+        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        return f"{self.user}@{host}:{self.port}"
 
 
 async def resolve(
@@ -102,7 +106,8 @@ async def resolve(
     if found.get("ServerAliveInterval") is None:
         kwargs["keepalive_interval"] = defaults.keepalive_interval
     alias = options.host_key_alias
-    return HostSettings(alias or options.host, options.port, tuple(known_hosts), kwargs)
+    name = alias or options.host
+    return HostSettings(name, options.port, options.username, tuple(known_hosts), kwargs)
 
 
 def _known_hosts_files(defaults: SshDefaults, config: Any) -> list[Path]:

@@ -446,7 +446,13 @@ class HostsPane(Vertical):
             switch_question(host, options), title="Switch context", yes_label="Switch"
         )
         if await self.app.push_screen_wait(dialog):
-            self.post_message(self.ContextChosen(host_agent(ssh, host, options), name))
+            progress = partial(self._agent_progress, name)
+            self.post_message(self.ContextChosen(host_agent(ssh, host, options, progress), name))
+
+    def _agent_progress(self, name: str, step: str) -> None:
+        """A step of reaching the agent on ``name``, in the output (the app reports failures)."""
+        if self.is_attached:
+            self.output.note(f"agent: {step}", name)
 
 
 def _home_relative(path: Path) -> str:
