@@ -193,6 +193,10 @@ async def test_an_unknown_host_key_is_shown_and_k_records_it_only_on_yes(
         await wait_for(pilot, lambda: cell(app, "testhost", "state") == "host key unknown", "key")
         assert pane(app).rows["testhost"].exit_status is None
         fingerprint = await ssh.host_key_fingerprint(pane(app)._parsed["testhost"])
+        # The refusal shows the key; here k accepts it, so no shell command is offered.
+        notes = [text for stream, text in output(app) if stream is None]
+        assert any(f"ssh-ed25519 {fingerprint}" in note for note in notes), notes
+        assert not any("--accept-host-key" in note for note in notes)
         await pilot.press("escape", "k")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
         assert isinstance(app.screen, ConfirmDialog)
