@@ -289,6 +289,7 @@ def ssh_connector(url: str, context: dict[str, Any]) -> AgentConnector:
         remote_port=int(context.get("remote_port", 8470)),
         start=bool(context.get("start", True)),
         remote_command=str(context.get("remote_command", "opsconsole")),
+        remote_log_dir=context.get("remote_log_dir"),
     )
 
 

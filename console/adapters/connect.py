@@ -218,11 +218,7 @@ class SshAgent:
         return client
 
     async def _start_remote(self) -> None:
-        folder = (
-            shlex.quote(self.remote_log_dir)
-            if self.remote_log_dir
-            else '"${XDG_STATE_HOME:-$HOME/.local/state}/opsconsole"'
-        )
+        folder = _remote_folder(self.remote_log_dir)
         agent = (
             f"{self.remote_command} agent --host 127.0.0.1 --port {self.remote_port} "
             f"{shlex.join(self.agent_args)}"
@@ -285,3 +281,14 @@ class SshAgent:
             await self._client.aclose()
             self._client = None
         await self.hosts.close()
+
+
+def _remote_folder(path: str | None) -> str:
+    """A folder on the host as a shell word: ``~/`` means the remote user's home there."""
+    if not path:
+        return '"${XDG_STATE_HOME:-$HOME/.local/state}/opsconsole"'
+    if path == "~":
+        return '"$HOME"'
+    if path.startswith("~/"):
+        return '"$HOME"' + shlex.quote(path[1:])
+    return shlex.quote(path)
