@@ -11,6 +11,7 @@ prints the result (as JSON with ``--json``). Errors go to stderr as one clear me
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -109,7 +110,7 @@ async def ssh(args: argparse.Namespace, hosts_config: dict[str, dict[str, Any]])
             return await hosts.run(host, argv, sudo=args.sudo)
         result = await hosts.check(host, argv, sudo=args.sudo)
         if args.json:
-            print(json.dumps(result.__dict__, indent=2))
+            print(json.dumps(dataclasses.asdict(result), indent=2))
         else:
             for line in result.stdout:
                 print(line)
