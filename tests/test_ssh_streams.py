@@ -120,11 +120,11 @@ async def test_run_says_what_it_runs_at_info_then_logs_the_streams(
     assert sorted(records[1:]) == [("DEBUG", "out1"), ("ERROR", "err1")]
 
 
-async def test_a_call_over_its_time_limit_is_stopped_and_the_host_stays_usable(
+async def test_a_call_over_its_time_limit_ends_with_an_error_and_the_host_stays_usable(
     hosts: SshHosts, host: Host
 ) -> None:
     with bounded(), pytest.raises(CallTimedOut, match=r"did not finish within 0\.5 s"):
-        await hosts.check(host, ["sleep", "30"], time_limit=0.5)
+        await hosts.check(host, ["sleep", "8"], time_limit=0.5)
     # The adapter's own limit bounds a call that names none.
     short = SshHosts(
         known_hosts=hosts.defaults.known_hosts,
@@ -134,7 +134,7 @@ async def test_a_call_over_its_time_limit_is_stopped_and_the_host_stays_usable(
     )
     try:
         with bounded(), pytest.raises(CallTimedOut):
-            await short.run(host, ["sleep", "30"])
+            await short.run(host, ["sleep", "8"])
     finally:
         await short.close()
     assert (await hosts.check(host, ["echo", "after"])).stdout == ["after"]
@@ -147,7 +147,7 @@ async def test_a_connection_that_breaks_mid_call_ends_it_with_an_error_and_is_re
     first = await hosts.connection(host)
     serving = sshd_children(sshd) - before
     assert serving, "no sshd process for the new connection"
-    call = asyncio.create_task(hosts.check(host, ["sleep", "30"]))
+    call = asyncio.create_task(hosts.check(host, ["sleep", "12"]))
     await asyncio.sleep(0.3)  # the command is under way (there is nothing to wait on)
     for pid in serving:
         os.kill(pid, signal.SIGKILL)
@@ -168,7 +168,7 @@ async def test_the_keep_alive_notices_a_peer_that_went_silent(sshd: SshServer, h
     before = sshd_children(sshd)
     await ssh.connection(host)
     serving = sshd_children(sshd) - before
-    call = asyncio.create_task(ssh.check(host, ["sleep", "30"]))
+    call = asyncio.create_task(ssh.check(host, ["sleep", "12"]))
     await asyncio.sleep(0.3)
     for pid in serving:
         os.kill(pid, signal.SIGSTOP)  # alive, connected, and silent

@@ -78,7 +78,11 @@ class CommandNotFound(BackendError):
 
 
 class CallTimedOut(Unavailable):
-    """A remote call did not finish within its time limit; it was stopped."""
+    """A remote call did not finish within its time limit: its channel was closed.
+
+    The host is asked to stop the command (SIGTERM), but OpenSSH's server may not honour
+    that; then the command ends when it next writes to its closed output or reads its input.
+    """
 
 
 @dataclass(frozen=True)
@@ -226,7 +230,7 @@ class SshHosts:
         """Each output line as ``(stream, line)`` as it comes, then the exit status (an int).
 
         Raises Unavailable when the connection breaks (it is then dropped) and CallTimedOut
-        after ``time_limit`` seconds (default: the adapter's), having stopped the command.
+        after ``time_limit`` seconds (default: the adapter's), having closed its channel.
         """
         connection = await self.connection(host)
         limit = time_limit or self.time_limit
@@ -280,6 +284,8 @@ class SshHosts:
         finally:
             for task in pumps:
                 task.cancel()
+            if process.exit_status is None:
+                process.send_signal("TERM")  # where the server honours it
             process.close()
 
     async def _next(

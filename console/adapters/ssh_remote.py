@@ -4,8 +4,9 @@ on the host and its functions are called there, over the host's SSH connection.
 The remote program is ``ssh_remote_runner`` (its wire format is described there). Arguments
 and results are JSON data (numbers, strings, lists, tuples, dicts with string keys); a remote
 exception comes back as ``RemoteError`` carrying the remote traceback. Calls on one module run
-one at a time, each within a time limit; a call that overruns stops the remote Python, and the
-next call starts a fresh one (the module's state is lost then).
+one at a time, each within a time limit; a call that overruns closes the remote Python's
+channel (it ends once that call returns), and the next call starts a fresh one (the module's
+state is lost then).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class RemoteModule:
             await self.close()
             raise CallTimedOut(
                 f"{self.host.name}: {doing} did not finish within {limit:g} s; "
-                "the remote Python was stopped"
+                "its channel was closed (the remote Python ends when the call returns)"
             ) from None
         except (OSError, asyncssh.Error) as exc:
             if self._connection is not None:
