@@ -242,7 +242,8 @@ class SshHosts:
         except (OSError, asyncssh.Error) as exc:
             self.evict(host, connection)
             raise Unavailable(f"{host.name}: {exc}") from None
-        queue: asyncio.Queue[tuple[Stream, str] | BaseException | None] = asyncio.Queue()
+        # Bounded: a reader that falls behind holds the command back instead of filling memory.
+        queue: asyncio.Queue[tuple[Stream, str] | BaseException | None] = asyncio.Queue(1024)
 
         async def pump(reader: asyncssh.SSHReader[str], stream: Stream) -> None:
             lines = LineSplitter()
