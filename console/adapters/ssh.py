@@ -59,6 +59,7 @@ __all__ = [
 DEFAULT_TIME_LIMIT = 600.0
 """Seconds a call may take when the caller names no limit."""
 _CHUNK = 65536
+_Batch = tuple[Stream, list[str]]
 
 
 class CommandFailed(BackendError):
@@ -242,17 +243,18 @@ class SshHosts:
         except (OSError, asyncssh.Error) as exc:
             self.evict(host, connection)
             raise Unavailable(f"{host.name}: {exc}") from None
+        # Lines travel in batches (one per chunk read): the per-item cost is paid per chunk.
         # Bounded: a reader that falls behind holds the command back instead of filling memory.
-        queue: asyncio.Queue[tuple[Stream, str] | BaseException | None] = asyncio.Queue(1024)
+        queue: asyncio.Queue[_Batch | BaseException | None] = asyncio.Queue(64)
 
         async def pump(reader: asyncssh.SSHReader[str], stream: Stream) -> None:
             lines = LineSplitter()
             try:
                 while chunk := await reader.read(_CHUNK):
-                    for line in lines.feed(chunk):
-                        await queue.put((stream, line))
-                for line in lines.close():
-                    await queue.put((stream, line))
+                    if batch := lines.feed(chunk):
+                        await queue.put((stream, batch))
+                if rest := lines.close():
+                    await queue.put((stream, rest))
                 await queue.put(None)
             except Exception as exc:  # any of them ends the call, never hangs it
                 await queue.put(exc)
@@ -272,7 +274,9 @@ class SshHosts:
                     self.evict(host, connection)
                     raise Unavailable(f"{host.name}: the connection broke: {item}") from None
                 else:
-                    yield item
+                    stream, batch = item
+                    for line in batch:
+                        yield stream, line
             remaining = deadline - asyncio.get_running_loop().time()
             try:
                 completed = await asyncio.wait_for(process.wait(), max(remaining, 0))
@@ -291,12 +295,12 @@ class SshHosts:
 
     async def _next(
         self,
-        queue: asyncio.Queue[tuple[Stream, str] | BaseException | None],
+        queue: asyncio.Queue[_Batch | BaseException | None],
         deadline: float,
         host: Host,
         shown: str,
         limit: float,
-    ) -> tuple[Stream, str] | BaseException | None:
+    ) -> _Batch | BaseException | None:
         remaining = deadline - asyncio.get_running_loop().time()
         try:
             return await asyncio.wait_for(queue.get(), max(remaining, 0))
