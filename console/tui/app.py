@@ -95,7 +95,7 @@ class OpsConsoleApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this list of keys"),
         Binding("ctrl+r", "reconnect", "Reconnect", tooltip="reach the agent again"),
         # In the footer only while the console drives another agent than its first (check_action).
-        Binding("L", "back_to_first", "Local", tooltip="back to the agent the console started on"),
+        Binding("L", "back_to_first", "Local", tooltip="back to the first agent, from a host's"),
     ]
 
     def __init__(
