@@ -308,6 +308,10 @@ async def test_an_agent_that_cannot_start_on_the_host_is_reported_with_its_log_w
         assert took < 10, f"the failure took {took:.1f} s to show"
         steps = [text for stream, text in output(app) if stream is None]
         assert any("agent: agent started (pid" in step for step in steps)
+        # The cause stays in the output after the notification is gone.
+        assert any("agent: failed: the agent started there exited" in step for step in steps)
+        assert any("No module named opsconsole_not_installed" in step for step in steps)
+        assert all("\n" not in step for step in steps)
         # The way back is one key, shown in the footer.
         assert footer_keys(app).get("L") == "Local"
         await pilot.press("L")

@@ -210,8 +210,10 @@ class SshAgent:
                     f"its log: {self.remote_log}"
                 )
                 await self._wait_ready(client)
-            except BaseException:
+            except BaseException as exc:
                 await client.aclose()
+                if isinstance(exc, BackendError):  # kept where the steps are, past the toast
+                    self._say(f"failed: {exc.message.removeprefix(f'{self.host.name}: ')}")
                 raise
         self._say("the agent answers")
         self._client = client

@@ -452,7 +452,10 @@ class HostsPane(Vertical):
     def _agent_progress(self, name: str, step: str) -> None:
         """A step of reaching the agent on ``name``, in the output (the app reports failures)."""
         if self.is_attached:
-            self.output.note(f"agent: {step}", name)
+            first, *more = step.splitlines() or [""]
+            self.output.note(f"agent: {first}", name)
+            for line in more:  # a log's last lines, one note each (a note is one line)
+                self.output.note(f"  {line}", name)
 
 
 def _home_relative(path: Path) -> str:
