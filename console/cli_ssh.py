@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,9 +70,8 @@ def add_parser(commands: Any) -> None:
     ssh.add_argument(
         "--timeout",
         type=float,
-        default=600.0,
         metavar="SECONDS",
-        help="time limit of the command or call (default 600)",
+        help="time limit of the command or call (default: 600)",
     )
     ssh.add_argument(
         "--python", default="python3", help="call: the host's Python interpreter (default python3)"
@@ -89,7 +89,7 @@ async def ssh(args: argparse.Namespace, hosts_config: dict[str, dict[str, Any]])
         stream=sys.stderr,
     )
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
-    if not args.timeout > 0:
+    if args.timeout is not None and not 0 < args.timeout < math.inf:
         raise UsageError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
     configured = hosts_config.get(args.host, {})
     host = Host.parse(str(configured.get("address", args.host)), name=args.host)
@@ -97,7 +97,7 @@ async def ssh(args: argparse.Namespace, hosts_config: dict[str, dict[str, Any]])
         known_hosts=args.known_hosts,
         client_keys=args.identity,
         config=args.ssh_config or DEFAULT_CONFIG,
-        time_limit=args.timeout,
+        **({"time_limit": args.timeout} if args.timeout is not None else {}),
     )
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     try:
