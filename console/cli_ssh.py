@@ -90,7 +90,7 @@ async def ssh(args: argparse.Namespace, hosts_config: dict[str, dict[str, Any]])
     )
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     if args.timeout is not None and not 0 < args.timeout < math.inf:
-        raise UsageError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
+        raise UsageError(f"--timeout {args.timeout:g}: give a finite number of seconds above 0")
     configured = hosts_config.get(args.host, {})
     host = Host.parse(str(configured.get("address", args.host)), name=args.host)
     hosts = SshHosts(

@@ -186,3 +186,21 @@ async def test_an_ssh_context_starts_an_agent_on_the_host_and_reaches_it(
         if connector.started_pid is not None:
             os.kill(connector.started_pid, signal.SIGTERM)
         await connector.close()
+
+
+async def test_a_host_slow_to_answer_holds_up_no_other(hosts: SshHosts, host: Host) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, never says a word of SSH
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    slow = Host("slow", "127.0.0.1", server.sockets[0].getsockname()[1], host.user)
+    stuck = asyncio.create_task(hosts.check(slow, ["true"]))
+    try:
+        await asyncio.sleep(0.2)  # the slow host's connection is under way
+        assert not stuck.done()
+        async with asyncio.timeout(5):  # well inside the slow host's 10 s connect timeout
+            assert (await hosts.check(host, ["echo", "quick"])).stdout == ["quick"]
+    finally:
+        stuck.cancel()
+        server.close()

@@ -119,7 +119,7 @@ class SshHosts:
         )
         self.time_limit = time_limit
         self._connections: dict[Host, asyncssh.SSHClientConnection] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[Host, asyncio.Lock] = {}
 
     def sibling(self) -> SshHosts:
         """Another adapter with the same settings and connections of its own."""
@@ -142,7 +142,8 @@ class SshHosts:
     async def connection(self, host: Host) -> asyncssh.SSHClientConnection:
         """The host's open connection, made on first use. Raises HostKeyRefused, AuthError,
         Unavailable, or ValueError for a config that cannot be parsed."""
-        async with self._lock:
+        # One lock per host: a host that is slow to answer holds up no other.
+        async with self._locks.setdefault(host, asyncio.Lock()):
             connection = self._connections.get(host)
             if connection is not None and not connection.is_closed():
                 return connection
