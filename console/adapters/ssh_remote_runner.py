@@ -71,7 +71,7 @@ def _load(name, source):
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = types.ModuleType(name)
     module.__file__ = filename
-    sys.modules[name] = module
+    sys.modules.setdefault(name, module)  # never in place of a module of the same name
     exec(compile(source, filename, "exec"), module.__dict__)
     return module
 
