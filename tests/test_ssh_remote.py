@@ -59,6 +59,12 @@ async def test_a_module_runs_remotely_with_lists_dicts_and_tuples(
         }
 
 
+async def test_a_reply_of_megabytes_comes_whole_and_quickly(hosts: SshHosts, host: Host) -> None:
+    async with await hosts.import_module(host, files) as remote, asyncio.timeout(30):
+        assert await remote.blob(8_000_000) == "x" * 8_000_000
+        assert await remote.blob(3) == "xxx"  # nothing of the big one was left behind
+
+
 async def test_a_remote_exception_comes_back_with_the_remote_traceback(
     hosts: SshHosts, host: Host, folder: Path
 ) -> None:

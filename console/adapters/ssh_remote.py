@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 _RUNNER = Path(ssh_remote_runner.__file__).read_text()
 _STDERR_KEPT = 20
+_CHUNK = 65536
+MAX_REPLY = 256 * 2**20
+"""Characters of one reply (its JSON text) beyond which the remote Python is stopped."""
 
 
 class RemoteError(BackendError):
@@ -84,6 +87,8 @@ class RemoteModule:
         self._stderr: deque[str] = deque(maxlen=_STDERR_KEPT)
         self._stderr_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._unread = ""
+        """What was read past the last reply line."""
 
     @classmethod
     async def start(
@@ -140,6 +145,7 @@ class RemoteModule:
             self.hosts.evict(self.host, connection)
             raise Unavailable(f"{self.host.name}: {exc}") from None
         self._stderr.clear()
+        self._unread = ""
         self._stderr_task = asyncio.create_task(self._keep_stderr(self._process))
         reply = await self._exchange(
             {"name": self.name, "source": self.source}, limit, f"loading {self.name}"
@@ -156,7 +162,7 @@ class RemoteModule:
             async with asyncio.timeout(limit):
                 process.stdin.write(json.dumps(request) + "\n")
                 await process.stdin.drain()
-                line = await process.stdout.readline()
+                line = await self._reply_line(process)
         except TimeoutError:
             await self.close()
             raise CallTimedOut(
@@ -176,6 +182,25 @@ class RemoteModule:
         if not isinstance(reply, dict):
             await self._broken(f"the remote Python answered garbage to {doing}: {line[:200]!r}")
         return reply
+
+    async def _reply_line(self, process: asyncssh.SSHClientProcess[str]) -> str:
+        """The next reply line ("" at the end). Read in chunks: asyncssh's readline copies
+        its buffer once per chunk, which takes minutes for a reply of some megabytes."""
+        parts = [self._unread]
+        self._unread = ""
+        size = len(parts[0])
+        while "\n" not in parts[-1]:
+            chunk = await process.stdout.read(_CHUNK)
+            if not chunk:
+                return ""
+            parts.append(chunk)
+            size += len(chunk)
+            if size > MAX_REPLY:
+                await self._broken(f"the reply passed {MAX_REPLY // 2**20} MiB")
+        text = "".join(parts)
+        end = text.index("\n") + 1
+        self._unread = text[end:]
+        return text[:end]
 
     async def _broken(self, why: str, last_words: bool = True) -> NoReturn:
         """Stop the remote Python and raise Unavailable with what it printed last."""

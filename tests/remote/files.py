@@ -30,3 +30,8 @@ def _deeper(reason):
 
 def not_data():
     return {1, 2}
+
+
+def blob(size):
+    """A string of ``size`` characters (a reply far larger than an SSH window)."""
+    return "x" * size
