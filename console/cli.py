@@ -143,29 +143,9 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
         "id"
     )
 
-    ssh = commands.add_parser(
-        "ssh",
-        help="run or check a command on a host over SSH",
-        usage="opsconsole ssh {run,check} [options] HOST -- COMMAND...",
-        description="Options go before HOST, as with ssh itself; the command comes after --.",
-    )
-    ssh.add_argument("action", choices=["run", "check"])
-    ssh.add_argument("host", help="a host named in the config, or user@host[:port]")
-    ssh.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
-    ssh.add_argument("--json", action="store_true", help="check: print JSON")
-    ssh.add_argument("--sudo", action="store_true", help="run it with sudo -n")
-    ssh.add_argument("--config", type=Path, help="TOML config file (its [hosts])")
-    ssh.add_argument("--identity", type=Path, action="append", help="private key (like ssh -i)")
-    ssh.add_argument(
-        "--known-hosts",
-        type=lambda text: Path(text).expanduser(),
-        help="known_hosts file (default ~/.ssh/known_hosts)",
-    )
-    ssh.add_argument(
-        "--accept-host-key",
-        metavar="FINGERPRINT",
-        help="record the host's key first, if it has this SHA256 fingerprint",
-    )
+    from console.cli_ssh import add_parser as add_ssh_parser
+
+    add_ssh_parser(commands)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,15 +189,17 @@ def pane_command(name: str) -> Callable[[Any, argparse.Namespace], Awaitable[int
 
 
 def run_ssh(args: argparse.Namespace) -> int:
-    from console import cli_commands
+    from console import cli_ssh
     from console.adapters.errors import BackendError
 
     if not [a for a in args.argv if a != "--"]:
         raise ConfigError("ssh: give the command after --, e.g. ssh run web1 -- uptime")
     hosts = ConsoleConfig.load(args.config).hosts
     try:
-        return asyncio.run(cli_commands.ssh(args, hosts))
-    except (BackendError, ValueError) as exc:
+        return asyncio.run(cli_ssh.ssh(args, hosts))
+    except cli_ssh.UsageError as exc:
+        raise ConfigError(str(exc)) from None
+    except (BackendError, ValueError, AttributeError) as exc:
         print(f"opsconsole: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 1
 
@@ -307,6 +289,7 @@ def ssh_connector(url: str, context: dict[str, Any]) -> AgentConnector:
         remote_port=int(context.get("remote_port", 8470)),
         start=bool(context.get("start", True)),
         remote_command=str(context.get("remote_command", "opsconsole")),
+        remote_log_dir=context.get("remote_log_dir"),
     )
 
 
