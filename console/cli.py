@@ -105,7 +105,11 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
 
     command("ps", "list the agent's processes")
     for verb in ("restart", "stop", "start"):
-        command(verb, f"{verb} a process").add_argument("slug")
+        control = command(verb, f"{verb} a process, every process of an app, or all")
+        which = control.add_mutually_exclusive_group(required=True)
+        which.add_argument("slug", nargs="?", help="the process")
+        which.add_argument("--app", help=f"{verb} every process of this app in one call")
+        which.add_argument("--all", action="store_true", help=f"{verb} every process")
     logs = command("logs", "print a process's output (-f: and follow it)")
     logs.add_argument("slug")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")

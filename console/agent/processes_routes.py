@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
@@ -19,6 +21,7 @@ from console.agent.http import (
 )
 from console.agent.processes import (
     InvalidSpec,
+    ManagedProcess,
     ProcessService,
     SlugTaken,
     UnknownProcess,
@@ -26,7 +29,8 @@ from console.agent.processes import (
 )
 from console.models import LogBatch, LogGap, ProcessStatus
 
-FEATURES = ("processes.control", "processes.cursor", "processes.json-logs")
+FEATURES = ("processes.control", "processes.cursor", "processes.json-logs", "processes.bulk")
+CONTROL_ACTIONS = ("restart", "stop", "start")
 
 
 def status_document(status: ProcessStatus, connection: HTTPConnection) -> dict[str, object]:
@@ -67,16 +71,17 @@ def routes(service: ProcessService) -> list[BaseRoute]:
     def control(action: str) -> Handler:
         async def handler(request: Request) -> Response:
             process = service.get(request.path_params["slug"])
-            match action:
-                case "restart":
-                    await process.restart()
-                case "stop":
-                    await process.stop()
-                case "start":
-                    process.start()
-            # Answer with where it ended up (running, or why not), not a state in passing.
-            await process.settle()
+            await act(process, action)
             return JSONResponse(status_document(service.status(process.spec.slug), request))
+
+        return handler
+
+    def bulk_control(action: str) -> Handler:
+        async def handler(request: Request) -> Response:
+            chosen = select(service, await json_object_body(request, require_type=False))
+            await asyncio.gather(*(act(process, action) for process in chosen))
+            statuses = [service.status(process.spec.slug) for process in chosen]
+            return JSONResponse({"processes": [status_document(s, request) for s in statuses]})
 
         return handler
 
@@ -142,7 +147,11 @@ def routes(service: ProcessService) -> list[BaseRoute]:
             Route(
                 f"/{action}-process/{{slug}}", answering_errors(control(action)), methods=["POST"]
             )
-            for action in ("restart", "stop", "start")
+            for action in CONTROL_ACTIONS
+        ),
+        *(
+            Route(f"/{action}-processes", answering_errors(bulk_control(action)), methods=["POST"])
+            for action in CONTROL_ACTIONS
         ),
         WebSocketRoute("/attach-console/{slug}", attach_console, name="attach_console"),
     ]
@@ -152,3 +161,42 @@ def _log_frame(event: LogBatch | LogGap) -> dict[str, object]:
     if isinstance(event, LogGap):
         return {"gap": {"seq": event.seq, "count": event.count}}
     return event.to_wire()
+
+
+async def act(process: ManagedProcess, action: str) -> None:
+    """Restart, stop or start one process, then wait for where it ends up.
+
+    The answer shows where it settled (running, or why not), not a state in passing.
+    """
+    match action:
+        case "restart":
+            await process.restart()
+        case "stop":
+            await process.stop()
+        case "start":
+            process.start()
+    await process.settle()
+
+
+def select(service: ProcessService, body: dict[str, Any]) -> list[ManagedProcess]:
+    """The processes a bulk body names: ``{"app": APP}``, ``{"slugs": [SLUG, ...]}`` or
+    ``{"all": true}``, exactly one of them.
+
+    Raises HttpError 400 for any other body, UnknownProcess (404) for a slug or an app
+    the agent does not have: then nothing is acted on.
+    """
+    given = [key for key in ("app", "slugs", "all") if key in body]
+    unknown = sorted(set(body) - {"app", "slugs", "all"})
+    if unknown or len(given) != 1:
+        raise HttpError(400, 'give exactly one of "app", "slugs" or "all" (and nothing else)')
+    match given[0], body[given[0]]:
+        case "all", True:
+            return [service.get(status.slug) for status in service.list()]
+        case "app", str(app) if app:
+            chosen = [service.get(s.slug) for s in service.list() if s.app == app]
+            if not chosen:
+                raise HttpError(404, f"No process of app '{app}'")
+            return chosen
+        case "slugs", list(slugs) if slugs and all(isinstance(s, str) for s in slugs):
+            return [service.get(slug) for slug in dict.fromkeys(slugs)]
+    raise HttpError(400, '"app" takes a name, "slugs" a non-empty list of slugs, "all" true')
