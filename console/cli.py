@@ -92,7 +92,7 @@ def build_parser() -> Parser:
     add_pane_commands(commands, common)
 
     bench = commands.add_parser("bench", help="measure this machine (figures beside a baseline)")
-    bench.add_argument("name", choices=["startup", "logs", "inbox"])
+    bench.add_argument("name", choices=["startup", "logs", "inbox", "supervise"])
     bench.add_argument("--rounds", type=int, default=5, help="measurements of each side")
     return parser
 
@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def pane_command(name: str) -> Callable[[Any, argparse.Namespace], Awaitable[int]]:
+    skip_unused_imports()
     from console import cli_commands
 
     handlers = {
@@ -333,9 +334,26 @@ def console_hosts(config: ConsoleConfig) -> dict[str, dict[str, Any]]:
     return config.hosts
 
 
+UNUSED_BY_CLIENTS = ("trio", "httpx._main")
+"""Modules httpx's import pulls in when installed, that a client command never runs: trio
+(httpcore's other async backend, ~40 ms) and httpx's own command line (click, rich and
+pygments, ~30 ms)."""
+
+
+def skip_unused_imports() -> None:
+    """Make the optional imports in UNUSED_BY_CLIENTS fail fast in this process.
+
+    Both are guarded by ``except ImportError`` in httpcore and httpx, which then fall back
+    to asyncio and to a stub ``httpx.main``; a module loaded already is left alone.
+    """
+    for name in UNUSED_BY_CLIENTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
 def run_client(
     args: argparse.Namespace, command: Callable[[Any, argparse.Namespace], Awaitable[int]]
 ) -> int:
+    skip_unused_imports()
     from console.adapters.errors import BackendError
 
     args.json = getattr(args, "json", False)  # the flag is accepted at any level, so unset

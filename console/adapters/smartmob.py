@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
@@ -146,6 +145,8 @@ class SmartmobProcesses:
             path += "?format=json" + (f"&since={since}" if since is not None else "")
         seq = since or 0
         async with websocket.connect(self._endpoint, path) as ws:
+            from websockets.exceptions import ConnectionClosed, ConnectionClosedOK  # loaded
+
             try:
                 async for frame in ws:
                     if as_json:
