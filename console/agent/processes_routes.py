@@ -31,6 +31,10 @@ from console.models import LogBatch, LogGap, ProcessStatus
 
 FEATURES = ("processes.control", "processes.cursor", "processes.json-logs", "processes.bulk")
 CONTROL_ACTIONS = ("restart", "stop", "start")
+SETTLE_LIMIT = 2.0
+"""Seconds a control call waits for its process to settle before answering where it is."""
+SETTLE_PER_PROCESS = 0.02
+"""Seconds more per process of a bulk call: its spawns take turns on the agent's loop."""
 
 
 _SLUG_MARK = "\x00slug\x00"
@@ -98,7 +102,8 @@ def routes(service: ProcessService) -> list[BaseRoute]:
     def bulk_control(action: str) -> Handler:
         async def handler(request: Request) -> Response:
             chosen = select(service, await json_object_body(request, require_type=False))
-            await asyncio.gather(*(act(process, action) for process in chosen))
+            patience = SETTLE_LIMIT + SETTLE_PER_PROCESS * len(chosen)
+            await asyncio.gather(*(act(process, action, patience) for process in chosen))
             statuses = [service.status(process.spec.slug) for process in chosen]
             return JSONResponse({"processes": status_documents(statuses, request)})
 
@@ -182,8 +187,9 @@ def _log_frame(event: LogBatch | LogGap) -> dict[str, object]:
     return event.to_wire()
 
 
-async def act(process: ManagedProcess, action: str) -> None:
-    """Restart, stop or start one process, then wait for where it ends up.
+async def act(process: ManagedProcess, action: str, patience: float = SETTLE_LIMIT) -> None:
+    """Restart, stop or start one process, then wait (up to ``patience`` seconds) for where
+    it ends up.
 
     The answer shows where it settled (running, or why not), not a state in passing.
     """
@@ -194,7 +200,7 @@ async def act(process: ManagedProcess, action: str) -> None:
             await process.stop()
         case "start":
             process.start()
-    await process.settle()
+    await process.settle(patience)
 
 
 def select(service: ProcessService, body: dict[str, Any]) -> list[ManagedProcess]:

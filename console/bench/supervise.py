@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import xmlrpc.client
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence, Set
 from pathlib import Path
 
 from console.adapters.agent import AgentClient
@@ -96,18 +96,18 @@ class Agent(Side):
     async def start_all(self) -> None:
         assert self.client is not None
         answered = await self.client.processes.control_many("start")
-        _check(len(answered) == self.count and all(s.state == "running" for s in answered))
+        _check(len(answered) == self.count, [s.state.value for s in answered], {"running"})
         self.pid = next(s.pid for s in answered if s.slug == f"{APP}.worker.0")
 
     async def stop_all(self) -> None:
         assert self.client is not None
         answered = await self.client.processes.control_many("stop")
-        _check(len(answered) == self.count and all(s.state == "stopped" for s in answered))
+        _check(len(answered) == self.count, [s.state.value for s in answered], {"stopped"})
 
     async def restart_one(self) -> None:
         assert self.client is not None
         after = await self.client.processes.restart(f"{APP}.worker.0")
-        _check(after.state == "running" and after.pid not in (None, self.pid))
+        _check(after.pid not in (None, self.pid), [after.state.value], {"running"})
         self.pid = after.pid
 
     async def list_all(self) -> None:
@@ -170,12 +170,12 @@ class Supervisord(Side):
     async def start_all(self) -> None:
         assert self.rpc is not None
         results = self.rpc.supervisor.startAllProcesses(True)
-        _check(len(results) == self.count and {r["status"] for r in results} == {SUCCESS})
+        _check(len(results) == self.count, [r["status"] for r in results], {SUCCESS})
 
     async def stop_all(self) -> None:
         assert self.rpc is not None
         results = self.rpc.supervisor.stopAllProcesses(True)
-        _check(len(results) == self.count and {r["status"] for r in results} == {SUCCESS})
+        _check(len(results) == self.count, [r["status"] for r in results], {SUCCESS})
 
     async def restart_one(self) -> None:
         assert self.rpc is not None
@@ -220,9 +220,11 @@ class StepFailed(RuntimeError):
     """A step did not leave the processes where it should have."""
 
 
-def _check(ok: bool) -> None:
-    if not ok:
-        raise StepFailed("a step did not leave the processes where it should")
+def _check(ok: bool, outcomes: Sequence[object] = (), wanted: Set[object] = frozenset()) -> None:
+    """Raise StepFailed unless ``ok`` and every outcome is one of ``wanted`` (when given)."""
+    if not ok or (wanted and not set(outcomes) <= wanted):
+        seen = {str(o): list(outcomes).count(o) for o in set(outcomes)}
+        raise StepFailed(f"a step did not leave the processes where it should: {seen}")
 
 
 def _free_port() -> int:
