@@ -243,11 +243,11 @@ def _rss_kib(pid: int) -> int:
 
 
 def _helpers_of(agent: int) -> list[int]:
-    """The agent's reaper: the child that runs ``console.agent.reaper``."""
+    """The agent's reaper: the child that runs ``console/agent/reaper.py``."""
     found = []
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
-            if entry.name.isdigit() and b"console.agent.reaper" in (entry / "cmdline").read_bytes():
+            if entry.name.isdigit() and b"reaper.py" in (entry / "cmdline").read_bytes():
                 stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                 if int(stat[1]) == agent:
                     found.append(int(entry.name))
