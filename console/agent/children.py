@@ -112,6 +112,7 @@ class Children:
     def __init__(self) -> None:
         self._reaper: asyncio.subprocess.Process | None = None
         self._live: dict[int, asyncio.subprocess.Process] = {}
+        self._reaper_removals: list[str] = []
         install_watcher()
 
     async def start(self) -> None:
@@ -160,10 +161,14 @@ class Children:
         return proc
 
     async def release(self, proc: asyncio.subprocess.Process) -> None:
-        """Forget an exited child, killing whatever it left running in its group."""
+        """Forget an exited child, killing whatever it left running in its group.
+
+        Only the first call for a child acts (stop and watch both release it).
+        """
+        if self._live.pop(proc.pid, None) is None:
+            return
         signal_group(proc.pid, signal.SIGKILL)
-        if self._live.pop(proc.pid, None) is not None:
-            await self._tell_reaper(f"-{proc.pid}")
+        self._forget_in_reaper(proc.pid)
 
     async def watch(
         self,
@@ -221,6 +226,7 @@ class Children:
     async def close(self, grace: float = 5.0) -> None:
         """Stop every child still running, then let the reaper go."""
         await asyncio.gather(*(self.stop(p, grace) for p in list(self._live.values())))
+        self._flush_removals()
         if self._reaper is not None and self._reaper.stdin is not None:
             self._reaper.stdin.close()
             await self._reaper.wait()
@@ -232,6 +238,19 @@ class Children:
         self._reaper.stdin.write(f"{line}\n".encode())
         with contextlib.suppress(ConnectionError):
             await self._reaper.stdin.drain()
+
+    def _forget_in_reaper(self, pid: int) -> None:
+        """Tell the reaper a group is gone, in one write per loop turn for all such news
+        (a stop of 200 children makes one system call, not 200); a new group is told at once.
+        """
+        self._reaper_removals.append(f"-{pid}\n")
+        if len(self._reaper_removals) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_removals)
+
+    def _flush_removals(self) -> None:
+        news, self._reaper_removals = "".join(self._reaper_removals), []
+        if news and self._reaper is not None and self._reaper.stdin is not None:
+            self._reaper.stdin.write(news.encode())
 
 
 async def _wait(proc: asyncio.subprocess.Process, seconds: float) -> None:
