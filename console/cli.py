@@ -248,6 +248,7 @@ def run_agent(args: argparse.Namespace) -> int:
         settings.inbox_tokens = [*settings.inbox_tokens, token]
     settings.apply_demo()
     settings.check()
+    skip_unused_imports()  # the agent runs on asyncio alone: ~6 MiB and ~60 ms less
     from console.agent.server import serve
 
     return serve(settings)
