@@ -267,6 +267,8 @@ def timed_command(argv: list[str]) -> float:
 
 
 STEPS = ("start all", "restart one", "list all", "status CLI", "stop all")
+LABEL_WIDTH = 34
+"""Characters of the table's first column (after a two-space indent)."""
 
 
 async def one_round(side: Side, samples: dict[str, list[float]], repeats: int) -> None:
@@ -308,7 +310,7 @@ def report(results: dict[str, dict[str, list[float]]], count: int, rounds: int, 
         f"supervising {count} processes ('{COMMAND}'), {rounds} alternating rounds,"
         f" {reps} restarts/lists/CLI runs per round; medians"
     )
-    header = f"  {'measure':<30}" + "".join(f"{name:>14}" for name in names)
+    header = f"  {'measure':<{LABEL_WIDTH}}" + "".join(f"{name:>14}" for name in names)
     print(header + ("   ratio (ours / peer; < 1 is faster)" if len(names) > 1 else ""))
     for step in (*STEPS, "memory"):
         unit, scale = ("MiB", 1.0) if step == "memory" else ("ms", 1000.0)
@@ -321,7 +323,8 @@ def report(results: dict[str, dict[str, list[float]]], count: int, rounds: int, 
             "memory": "memory (RSS, with the reaper)",
         }[step]
         figures = [statistics.median(results[name][step]) * scale for name in names]
-        line = f"  {label:<30}" + "".join(f"{figure:>10.1f} {unit:<3}" for figure in figures)
+        cells = "".join(f"{figure:>10.1f} {unit:<3}" for figure in figures)
+        line = f"  {label:<{LABEL_WIDTH}}{cells}"
         if len(figures) > 1 and figures[1]:
             line += f"   {figures[0] / figures[1]:.2f}x"
         print(line)
