@@ -54,12 +54,18 @@ async def ps(client: AgentClient, args: argparse.Namespace) -> int:
 
 
 async def control(client: AgentClient, args: argparse.Namespace) -> int:
-    action = getattr(client.processes, args.command)
-    status = await action(args.slug)
-    if args.json:
-        _print_json(status.to_wire())
+    """restart/stop/start of one SLUG, or of ``--app`` / ``--all`` in one call."""
+    if args.slug is None:
+        statuses = await client.processes.control_many(args.command, app=args.app)
+        if args.json:
+            _print_json({"processes": [status.to_wire() for status in statuses]})
     else:
-        print(f"{status.slug}: {args.command} asked; now {status.state.value}")
+        statuses = [await getattr(client.processes, args.command)(args.slug)]
+        if args.json:
+            _print_json(statuses[0].to_wire())
+    if not args.json:
+        for status in statuses:
+            print(f"{status.slug}: {args.command} asked; now {status.state.value}")
     return 0
 
 

@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from websockets.exceptions import ConnectionClosed
-
 from console.adapters import websocket
 from console.adapters.base import Endpoint
 from console.adapters.errors import AuthError, NotFound, Unavailable
@@ -111,6 +109,8 @@ async def agent_events(endpoint: Endpoint, topics: tuple[str, ...]) -> AsyncIter
                 # An agent that does not answer pings will not answer a goodbye either.
                 close_timeout=HEARTBEAT / 3,
             ) as ws:
+                from websockets.exceptions import ConnectionClosed  # loaded by connect
+
                 try:
                     async for frame in ws:
                         backoff.reset()
