@@ -35,7 +35,11 @@ def connection_flags() -> Parser:
     group = flags.add_argument_group("agent connection")
     group.add_argument("--config", type=Path, help="TOML config file")
     group.add_argument("--agent", metavar="URL", help="an agent's URL (default: spawn a local one)")
-    group.add_argument("--context", help="a context named in the config file")
+    group.add_argument(
+        "--context",
+        help="a context named in the config file; 'all' or a comma list for ps, logs, "
+        "restart/stop/start, scripts run and inbox list",
+    )
     group.add_argument("--user", help=f"HTTP Basic user; the password comes from ${PASSWORD_ENV}")
     group.add_argument("--insecure", action="store_true", help="do not verify the agent's TLS")
     group.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -109,6 +113,9 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
         which = control.add_mutually_exclusive_group(required=True)
         which.add_argument("slug", nargs="?", help="the process")
         which.add_argument("--app", help=f"{verb} every process of this app in one call")
+        which.add_argument(
+            "--type", help=f"{verb} every process of this Procfile type (web, worker...)"
+        )
         which.add_argument("--all", action="store_true", help=f"{verb} every process")
     logs = command("logs", "print a process's output (-f: and follow it)")
     logs.add_argument("slug")
@@ -339,8 +346,11 @@ def run_client(
 ) -> int:
     skip_unused_imports()
     from console.adapters.errors import BackendError
+    from console.cli_fleet import fleet_contexts, run_fleet
 
     args.json = getattr(args, "json", False)  # the flag is accepted at any level, so unset
+    if (contexts := fleet_contexts(args)) is not None:
+        return run_fleet(args, contexts)
 
     async def go() -> int:
         connector = connector_for(args)

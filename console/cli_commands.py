@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from console.adapters.agent import AgentClient
-from console.models import LogGap, ModuleSnapshot, Stream
+from console.models import LogGap, Message, ModuleSnapshot, ProcessStatus, Stream
 
 
 def _print_json(value: object) -> None:
@@ -35,42 +35,68 @@ def _json_arg(text: str | None, what: str) -> dict[str, Any]:
     return value
 
 
+PS_HEADER = f"{'SLUG':<24} {'STATE':<20} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8}  LAST EXIT"
+
+
+def ps_line(p: ProcessStatus, now: float) -> str:
+    """One process as a line under PS_HEADER; ``now`` in epoch seconds, for its uptime."""
+    running = p.state == "running" and p.started_at
+    uptime = f"{now - p.started_at:.0f}s" if running and p.started_at else "-"
+    last_exit = "-" if p.last_exit is None else str(p.last_exit)
+    return (
+        f"{p.slug:<24} {p.state.value:<20} {p.pid or '-':>7} {uptime:>8} "
+        f"{p.restarts:>8}  {last_exit}"
+    )
+
+
 async def ps(client: AgentClient, args: argparse.Namespace) -> int:
     processes = await client.processes.list()
     if args.json:
         _print_json({"processes": [p.to_wire() for p in processes]})
         return 0
     now = time.time()
-    print(f"{'SLUG':<24} {'STATE':<20} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8}  LAST EXIT")
+    print(PS_HEADER)
     for p in processes:
-        running = p.state == "running" and p.started_at
-        uptime = f"{now - p.started_at:.0f}s" if running and p.started_at else "-"
-        last_exit = "-" if p.last_exit is None else str(p.last_exit)
-        print(
-            f"{p.slug:<24} {p.state.value:<20} {p.pid or '-':>7} {uptime:>8} "
-            f"{p.restarts:>8}  {last_exit}"
-        )
+        print(ps_line(p, now))
     return 0
 
 
+async def control_selected(client: AgentClient, args: argparse.Namespace) -> list[ProcessStatus]:
+    """restart/stop/start (``args.command``) of the processes ``args`` selects, on one agent:
+    one SLUG, ``--type`` (those of a Procfile type, as listed now), ``--app``, ``--all``."""
+    processes = client.processes
+    if args.slug is not None:
+        return [await getattr(processes, args.command)(args.slug)]
+    if getattr(args, "type", None) is not None:
+        from console.adapters.fleet_actions import processes_of_type
+
+        slugs = await processes_of_type(client, args.type)
+        if not slugs:
+            return []
+        return await processes.control_many(args.command, slugs=slugs)
+    return await processes.control_many(args.command, app=args.app)
+
+
 async def control(client: AgentClient, args: argparse.Namespace) -> int:
-    """restart/stop/start of one SLUG, or of ``--app`` / ``--all`` in one call."""
-    if args.slug is None:
-        statuses = await client.processes.control_many(args.command, app=args.app)
-        if args.json:
-            _print_json({"processes": [status.to_wire() for status in statuses]})
+    """restart/stop/start of one SLUG, or of ``--type`` / ``--app`` / ``--all`` in one call."""
+    statuses = await control_selected(client, args)
+    if args.json:
+        wires = [status.to_wire() for status in statuses]
+        _print_json(wires[0] if args.slug is not None else {"processes": wires})
     else:
-        statuses = [await getattr(client.processes, args.command)(args.slug)]
-        if args.json:
-            _print_json(statuses[0].to_wire())
-    if not args.json:
         for status in statuses:
             print(f"{status.slug}: {args.command} asked; now {status.state.value}")
     return 0
 
 
-async def logs(client: AgentClient, args: argparse.Namespace) -> int:
-    """Print the held lines (from ``--since``, or the last ``--lines``), following with -f."""
+async def logs(client: AgentClient, args: argparse.Namespace, context: str | None = None) -> int:
+    """Print the held lines (from ``--since``, or the last ``--lines``), following with -f.
+
+    With ``context`` (a fleet's), each text line starts with ``CONTEXT | `` and each JSON
+    line has a ``context`` key.
+    """
+    prefix = f"{context} | " if context is not None else ""
+    tagged = {"context": context} if context is not None else {}
     status = await client.processes.get(args.slug)
     since = args.since if args.since is not None else max(0, status.next_seq - args.lines)
     if not args.follow and since >= status.next_seq:
@@ -79,12 +105,12 @@ async def logs(client: AgentClient, args: argparse.Namespace) -> int:
     async with tail as events:
         async for event in events:
             if isinstance(event, LogGap):
-                print(f"[{event.count} lines not kept]", file=sys.stderr)
+                print(f"{prefix}[{event.count} lines not kept]", file=sys.stderr)
             elif args.json:
-                print(json.dumps(event.to_wire()), flush=True)
+                print(json.dumps({**tagged, **event.to_wire()}), flush=True)
             else:
                 out = sys.stderr if event.stream is Stream.STDERR else sys.stdout
-                out.write("".join(f"{line}\n" for line in event.lines))
+                out.write("".join(f"{prefix}{line}\n" for line in event.lines))
                 out.flush()
             if not args.follow and event.end >= status.next_seq:
                 break
@@ -130,6 +156,16 @@ async def modules(client: AgentClient, args: argparse.Namespace) -> int:
     return 0
 
 
+def message_line(m: Message) -> str:
+    """One message in a line: short id, local time, source, topic, status, payload preview."""
+    when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
+    preview = str(m.content)[:40].replace("\n", " ")
+    return (
+        f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
+        f"{m.status.value:<11} {preview}"
+    )
+
+
 async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
     box = client.inbox
     match args.action:
@@ -139,12 +175,7 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
                 _print_json([m.to_wire() for m in messages])
                 return 0
             for m in messages:
-                when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
-                preview = str(m.content)[:40].replace("\n", " ")
-                print(
-                    f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
-                    f"{m.status.value:<11} {preview}"
-                )
+                print(message_line(m))
         case "push":
             content: Any = args.payload
             if args.file is not None:
