@@ -19,22 +19,36 @@ INBOX_TOKEN = "fleet-test-inbox-token"
 
 
 def fleet_app(folder: Path) -> Path:
-    """A Procfile app: ``web`` and ``worker`` sleep quietly; ``crash`` exits at once (fatal
-    after a few fast restarts, which pushes an alert)."""
+    """A Procfile app: ``web`` says one line then sleeps, ``worker`` sleeps quietly; ``crash``
+    exits at once (fatal after a few fast restarts, which pushes an alert)."""
     return write_app(
         folder,
-        {"web": "exec sleep 3600", "worker": "exec sleep 3600", "crash": "exit 3"},
+        {"web": "echo web up; exec sleep 3600", "worker": "exec sleep 3600", "crash": "exit 3"},
     )
 
 
 def start_fleet_agents(
-    agent_factory: Callable[..., AgentProcess], count: int, folder: Path
+    agent_factory: Callable[..., AgentProcess], count: int, folder: Path, *args: str
 ) -> list[AgentProcess]:
-    """``count`` agents with fast restart policies, each accepting INBOX_TOKEN."""
+    """``count`` agents with fast restart policies, each accepting INBOX_TOKEN (and ``args``)."""
     config = write_config(folder / "fleet-agent.toml")
     return [
-        agent_factory("--config", str(config), "--inbox-token", INBOX_TOKEN) for _ in range(count)
+        agent_factory("--config", str(config), "--inbox-token", INBOX_TOKEN, *args)
+        for _ in range(count)
     ]
+
+
+def wait_running(agent: AgentProcess, slugs: list[str], bound: float = BOUND) -> None:
+    """Until every one of ``slugs`` runs on ``agent`` (its listing, polled)."""
+    deadline = time.monotonic() + bound
+    with httpx.Client(base_url=agent.url, headers=agent.headers, timeout=30) as http:
+        while True:
+            listing = http.get("/list-processes").json()["processes"]
+            states = {p["slug"]: p["state"] for p in listing}
+            if all(states.get(slug) == "running" for slug in slugs):
+                return
+            assert time.monotonic() < deadline, f"not all running: {states}"
+            time.sleep(0.05)
 
 
 def add_processes(
