@@ -96,7 +96,7 @@ def build_parser() -> Parser:
     add_pane_commands(commands, common)
 
     bench = commands.add_parser("bench", help="measure this machine (figures beside a baseline)")
-    bench.add_argument("name", choices=["startup", "logs", "inbox", "supervise"])
+    bench.add_argument("name", choices=["startup", "logs", "inbox", "supervise", "fleet"])
     bench.add_argument("--rounds", type=int, default=5, help="measurements of each side")
     return parser
 
