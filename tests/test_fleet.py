@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from tests.fleet_helpers import (
     start_fleet_agents,
     until,
 )
+from tests.ssh_server import SshServer
 
 NAMES = ("web1", "web2", "db1")
 
@@ -230,3 +233,42 @@ async def test_restart_a_type_everywhere_gives_one_result_per_host(
         ran = await run_script(fleet, "nope.sh", {}, ["web1", "db1"])
         assert [r.ok for r in ran] == [False, False]
         assert all("nope.sh" in str(r.error) or "404" in str(r.error) for r in ran)
+
+
+async def test_an_ssh_tunnel_context_sits_beside_local_agents(
+    agents: dict[str, AgentProcess], sshd: SshServer, tmp_path: Path, app: Path
+) -> None:
+    from console.adapters.connect import SshAgent
+    from console.adapters.ssh import Host, SshHosts
+    from tests.ssh_server import _free_port
+
+    ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
+    tunnel = SshAgent(
+        ssh,
+        Host("testhost", "127.0.0.1", sshd.port, sshd.user),
+        remote_port=_free_port(),
+        remote_command=f"{sys.executable} -m console",
+        agent_args=["--data-dir", str(tmp_path / "remote"), "--inbox-token", INBOX_TOKEN],
+    )
+    members = {**connectors({"web1": agents["web1"]}), "remote": tunnel}
+    try:
+        async with Fleet(members) as fleet:
+            # Reached through the tunnel (its inbox may want credentials this connector has
+            # not: degraded then, never offline).
+            await until(
+                lambda: (
+                    {s.context: s.state for s in fleet.statuses()}["remote"]
+                    in (ConnectionState.CONNECTED, ConnectionState.DEGRADED)
+                ),
+                bound=60,
+                why="the tunnelled agent answers",
+            )
+            remote = fleet.client("remote").processes
+            await remote.create("shop", "web.0", "web", str(app))
+            await until(lambda: any(r.context == "remote" for r in fleet.rows()), why="rows")
+            results = await control_type(fleet, "restart", "web")
+            assert [(r.context, r.ok) for r in results] == [("web1", True), ("remote", True)]
+            assert [s.slug for s in results[1].value or []] == ["shop.web.0"]
+    finally:
+        if tunnel.started_pid is not None:
+            os.kill(tunnel.started_pid, signal.SIGTERM)
