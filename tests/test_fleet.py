@@ -172,25 +172,44 @@ async def test_a_killed_agent_goes_offline_the_others_stay_live_and_it_comes_bac
         reader.cancel()
 
 
-async def test_a_dead_context_never_delays_the_others_and_a_host_joins_at_run_time(
+async def test_a_dead_or_silent_context_never_delays_the_others_and_a_host_joins_at_run_time(
     agents: dict[str, AgentProcess], tmp_path: Path, app: Path
 ) -> None:
     from console.adapters.base import Endpoint
 
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts the connection, never answers a request
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
     # A port nothing listens on: refused at once, retried with backoff for ever.
     refused = ExistingAgent(Endpoint("http://127.0.0.1:9"))
-    first = {"web1": connectors(agents)["web1"], "gone": refused}
-    async with Fleet(first) as fleet:
-        counts = await counts_reach(fleet, lambda c: c.connected == 1 and c.offline == 1)
-        assert counts.agents == 2
-        assert "gone" in {s.context for s in fleet.statuses() if s.reason}
-        fleet.add("db1", connectors(agents)["db1"])
-        counts = await counts_reach(fleet, lambda c: c.connected == 2)
-        await until(lambda: len([r for r in fleet.rows() if r.context == "db1"]) == 3)
-        with pytest.raises(ValueError, match="already"):
-            fleet.add("db1", refused)
-        await fleet.remove("gone")
-        counts = await counts_reach(fleet, lambda c: c.agents == 2 and c.offline == 0)
+    first = {
+        "web1": connectors(agents)["web1"],
+        "gone": refused,
+        "mute": ExistingAgent(Endpoint(f"http://127.0.0.1:{port}")),
+    }
+    try:
+        async with Fleet(first) as fleet:
+            counts = await counts_reach(fleet, lambda c: c.connected == 1 and c.offline == 1)
+            # web1 is up and its rows are in while the silent agent is still being waited for.
+            assert counts.connecting == 1 and counts.agents == 3
+            assert {s.context: s.state for s in fleet.statuses()}["mute"] is (
+                ConnectionState.CONNECTING
+            )
+            assert len([r for r in fleet.rows() if r.context == "web1"]) == 3
+            assert "gone" in {s.context for s in fleet.statuses() if s.reason}
+            fleet.add("db1", connectors(agents)["db1"])
+            await counts_reach(fleet, lambda c: c.connected == 2)
+            await until(lambda: len([r for r in fleet.rows() if r.context == "db1"]) == 3)
+            with pytest.raises(ValueError, match="already"):
+                fleet.add("db1", refused)
+            await fleet.remove("gone")
+            await fleet.remove("mute")
+            await counts_reach(fleet, lambda c: c.agents == 2 and c.offline == 0)
+    finally:
+        server.close()
 
 
 async def test_fatal_processes_and_their_alerts_are_counted_over_the_fleet(

@@ -186,8 +186,12 @@ class FleetMember:
                         backoff.reset()
                         self._on_message(seen)
                 return  # an agent without an events stream: one listing, not live
+            except Unavailable as exc:  # gone between its hello and the listing
+                self._set_feed(feed, f"{feed}: {exc.message}", dropped=True)
             except BackendError as exc:
                 self._set_feed(feed, f"{feed}: {exc.message}")
+            except ValueError as exc:  # a frame that is not JSON: the stream is reopened
+                self._set_feed(feed, f"{feed}: unreadable event ({exc})")
             await backoff.wait()
 
     def _set_feed(self, feed: str, why_not_live: str | None, dropped: bool = False) -> None:
