@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
@@ -13,17 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from console.agent.errors import HttpError as HttpError  # re-exported: the routes raise it
+from console.agent.parsing import parse_int, parse_json
+
 MAX_BODY = 1 << 20
 """Bodies past 1 MiB are refused before they are read whole."""
-
-
-class HttpError(Exception):
-    """An error answer, raised anywhere in a handler and rendered by the routes module."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def error_response(
@@ -58,16 +51,24 @@ def answering(not_found: type[Exception]) -> Callable[[Handler], Handler]:
     return wrap
 
 
+BODY_TIMEOUT = 60.0
+"""Seconds a request body may take to arrive whole; a slower one is answered 408."""
+
+
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, refused with 413 once it grows past ``limit``."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    """The request body; 413 once it grows past ``limit`` bytes, 408 if it takes too long."""
+    declared = request.headers.get("content-length")
+    if declared is not None and parse_int(declared, "Content-Length", status=400) > limit:
         raise HttpError(413, f"request body of {declared} bytes is over the {limit}-byte limit")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HttpError(413, f"request body is over the {limit}-byte limit")
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise HttpError(413, f"request body is over the {limit}-byte limit")
+    except TimeoutError:
+        raise HttpError(408, f"the request body took over {BODY_TIMEOUT:.0f} s") from None
     return bytes(body)
 
 
@@ -85,13 +86,16 @@ async def json_object_body(request: Request, require_type: bool = True) -> dict[
         return {}
     if require_type and not is_json_type(request.headers.get("content-type", "")):
         raise HttpError(400, "the body must be JSON, sent with Content-Type: application/json")
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HttpError(400, f"the body is not valid JSON: {exc}") from None
+    value = parse_json(body)
     if not isinstance(value, dict):
         raise HttpError(400, "the body must be a JSON object of params")
     return value
+
+
+def close_reason(message: str) -> str:
+    """``message`` cut to fit a WebSocket close reason (123 bytes of UTF-8 at most)."""
+    reason = message.encode()[:123]
+    return reason.decode(errors="ignore")
 
 
 async def send_until_gone(websocket: WebSocket, frames: AsyncIterator[str]) -> bool:

@@ -18,6 +18,9 @@ from console.models import JSON_TYPE, Message, MessageStatus
 
 log = logging.getLogger(__name__)
 
+CLOCK_RETRY = 5.0
+"""Seconds before the clock tries again after a failure."""
+
 AGENT_SOURCE = "opsconsole-agent"
 """The node the agent's own alerts come from."""
 
@@ -110,12 +113,20 @@ class InboxService:
         self._publish(changed)
 
     async def _run_clock(self) -> None:
-        """Sleep until the next scheduled or expiring message, then release what is due."""
+        """Sleep until the next scheduled or expiring message, then release what is due.
+
+        A failure (a full disk, a row it cannot read) is logged and retried after
+        CLOCK_RETRY seconds: the clock serves every message, so it never stops for one.
+        """
         while True:
             # Cleared before looking: a push while we look wakes the next wait, not this one.
             self._wake.clear()
-            await self._release_due()
-            due = await asyncio.to_thread(self.store.next_due)
+            try:
+                await self._release_due()
+                due = await asyncio.to_thread(self.store.next_due)
+            except Exception:
+                log.exception("the inbox clock failed; retrying in %.0f s", CLOCK_RETRY)
+                due = time.time() + CLOCK_RETRY
             delay = None if due is None else max(0.0, due - time.time()) + 0.01
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
