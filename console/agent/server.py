@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 
 from console.agent.app import create_app
+from console.agent.connections import raise_file_limit, uvicorn_options
+from console.agent.log_throttle import throttle_agent_logs
 from console.config import AgentSettings
 
 log = logging.getLogger("console.agent")
@@ -75,6 +77,16 @@ async def _serve(server: uvicorn.Server, sock: socket.socket, url: str) -> None:
         announce.cancel()
 
 
+def _connection_options(settings: AgentSettings) -> dict[str, object]:
+    """The connection cap and time limits (console.agent.connections), under the file limit."""
+    file_limit = raise_file_limit()
+    options = uvicorn_options(settings.connection_limits(), file_limit)
+    log.info(
+        "open-file limit %d; at most %d connections", file_limit, options["limit_concurrency"] - 1
+    )
+    return options
+
+
 def serve(settings: AgentSettings) -> int:
     """Run the agent until SIGINT/SIGTERM; 0 after a clean stop."""
     logging.basicConfig(
@@ -100,7 +112,9 @@ def serve(settings: AgentSettings) -> int:
         timeout_graceful_shutdown=5,
         ws_max_size=1 << 20,
         lifespan="on",
+        **_connection_options(settings),
     )
+    throttle_agent_logs()  # after uvicorn.Config: it sets up uvicorn's log handlers
     server = _AgentServer(config, app.state.stop_children)
     asyncio.run(_serve(server, sock, url))
     return 0 if server.started else 1
