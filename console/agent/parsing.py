@@ -74,7 +74,7 @@ def parse_json(data: bytes | str, what: str = "the body") -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise HttpError(400, f"{what} is not valid JSON: {exc}") from None
+        raise HttpError(400, f"{what} is not JSON: {exc}") from None
 
 
 def parse_moment(text: str | None, what: str) -> float | None:
