@@ -145,6 +145,7 @@ def create_app(settings: AgentSettings) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+    app.state.data_dir = settings.data_dir  # the disk a full-disk error names
     app.state.scripts = scripts
     app.state.processes = processes
     app.state.inbox = inbox

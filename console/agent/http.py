@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from console.agent.disk import DiskFull, describe_full_disk, is_disk_full
 from console.agent.errors import HttpError as HttpError  # re-exported: the routes raise it
 from console.agent.parsing import parse_int, parse_json
 
@@ -33,22 +36,50 @@ Handler = Callable[[Request], Awaitable[Response]]
 def answering(not_found: type[Exception]) -> Callable[[Handler], Handler]:
     """Wrap route handlers so that their errors are error answers, never crashes.
 
-    ``not_found`` (the service's own "no such thing") is a 404; an HttpError
-    carries its status.
+    ``not_found`` (the service's own "no such thing") is a 404; the rest as :func:`answered`.
     """
 
     def wrap(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except not_found as exc:
-                return error_response(404, str(exc))
-            except HttpError as exc:
-                return error_response(exc.status, exc.message)
+            return await answered(request, lambda: handler(request), not_found)
 
         return wrapped
 
     return wrap
+
+
+async def answered(
+    request: Request,
+    call: Callable[[], Awaitable[Response]],
+    not_found: type[Exception] | tuple[type[Exception], ...] = (),
+) -> Response:
+    """``call()``'s answer, or its error as an error answer: ``not_found`` a 404, an
+    HttpError its status, a full disk a 507 naming the disk. Anything else propagates."""
+    try:
+        return await call()
+    except not_found as exc:
+        return error_response(404, str(exc))
+    except HttpError as exc:
+        return error_response(exc.status, exc.message)
+    except (OSError, sqlite3.Error) as exc:
+        full = disk_full_error(exc, request)
+        if full is None:
+            raise
+        return error_response(full.status, full.message)
+
+
+def disk_full_error(error: Exception, connection: HTTPConnection) -> HttpError | None:
+    """A write refused for want of space as a 507 naming the disk; None for other errors.
+
+    The disk named is the one of the file that failed, else the agent's data dir
+    (``app.state.data_dir``): SQLite does not say which file it was writing.
+    """
+    if not is_disk_full(error):
+        return None
+    if isinstance(error, DiskFull):
+        return HttpError(507, str(error))
+    where = getattr(error, "filename", None) or getattr(connection.app.state, "data_dir", ".")
+    return HttpError(507, describe_full_disk(Path(where)))
 
 
 BODY_TIMEOUT = 60.0

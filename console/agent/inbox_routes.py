@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from console.agent.http import Handler, HttpError, error_response, read_body
+from console.agent.http import Handler, HttpError, answered, error_response, read_body
 from console.agent.inbox import InboxService, parse_status
 from console.agent.parsing import parse_int, parse_json, parse_moment
 from console.models import (
@@ -50,10 +50,7 @@ def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
             caller = request.headers.get(header_name("node_source"), "").strip()
             if not caller:
                 return error_response(400, f"the {header_name('node_source')} header is required")
-            try:
-                return await handler(request, caller)
-            except HttpError as exc:
-                return error_response(exc.status, exc.message)
+            return await answered(request, lambda: handler(request, caller))
 
         return wrapped
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from console.agent.http import HttpError, answering, close_reason, json_object_body
+from console.agent.http import (
+    HttpError,
+    answering,
+    close_reason,
+    disk_full_error,
+    json_object_body,
+)
 from console.agent.parsing import parse_int, parse_json
 from console.agent.scripts import ScriptService, UnknownScript
 from console.models import HttpMethod, run_event_to_wire
@@ -74,6 +81,12 @@ def routes(service: ScriptService) -> list[BaseRoute]:
             return
         except HttpError as exc:
             await _close_with_error(websocket, exc)
+            return
+        except (OSError, sqlite3.Error) as exc:
+            full = disk_full_error(exc, websocket)
+            if full is None:
+                raise
+            await _close_with_error(websocket, full)
             return
         await websocket.close()
 
