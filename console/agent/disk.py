@@ -12,7 +12,11 @@ import errno
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
@@ -61,3 +65,43 @@ def describe_full_disk(path: Path, what: str = "") -> str:
         free = "free space unknown"
     doing = f": cannot write {what}" if what else ""
     return f"the disk at {disk} (holding {path}) is full ({free}){doing}"
+
+
+class SpaceReserve:
+    """A file of ``size`` bytes kept in the data dir, given up when the disk is full.
+
+    SQLite needs a few free pages even to delete (its write-ahead log grows
+    first), so on a full disk a delete would fail like any write and space could
+    never be freed through the API. :meth:`retrying` runs a delete, and if the
+    disk refuses it, removes the reserve and runs it again.
+    """
+
+    def __init__(self, path: Path, size: int = 2 << 20) -> None:
+        self.path = path
+        self.size = size
+
+    def ensure(self) -> bool:
+        """Put the reserve back if the disk has room for it; whether it is there now."""
+        try:
+            if self.path.exists() and self.path.stat().st_size >= self.size:
+                return True
+            with self.path.open("wb") as out:
+                out.write(b"\0" * self.size)  # written, not sparse: the space is really taken
+                out.flush()
+                os.fsync(out.fileno())
+            return True
+        except OSError:
+            self.path.unlink(missing_ok=True)
+            return False
+
+    def retrying(self, call: Callable[[], T]) -> T:
+        """``call()``; if the disk is full, again after giving up the reserve."""
+        try:
+            return call()
+        except Exception as exc:
+            if not is_disk_full(exc) or not self.path.exists():
+                raise
+        self.path.unlink(missing_ok=True)
+        result = call()
+        self.ensure()
+        return result
