@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import socket
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -25,6 +26,11 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from console.config import ConnectionLimits
 
 log = logging.getLogger("console.agent.connections")
+
+ACCEPT_BURST = 64
+"""Connections accepted at once: the cap is checked between bursts."""
+LISTEN_BACKLOG = 2048
+"""Connections the kernel queues for us (asyncio would set ACCEPT_BURST: too few)."""
 
 
 def raise_file_limit() -> int:
@@ -96,8 +102,20 @@ class GuardedH11Protocol(H11Protocol):
         ]
         if not idle:
             return False
-        min(idle, key=lambda connection: connection._idle_since).transport.close()
+        oldest = min(idle, key=lambda connection: connection._idle_since)
+        oldest.transport.close()
+        # Counted out now, not when its close completes: the next accept sees the room.
+        self.connections.discard(oldest)
         return True
+
+
+def widen_listen_backlog(sock: socket.socket) -> None:
+    """Once serving: let the kernel queue LISTEN_BACKLOG connections again.
+
+    asyncio listens with the same number it accepts in one burst; a short queue
+    makes a crowd's SYNs wait out retransmits (a second or more each).
+    """
+    sock.listen(LISTEN_BACKLOG)
 
 
 def uvicorn_options(limits: ConnectionLimits, file_limit: int) -> dict[str, Any]:
@@ -114,4 +132,7 @@ def uvicorn_options(limits: ConnectionLimits, file_limit: int) -> dict[str, Any]
         # every connection is busy and a new request is answered 503 at once.
         "limit_concurrency": cap + 1,
         "timeout_keep_alive": limits.keep_alive,
+        # asyncio accepts up to `backlog` connections in one go before any of them runs:
+        # uvicorn's 2048 would take 2048 descriptors at once, past the cap and the limit.
+        "backlog": ACCEPT_BURST,
     }

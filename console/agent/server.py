@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 
 from console.agent.app import create_app
-from console.agent.connections import raise_file_limit, uvicorn_options
+from console.agent.connections import raise_file_limit, uvicorn_options, widen_listen_backlog
 from console.agent.log_throttle import throttle_agent_logs
 from console.config import AgentSettings
 
@@ -59,18 +59,19 @@ def url_of(settings: AgentSettings, sock: socket.socket) -> str:
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-async def _announce_when_ready(server: uvicorn.Server, url: str) -> None:
+async def _announce_when_ready(server: uvicorn.Server, url: str, sock: socket.socket) -> None:
     while not server.started:
         if server.should_exit:
             return
         await asyncio.sleep(0.01)
+    widen_listen_backlog(sock)
     # The one line on stdout: whoever spawned us reads the URL from it.
     print(url, flush=True)
     log.info("agent ready at %s", url)
 
 
 async def _serve(server: uvicorn.Server, sock: socket.socket, url: str) -> None:
-    announce = asyncio.create_task(_announce_when_ready(server, url))
+    announce = asyncio.create_task(_announce_when_ready(server, url, sock))
     try:
         await server.serve(sockets=[sock])
     finally:
