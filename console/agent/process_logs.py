@@ -175,13 +175,15 @@ class RotatingFile:
             self._rotate()
 
     def _rotate(self) -> None:
-        self.close()  # the next write opens the file anew
+        self.close()
         for index in range(self.keep - 1, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{index}")
             if older.exists():
                 older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
         self._size = 0
+        with contextlib.suppress(OSError):  # else the next write tries again
+            self._handle = self.path.open("a", encoding="utf-8", errors="replace")
 
     def close(self) -> None:
         if self._handle is not None:
