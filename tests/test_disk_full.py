@@ -59,7 +59,8 @@ def fill(disk: Path) -> Path:
 def app_zip(path: Path, payload: int = 0) -> Path:
     """A zip holding a Procfile app (and ``payload`` bytes of incompressible data)."""
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("Procfile", "web: while true; do echo tick; sleep 0.2; done\n")
+        # ~3 KB/s of output: its log file fills the last free page of a full disk in a second.
+        archive.writestr("Procfile", "web: while true; do echo $(seq 100 160); sleep 0.05; done\n")
         if payload:
             archive.writestr("data.bin", os.urandom(payload))
     return path
@@ -187,6 +188,17 @@ def test_on_a_full_disk_writes_fail_fast_naming_it_delete_frees_space_nothing_ac
         failed = wait_state(agent, f"new.{node}", {"download failure"})
         assert f"the disk at {small_disk}" in str(failed["message"])
         assert client.post(f"/delete-process/new.{node}", headers=agent.headers).status_code == 200
+
+    # A process whose log file cannot grow keeps running and logging in memory; said once.
+    deadline = time.monotonic() + BOUND
+    while "lines left out" not in agent.log.read_text():
+        assert time.monotonic() < deadline, "the log file never filled up"
+        time.sleep(0.05)
+    seq = wait_state(agent, "big.n0", {"running"})["next_seq"]
+    while wait_state(agent, "big.n0", {"running"})["next_seq"] < seq + 20:
+        assert time.monotonic() < deadline, "its output stopped"
+        time.sleep(0.05)
+    assert agent.log.read_text().count("lines left out") == 1
 
     # Delete works on the full disk, and frees the space of what was unpacked.
     assert shutil.disk_usage(small_disk).free < 64 << 10
