@@ -187,3 +187,26 @@ def test_a_bad_first_frame_or_query_closes_the_websocket_with_a_code_and_reason(
     assert code == 4404 and "nope" in reason
     code, reason = closing_code(f"{ws_url}/attach-console/a.b?since=%C2%B2", agent.headers)
     assert code == 4404
+
+
+def test_run_history_rows_that_do_not_decode_never_break_the_history(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    database = sqlite3.connect(tmp_path / "agent-data-0" / "scripts.db", timeout=BOUND)
+    with database:
+        database.executemany(
+            "INSERT INTO runs (id, script, started_at, duration, retcode, params, output) "
+            "VALUES (?, 'echo', ?, 0, ?, ?, ?)",
+            [
+                (901, "not a time", "x", "{not json", '[["nowhere", "x"], 5, ["stdout"]]'),
+                (902, 1.0, 0, "[1, 2]", DEEP.decode()),
+            ],
+        )
+    database.close()
+    runs = httpx.get(f"{agent.url}/runs", headers=agent.headers, timeout=BOUND)
+    assert runs.status_code == 200, runs.text
+    assert {901, 902} <= {r["id"] for r in runs.json()["runs"]}
+    for run_id in (901, 902):
+        one = httpx.get(f"{agent.url}/runs/{run_id}", headers=agent.headers, timeout=BOUND)
+        assert one.status_code == 200, one.text
+        assert one.json()["run"]["params"] == {}
