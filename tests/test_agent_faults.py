@@ -189,12 +189,16 @@ def test_a_slow_request_head_is_cut_off_and_a_full_house_answers_503_at_once(
     assert time.monotonic() - started < 3
 
     async def full_house() -> int:
-        """20 busy connections (event streams), then one more request: its status."""
+        """20 busy connections (event streams); one more stream is refused 503; then a
+        request: its status."""
         ws_url = agent.url.replace("http", "ws", 1) + "/events"
         streams = [
             await websockets.connect(ws_url, additional_headers=agent.headers) for _ in range(20)
         ]
         try:
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await websockets.connect(ws_url, additional_headers=agent.headers)
+            assert refused.value.response.status_code == 503
             async with httpx.AsyncClient(timeout=BOUND) as client:
                 answer = await client.get(f"{agent.url}/list-processes", headers=agent.headers)
                 return answer.status_code

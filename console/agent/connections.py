@@ -51,6 +51,12 @@ def connection_cap(limits: ConnectionLimits, file_limit: int) -> int:
     return max(8, min(limits.max_open, file_limit // 2))
 
 
+SERVICE_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\ncontent-length: 19\r\n\r\nService Unavailable"
+)
+
+
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol with the connection cap and the request-head deadline."""
 
@@ -75,6 +81,16 @@ class GuardedH11Protocol(H11Protocol):
         super().on_response_complete()
         self._idle_since = self.loop.time()
         self._arm_head_deadline()
+
+    def handle_websocket_upgrade(self, event: Any) -> None:
+        # uvicorn's 503 past limit_concurrency is for HTTP requests only: a WebSocket
+        # would stay open past the cap, so it is refused here the same way.
+        if len(self.connections) > self.cap:
+            log.warning("connection cap of %d reached: refusing a WebSocket with 503", self.cap)
+            self.transport.write(SERVICE_UNAVAILABLE)
+            self.transport.close()
+            return
+        super().handle_websocket_upgrade(event)
 
     def _is_idle(self) -> bool:
         """Open, and between requests (or still before the end of its first request head)."""
