@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -302,3 +303,53 @@ def test_fuzzed_websockets_close_with_a_code_and_never_crash_or_hang(
             assert target.known_state(fresh=True) == before, (
                 f"{path} closed {closed_by_agent} yet changed state"
             )
+
+
+def raw_requests() -> st.SearchStrategy[bytes]:
+    """Bytes on the socket: a request line and headers mangled, or no HTTP at all."""
+    line = st.tuples(
+        st.sampled_from([b"GET", b"POST", b"PATCH", b"\x00", b"G\xffT", b""]),
+        st.sampled_from([b"/", b"/messages", b"/runs/1", b"*", b"/%ff%00", b"/" + b"a" * 20000]),
+        st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/9.9", b"", b"HTTP/1.1 x"]),
+    ).map(b" ".join)
+    header = st.sampled_from(
+        [
+            b"Host: x",
+            b"Content-Length: \xc2\xb2",
+            b"Content-Length: " + b"5" * 5000,
+            b"Content-Length: -1",
+            b"Transfer-Encoding: chunked",
+            b"Upgrade: websocket\r\nConnection: Upgrade",
+            b"X: " + b"y" * 20000,
+            b"no colon",
+        ]
+    )
+    mangled = st.tuples(line, st.lists(header, max_size=4), st.binary(max_size=40)).map(
+        lambda parts: parts[0] + b"\r\n" + b"\r\n".join(parts[1]) + b"\r\n\r\n" + parts[2]
+    )
+    return st.one_of(mangled, st.binary(min_size=1, max_size=200))
+
+
+@settings(FUZZ, max_examples=150)
+@given(raw=raw_requests())
+def test_fuzzed_raw_bytes_get_a_4xx_or_a_close_never_a_crash_or_hang(
+    target: FuzzTarget, raw: bytes
+) -> None:
+    host, port = target.agent.url.split("//")[1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=HANG) as sock:
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            target.figures["hangs"] += 1
+            raise AssertionError(
+                f"no answer and no close within {HANG} s to {raw[:80]!r}"
+            ) from None
+        except ConnectionResetError:
+            pass
+    target.figures["raw"] = target.figures.get("raw", 0) + 1
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else None
+    check(target, raw[:200], status)
