@@ -1,9 +1,10 @@
 """Telling a full disk apart from other write failures, and saying which disk it is.
 
 A write that fails because the disk is full (``ENOSPC``, ``EDQUOT``, SQLite's
-``database or disk is full``) becomes one :class:`DiskFull` whose message names
-the mount point and the path, so an operator knows what to clean. The routes
-answer it 507 (Insufficient Storage) through the one error-answer helper.
+``database or disk is full``) is told apart by :func:`is_disk_full` and described
+by :func:`describe_full_disk`, naming the mount point and the path, so an
+operator knows what to clean. The routes answer it 507 (Insufficient Storage)
+through the one error-answer helper.
 """
 
 from __future__ import annotations
@@ -21,20 +22,11 @@ T = TypeVar("T")
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
-class DiskFull(OSError):
-    """A write refused because the disk holding ``path`` is full."""
-
-    def __init__(self, path: Path, what: str = "") -> None:
-        self.path = path
-        super().__init__(errno.ENOSPC, describe_full_disk(path, what))
-
-    def __str__(self) -> str:
-        return str(self.strerror)
-
-
 def is_disk_full(error: BaseException) -> bool:
     """Whether ``error`` (or what caused it) is a write refused for want of space."""
-    while error is not None:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
         if isinstance(error, OSError) and error.errno in FULL_ERRNOS:
             return True
         if isinstance(error, sqlite3.Error) and (

@@ -14,7 +14,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from console.agent.disk import DiskFull, describe_full_disk, is_disk_full
+from console.agent.disk import describe_full_disk, is_disk_full
 from console.agent.errors import HttpError as HttpError  # re-exported: the routes raise it
 from console.agent.parsing import parse_int, parse_json
 
@@ -76,8 +76,6 @@ def disk_full_error(error: Exception, connection: HTTPConnection) -> HttpError |
     """
     if not is_disk_full(error):
         return None
-    if isinstance(error, DiskFull):
-        return HttpError(507, str(error))
     where = getattr(error, "filename", None) or getattr(connection.app.state, "data_dir", ".")
     return HttpError(507, describe_full_disk(Path(where)))
 
