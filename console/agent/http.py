@@ -53,19 +53,30 @@ async def answered(
     call: Callable[[], Awaitable[Response]],
     not_found: type[Exception] | tuple[type[Exception], ...] = (),
 ) -> Response:
-    """``call()``'s answer, or its error as an error answer: ``not_found`` a 404, an
-    HttpError its status, a full disk a 507 naming the disk. Anything else propagates."""
+    """``call()``'s answer, or its error as an error answer (see :func:`as_http_error`)."""
     try:
         return await call()
-    except not_found as exc:
-        return error_response(404, str(exc))
-    except HttpError as exc:
-        return error_response(exc.status, exc.message)
-    except (OSError, sqlite3.Error) as exc:
-        full = disk_full_error(exc, request)
-        if full is None:
+    except Exception as exc:
+        error = as_http_error(exc, request, not_found)
+        if error is None:
             raise
-        return error_response(full.status, full.message)
+        return error_response(error.status, error.message)
+
+
+def as_http_error(
+    error: Exception,
+    connection: HTTPConnection,
+    not_found: type[Exception] | tuple[type[Exception], ...] = (),
+) -> HttpError | None:
+    """What ``error`` answers: ``not_found`` a 404, an HttpError itself, a full disk a 507
+    naming the disk; None for anything else (a bug: let it be seen)."""
+    if isinstance(error, not_found):
+        return HttpError(404, str(error))
+    if isinstance(error, HttpError):
+        return error
+    if isinstance(error, OSError | sqlite3.Error):
+        return disk_full_error(error, connection)
+    return None
 
 
 def disk_full_error(error: Exception, connection: HTTPConnection) -> HttpError | None:

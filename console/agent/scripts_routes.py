@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,8 +14,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from console.agent.http import (
     HttpError,
     answering,
+    as_http_error,
     close_reason,
-    disk_full_error,
     json_object_body,
 )
 from console.agent.parsing import parse_int, parse_json
@@ -76,17 +75,11 @@ def routes(service: ScriptService) -> list[BaseRoute]:
                 await websocket.send_text(json.dumps(run_event_to_wire(event)))
         except WebSocketDisconnect:
             return
-        except UnknownScript as exc:
-            await _close_with_error(websocket, HttpError(404, str(exc)))
-            return
-        except HttpError as exc:
-            await _close_with_error(websocket, exc)
-            return
-        except (OSError, sqlite3.Error) as exc:
-            full = disk_full_error(exc, websocket)
-            if full is None:
+        except Exception as exc:
+            error = as_http_error(exc, websocket, UnknownScript)
+            if error is None:
                 raise
-            await _close_with_error(websocket, full)
+            await _close_with_error(websocket, error)
             return
         await websocket.close()
 
