@@ -184,10 +184,17 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
 
 def send(target: FuzzTarget, request: FuzzRequest) -> httpx.Response | None:
     """Send ``request``; None when httpx itself refuses to send it (not the agent's doing)."""
-    headers: dict[str, Any] = {**target.agent.headers} if request.credentials else {}
-    headers.update(request.headers)
-    if not request.credentials:
-        headers.pop("authorization", None)
+    drawn = {
+        name: value
+        for name, value in request.headers.items()
+        if request.credentials or name != "authorization"
+    }
+    # A drawn header replaces the agent's of the same name, whatever its case.
+    credentials = target.agent.headers if request.credentials else {}
+    headers = [
+        *((k.encode(), v.encode()) for k, v in credentials.items() if k.lower() not in drawn),
+        *((k.encode(), v) for k, v in drawn.items()),
+    ]
     try:
         return target.client.request(
             request.method,
