@@ -72,6 +72,8 @@ class ConnectionLimits:
     """Seconds a connection may take to send a whole request head (slow or silent clients)."""
     keep_alive: float = 5.0
     """Seconds an idle keep-alive connection stays open after its last answer."""
+    body_timeout: float = 60.0
+    """Seconds a request body may take to arrive whole (else 408)."""
 
 
 @dataclass
@@ -125,7 +127,10 @@ class AgentSettings:
             limits = ConnectionLimits(**self.connections)
         except TypeError as exc:
             raise ConfigError(f"[agent.connections]: {exc}") from None
-        if limits.max_open < 1 or limits.head_timeout <= 0 or limits.keep_alive <= 0:
+        if (
+            limits.max_open < 1
+            or min(limits.head_timeout, limits.keep_alive, limits.body_timeout) <= 0
+        ):
             raise ConfigError("[agent.connections]: every limit must be above zero")
         return limits
 

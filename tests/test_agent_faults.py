@@ -168,11 +168,11 @@ def _closed(sock: socket.socket) -> bool:
         return True
 
 
-def test_a_slow_request_head_is_cut_off_and_a_full_house_answers_503_at_once(
+def test_a_slow_head_is_cut_off_a_slow_body_answered_408_and_a_full_house_503_at_once(
     agent_factory: Callable[..., AgentProcess], tmp_path: Path
 ) -> None:
     config = tmp_path / "connections.toml"
-    config.write_text("[agent.connections]\nmax_open = 20\nhead_timeout = 1\n")
+    config.write_text("[agent.connections]\nmax_open = 20\nhead_timeout = 1\nbody_timeout = 1\n")
     agent = agent_factory("--config", str(config))
     [slow] = open_idle(agent.url, 1)
     slow.sendall(b"GET /list-processes HTTP/1.1\r\n")
@@ -187,6 +187,18 @@ def test_a_slow_request_head_is_cut_off_and_a_full_house_answers_503_at_once(
 
     wait_until(trickle_until_closed, "the trickling client to be cut off", bound=5)
     assert time.monotonic() - started < 3
+
+    [slow_body] = open_idle(agent.url, 1)
+    slow_body.sendall(
+        b"POST /create-process HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + b"".join(f"{k}: {v}\r\n".encode() for k, v in agent.headers.items())
+        + b"Content-Length: 100\r\n\r\n{"
+    )
+    slow_body.settimeout(5)
+    answer = slow_body.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert b"took over 1 s" in answer
+    slow_body.close()
 
     async def full_house() -> int:
         """20 busy connections (event streams); one more stream is refused 503; then a

@@ -149,6 +149,7 @@ def create_app(settings: AgentSettings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.data_dir = settings.data_dir  # the disk a full-disk error names
+    app.state.body_timeout = settings.connection_limits().body_timeout
     app.state.scripts = scripts
     app.state.processes = processes
     app.state.inbox = inbox

@@ -92,7 +92,7 @@ def disk_full_error(error: Exception, connection: HTTPConnection) -> HttpError |
 
 
 BODY_TIMEOUT = 60.0
-"""Seconds a request body may take to arrive whole; a slower one is answered 408."""
+"""Seconds a request body may take to arrive whole, unless ``app.state.body_timeout`` says."""
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
@@ -101,14 +101,15 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     if declared is not None and parse_int(declared, "Content-Length", status=400) > limit:
         raise HttpError(413, f"request body of {declared} bytes is over the {limit}-byte limit")
     body = bytearray()
+    timeout = getattr(request.app.state, "body_timeout", BODY_TIMEOUT)
     try:
-        async with asyncio.timeout(BODY_TIMEOUT):
+        async with asyncio.timeout(timeout):
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > limit:
                     raise HttpError(413, f"request body is over the {limit}-byte limit")
     except TimeoutError:
-        raise HttpError(408, f"the request body took over {BODY_TIMEOUT:.0f} s") from None
+        raise HttpError(408, f"the request body took over {timeout:g} s") from None
     return bytes(body)
 
 
