@@ -215,11 +215,28 @@ def processes_requests(slugs: list[str]) -> st.SearchStrategy[FuzzRequest]:
             ("POST", "/start-process"),
         ]
     ]
+    selection = st.fixed_dictionaries(
+        {},
+        optional={
+            "app": st.one_of(st.just("fz"), text(), json_values()),
+            "slugs": st.one_of(
+                st.lists(st.sampled_from(slugs) | text(), max_size=3), json_values()
+            ),
+            "all": st.one_of(st.booleans(), json_values()),
+        },
+    )
+    bulk = st.builds(
+        FuzzRequest,
+        st.just("POST"),
+        st.sampled_from(["/restart-processes", "/stop-processes", "/start-processes"]),
+        body=bodies(selection),
+    )
     return st.one_of(
         _with("GET", "/"),
         _with("GET", "/list-processes"),
         _with("POST", "/create-process", body=bodies(spec)),
         *slug_paths,
+        bulk,
     )
 
 
