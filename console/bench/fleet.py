@@ -22,9 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from console.adapters.connect import INBOX_TOKEN_ENV
+from console.models import ProcessState
 
 AGENTS = 20
 PER_AGENT = 50
@@ -71,20 +70,21 @@ def start_agents(count: int, home: Path) -> list[tuple[subprocess.Popen[str], st
 
 async def populate(url: str, app: Path, count: int) -> None:
     """``count`` processes (half ``web``, half ``worker``) on the agent at ``url``, running."""
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+    from console.bench.fleet_client import connector
+
+    agent = connector(url)
+    try:
+        processes = (await agent.connect()).processes
         for index in range(count):
             kind = "web" if index % 2 == 0 else "worker"
-            body = {"app": "shop", "node": f"{kind}.{index}", "process_type": kind}
-            answer = await http.post("/create-process", json={**body, "source_url": str(app)})
-            answer.raise_for_status()
+            await processes.create("shop", f"{kind}.{index}", kind, str(app))
         deadline = time.monotonic() + SETUP_LIMIT
-        while True:
-            listing = (await http.get("/list-processes")).json()["processes"]
-            if sum(p["state"] == "running" for p in listing) == count:
-                return
+        while sum(p.state is ProcessState.RUNNING for p in await processes.list()) < count:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url}: not all {count} processes ran")
             await asyncio.sleep(0.2)
+    finally:
+        await agent.close()
 
 
 def measure(urls: list[str]) -> dict[str, float]:

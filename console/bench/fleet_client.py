@@ -10,16 +10,16 @@ second while following an idle fleet for FOLLOW_SECONDS: heartbeats and nothing 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 
-from console.adapters.base import Endpoint
-from console.adapters.connect import INBOX_TOKEN_ENV, ExistingAgent
+from console.adapters.connect import AgentConnector
 from console.adapters.fleet import Fleet
 from console.adapters.watch import Removed, Resync, Upsert
+from console.cli import connector_for
 
 VIEW_LIMIT = 120.0
 """Seconds the first full view may take before the run fails (saying what it saw)."""
@@ -51,8 +51,14 @@ async def full_view(fleet: Fleet, rows: dict[str, object], expected: int) -> Non
             return
 
 
-async def measure(expected: int, follow_seconds: float, endpoints: list[Endpoint]) -> dict:
-    connectors = {f"agent{i}": ExistingAgent(e) for i, e in enumerate(endpoints)}
+def connector(url: str) -> AgentConnector:
+    """The agent at ``url`` as ``opsconsole --agent URL`` reaches it, with the credentials
+    a local client of this user finds (the inbox token from the environment)."""
+    return connector_for(argparse.Namespace(agent=url))
+
+
+async def measure(expected: int, follow_seconds: float, urls: list[str]) -> dict:
+    connectors = {f"agent{i}": connector(url) for i, url in enumerate(urls)}
     base_rss = rss_mib()
     started, cpu_started = time.perf_counter(), time.process_time()
     async with Fleet(connectors) as fleet:
@@ -79,9 +85,7 @@ async def measure(expected: int, follow_seconds: float, endpoints: list[Endpoint
 
 def main(argv: list[str]) -> int:
     expected, follow_seconds, *urls = argv
-    token = os.environ.get(INBOX_TOKEN_ENV)
-    endpoints = [Endpoint(url, token=token) for url in urls]
-    result = asyncio.run(measure(int(expected), float(follow_seconds), endpoints))
+    result = asyncio.run(measure(int(expected), float(follow_seconds), urls))
     print(json.dumps(result))
     return 0
 
