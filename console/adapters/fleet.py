@@ -138,7 +138,9 @@ class FleetMember:
 
     def rows(self) -> list[FleetProcess]:
         online = self.state is not ConnectionState.OFFLINE
-        return [FleetProcess(self.name, status, online) for status in self.processes.values()]
+        return [
+            FleetProcess(self.name, self.processes[slug], online) for slug in sorted(self.processes)
+        ]
 
     async def run(self) -> None:
         """Connect (again and again, with backoff, until it works), then follow the feeds."""
