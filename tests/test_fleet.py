@@ -291,3 +291,18 @@ async def test_an_ssh_tunnel_context_sits_beside_local_agents(
     finally:
         if tunnel.started_pid is not None:
             os.kill(tunnel.started_pid, signal.SIGTERM)
+
+
+async def test_an_agent_whose_inbox_refuses_us_is_degraded_not_offline(
+    agents: dict[str, AgentProcess],
+) -> None:
+    wrong = ExistingAgent(agents["web2"].endpoint(token="not-the-inbox-token"))
+    async with Fleet({**connectors({"web1": agents["web1"]}), "web2": wrong}) as fleet:
+        counts = await counts_reach(fleet, lambda c: c.connected == 1 and c.degraded == 1)
+        assert counts.line() == "2 agents: 1 up 1 degraded · 0 fatal · 0 alerts"
+        status = {s.context: s for s in fleet.statuses()}["web2"]
+        assert status.reason.startswith("inbox:")
+        # Its processes are live all the same, and actions reach it.
+        await until(lambda: len([r for r in fleet.rows() if r.context == "web2"]) == 3)
+        assert all(r.online for r in fleet.rows())
+        assert len(await fleet.client("web2").processes.list()) == 3
