@@ -156,3 +156,18 @@ def test_commands_that_take_one_context_refuse_a_fleet(fleet_config: Path) -> No
     assert push.returncode == 2 and "takes one context" in push.stderr
     unknown = opsconsole("ps", "--context", "web1,nope", "--config", str(fleet_config))
     assert unknown.returncode == 2 and "nope" in unknown.stderr
+
+
+def test_ps_on_a_fleet_starts_as_light_as_on_one_agent(fleet_config: Path) -> None:
+    from tests.test_cli_imports import (
+        NEVER_FOR_HTTP_CLIENTS,
+        NEVER_IN_ANY_CLIENT,
+        loaded_packages,
+        run_probed,
+    )
+
+    status, modules, output = run_probed(
+        "ps", "--context", "web1,db1", "--config", str(fleet_config)
+    )
+    assert status == 0 and output.count("shop.web.0") == 2
+    assert loaded_packages(modules, NEVER_FOR_HTTP_CLIENTS + NEVER_IN_ANY_CLIENT) == []
