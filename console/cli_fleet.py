@@ -20,6 +20,7 @@ from console.config import ConfigError, ConsoleConfig
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.connect import AgentConnector
     from console.adapters.fleet import Fleet
     from console.adapters.fleet_actions import HostResult
 
@@ -50,8 +51,6 @@ def fleet_contexts(args: argparse.Namespace) -> list[str] | None:
 
 def run_fleet(args: argparse.Namespace, contexts: list[str]) -> int:
     """Run the subcommand on every context of ``contexts`` at once; the exit status."""
-    from console.cli import connector_for
-
     what = " ".join(filter(None, (args.command, getattr(args, "action", None) or _default(args))))
     handler = HANDLERS.get(what)
     if handler is None:
@@ -59,11 +58,7 @@ def run_fleet(args: argparse.Namespace, contexts: list[str]) -> int:
         raise ConfigError(f"{what} takes one context, not --context {args.context} ({takes} do)")
     if getattr(args, "agent", None):
         raise ConfigError("--agent names one agent: leave it out with --context all or a list")
-    # Each context's connector as one --context NAME would make it: credentials and all.
-    connectors = {
-        name: connector_for(argparse.Namespace(**{**vars(args), "context": name}))
-        for name in contexts
-    }
+    connectors = context_connectors(args, contexts)
 
     async def go() -> int:
         from console.adapters.fleet import Fleet
@@ -73,6 +68,18 @@ def run_fleet(args: argparse.Namespace, contexts: list[str]) -> int:
             return await handler(fleet, args)
 
     return asyncio.run(go())
+
+
+def context_connectors(args: argparse.Namespace, contexts: list[str]) -> dict[str, AgentConnector]:
+    """Each context's connector as ``--context NAME`` alone would make it (its URL, tunnel,
+    credentials), the other flags of ``args`` kept: what a ``Fleet`` is made of. Raises
+    ConfigError for a context that cannot be used."""
+    from console.cli import connector_for
+
+    return {
+        name: connector_for(argparse.Namespace(**{**vars(args), "context": name}))
+        for name in contexts
+    }
 
 
 def _default(args: argparse.Namespace) -> str | None:
