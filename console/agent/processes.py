@@ -18,13 +18,13 @@ import httpx
 from console.agent.children import Children
 from console.agent.events import EventBus
 from console.agent.process_logs import ProcessLog, RotatingFile
+from console.agent.procfile import ProcfileEntry, ProcfileError, read_procfile_at
 from console.agent.sources import (
     DEFAULT_LIMITS,
     Limits,
     SourceError,
     download,
     local_path,
-    read_procfile,
     unpack,
 )
 from console.models import ProcessState, ProcessStatus, RestartPolicy
@@ -98,7 +98,7 @@ class ManagedProcess:
             spec.app, spec.node, spec.slug, ProcessState.PENDING, spec.process_type
         )
         self.workdir: Path | None = None
-        self.command: str | None = None
+        self.entry: ProcfileEntry | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._wanted = True
         self._deleted = False
@@ -187,14 +187,28 @@ class ManagedProcess:
                     unpack, archive, self.workdir, content_type, self.service.limits
                 )
         self._set(ProcessState.PROCESSING)
-        commands = await asyncio.to_thread(read_procfile, self.workdir)
-        if self.spec.process_type not in commands:
-            known = ", ".join(sorted(commands)) or "none"
+        try:
+            entries = await asyncio.to_thread(read_procfile_at, self.workdir)
+        except ProcfileError as exc:
+            raise SourceError("invalid procfile", f"Procfile {exc}") from None
+        if entries is None:
+            raise SourceError("no procfile", f"no Procfile at the root of {self.workdir.name}")
+        if self.spec.process_type not in entries:
+            known = ", ".join(sorted(entries)) or "none"
             raise SourceError(
                 "unknown process type",
                 f"the Procfile has no '{self.spec.process_type}' (it has: {known})",
             )
-        self.command = commands[self.spec.process_type]
+        self.entry = entries[self.spec.process_type]
+
+    @property
+    def command(self) -> str | None:
+        return self.entry.command if self.entry is not None else None
+
+    def _environment(self) -> dict[str, str]:
+        """The agent's, then PORT (foreman's convention), the Procfile line's, the request's."""
+        assert self.entry is not None
+        return os.environ | {"PORT": str(self.entry.port)} | self.entry.env | self.spec.env
 
     async def _run_once(self) -> int | None:
         """Start the command, pump its output into the log, and wait for it to exit."""
@@ -203,7 +217,7 @@ class ManagedProcess:
         try:
             proc = await self.service.children.spawn(
                 ["/bin/sh", "-c", self.command],
-                env=os.environ | self.spec.env,
+                env=self._environment(),
                 cwd=self.workdir,
             )
         except OSError as exc:

@@ -19,6 +19,8 @@ class ProcessState(StrEnum):
     PROCESSING = "processing"
     NO_PROCFILE = "no procfile"
     UNKNOWN_PROCESS_TYPE = "unknown process type"
+    INVALID_PROCFILE = "invalid procfile"
+    """The Procfile has a bad line or a type twice; the message names the lines."""
     STARTING = "starting"
     RUNNING = "running"
     BACKOFF = "backoff"
@@ -41,6 +43,7 @@ _FAILED_STATES = frozenset(
         ProcessState.DOWNLOAD_FAILURE,
         ProcessState.NO_PROCFILE,
         ProcessState.UNKNOWN_PROCESS_TYPE,
+        ProcessState.INVALID_PROCFILE,
         ProcessState.FATAL,
     }
 )
