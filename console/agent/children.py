@@ -23,15 +23,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 from console.models import Stream
+from console.output.lines import MAX_LINE, LineSplitter, decode_lines
+from console.output.pump import CHUNK, pump_output
 
 log = logging.getLogger(__name__)
 
 DRAIN_AFTER_EXIT = 1.0
 """Seconds a child's output may still flow after it exits, before its group is killed."""
-
-CHUNK = 1 << 16
-MAX_LINE = 1 << 20
-"""A line longer than this is cut into pieces rather than held in memory whole."""
 
 _PR_SET_PDEATHSIG = 1
 
@@ -71,21 +69,16 @@ def signal_group(pgid: int, sig: signal.Signals) -> bool:
 
 
 async def read_line_batches(stream: asyncio.StreamReader) -> AsyncIterator[list[str]]:
-    """Yield the complete lines of each chunk read, without newlines, decoded leniently.
+    """Yield the complete lines of each chunk read, decoded, as ``console.output`` renders them.
 
     Lines move in lists so that a chatty child costs one step per chunk, not per line.
     """
-    pending = b""
+    splitter = LineSplitter()
     while chunk := await stream.read(CHUNK):
-        pending += chunk
-        if b"\n" in chunk:
-            *lines, pending = pending.split(b"\n")
-            yield [line.rstrip(b"\r").decode(errors="replace") for line in lines]
-        while len(pending) > MAX_LINE:
-            yield [pending[:MAX_LINE].decode(errors="replace")]
-            pending = pending[MAX_LINE:]
-    if pending:
-        yield [pending.rstrip(b"\r").decode(errors="replace")]
+        if block := splitter.feed(chunk):
+            yield decode_lines(block)
+    if block := splitter.finish():
+        yield decode_lines(block)
 
 
 async def read_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
@@ -144,20 +137,28 @@ class Children:
     async def watch(
         self,
         proc: asyncio.subprocess.Process,
-        sink: Callable[[Stream, list[str]], None],
+        sink: Callable[[Stream, bytes], None],
         time_limit: float | None = None,
         on_timeout: Callable[[], None] | None = None,
+        partial: Callable[[Stream, bytes], None] | None = None,
+        max_line: int = MAX_LINE,
     ) -> int | None:
         """Pump the child's output into ``sink`` until it exits, then release its group.
 
-        After ``time_limit`` seconds it is stopped by the ladder. Once it exits, its
-        output gets a moment to drain: something it left running may hold the pipe.
+        ``sink`` gets blocks of complete lines (``console.output.lines``), ``partial``
+        a line left unfinished for a while. After ``time_limit`` seconds the child is
+        stopped by the ladder. Once it exits, its output gets a moment to drain:
+        something it left running may hold the pipe.
         """
 
         async def pump(reader: asyncio.StreamReader | None, stream: Stream) -> None:
             if reader is not None:
-                async for lines in read_line_batches(reader):
-                    sink(stream, lines)
+                await pump_output(
+                    reader.read,
+                    lambda block: sink(stream, block),
+                    (lambda text: partial(stream, text)) if partial is not None else None,
+                    max_line,
+                )
 
         pumps = asyncio.gather(pump(proc.stdout, Stream.STDOUT), pump(proc.stderr, Stream.STDERR))
         try:

@@ -28,6 +28,7 @@ from console.agent.sources import (
     unpack,
 )
 from console.models import ProcessState, ProcessStatus, RestartPolicy
+from console.output.budget import DEFAULT_BUDGET, OutputBudget
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class ManagedProcess:
     def __init__(self, spec: ProcessSpec, service: ProcessService) -> None:
         self.spec = spec
         self.service = service
-        self.log = ProcessLog()
+        self.log = ProcessLog(service.budget, service.ring_share)
         self.status = ProcessStatus(
             spec.app, spec.node, spec.slug, ProcessState.PENDING, spec.process_type
         )
@@ -235,7 +236,12 @@ class ManagedProcess:
             started_at=time.time(),
             restarts=self.status.restarts + (1 if self.status.started_at else 0),
         )
-        exit_code = await self.service.children.watch(proc, self.log.append)
+        exit_code = await self.service.children.watch(
+            proc,
+            self.log.append,
+            partial=self.log.set_partial,
+            max_line=self.service.budget.max_line_bytes,
+        )
         self._proc = None
         self.status = replace(self.status, last_exit=exit_code)
         return exit_code
@@ -304,6 +310,7 @@ class ProcessService:
         policy: RestartPolicy = DEFAULT_POLICY,
         limits: Limits = DEFAULT_LIMITS,
         log_dir: Path | None = None,
+        budget: OutputBudget = DEFAULT_BUDGET,
     ) -> None:
         self.apps_dir = data_dir / "apps"
         self.apps_dir.mkdir(parents=True, exist_ok=True)
@@ -312,6 +319,7 @@ class ProcessService:
         self.policy = policy
         self.limits = limits
         self.log_dir = log_dir
+        self.budget = budget
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         self._processes: dict[str, ManagedProcess] = {}
 
@@ -331,6 +339,10 @@ class ProcessService:
     def _current(process: ManagedProcess) -> ProcessStatus:
         return replace(process.status, next_seq=process.log.next_seq)
 
+    def ring_share(self) -> int:
+        """Bytes each process's log ring may hold: an equal share of the budget of all rings."""
+        return self.budget.total_ring_bytes // max(1, len(self._processes))
+
     def create(self, spec: ProcessSpec) -> ProcessStatus:
         if spec.slug in self._processes:
             raise SlugTaken(spec.slug)
@@ -338,6 +350,8 @@ class ProcessService:
         if self.log_dir is not None:
             process.log.file = RotatingFile(self.log_dir / f"{spec.slug}.log")
         self._processes[spec.slug] = process
+        for other in self._processes.values():
+            other.log.trim()  # one more process: every ring's share shrinks now
         self.events.publish("process", process.status.to_wire())
         process.begin()
         return process.status

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
@@ -24,9 +25,17 @@ from console.agent.processes import (
     UnknownProcess,
     parse_spec,
 )
-from console.models import LogBatch, LogGap, ProcessStatus
+from console.agent.ws_frames import send_text_frames
+from console.models import LogBatch, LogEvent, LogGap, LogPartial, ProcessStatus
+from console.output.ansi import strip_sgr
 
-FEATURES = ("processes.control", "processes.cursor", "processes.json-logs")
+FEATURES = (
+    "processes.control",
+    "processes.cursor",
+    "processes.json-logs",
+    "processes.partial-lines",
+    "processes.strip-ansi",
+)
 
 
 def status_document(status: ProcessStatus, connection: HTTPConnection) -> dict[str, object]:
@@ -81,34 +90,45 @@ def routes(service: ProcessService) -> list[BaseRoute]:
         return handler
 
     async def attach_console(websocket: WebSocket) -> None:
-        """Plain: one text frame per line. ``?format=json``: batches with seq, ts and stream."""
+        """Plain: one text frame per line. ``?format=json``: batches with seq, ts and stream.
+
+        ``?strip_ansi=1`` takes colour codes out; ``?partial=1`` (JSON only) adds
+        the line a stream is still writing, as ``{"partial": {...}}`` frames.
+        """
         slug = websocket.path_params["slug"]
-        since = websocket.query_params.get("since")
-        as_json = websocket.query_params.get("format") == "json"
+        query = websocket.query_params
+        since = query.get("since")
+        as_json = query.get("format") == "json"
         await websocket.accept()
         try:
             process = service.get(slug)
             if since is not None and not since.isdigit():
                 raise HttpError(400, f"since must be a sequence number, not {since!r}")
+            strip, partials = _flag(query, "strip_ansi"), _flag(query, "partial")
         except (UnknownProcess, HttpError) as exc:
             await websocket.close(
                 code=4404 if isinstance(exc, UnknownProcess) else 4400, reason=str(exc)[:120]
             )
             return
-        reader = process.log.follow(int(since) if since is not None else None)
+        reader = process.log.follow(int(since) if since is not None else None, as_json and partials)
 
-        async def frames() -> AsyncIterator[str]:
+        async def frames() -> AsyncIterator[str | list[str]]:
             async for event in reader:
                 if as_json:
-                    yield json.dumps(_log_frame(event))
+                    yield json.dumps(_log_frame(event, strip))
                 elif isinstance(event, LogGap):
-                    yield f"[opsconsole: {event.count} lines dropped]"
-                else:
-                    for line in event.lines:
-                        yield line
+                    yield [f"[opsconsole: {event.count} lines dropped]"]
+                elif isinstance(event, LogBatch):
+                    yield [strip_sgr(line) for line in event.lines] if strip else event.lines
+
+        async def send_lines(frame: str | list[str]) -> None:
+            if isinstance(frame, str):
+                await websocket.send_text(frame)
+            else:
+                await send_text_frames(websocket, frame)
 
         try:
-            if await send_until_gone(websocket, frames()):
+            if await send_until_gone(websocket, frames(), send_lines):
                 await websocket.close()  # the process was deleted
         finally:
             reader.close()
@@ -148,7 +168,19 @@ def routes(service: ProcessService) -> list[BaseRoute]:
     ]
 
 
-def _log_frame(event: LogBatch | LogGap) -> dict[str, object]:
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    value = query.get(name, "0")
+    if value not in ("0", "1", "true", "false"):
+        raise HttpError(400, f"{name} must be 1 or 0, not {value[:20]!r}")
+    return value in ("1", "true")
+
+
+def _log_frame(event: LogEvent, strip: bool) -> dict[str, object]:
     if isinstance(event, LogGap):
         return {"gap": {"seq": event.seq, "count": event.count}}
-    return event.to_wire()
+    if isinstance(event, LogPartial):
+        return (replace(event, text=strip_sgr(event.text)) if strip else event).to_wire()
+    wire = event.to_wire()
+    if strip:
+        wire["lines"] = [strip_sgr(line) for line in event.lines]
+    return wire

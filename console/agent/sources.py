@@ -172,4 +172,3 @@ def _check_link(member: tarfile.TarInfo, into: Path) -> None:
     resolved = (into / base / target).resolve()
     if not resolved.is_relative_to(into.resolve()):
         raise _refuse(member.name, f"links outside the archive ({member.linkname!r})")
-

@@ -160,4 +160,25 @@ class LogGap:
         return self.seq + self.count
 
 
-LogEvent = LogBatch | LogGap
+@dataclass(frozen=True)
+class LogPartial:
+    """The line a stream is still writing, as it stands (a prompt, a ``\\r`` progress bar).
+
+    Shown in place of that stream's last line until its complete line (any
+    batch of the same stream) or a newer partial arrives; ``text == ""`` takes
+    it away. It is never a line of its own: ``seq`` is where the next line will go.
+    """
+
+    seq: int
+    stream: Stream
+    text: str
+
+    @property
+    def end(self) -> int:
+        return self.seq
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"partial": {"seq": self.seq, "stream": self.stream.value, "text": self.text}}
+
+
+LogEvent = LogBatch | LogGap | LogPartial
