@@ -17,6 +17,7 @@ import platformdirs
 
 from console.demo import SCRIPTS_DIR, demo_module_types
 from console.models import DeliveryPolicy, RestartPolicy
+from console.output.budget import OutputBudget
 
 APP_NAME = "opsconsole"
 DEFAULT_PORT = 8470
@@ -89,6 +90,8 @@ class AgentSettings:
     """The top-level ``[queue]`` and ``[pool]`` tables: module types, as commands."""
     module_timeouts: dict[str, float] = field(default_factory=dict)
     """``[agent.module_timeouts]``: connect, reply, rm_grace, term_grace (seconds)."""
+    output: dict[str, int] = field(default_factory=dict)
+    """``[agent.output]``: the OutputBudget fields (ring_bytes, reader_bytes, ...), in bytes."""
 
     def module_types(self, service: str, kind: str = "modules") -> dict[str, list[str]]:
         """``{type: command}`` of ``[SERVICE.KIND.TYPE] command = [...]``."""
@@ -105,6 +108,12 @@ class AgentSettings:
             return DeliveryPolicy(**self.inbox)
         except TypeError as exc:
             raise ConfigError(f"[agent.inbox]: {exc}") from None
+
+    def output_budget(self) -> OutputBudget:
+        try:
+            return OutputBudget(**self.output)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[agent.output]: {exc}") from None
 
     def restart_policy(self) -> RestartPolicy:
         try:
@@ -159,6 +168,7 @@ class AgentSettings:
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
         self.restart_policy()
         self.delivery_policy()
+        self.output_budget()
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")

@@ -44,6 +44,7 @@ def create_app(settings: AgentSettings) -> Starlette:
         settings.node_id,
     )
     scripts.events = events
+    scripts.budget = settings.output_budget()
     timeouts = ModuleTimeouts(**settings.module_timeouts)
     module_services = [
         ModuleService(
@@ -63,6 +64,7 @@ def create_app(settings: AgentSettings) -> Starlette:
         events,
         policy=settings.restart_policy(),
         log_dir=settings.data_dir / "logs" if settings.process_log_files else None,
+        budget=settings.output_budget(),
     )
     features = [
         *scripts_routes.FEATURES,

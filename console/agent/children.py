@@ -22,6 +22,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
+from console.agent import descendants
 from console.models import Stream
 from console.output.lines import MAX_LINE, LineSplitter, decode_lines
 from console.output.pump import CHUNK, pump_output
@@ -94,6 +95,11 @@ class Children:
     def __init__(self) -> None:
         self._reaper: asyncio.subprocess.Process | None = None
         self._live: dict[int, asyncio.subprocess.Process] = {}
+        self._origins: dict[int, str] = {}
+        """Each live child's OPSCONSOLE_ORIGIN, which its descendants inherit."""
+        self._serial = 0
+        self._leftover_pumps: set[asyncio.Future[object]] = set()
+        self.subreaper = False
 
     async def start(self) -> None:
         self._reaper = await asyncio.create_subprocess_exec(
@@ -103,6 +109,8 @@ class Children:
             stdin=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
+        self.subreaper = descendants.become_subreaper()
+        await self._tell_reaper(f"={self._origin_prefix}")
 
     async def spawn(
         self,
@@ -114,9 +122,11 @@ class Children:
         stdin: int | None = asyncio.subprocess.DEVNULL,
     ) -> asyncio.subprocess.Process:
         """Start ``argv`` (never through a shell) in a new process group, output piped."""
+        self._serial += 1
+        origin = f"{self._origin_prefix}{self._serial}"
         proc = await asyncio.create_subprocess_exec(
             *argv,
-            env=dict(env) if env is not None else None,
+            env=dict(env if env is not None else os.environ) | {descendants.ORIGIN: origin},
             cwd=cwd,
             stdin=stdin,
             stdout=asyncio.subprocess.PIPE,
@@ -125,14 +135,49 @@ class Children:
             preexec_fn=_die_with_agent(os.getpid()),
         )
         self._live[proc.pid] = proc
+        self._origins[proc.pid] = origin
         await self._tell_reaper(f"+{proc.pid}")
         return proc
+
+    @property
+    def _origin_prefix(self) -> str:
+        return f"{os.getpid()}."
+
+    def origin(self, proc: asyncio.subprocess.Process) -> str | None:
+        """The OPSCONSOLE_ORIGIN a live child and all its descendants carry."""
+        return self._origins.get(proc.pid)
+
+    def descendants(self, origin: str | None) -> list[int]:
+        """Live processes carrying ``origin`` (those that left the child's group too), by pid."""
+        if origin is None:
+            return []
+        found = descendants.marked(origin)
+        return sorted(pid for pid, mark in found.items() if mark == origin)
+
+    async def stop_descendants(self, pids: list[int], grace: float) -> None:
+        """The termination ladder for descendants that left the group (and reaping them)."""
+        await descendants.terminate(pids, grace, self._own_children())
+
+    def _own_children(self) -> set[int]:
+        own = set(self._live)
+        if self._reaper is not None:
+            own.add(self._reaper.pid)
+        return own
+
+    def _reap_later(self) -> None:
+        """Collect adopted orphans that exit in the next moment (killed with their group)."""
+        loop = asyncio.get_running_loop()
+        for delay in (0.1, 1.0):
+            loop.call_later(delay, lambda: descendants.reap(self._own_children()))
 
     async def release(self, proc: asyncio.subprocess.Process) -> None:
         """Forget an exited child, killing whatever it left running in its group."""
         signal_group(proc.pid, signal.SIGKILL)
+        self._origins.pop(proc.pid, None)
         if self._live.pop(proc.pid, None) is not None:
             await self._tell_reaper(f"-{proc.pid}")
+        if self.subreaper:
+            self._reap_later()
 
     async def watch(
         self,
@@ -170,7 +215,13 @@ class Children:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(pumps), DRAIN_AFTER_EXIT)
         await self.release(proc)
-        await pumps
+        if pumps.done():
+            await pumps
+        else:
+            # A descendant outside the group (a daemon) holds the pipe: its output goes on
+            # flowing to the sink until it closes it or is stopped.
+            self._leftover_pumps.add(pumps)
+            pumps.add_done_callback(self._leftover_pumps.discard)
         return proc.returncode
 
     async def stop(
@@ -192,12 +243,17 @@ class Children:
             log.warning("pid %s ignored SIGTERM for %.1fs; killing it", proc.pid, grace)
             signal_group(proc.pid, signal.SIGKILL)
             await proc.wait()
+        await self.stop_descendants(self.descendants(self.origin(proc)), grace)
         await self.release(proc)
         return proc.returncode
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop every child still running, then let the reaper go."""
         await asyncio.gather(*(self.stop(p, grace) for p in list(self._live.values())))
+        # Daemons whose first process is gone: anything still carrying this agent's mark.
+        await self.stop_descendants(list(descendants.marked(self._origin_prefix)), grace)
+        for pumps in list(self._leftover_pumps):
+            pumps.cancel()
         if self._reaper is not None and self._reaper.stdin is not None:
             self._reaper.stdin.close()
             await self._reaper.wait()

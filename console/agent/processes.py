@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from console.agent import descendants
 from console.agent.children import Children
 from console.agent.events import EventBus
 from console.agent.process_logs import ProcessLog, RotatingFile
@@ -101,6 +102,9 @@ class ManagedProcess:
         self.workdir: Path | None = None
         self.entry: ProcfileEntry | None = None
         self._proc: asyncio.subprocess.Process | None = None
+        self._origin: str | None = None
+        self._daemons: list[int] = []
+        """Descendants left running when the main process exited (it daemonized)."""
         self._wanted = True
         self._deleted = False
         self._stops = 0
@@ -138,6 +142,9 @@ class ManagedProcess:
             exit_code = await self._run_once()
             if not self._wanted or self._stops != stops:
                 continue  # stopped or restarted on purpose: not a failure
+            await self._watch_daemons(exit_code, stops)
+            if not self._wanted or self._stops != stops:
+                continue
             stable = time.time() - started >= policy.stable_after
             quick_failures = 0 if stable else quick_failures + 1
             if quick_failures >= policy.max_quick_failures:
@@ -156,6 +163,28 @@ class ManagedProcess:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
+
+    async def _watch_daemons(self, exit_code: int | None, stops: int) -> None:
+        """When the main process left descendants running, report them and wait for their end.
+
+        Restarting would start one more copy each time (a daemon leak); instead they are
+        watched, and ``stop``, ``delete`` and the agent's exit end them by the ladder.
+        """
+        children = self.service.children
+        self._daemons = await asyncio.to_thread(children.descendants, self._origin)
+        if not self._daemons:
+            return
+        pids = ", ".join(map(str, self._daemons))
+        self._set(
+            ProcessState.DAEMONIZED,
+            pid=None,
+            message=f"main process exited {exit_code}, leaving pid {pids} running; "
+            "not restarted, stopped with the process",
+        )
+        while self._daemons and self._wanted and self._stops == stops:
+            await descendants.wait_gone(self._daemons, 1.0)
+            self._daemons = await asyncio.to_thread(children.descendants, self._origin)
+        self._daemons = []
 
     async def _wait_until_wanted(self) -> None:
         while not self._wanted and not self._deleted:
@@ -225,6 +254,7 @@ class ManagedProcess:
             self._set(ProcessState.STARTING, message=f"cannot start: {exc}")
             return None
         self._proc = proc
+        self._origin = self.service.children.origin(proc)
         if not self._wanted:
             # A stop arrived while it was being spawned: honour it now.
             await self.service.children.stop(proc, self.service.policy.stop_grace)
@@ -254,6 +284,11 @@ class ManagedProcess:
         if proc is not None:
             self._set(ProcessState.STOPPING)
             await self.service.children.stop(proc, self.service.policy.stop_grace)
+        if self._daemons:
+            self._set(ProcessState.STOPPING)
+            await self.service.children.stop_descendants(
+                self._daemons, self.service.policy.stop_grace
+            )
 
     async def settle(self, limit: float = 2.0) -> ProcessStatus:
         """The status once it stops moving on its own (or after ``limit`` seconds)."""

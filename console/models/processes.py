@@ -27,6 +27,8 @@ class ProcessState(StrEnum):
     STOPPING = "stopping"
     STOPPED = "stopped"
     FATAL = "fatal"
+    DAEMONIZED = "daemonized"
+    """Its main process exited, leaving descendants running (a daemon): watched, not restarted."""
 
     @property
     def failed(self) -> bool:
@@ -47,7 +49,11 @@ _FAILED_STATES = frozenset(
         ProcessState.FATAL,
     }
 )
-_SETTLED_STATES = _FAILED_STATES | {ProcessState.RUNNING, ProcessState.STOPPED}
+_SETTLED_STATES = _FAILED_STATES | {
+    ProcessState.RUNNING,
+    ProcessState.STOPPED,
+    ProcessState.DAEMONIZED,
+}
 
 
 @dataclass(frozen=True)
