@@ -53,6 +53,22 @@ async def test_check_returns_both_streams_and_the_exit_status(hosts: SshHosts, h
     assert missing.stdout == [] and "nonexistent" in missing.stderr[0]
 
 
+async def test_output_is_rendered_as_a_terminal_shows_it(hosts: SshHosts, host: Host) -> None:
+    # Invalid UTF-8 (it hung the reader), a \r progress bar, colour, a cursor move, no last newline.
+    script = (
+        r"printf 'bad \377\376 bytes\n'; printf '10%%\r50%%\r100%%\n';"
+        r" printf '\033[32mgreen\033[0m \033[2Jcleared\n'; printf 'no newline'"
+    )
+    result = await asyncio.wait_for(hosts.check(host, ["sh", "-c", script]), 30)
+    assert result.stdout == [
+        "bad \ufffd\ufffd bytes",
+        "100%",
+        "\x1b[32mgreen\x1b[0m cleared",
+        "no newline",
+    ]
+    assert result.exit_status == 0
+
+
 async def test_arguments_with_quotes_and_spaces_arrive_intact(
     hosts: SshHosts, host: Host, tmp_path: Path
 ) -> None:

@@ -20,6 +20,8 @@ import asyncssh
 
 from console.adapters.errors import AuthError, BackendError, Unavailable
 from console.models import Stream
+from console.output.lines import decode_lines
+from console.output.pump import pump_output
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts").expanduser()
 DEFAULT_CONFIG = Path("~/.ssh/config").expanduser()
@@ -154,18 +156,28 @@ class SshHosts:
     async def stream(
         self, host: Host, argv: list[str] | str, sudo: bool = False
     ) -> AsyncIterator[tuple[Stream, str] | int]:
-        """Each output line as ``(stream, line)`` as it comes, then the exit status (an int)."""
+        """Each output line as ``(stream, line)`` as it comes, then the exit status (an int).
+
+        Lines are rendered as the agent renders a process's (``console.output``):
+        ``\r`` rewrites, colour kept, other control sequences removed, long lines cut,
+        invalid UTF-8 replaced.
+        """
         connection = await self.connection(host)
         try:
-            process = await connection.create_process(self.command_line(argv, sudo))
+            process = await connection.create_process(self.command_line(argv, sudo), encoding=None)
         except (OSError, asyncssh.Error) as exc:
             raise Unavailable(f"{host.name}: {exc}") from None
         queue: asyncio.Queue[tuple[Stream, str] | None] = asyncio.Queue()
 
-        async def pump(reader: asyncssh.SSHReader[str], stream: Stream) -> None:
-            while line := await reader.readline():
-                await queue.put((stream, line.rstrip("\r\n")))
-            await queue.put(None)
+        async def pump(reader: asyncssh.SSHReader[bytes], stream: Stream) -> None:
+            def lines(block: bytes) -> None:
+                for line in decode_lines(block):
+                    queue.put_nowait((stream, line))
+
+            try:
+                await pump_output(reader.read, lines)
+            finally:
+                queue.put_nowait(None)
 
         pumps = [
             asyncio.create_task(pump(process.stdout, Stream.STDOUT)),
