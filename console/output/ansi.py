@@ -17,7 +17,8 @@ _SEQUENCE = re.compile(
     rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks, clipboard
     rb"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC
     rb"|\x1b[ -/]*[0-~]?"  # two-byte escapes (charset, keypad...) and a lone ESC
-    rb"|\xc2[\x80-\x9f]"  # C1 controls as UTF-8 (U+009B is a CSI on some terminals)
+    rb"|\xc2\x9b[0-?]*[ -/]*[@-~]?"  # C1 CSI (U+009B) and its parameters
+    rb"|\xc2[\x80-\x9f]"  # other C1 controls as UTF-8
     rb"|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]"  # C0 controls but tab, newline (and ESC above)
 )
 _SGR = re.compile(r"\x1b\[[0-9;:]*m")
