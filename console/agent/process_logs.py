@@ -20,9 +20,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from console.models import LogBatch, LogEvent, LogGap, LogPartial, Stream
-from console.output.budget import DEFAULT_BUDGET, OutputBudget
+from console.output.budget import DEFAULT_BUDGET, OutputBudget, give_back_memory
 from console.output.lines import decode_lines
 
+TRIM_AFTER = 1 << 20
+"""A reader that goes with this much queued hands the memory back to the system."""
 SEGMENT_COST = 120
 """Bytes a segment costs beyond its text (its object, its bytes header, its deque slot)."""
 MERGE_BELOW = 2048
@@ -109,6 +111,8 @@ class LogReader:
         """The follower left: stop queueing for it, and let go of what it had queued."""
         self.finish()
         self._queue.clear()
+        if self._queued_bytes >= TRIM_AFTER:
+            give_back_memory()
         self._queued_bytes = 0
         self._log.readers.discard(self)
 
@@ -232,6 +236,7 @@ class ProcessLog:
         self._segments.clear()
         self.held_bytes = 0
         self.partials.clear()
+        give_back_memory()
         if self.file is not None:
             self.file.close()
 

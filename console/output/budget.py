@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from console.output.lines import MAX_LINE
@@ -29,3 +31,24 @@ class OutputBudget:
 
 
 DEFAULT_BUDGET = OutputBudget()
+
+
+def _libc_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _libc_malloc_trim()
+
+
+def give_back_memory() -> None:
+    """Return freed memory to the system (glibc keeps freed heap pages otherwise).
+
+    Output arrives in 64 KiB pieces that the allocator keeps in its heap; after a
+    flood is let go (a process deleted, a slow reader gone), RSS falls back only
+    when the allocator is asked to hand the free pages back.
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
