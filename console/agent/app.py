@@ -27,6 +27,7 @@ from console.agent.modules import ModuleService
 from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
+from console.agent.ws_frames import KeepServerSend
 from console.config import AgentSettings
 from console.demo import load_demo
 from console.models import ProcessState
@@ -126,7 +127,8 @@ def create_app(settings: AgentSettings) -> Starlette:
             await inbox.close()
             history.close()
 
-    middleware = []
+    # First: it must see the server's own ``send``, before anything wraps it.
+    middleware = [Middleware(KeepServerSend)]
     if settings.htpasswd is not None:
         middleware.append(
             Middleware(
