@@ -19,7 +19,7 @@ invalid) only on the way out, by ``decode_lines``.
 
 from __future__ import annotations
 
-from console.output.ansi import HAS_CONTROL, clean
+from console.output.ansi import clean, has_control
 
 MAX_LINE = 64 << 10
 """Bytes of one line kept at most; a longer one is cut into pieces."""
@@ -48,7 +48,7 @@ class LineSplitter:
         self._pending = _from_last_return(chunk[last + 1 :])
         # The fast path: no line can be too long (every line but the first lies inside
         # one chunk), and nothing needs cleaning. Then the block is kept as it came.
-        if (first_length > self.max_line or len(chunk) > self.max_line) or HAS_CONTROL(block):
+        if (first_length > self.max_line or len(chunk) > self.max_line) or has_control(block):
             block = b"".join(self._render(line) for line in block.split(b"\n")[:-1])
         return block + self._cut_pending() if len(self._pending) > self.max_line else block
 
@@ -107,7 +107,7 @@ def _render_line(line: bytes) -> bytes:
     if b"\r" in line:
         segments = [s for s in line.split(b"\r") if s]
         line = segments[-1] if segments else b""
-    return clean(line) if HAS_CONTROL(line) else line
+    return clean(line) if has_control(line) else line
 
 
 def decode_lines(block: bytes, skip: int = 0) -> list[str]:
