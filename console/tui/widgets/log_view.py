@@ -231,7 +231,7 @@ class LogView(ScrollView, can_focus=True):
         if self._wrapping:
             removed_rows = self._add_rows(islice(lines, len(lines) - added, None), overflow)
         self._resized(removed_rows)
-        self.kept = len(lines)
+        self.kept = len(lines) - self._partials_shown
 
     def _drop_newest(self, count: int) -> None:
         for _ in range(min(count, len(self._lines))):
