@@ -216,13 +216,16 @@ class Children:
         on_timeout: Callable[[], None] | None = None,
         partial: Callable[[Stream, bytes], None] | None = None,
         max_line: int = MAX_LINE,
+        spare_descendants: bool = False,
     ) -> int | None:
         """Pump the child's output into ``sink`` until it exits, then release its group.
 
         ``sink`` gets blocks of complete lines (``console.output.lines``), ``partial``
         a line left unfinished for a while. After ``time_limit`` seconds the child is
         stopped by the ladder. Once it exits, its output gets a moment to drain:
-        something it left running may hold the pipe.
+        something it left running may hold the pipe. With ``spare_descendants``,
+        what it left running is not killed: the caller watches it (``descendants``)
+        and releases the child once it is gone.
         """
 
         async def pump(reader: asyncio.StreamReader | None, stream: Stream) -> None:
@@ -243,7 +246,8 @@ class Children:
             await self.stop(proc, grace=3.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(pumps), DRAIN_AFTER_EXIT)
-        await self.release(proc)
+        if not (spare_descendants and self.descendants(self.origin(proc))):
+            await self.release(proc)
         if pumps.done():
             await pumps
         else:

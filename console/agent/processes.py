@@ -104,6 +104,8 @@ class ManagedProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._origin: str | None = None
         self._daemons: list[int] = []
+        self._spared: asyncio.subprocess.Process | None = None
+        """The last run's main process, kept by Children until what it left running is gone."""
         """Descendants left running when the main process exited (it daemonized)."""
         self._wanted = True
         self._deleted = False
@@ -170,6 +172,15 @@ class ManagedProcess:
         Restarting would start one more copy each time (a daemon leak); instead they are
         watched, and ``stop``, ``delete`` and the agent's exit end them by the ladder.
         """
+        children = self.service.children
+        try:
+            await self._report_daemons(exit_code, stops)
+        finally:
+            if self._spared is not None:
+                await children.release(self._spared)  # its group, if anything is left
+                self._spared = None
+
+    async def _report_daemons(self, exit_code: int | None, stops: int) -> None:
         children = self.service.children
         self._daemons = await asyncio.to_thread(children.descendants, self._origin)
         if not self._daemons:
@@ -271,7 +282,9 @@ class ManagedProcess:
             self.log.append,
             partial=self.log.set_partial,
             max_line=self.service.budget.max_line_bytes,
+            spare_descendants=True,
         )
+        self._spared = proc
         self._proc = None
         self.status = replace(self.status, last_exit=exit_code)
         return exit_code
