@@ -6,11 +6,10 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,14 @@ from console.agent import descendants
 from console.agent.children import Children
 from console.agent.events import EventBus
 from console.agent.process_logs import ProcessLog, RotatingFile
+from console.agent.process_spec import (
+    NAME,
+    InvalidSpec,
+    ProcessSpec,
+    SlugTaken,
+    UnknownProcess,
+    parse_spec,
+)
 from console.agent.procfile import ProcfileEntry, ProcfileError, read_procfile_at
 from console.agent.sources import (
     DEFAULT_LIMITS,
@@ -33,60 +40,18 @@ from console.output.budget import DEFAULT_BUDGET, OutputBudget
 
 log = logging.getLogger(__name__)
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-
-@dataclass(frozen=True)
-class ProcessSpec:
-    """What a create request asks for."""
-
-    app: str
-    node: str
-    process_type: str
-    source_url: str
-    env: dict[str, str]
-
-    @property
-    def slug(self) -> str:
-        return f"{self.app}.{self.node}"
-
+__all__ = [
+    "NAME",
+    "InvalidSpec",
+    "ManagedProcess",
+    "ProcessService",
+    "ProcessSpec",
+    "SlugTaken",
+    "UnknownProcess",
+    "parse_spec",
+]
 
 DEFAULT_POLICY = RestartPolicy()
-
-
-class InvalidSpec(ValueError):
-    pass
-
-
-class UnknownProcess(LookupError):
-    def __init__(self, slug: str) -> None:
-        super().__init__(f"No process with slug '{slug}'")
-
-
-class SlugTaken(ValueError):
-    def __init__(self, slug: str) -> None:
-        super().__init__(f"A process with slug '{slug}' exists already")
-
-
-def parse_spec(body: dict[str, object]) -> ProcessSpec:
-    """Validate a create request; every problem is one InvalidSpec with a clear message."""
-    fields = {}
-    for key in ("app", "node", "process_type", "source_url"):
-        value = body.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidSpec(f"'{key}' must be a non-empty string")
-        fields[key] = value.strip()
-    for key in ("app", "node"):
-        if not NAME.match(fields[key]):
-            raise InvalidSpec(f"'{key}' may hold only letters, digits, '_', '.' and '-'")
-    env = body.get("env", {})
-    if env is None:
-        env = {}
-    if not isinstance(env, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
-    ):
-        raise InvalidSpec("'env' must map strings to strings")
-    return ProcessSpec(env=dict(env), **fields)
 
 
 class ManagedProcess:
