@@ -15,7 +15,7 @@ class OutputBudget:
 
     ring_bytes: int = 1 << 20
     """One process's recent output (its log ring), across its restarts."""
-    total_ring_bytes: int = 16 << 20
+    total_ring_bytes: int = 8 << 20
     """All processes' rings together: with many processes, each keeps its share of this."""
     reader_bytes: int = 4 << 20
     """What one log reader (a WebSocket) may fall behind by; past it, lines are dropped, counted."""
