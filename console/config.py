@@ -63,6 +63,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How many connections the agent holds open, and for how long an idle one may wait."""
+
+    max_open: int = 4096
+    """Open connections at most; lowered to half the open-file limit when that is smaller."""
+    head_timeout: float = 10.0
+    """Seconds a connection may take to send a whole request head (slow or silent clients)."""
+    keep_alive: float = 5.0
+    """Seconds an idle keep-alive connection stays open after its last answer."""
+    body_timeout: float = 60.0
+    """Seconds a request body may take to arrive whole (else 408)."""
+
+
 @dataclass
 class AgentSettings:
     """Everything ``opsconsole agent`` needs to serve."""
@@ -92,6 +106,8 @@ class AgentSettings:
     """``[agent.module_timeouts]``: connect, reply, rm_grace, term_grace (seconds)."""
     output: dict[str, int] = field(default_factory=dict)
     """``[agent.output]``: the OutputBudget fields (ring_bytes, reader_bytes, ...), in bytes."""
+    connections: dict[str, float] = field(default_factory=dict)
+    """``[agent.connections]``: the ConnectionLimits fields (max_open, head_timeout, ...)."""
 
     def module_types(self, service: str, kind: str = "modules") -> dict[str, list[str]]:
         """``{type: command}`` of ``[SERVICE.KIND.TYPE] command = [...]``."""
@@ -114,6 +130,18 @@ class AgentSettings:
             return OutputBudget(**self.output)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"[agent.output]: {exc}") from None
+
+    def connection_limits(self) -> ConnectionLimits:
+        try:
+            limits = ConnectionLimits(**self.connections)
+        except TypeError as exc:
+            raise ConfigError(f"[agent.connections]: {exc}") from None
+        if (
+            limits.max_open < 1
+            or min(limits.head_timeout, limits.keep_alive, limits.body_timeout) <= 0
+        ):
+            raise ConfigError("[agent.connections]: every limit must be above zero")
+        return limits
 
     def restart_policy(self) -> RestartPolicy:
         try:
@@ -169,6 +197,7 @@ class AgentSettings:
         self.restart_policy()
         self.delivery_policy()
         self.output_budget()
+        self.connection_limits()
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")

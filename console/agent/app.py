@@ -18,6 +18,7 @@ from console import __version__
 from console.agent import inbox_routes, modules_routes, processes_routes, scripts_routes
 from console.agent.auth import BasicAuthMiddleware, Htpasswd
 from console.agent.children import Children
+from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
 from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
@@ -46,6 +47,8 @@ def create_app(settings: AgentSettings) -> Starlette:
     )
     scripts.events = events
     scripts.budget = settings.output_budget()
+    inbox.reserve = SpaceReserve(settings.data_dir / "space-reserve")
+    inbox.reserve.ensure()
     timeouts = ModuleTimeouts(**settings.module_timeouts)
     module_services = [
         ModuleService(
@@ -149,6 +152,8 @@ def create_app(settings: AgentSettings) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+    app.state.data_dir = settings.data_dir  # the disk a full-disk error names
+    app.state.body_timeout = settings.connection_limits().body_timeout
     app.state.scripts = scripts
     app.state.processes = processes
     app.state.inbox = inbox

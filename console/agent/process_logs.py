@@ -14,14 +14,20 @@ bytes, not a Python string. Budgets count a segment's bytes plus ``SEGMENT_COST`
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import BinaryIO
 
+from console.agent.disk import describe_full_disk, is_disk_full
 from console.models import LogBatch, LogEvent, LogGap, LogPartial, Stream
 from console.output.budget import DEFAULT_BUDGET, OutputBudget, give_back_memory
 from console.output.lines import decode_lines
+
+log = logging.getLogger(__name__)
 
 TRIM_AFTER = 1 << 20
 """A reader that goes with this much queued hands the memory back to the system."""
@@ -249,30 +255,49 @@ class RotatingFile:
         self.max_bytes = max_bytes
         self.keep = keep
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = path.open("ab")
+        self._handle: BinaryIO | None = path.open("ab")
         self._size = path.stat().st_size
+        self.unwritten = 0
+        """Lines left out of the file since the disk filled up."""
 
     def write(self, segment: Segment) -> None:
+        """Append ``segment``'s lines; on a full disk they are left out of the file (the ring
+        keeps them), counted, and the count written once the disk has room again."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(segment.ts))
-        tag = b" err " if segment.stream is Stream.STDERR else b" out "
-        prefix = stamp.encode() + tag
-        lines = segment.data.split(b"\n")[:-1]
-        data = b"".join(prefix + line + b"\n" for line in lines)
-        self._handle.write(data)
-        self._handle.flush()  # a batch at a time: `tail -f` of the file follows the process
+        prefix = stamp.encode() + (b" err " if segment.stream is Stream.STDERR else b" out ")
+        data = b"".join(prefix + line + b"\n" for line in segment.data.split(b"\n")[:-1])
+        if self.unwritten:
+            note = f"{stamp} opsconsole {self.unwritten} lines not written (disk full)\n"
+            data = note.encode() + data
+        try:
+            if self._handle is None:
+                self._handle = self.path.open("ab")
+            self._handle.write(data)
+            self._handle.flush()  # a batch at a time: `tail -f` of the file follows the process
+        except OSError as exc:
+            self.unwritten += segment.count
+            why = describe_full_disk(self.path) if is_disk_full(exc) else exc
+            log.warning("process log %s: lines left out: %s", self.path, why)
+            self.close()  # the failed handle still holds what it could not write: drop it
+            return
+        self.unwritten = 0
         self._size += len(data)
         if self._size >= self.max_bytes:
             self._rotate()
 
     def _rotate(self) -> None:
-        self._handle.close()
+        self.close()
         for index in range(self.keep - 1, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{index}")
             if older.exists():
                 older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
-        self._handle = self.path.open("ab")
         self._size = 0
+        with contextlib.suppress(OSError):  # else the next write tries again
+            self._handle = self.path.open("ab")
 
     def close(self) -> None:
-        self._handle.close()
+        if self._handle is not None:
+            with contextlib.suppress(OSError):  # text unwritten on a full disk: nowhere to go
+                self._handle.close()
+            self._handle = None
