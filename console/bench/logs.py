@@ -32,6 +32,8 @@ from console.agent.children import read_line_batches
 from console.models import LogBatch, LogGap
 
 WRITER = [sys.executable, "-m", "console.bench.log_writer"]
+READER_BUDGET = 256 << 20
+"""Bytes a log reader may fall behind by in the bench (the default is 4 MiB)."""
 
 
 @dataclass
@@ -204,7 +206,11 @@ async def run(lines: int, steady_lines: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         app_dir = Path(tmp) / "app"
         write_app(app_dir, lines, steady_lines)
-        spawned = SpawnedAgent(["--data-dir", str(Path(tmp) / "data")])
+        # A flood can outrun one frame per line: the readers' budget is raised so that the
+        # backlog is buffered, not dropped (and counted), since throughput is what is measured.
+        config = Path(tmp) / "bench.toml"
+        config.write_text(f"[agent.output]\nreader_bytes = {READER_BUDGET}\n")
+        spawned = SpawnedAgent(["--data-dir", str(Path(tmp) / "data"), "--config", str(config)])
         try:
             client = await spawned.connect()
             await client.info()
