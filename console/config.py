@@ -15,6 +15,7 @@ from typing import Any
 
 import platformdirs
 
+from console.agent.inbox_backend import STORE_KEYS, check_store_settings
 from console.demo import SCRIPTS_DIR, demo_module_types
 from console.models import DeliveryPolicy, RestartPolicy
 
@@ -81,8 +82,9 @@ class AgentSettings:
     """Also write each process's output to ``DATA_DIR/logs/SLUG.log``, rotated."""
     alerts: bool = True
     """Push a message to ``node_id`` when a process goes fatal or a script run fails."""
-    inbox: dict[str, float] = field(default_factory=dict)
-    """``[agent.inbox]``: visibility_timeout (seconds) and max_tries."""
+    inbox: dict[str, Any] = field(default_factory=dict)
+    """``[agent.inbox]``: visibility_timeout (seconds) and max_tries; the store and its options
+    (store, namespace, agent_name, redis: see ``console.agent.inbox_backend.open_store``)."""
     restart: dict[str, float] = field(default_factory=dict)
     """``[agent.restart]``: the RestartPolicy fields (first_delay, max_delay, ...)."""
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -102,7 +104,7 @@ class AgentSettings:
 
     def delivery_policy(self) -> DeliveryPolicy:
         try:
-            return DeliveryPolicy(**self.inbox)
+            return DeliveryPolicy(**{k: v for k, v in self.inbox.items() if k not in STORE_KEYS})
         except TypeError as exc:
             raise ConfigError(f"[agent.inbox]: {exc}") from None
 
@@ -159,6 +161,10 @@ class AgentSettings:
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
         self.restart_policy()
         self.delivery_policy()
+        try:
+            check_store_settings(self.inbox)
+        except ValueError as exc:
+            raise ConfigError(f"[agent.inbox]: {exc}") from None
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -13,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from console.agent.http import Handler, HttpError, error_response, read_body
 from console.agent.inbox import InboxService, parse_status
+from console.agent.inbox_backend import StoreUnavailable
 from console.models import (
     BINARY_TYPE,
     JSON_TYPE,
@@ -26,9 +26,10 @@ from console.models import (
 PREFIXES = ("/messageQueue", "/messages", "/globalDataSpace")
 """Paths with their own token auth (the agent's Basic auth leaves them alone)."""
 
-FEATURES = ("inbox.batch", "inbox.redelivery")
+FEATURES = ("inbox.batch", "inbox.batch_ack", "inbox.redelivery")
 MAX_PAYLOAD = 8 << 20
 MAX_QUANTITY = 1000
+MAX_ACK_BODY = 256 << 10
 
 
 def message_response(message: Message, status_code: int = 200) -> Response:
@@ -55,6 +56,8 @@ def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
                 return await handler(request, caller)
             except HttpError as exc:
                 return error_response(exc.status, exc.message)
+            except StoreUnavailable as exc:
+                return error_response(503, str(exc), {"Retry-After": "1"})
 
         return wrapped
 
@@ -92,10 +95,22 @@ def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
 
     async def ack(request: Request, caller: str) -> Response:
         message_id = request.path_params["message_id"]
-        message = await service.ack(caller, message_id)
-        if message is None:
+        acked = await service.ack(caller, [message_id])
+        if not acked:
             raise HttpError(404, f"no message {message_id} is processing for {caller}")
-        return message_response(message)
+        return message_response(acked[0])
+
+    async def ack_many(request: Request, caller: str) -> Response:
+        """Ours: ``{"ids": [...]}`` → ``{"acked": [metadata...], "not_processing": [ids]}``."""
+        ids = _id_list(await read_body(request, MAX_ACK_BODY))
+        acked = await service.ack(caller, ids)
+        done = {m.id for m in acked}
+        return JSONResponse(
+            {
+                "acked": [m.metadata() for m in acked],
+                "not_processing": [i for i in dict.fromkeys(ids) if i not in done],
+            }
+        )
 
     async def list_messages(request: Request, caller: str) -> Response:
         try:
@@ -106,18 +121,12 @@ def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
         if not limit.isdigit():
             raise HttpError(400, f"limit must be a whole number, not {limit!r}")
         destination = request.query_params.get("node_destination")
-        messages = await asyncio.to_thread(
-            service.store.list, destination, status, min(int(limit), 10_000)
-        )
+        messages = await service.store.list(destination, status, min(int(limit), 10_000))
         return JSONResponse([m.to_wire() for m in messages])
 
     async def read(request: Request, caller: str) -> Response:
-        return message_response(
-            _found(
-                await asyncio.to_thread(service.store.get, request.path_params["message_id"]),
-                request,
-            )
-        )
+        found = await service.store.get(request.path_params["message_id"])
+        return message_response(_found(found, request))
 
     async def update(request: Request, caller: str) -> Response:
         payload = await read_body(request, MAX_PAYLOAD)
@@ -136,6 +145,7 @@ def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
     return [
         Route("/messageQueue", authorized(push), methods=["POST"]),
         Route("/messageQueue", authorized(pull), methods=["GET"]),
+        Route("/messageQueue/ack", authorized(ack_many), methods=["PATCH"]),
         Route("/messageQueue/{message_id}/ack", authorized(ack), methods=["PATCH"]),
         Route("/messages", authorized(list_messages), methods=["GET"]),
         Route("/messages", authorized(delete_all), methods=["DELETE"]),
@@ -150,6 +160,19 @@ def _found(message: Message | None, request: Request) -> Message:
     if message is None:
         raise HttpError(404, f"no message {request.path_params['message_id']}")
     return message
+
+
+def _id_list(body: bytes) -> list[str]:
+    """The ids of a batch ack: a JSON object ``{"ids": [string, ...]}``, 1 to MAX_QUANTITY."""
+    try:
+        ids = json.loads(body).get("ids")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        raise HttpError(400, 'a batch ack is a JSON object {"ids": ["ID", ...]}') from None
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise HttpError(400, '"ids" must be a list of message ids (strings)')
+    if not 1 <= len(ids) <= MAX_QUANTITY:
+        raise HttpError(400, f"a batch ack takes 1 to {MAX_QUANTITY} ids, not {len(ids)}")
+    return ids
 
 
 def _payload_type(content_type: str, payload: bytes) -> str:
