@@ -168,3 +168,29 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
     yield server
     stop_sshd(server)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A real redis-server (appendfsync always) on a free loopback port, for the whole session."""
+    from console.bench.redis_server import redis_server_path, start_redis
+
+    if redis_server_path() is None:
+        pytest.skip("redis-server is not installed (tests/system-packages.sh installs it)")
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+def redis_inbox_config(path: Path, url: str, **inbox: Any) -> Path:
+    """An agent config file whose inbox is on Redis under a namespace of its own (unless given)."""
+    import uuid
+
+    table = {"store": url, "namespace": f"test-{uuid.uuid4().hex[:8]}", **inbox}
+    lines = ["[agent.inbox]"] + [f"{key} = {_toml(value)}" for key, value in table.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _toml(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else repr(value).replace("'", '"')
