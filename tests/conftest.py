@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -182,15 +183,23 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     server.stop()
 
 
-def redis_inbox_config(path: Path, url: str, **inbox: Any) -> Path:
-    """An agent config file whose inbox is on Redis under a namespace of its own (unless given)."""
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def inbox_store(request: pytest.FixtureRequest) -> str:
+    """The store an inbox test runs on: "sqlite", or the URL of the session's real redis-server."""
+    if request.param == "sqlite":
+        return "sqlite"
+    return request.getfixturevalue("redis_server").url
+
+
+def write_inbox_table(path: Path, store: str, **inbox: Any) -> Path:
+    """Append ``[agent.inbox]`` to the config at ``path``: the store (on Redis, under a
+    namespace of its own unless ``namespace`` is given) and ``inbox``'s other keys."""
     import uuid
 
-    table = {"store": url, "namespace": f"test-{uuid.uuid4().hex[:8]}", **inbox}
-    lines = ["[agent.inbox]"] + [f"{key} = {_toml(value)}" for key, value in table.items()]
-    path.write_text("\n".join(lines) + "\n")
+    table = dict(inbox)
+    if store != "sqlite":
+        table = {"store": store, "namespace": f"test-{uuid.uuid4().hex[:8]}", **table}
+    lines = ["", "[agent.inbox]"] + [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    with path.open("a") as config:
+        config.write("\n".join(lines) + "\n")
     return path
-
-
-def _toml(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else repr(value).replace("'", '"')

@@ -56,7 +56,11 @@ class RedisInboxStore:
             "health_check_interval": 15,
             **(options or {}),
         }
-        self._redis = aioredis.from_url(url, **settings)
+        # Blocking: a burst of requests waits for a free connection instead of failing.
+        settings.setdefault("max_connections", 64)
+        settings.setdefault("timeout", 10.0)
+        pool = aioredis.BlockingConnectionPool.from_url(url, **settings)
+        self._redis = aioredis.Redis.from_pool(pool)
         self._where = _redacted(url)
         self._scripts = {
             name: self._redis.register_script(getattr(lua, name))
