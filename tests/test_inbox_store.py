@@ -194,7 +194,8 @@ async def test_a_file_from_before_accepted_by_is_upgraded(tmp_path: Path) -> Non
         " processing_time REAL, processed_time REAL, error_time REAL,"
         " tries INTEGER NOT NULL DEFAULT 0, visible_at REAL);"
         "INSERT INTO messages (id, node_source, node_destination, status, payload, payload_type,"
-        " created_time, update_time) VALUES ('old', 's', 'a', 'pending', x'00', 'text/plain', 1, 1);"
+        " created_time, update_time)"
+        " VALUES ('old', 's', 'a', 'pending', x'00', 'text/plain', 1, 1);"
     )
     old.close()
     store = SqliteInboxStore(path, agent_name="new")

@@ -27,6 +27,11 @@ from console.agent import inbox_redis_lua as lua
 from console.agent.inbox_backend import StoreUnavailable
 from console.models import DeliveryPolicy, Message, MessageStatus
 
+SCRIPTS = (
+    *("PUSH", "PULL", "ACK", "RELEASE_DUE", "NEXT_SCHEDULED"),
+    *("LIST", "UPDATE", "DELETE", "DELETE_ALL"),
+)
+"""The names of ``inbox_redis_lua``'s scripts."""
 RELEASE_LIMIT = 1000
 """Scheduled messages released by one clock tick at most (the next tick takes the rest)."""
 UNAVAILABLE_REPLIES = ("LOADING", "MISCONF", "READONLY", "NOREPLICAS", "MASTERDOWN")
@@ -62,11 +67,7 @@ class RedisInboxStore:
         pool = aioredis.BlockingConnectionPool.from_url(url, **settings)
         self._redis = aioredis.Redis.from_pool(pool)
         self._where = _redacted(url)
-        self._scripts = {
-            name: self._redis.register_script(getattr(lua, name))
-            for name in ("PUSH", "PULL", "ACK", "RELEASE_DUE", "NEXT_SCHEDULED", "LIST")
-            + ("UPDATE", "DELETE", "DELETE_ALL")
-        }
+        self._scripts = {name: self._redis.register_script(getattr(lua, name)) for name in SCRIPTS}
 
     async def _run(self, script: str, *args: str | bytes | int | float) -> Any:
         try:
@@ -169,10 +170,8 @@ class RedisInboxStore:
 
 def _message(reply: list[bytes] | dict[bytes, bytes]) -> Message:
     """A message from its hash (HGETALL: a flat field, value list from scripts, or a dict)."""
-    if isinstance(reply, dict):
-        fields = reply
-    else:
-        fields = dict(zip(reply[::2], reply[1::2], strict=True))
+    pairs = zip(reply[::2], reply[1::2], strict=True) if isinstance(reply, list) else ()
+    fields = reply if isinstance(reply, dict) else dict(pairs)
 
     def text(name: str) -> str | None:
         value = fields.get(name.encode())

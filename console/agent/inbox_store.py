@@ -251,7 +251,9 @@ class SqliteInboxStore:
 
     async def get(self, message_id: str) -> Message | None:
         found = await self._run(
-            lambda db, now: _select(db, f"SELECT {COLUMNS} FROM messages WHERE id = ?", (message_id,))
+            lambda db, now: _select(
+                db, f"SELECT {COLUMNS} FROM messages WHERE id = ?", (message_id,)
+            )
         )
         return found[0] if found else None
 
@@ -288,8 +290,9 @@ class SqliteInboxStore:
 
     async def delete(self, message_id: str) -> bool:
         return await self._run(
-            lambda db, now: db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount
-            > 0
+            lambda db, now: (
+                db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount > 0
+            )
         )
 
     async def delete_all(self) -> int:
