@@ -4,6 +4,13 @@ Group commit: one writer thread owns the connection and takes every call that
 is waiting as one batch, run in one transaction with one fsync, so concurrent
 pushes, pulls and acks share the disk's flush instead of queueing for it. Each
 call is its own savepoint, so one that fails leaves the batch's others alone.
+
+What must survive a power cut is a 201 and an answered ack (and payload
+updates, deletes): a batch holding one of those is fsynced before it is
+answered. A batch of pulls, releases and reads alone is committed without
+waiting for the disk (WAL, ``synchronous=NORMAL``: it survives a killed agent,
+and the next fsync covers it): were a power cut to lose it, its messages are
+pending again and delivered again, as after a visibility timeout.
 Pulls are atomic (one statement picks and marks the messages), so two pullers
 never get the same message; due scheduled messages and expired deliveries are
 found through indexes, never by reading the whole table.
@@ -60,11 +67,12 @@ Work = Callable[[sqlite3.Connection, float], Any]
 class _Job:
     """One call waiting for the writer thread, and where its answer goes."""
 
-    __slots__ = ("future", "loop", "work")
+    __slots__ = ("durable", "future", "loop", "work")
 
-    def __init__(self, work: Work, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, work: Work, loop: asyncio.AbstractEventLoop, durable: bool) -> None:
         self.work = work
         self.loop = loop
+        self.durable = durable
         self.future: asyncio.Future[Any] = loop.create_future()
 
 
@@ -80,10 +88,11 @@ class SqliteInboxStore:
     ) -> None:
         self.policy = policy or DeliveryPolicy()
         self.agent_name = agent_name
+        self._durable = durable
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a 201 survives even a power cut, not only a killed agent.
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._synchronous = ""
+        self._set_synchronous(durable)
         self._db.executescript(SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
         if "accepted_by" not in columns:  # a file from before agents shared inboxes
@@ -92,8 +101,16 @@ class SqliteInboxStore:
         self._writer = threading.Thread(target=self._serve, name="inbox store", daemon=True)
         self._writer.start()
 
-    async def _run(self, work: Work) -> Any:
-        job = _Job(work, asyncio.get_running_loop())
+    def _set_synchronous(self, full: bool) -> None:
+        # FULL: the commit fsyncs the WAL, so what it answers survives even a power cut.
+        wanted = "FULL" if full and self._durable else "NORMAL"
+        if wanted != self._synchronous:
+            self._db.execute(f"PRAGMA synchronous={wanted}")
+            self._synchronous = wanted
+
+    async def _run(self, work: Work, durable: bool = True) -> Any:
+        """Run ``work`` in the next batch; ``durable``: its answer waits for the fsync."""
+        job = _Job(work, asyncio.get_running_loop(), durable)
         self._jobs.put(job)
         return await job.future
 
@@ -118,6 +135,7 @@ class SqliteInboxStore:
         now = time.time()
         outcomes: list[tuple[bool, Any]] = []
         try:
+            self._set_synchronous(any(job.durable for job in batch))
             self._db.execute("BEGIN IMMEDIATE")
             for job in batch:
                 self._db.execute("SAVEPOINT job")
@@ -186,7 +204,7 @@ class SqliteInboxStore:
             # RETURNING gives rows in no set order; oldest first (in push order) is the promise.
             return [_message(row[1:]) for row in sorted(rows)]
 
-        return await self._run(take)
+        return await self._run(take, durable=False)
 
     async def ack(self, destination: str, message_ids: list[str]) -> list[Message]:
         """``processing`` → ``processed`` for those ids delivered to ``destination``."""
@@ -231,7 +249,7 @@ class SqliteInboxStore:
             )
             return changed
 
-        return await self._run(release)
+        return await self._run(release, durable=False)
 
     async def next_due(self) -> float | None:
         """When ``release_due`` next has something to do (indexed lookups, not a scan)."""
@@ -247,13 +265,14 @@ class SqliteInboxStore:
             known = [t for t in times if t is not None]
             return min(known) if known else None
 
-        return await self._run(earliest)
+        return await self._run(earliest, durable=False)
 
     async def get(self, message_id: str) -> Message | None:
         found = await self._run(
             lambda db, now: _select(
                 db, f"SELECT {COLUMNS} FROM messages WHERE id = ?", (message_id,)
-            )
+            ),
+            durable=False,
         )
         return found[0] if found else None
 
@@ -273,7 +292,7 @@ class SqliteInboxStore:
             args.append(status.value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT {COLUMNS} FROM messages {clause} ORDER BY seq DESC LIMIT ?"
-        return await self._run(lambda db, now: _select(db, sql, (*args, limit)))
+        return await self._run(lambda db, now: _select(db, sql, (*args, limit)), durable=False)
 
     async def update_payload(
         self, message_id: str, payload: bytes, payload_type: str
