@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from console.adapters.connect import INBOX_TOKEN_ENV
 from console.bench.redis_server import RedisServer, redis_server_path, start_redis
 from tests.conftest import AgentProcess, write_inbox_table
 from tests.processes_helpers import BOUND
@@ -122,6 +126,18 @@ def test_two_agents_on_one_redis_deliver_each_of_1000_messages_exactly_once(
         name: sum(m["accepted_by"] == name for m in listed) for name in ("host-a", "host-b")
     }
     assert by_agent == {"host-a": 500, "host-b": 500}
+    # The CLI shows which agent took each message.
+    shown = subprocess.run(
+        [sys.executable, "-m", "console", "inbox", "list", "--agent", agents[0].url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, INBOX_TOKEN_ENV: TOKEN},
+    )
+    assert shown.returncode == 0, shown.stderr
+    rows = shown.stdout.splitlines()
+    assert len(rows) == 500  # the listing's default limit
+    assert {"host-a", "host-b"} <= {word for row in rows for word in row.split()}
 
 
 def test_deliveries_held_by_a_killed_agent_come_back_after_the_visibility_timeout(

@@ -21,10 +21,10 @@ POLICY = DeliveryPolicy(visibility_timeout=0.4, max_tries=2)
 
 @pytest.fixture
 async def store(inbox_store: str, tmp_path: Path) -> AsyncIterator[InboxStore]:
-    table: dict[str, Any] = {"store": inbox_store}
+    table: dict[str, Any] = {"store": inbox_store, "agent_name": "agent-1"}
     if inbox_store != "sqlite":
         table["namespace"] = f"store-{tmp_path.name}"
-    opened = open_store(table, tmp_path, POLICY, "agent-1")
+    opened = open_store(table, tmp_path, POLICY, "the-host")
     yield opened
     await opened.delete_all()
     await opened.close()

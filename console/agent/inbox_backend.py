@@ -101,7 +101,7 @@ def check_store_settings(table: dict[str, Any]) -> None:
 
 
 def open_store(
-    table: dict[str, Any], data_dir: Path, policy: DeliveryPolicy, agent_name: str
+    table: dict[str, Any], data_dir: Path, policy: DeliveryPolicy, default_name: str
 ) -> InboxStore:
     """The store ``[agent.inbox]`` names: SQLite in ``data_dir`` unless ``store`` is a Redis URL.
 
@@ -109,10 +109,10 @@ def open_store(
     ``rediss://`` for TLS, ``unix://path``, with redis-py's URL query options),
     ``redis`` (more redis-py connection options, e.g. ``ssl_ca_certs``, ``password``),
     ``namespace`` (Redis key prefix; agents sharing one inbox share it) and
-    ``agent_name`` (recorded on each message this agent accepts).
+    ``agent_name`` (recorded on each message this agent accepts; on Redis
+    ``default_name``, the host's name, unless given; on SQLite none unless given).
     """
     check_store_settings(table)
-    name = table.get("agent_name", agent_name)
     store = table.get("store", "sqlite")
     if is_redis(store):
         from console.agent.inbox_redis import RedisInboxStore
@@ -120,10 +120,11 @@ def open_store(
         return RedisInboxStore(
             store,
             policy,
-            agent_name=name,
+            agent_name=table.get("agent_name", default_name),
             namespace=table.get("namespace", "opsconsole"),
             options=dict(table.get("redis", {})),
         )
     from console.agent.inbox_store import SqliteInboxStore
 
-    return SqliteInboxStore(data_dir / "inbox.db", policy, agent_name=name)
+    # One agent per file: its messages name the agent only when it is given a name.
+    return SqliteInboxStore(data_dir / "inbox.db", policy, agent_name=table.get("agent_name"))

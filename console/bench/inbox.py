@@ -62,12 +62,12 @@ async def timed(tally: Tally, work: asyncio.Future[list[bool]] | asyncio.Task[li
     tally.faults += outcomes.count(False)
 
 
-async def one_round(side: Side, tallies: SideTallies, cycles: int) -> None:
+async def one_round(side: Side, tallies: SideTallies, cycles: int, batch_messages: int) -> None:
     await timed(tallies.single, asyncio.ensure_future(side.cycles(0, cycles)))
     per_client = max(1, cycles // 2)
     runs = [side.cycles(k, per_client) for k in range(CONCURRENT)]
     await timed(tallies.concurrent, asyncio.ensure_future(_flat(asyncio.gather(*runs))))
-    await side.fill(CONCURRENT, BATCH * 10, PAYLOAD_BYTES)
+    await side.fill(CONCURRENT, batch_messages, PAYLOAD_BYTES)
     await timed(tallies.batch, asyncio.ensure_future(side.drain(CONCURRENT, BATCH)))
 
 
@@ -75,11 +75,14 @@ async def _flat(gathered: asyncio.Future[list[list[bool]]]) -> list[bool]:
     return [ok for outcomes in await gathered for ok in outcomes]
 
 
-def report(sides: list[Side], tallies: list[SideTallies], cycles: int, rounds: int) -> None:
+def report(
+    sides: list[Side], tallies: list[SideTallies], cycles: int, rounds: int, batch_messages: int
+) -> None:
     print(
         f"inbox push → pull → ack, durable on every answer; {rounds} alternating rounds"
-        f" ({cycles} cycles by 1 client, {cycles // 2} by each of {CONCURRENT} clients,"
-        f" {BATCH * 10} messages pulled {BATCH} a request and acked {BATCH} a request)"
+        f" ({cycles} cycles by 1 client, {cycles // 2} by each of {CONCURRENT} clients;"
+        f" batch: {CONCURRENT} clients drain {batch_messages} messages each, pulling up to"
+        f" {BATCH} a request and acking them in one)"
     )
     print(f"  {'side':<44} {'1 client':>16} {f'{CONCURRENT} clients':>18} {'batch msgs/s':>20}")
     peer = tallies[0] if isinstance(sides[0], RedisPeer) else None
@@ -101,7 +104,7 @@ def report(sides: list[Side], tallies: list[SideTallies], cycles: int, rounds: i
         print("  ratios: each side ÷ Redis Streams (appendfsync always); above 1.00x is faster")
 
 
-async def run(cycles: int, rounds: int, agents: int) -> int:
+async def run(cycles: int, rounds: int, agents: int, batch_messages: int = 500) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         redis = start_redis(home / "redis") if redis_server_path() else None
@@ -123,13 +126,13 @@ async def run(cycles: int, rounds: int, agents: int) -> int:
             tallies = [SideTallies() for _ in sides]
             for _ in range(rounds):
                 for side, tally in zip(sides, tallies, strict=True):
-                    await one_round(side, tally, cycles)
+                    await one_round(side, tally, cycles, batch_messages)
         finally:
             for side in sides:
                 await side.close()
             if redis is not None:
                 redis.stop()
-    report(sides, tallies, cycles, rounds)
+    report(sides, tallies, cycles, rounds, batch_messages)
     faults = sum(t.faults for s in tallies for t in (s.single, s.concurrent, s.batch))
     return 1 if faults else 0
 
