@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from console.adapters import AgentClient
 from console.adapters.connect import INBOX_TOKEN_ENV
 from console.bench.redis_server import RedisServer, redis_server_path, start_redis
+from console.models import AgentEvent
 from tests.conftest import AgentProcess, write_inbox_table
 from tests.processes_helpers import BOUND
 
@@ -318,3 +321,46 @@ def test_pushes_and_acks_survive_kill_9_under_concurrent_clients(
     assert pushed <= set(kept), f"{len(pushed - set(kept))} pushes answered 201 were lost"
     assert all(kept[i] == "processed" for i in acked), "an answered ack was lost"
     assert len(acked) >= 40 * clients
+
+
+async def test_a_console_on_one_agent_sees_what_is_done_through_another(
+    agent_factory: AgentFactory, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """An alert raised on host A, pulled and acked through host B: A's console sees it all."""
+    first, second = (
+        start_fleet_agent(
+            agent_factory,
+            fleet_config(tmp_path / f"{name}.toml", redis_server.url, name, "fleet-events"),
+        )
+        for name in ("host-a", "host-b")
+    )
+    async with (
+        AgentClient(first.endpoint(token=TOKEN)) as watcher,
+        AgentClient(second.endpoint(token=TOKEN)) as operator,
+    ):
+        operator.inbox.node_id = "ops"
+        events = watcher.events(("message",))
+        try:
+            assert (await asyncio.wait_for(anext(events), BOUND)).topic == "hello"
+            pushed = await operator.inbox.push("ops", {"alert": "disk full"}, topic="alert.disk")
+            seen = [await next_event_about(events, pushed.id)]
+            pulled = await operator.inbox.pull()
+            assert pulled is not None and pulled.id == pushed.id
+            await operator.inbox.ack(pushed.id)
+            while seen[-1]["status"] != "processed":
+                seen.append(await next_event_about(events, pushed.id))
+            assert [e["status"] for e in seen] == ["pending", "processing", "processed"]
+            assert {e["accepted_by"] for e in seen} == {"host-b"}
+            assert seen[0]["size"] == len(b'{"alert": "disk full"}')
+            await operator.inbox.delete(pushed.id)
+            deleted = await asyncio.wait_for(anext(events), BOUND)
+            assert (deleted.topic, deleted.data) == ("message.deleted", {"id": pushed.id})
+        finally:
+            await events.aclose()
+
+
+async def next_event_about(events: AsyncIterator[AgentEvent], message_id: str) -> dict:
+    while True:
+        event = await asyncio.wait_for(anext(events), BOUND)
+        if event.topic == "message" and event.data.get("id") == message_id:
+            return event.data

@@ -39,17 +39,25 @@ class InboxService:
         self._wake = asyncio.Event()
         self._wake_at = float("inf")
         """When the clock will next look (epoch seconds); earlier deadlines wake it."""
-        self._clock: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._clock = asyncio.create_task(self._run_clock(), name="inbox clock")
+        self._tasks = [
+            asyncio.create_task(self._run_clock(), name="inbox clock"),
+            asyncio.create_task(self._follow_others(), name="inbox changes"),
+        ]
 
     async def close(self) -> None:
-        if self._clock is not None:
-            self._clock.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._clock
+                await task
         await self.store.close()
+
+    async def _follow_others(self) -> None:
+        """Other agents sharing the store (Redis) change messages too: tell our consoles."""
+        async for change in self.store.changes():
+            self.events.publish(change.topic, change.data)
 
     def _publish(self, messages: list[Message]) -> None:
         for message in messages:

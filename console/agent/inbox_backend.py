@@ -8,8 +8,9 @@ one hop to the store; an answered call is durable as the store is configured.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from console.models import DeliveryPolicy, Message, MessageStatus
 
@@ -20,6 +21,14 @@ STORE_KEYS = ("store", "namespace", "agent_name", "redis")
 
 class StoreUnavailable(Exception):
     """The store cannot be reached just now (a lost Redis connection): answer 503, retry later."""
+
+
+class Change(NamedTuple):
+    """A change made by another agent sharing the store: an event for this agent's feed."""
+
+    topic: str
+    """``message`` or ``message.deleted``, as the agent's own events."""
+    data: dict[str, Any]
 
 
 class InboxStore(Protocol):
@@ -79,6 +88,10 @@ class InboxStore(Protocol):
 
     async def delete_all(self) -> int:
         """Every message gone; answers how many there were."""
+        ...
+
+    def changes(self) -> AsyncIterator[Change]:
+        """Changes made by the other agents sharing this store, for ever (none for SQLite)."""
         ...
 
     async def close(self) -> None: ...

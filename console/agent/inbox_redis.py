@@ -14,8 +14,11 @@ reconnects on the next call, so the inbox comes back by itself.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -24,7 +27,7 @@ from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
 
 from console.agent import inbox_redis_lua as lua
-from console.agent.inbox_backend import StoreUnavailable
+from console.agent.inbox_backend import Change, StoreUnavailable
 from console.models import DeliveryPolicy, Message, MessageStatus
 
 SCRIPTS = (
@@ -52,7 +55,9 @@ class RedisInboxStore:
         """``url`` and ``options`` as ``redis.asyncio.from_url`` takes them (password, TLS...)."""
         self.policy = policy or DeliveryPolicy()
         self.agent_name = agent_name or socket.gethostname()
-        self._keys = ["{" + namespace + "}"]
+        prefix = "{" + namespace + "}"
+        self._origin = f"{prefix}:agent:{uuid.uuid4().hex}"
+        self._keys = [prefix, self._origin]
         # Fail fast and let the client retry: a request must never hang on a Redis that is away.
         settings: dict[str, Any] = {
             "socket_connect_timeout": 2.0,
@@ -164,6 +169,24 @@ class RedisInboxStore:
     async def delete_all(self) -> int:
         return int(await self._run("DELETE_ALL"))
 
+    async def changes(self) -> AsyncIterator[Change]:
+        """Changes made through the other agents sharing this inbox, as they happen (pub/sub);
+        after a lost connection it subscribes again by itself (changes meanwhile are missed:
+        a console re-lists on its own reconnections)."""
+        channel = f"{self._keys[0]}:changes"
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(channel)
+                async for note in pubsub.listen():
+                    change = _change(note.get("data"), self._origin)
+                    if change is not None:
+                        yield change
+            except (ConnectionError, TimeoutError):
+                await asyncio.sleep(1.0)  # Redis is away: the requests say so, we wait
+            finally:
+                await pubsub.aclose()
+
     async def close(self) -> None:
         await self._redis.aclose()
 
@@ -198,6 +221,23 @@ def _message(reply: list[bytes] | dict[bytes, bytes]) -> Message:
         tries=int(fields.get(b"tries", b"0")),
         accepted_by=text("accepted_by"),
     )
+
+
+def _change(data: object, own_origin: str) -> Change | None:
+    """One published change (see ``inbox_redis_lua``), unless it was our own or is garbled."""
+    try:
+        event = json.loads(data)  # type: ignore[arg-type]
+        if not isinstance(event, dict) or event.pop("origin", own_origin) == own_origin:
+            return None
+        if "deleted" in event:
+            return Change("message.deleted", {"id": str(event["deleted"])})
+        if "deleted_all" in event:
+            return Change("message.deleted", {"all": True, "count": int(event["deleted_all"])})
+        size = int(event.pop("size", 0))
+        message = _message({str(k).encode(): str(v).encode() for k, v in event.items()})
+    except (TypeError, ValueError):
+        return None
+    return Change("message", {**message.metadata(), "size": size})
 
 
 def _redacted(url: str) -> str:

@@ -17,7 +17,12 @@ Layout (every key carries the ``{namespace}`` hash tag, so all sit in one slot):
   ``{ns}:dests`` the destinations that have a stream, ``{ns}:nodes`` every destination
   ever pushed to; ``{ns}:seq`` the counter.
 
-KEYS[1] is always ``{ns}``. Times are the Redis server's clock (TIME), epoch
+KEYS[1] is always ``{ns}``; KEYS[2] names the calling agent process
+(``{ns}:agent:UUID``, never written): every change is published on
+``{ns}:changes`` as JSON, the message's fields but its payload (its ``size``
+instead) with ``origin`` = KEYS[2], or ``{"origin", "deleted": ID}`` /
+``{"origin", "deleted_all": COUNT}``, so that the agents sharing the inbox tell
+their consoles of each other's changes. Times are the Redis server's clock (TIME), epoch
 seconds as ``%.6f`` strings, so every agent sharing the store agrees on them.
 Replies are HGETALL field lists (binary-safe).
 """
@@ -28,10 +33,12 @@ GROUP = "inbox"
 RELEASED = "(released)"
 """The consumer that holds expired deliveries until a pull takes them again."""
 
-PRELUDE = f"""
+PRELUDE = (
+    (
+        """
 local P = KEYS[1]
-local GROUP = '{GROUP}'
-local RELEASED = '{RELEASED}'
+local GROUP = '@GROUP@'
+local RELEASED = '@RELEASED@'
 local function now()
   local t = redis.call('TIME')
   return string.format('%.6f', tonumber(t[1]) + tonumber(t[2]) / 1000000)
@@ -39,6 +46,20 @@ end
 local function mkey(id) return P .. ':m:' .. id end
 local function qkey(dest) return P .. ':q:' .. dest end
 local function message(id) return redis.call('HGETALL', mkey(id)) end
+local function publish(event)
+  event.origin = KEYS[2]
+  redis.call('PUBLISH', P .. ':changes', cjson.encode(event))
+end
+local function changed(id)
+  local h = redis.call('HGETALL', mkey(id))
+  local event = {}
+  for i = 1, #h, 2 do
+    if h[i] == 'payload' then event.size = #h[i + 1]
+    elseif h[i] ~= 'entry' and h[i] ~= 'seq' then event[h[i]] = h[i + 1] end
+  end
+  publish(event)
+  return h
+end
 local function enqueue(id, dest)
   local q = qkey(dest)
   if redis.call('SADD', P .. ':dests', dest) == 1 then
@@ -53,6 +74,10 @@ local function unqueue(id, dest, entry)
   redis.call('HDEL', mkey(id), 'entry')
 end
 """
+    )
+    .replace("@GROUP@", GROUP)
+    .replace("@RELEASED@", RELEASED)
+)
 
 PUSH = (
     PRELUDE
@@ -78,7 +103,7 @@ if scheduled then
 else
   enqueue(id, dest)
 end
-return message(id)
+return changed(id)
 """
 )
 
@@ -94,7 +119,7 @@ local out = {}
 local function deliver(id, tries)
   redis.call('HSET', mkey(id), 'status', 'processing', 'processing_time', t,
     'update_time', t, 'tries', tries)
-  out[#out + 1] = message(id)
+  out[#out + 1] = changed(id)
 end
 -- Expired deliveries first: every PEL entry is older than the undelivered ones.
 local again = redis.call('XPENDING', q, GROUP, '-', '+', count, RELEASED)
@@ -131,7 +156,7 @@ for i = 2, #ARGV do
   if h[1] == dest and h[2] == 'processing' and h[3] then
     unqueue(id, dest, h[3])
     redis.call('HSET', mkey(id), 'status', 'processed', 'processed_time', t, 'update_time', t)
-    out[#out + 1] = message(id)
+    out[#out + 1] = changed(id)
   end
 end
 return out
@@ -151,7 +176,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':scheduled', '-inf', t, 'L
   if dest then
     enqueue(id, dest)
     redis.call('HSET', mkey(id), 'update_time', t)
-    out[#out + 1] = message(id)
+    out[#out + 1] = changed(id)
   end
 end
 for _, dest in ipairs(redis.call('SMEMBERS', P .. ':dests')) do
@@ -166,11 +191,11 @@ for _, dest in ipairs(redis.call('SMEMBERS', P .. ':dests')) do
         if id and p[4] >= max_tries then
           unqueue(id, dest, p[1])
           redis.call('HSET', mkey(id), 'status', 'error', 'error_time', t, 'update_time', t)
-          out[#out + 1] = message(id)
+          out[#out + 1] = changed(id)
         elseif id then
           redis.call('XCLAIM', q, GROUP, RELEASED, 0, p[1], 'JUSTID')
           redis.call('HSET', mkey(id), 'status', 'pending', 'update_time', t)
-          out[#out + 1] = message(id)
+          out[#out + 1] = changed(id)
         else  -- an entry whose message is gone
           redis.call('XACK', q, GROUP, p[1])
         end
@@ -220,7 +245,7 @@ UPDATE = (
 local k = mkey(ARGV[1])
 if redis.call('EXISTS', k) == 0 then return {} end
 redis.call('HSET', k, 'payload', ARGV[2], 'payload_type', ARGV[3], 'update_time', now())
-return message(ARGV[1])
+return changed(ARGV[1])
 """
 )
 
@@ -236,6 +261,7 @@ redis.call('ZREM', P .. ':all', id)
 redis.call('ZREM', P .. ':to:' .. h[1], id)
 redis.call('ZREM', P .. ':scheduled', id)
 redis.call('DEL', mkey(id))
+publish({deleted = id})
 return 1
 """
 )
@@ -249,6 +275,7 @@ for _, dest in ipairs(redis.call('SMEMBERS', P .. ':nodes')) do
   redis.call('UNLINK', qkey(dest), P .. ':to:' .. dest)
 end
 redis.call('UNLINK', P .. ':all', P .. ':scheduled', P .. ':dests', P .. ':nodes')
+publish({deleted_all = #ids})
 return #ids
 """
 )

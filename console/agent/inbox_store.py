@@ -24,10 +24,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from console.agent.inbox_backend import Change
 from console.models import DeliveryPolicy, Message, MessageStatus
 
 SCHEMA = """
@@ -316,6 +317,11 @@ class SqliteInboxStore:
 
     async def delete_all(self) -> int:
         return await self._run(lambda db, now: db.execute("DELETE FROM messages").rowcount)
+
+    async def changes(self) -> AsyncIterator[Change]:
+        """One agent per file: nobody else changes it."""
+        return
+        yield
 
     async def close(self) -> None:
         """Finish what is queued, then close the file."""
