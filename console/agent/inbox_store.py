@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from console.agent.inbox_backend import Change
+from console.agent.inbox_backend import Change, StoreUnavailable
 from console.models import DeliveryPolicy, Message, MessageStatus
 
 SCHEMA = """
@@ -150,6 +150,8 @@ class SqliteInboxStore:
         except Exception as exc:  # the commit failed: nothing of the batch is kept
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):  # locked, full disk, I/O: for now
+                exc = StoreUnavailable(f"the inbox's database cannot be written: {exc}")
             outcomes = [(False, exc)] * len(batch)
         for job, (ok, value) in zip(batch, outcomes, strict=True):
             job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
