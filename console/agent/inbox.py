@@ -56,8 +56,11 @@ class InboxService:
 
     async def _follow_others(self) -> None:
         """Other agents sharing the store (Redis) change messages too: tell our consoles."""
-        async for change in self.store.changes():
-            self.events.publish(change.topic, change.data)
+        try:
+            async for change in self.store.changes():
+                self.events.publish(change.topic, change.data)
+        except Exception:  # the requests still work; only the relay of others' changes stops
+            log.exception("inbox: no more changes from the other agents sharing the store")
 
     def _publish(self, messages: list[Message]) -> None:
         for message in messages:

@@ -178,8 +178,10 @@ class RedisInboxStore:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(channel)
-                async for note in pubsub.listen():
-                    change = _change(note.get("data"), self._origin)
+                while True:
+                    # A bounded wait (None when quiet), not the socket timeout's error.
+                    note = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                    change = None if note is None else _change(note.get("data"), self._origin)
                     if change is not None:
                         yield change
             except (ConnectionError, TimeoutError):

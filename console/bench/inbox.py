@@ -104,7 +104,7 @@ def report(
         print("  ratios: each side ÷ Redis Streams (appendfsync always); above 1.00x is faster")
 
 
-async def run(cycles: int, rounds: int, agents: int, batch_messages: int = 500) -> int:
+async def run(cycles: int, rounds: int, agents: int, batch_messages: int = 250) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         redis = start_redis(home / "redis") if redis_server_path() else None
