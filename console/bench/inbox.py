@@ -7,7 +7,9 @@ Sides, each durable on every answer:
   figures printed, when redis-server is not installed);
 - **opsconsole, SQLite store** (the default: WAL, ``synchronous=FULL``, group commit);
 - **opsconsole, Redis store**: an agent whose inbox is on that same redis-server;
-- **opsconsole, Redis store, N agents** sharing it, the clients spread over them.
+- **opsconsole, Redis store, N agents** sharing it, the clients spread over them;
+- the **SQLite store alone**, called from Python in this process: what is left of
+  its ratio to the agent over HTTP is the price of HTTP, the agent and the adapter.
 
 Each side runs a cycle per client one after another (1 client), then 8
 clients at once, then batches (100 messages pulled per request and acked in
@@ -25,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.bench.inbox_sides import AgentSide, RedisPeer, Side
+from console.bench.inbox_sides import AgentSide, RedisPeer, Side, StoreSide
 from console.bench.redis_server import redis_server_path, start_redis
 
 PAYLOAD = {"service": "shop-web", "version": "1.4.2", "status": "succeeded"}
@@ -120,6 +122,7 @@ async def run(cycles: int, rounds: int, agents: int, batch_messages: int = 250) 
                         f"opsconsole, Redis store, {agents} agents", home / "rn", redis.url, agents
                     )
                 )
+            sides.append(StoreSide(home / "store"))
             for side in sides:
                 await side.start()
                 await side.cycles(0, 20)  # warm up: connections, scripts, caches

@@ -10,7 +10,8 @@ from typing import Protocol
 from console.adapters.agent import AgentClient
 from console.adapters.base import Endpoint
 from console.adapters.connect import SpawnedAgent
-from console.models import MessageStatus
+from console.agent.inbox_store import SqliteInboxStore
+from console.models import TEXT_TYPE, MessageStatus
 
 BENCH_PAYLOAD = b'{"service": "shop-web", "version": "1.4.2", "status": "succeeded"}'
 
@@ -94,6 +95,54 @@ class RedisPeer:
         for k, connection in enumerate(self._connections):
             await connection.delete(self._stream(k))
             await connection.aclose()
+
+
+class StoreSide:
+    """The agent's SQLite store called straight from Python: the agent minus HTTP and adapter."""
+
+    def __init__(self, home: Path) -> None:
+        self.name = "SQLite store alone, no HTTP (group commit)"
+        self._home = home
+        self._store: SqliteInboxStore | None = None
+
+    async def start(self) -> None:
+        self._home.mkdir(parents=True, exist_ok=True)
+        self._store = SqliteInboxStore(self._home / "inbox.db")
+
+    async def cycles(self, client: int, count: int) -> list[bool]:
+        store, node, outcomes = self._store, f"bench-{client}", []
+        assert store is not None
+        for _ in range(count):
+            pushed = await store.push(node, node, BENCH_PAYLOAD, TEXT_TYPE)
+            pulled = await store.pull(node)
+            acked = await store.ack(node, [pushed.id])
+            outcomes.append([m.id for m in pulled] == [pushed.id] == [m.id for m in acked])
+        return outcomes
+
+    async def fill(self, clients: int, count: int, payload: bytes) -> None:
+        assert self._store is not None
+        for k in range(clients):
+            for _ in range(count):
+                await self._store.push(f"bench-{k}", f"bench-{k}", payload, TEXT_TYPE)
+
+    async def drain(self, clients: int, batch: int) -> list[bool]:
+        store = self._store
+        assert store is not None
+
+        async def one(k: int) -> list[bool]:
+            outcomes: list[bool] = []
+            while messages := await store.pull(f"bench-{k}", batch):
+                acked = await store.ack(f"bench-{k}", [m.id for m in messages])
+                outcomes += [len(acked) == len(messages)] * len(messages)
+            return outcomes
+
+        return [
+            ok for outcomes in await asyncio.gather(*map(one, range(clients))) for ok in outcomes
+        ]
+
+    async def close(self) -> None:
+        if self._store is not None:
+            await self._store.close()
 
 
 class AgentSide:
