@@ -15,7 +15,6 @@ from typing import Any
 
 import platformdirs
 
-from console.agent.inbox_backend import STORE_KEYS, check_store_settings
 from console.demo import SCRIPTS_DIR, demo_module_types
 from console.models import DeliveryPolicy, RestartPolicy
 
@@ -103,6 +102,10 @@ class AgentSettings:
         return types
 
     def delivery_policy(self) -> DeliveryPolicy:
+        # Imported here: the console's client commands read this module and must not load
+        # the agent's packages.
+        from console.agent.inbox_backend import STORE_KEYS
+
         try:
             return DeliveryPolicy(**{k: v for k, v in self.inbox.items() if k not in STORE_KEYS})
         except TypeError as exc:
@@ -161,6 +164,8 @@ class AgentSettings:
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
         self.restart_policy()
         self.delivery_policy()
+        from console.agent.inbox_backend import check_store_settings
+
         try:
             check_store_settings(self.inbox)
         except ValueError as exc:
