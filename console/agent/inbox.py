@@ -16,7 +16,7 @@ import logging
 import time
 
 from console.agent.events import EventBus
-from console.agent.inbox_backend import InboxStore
+from console.agent.inbox_backend import InboxStore, StoreUnavailable
 from console.models import JSON_TYPE, Message, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,11 @@ class InboxService:
             try:
                 self._publish(await self.store.release_due())
                 due = await self.store.next_due()
-            except Exception:  # a store that is away (Redis restarting): try again soon
-                log.warning("inbox clock: the store did not answer", exc_info=True)
+            except StoreUnavailable as exc:  # Redis restarting: try again at the next look
+                log.warning("inbox clock: %s", exc)
+                due = None
+            except Exception:  # a bug must not stop the clock for good
+                log.exception("inbox clock: releasing due messages failed")
                 due = None
             now = time.time()
             self._wake_at = min(now + CLOCK_POLL, due if due is not None else float("inf"))
