@@ -19,6 +19,7 @@ from console import __version__
 from console.agent import inbox_routes, modules_routes, processes_routes, scripts_routes
 from console.agent.auth import BasicAuthMiddleware, Htpasswd
 from console.agent.children import Children
+from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
 from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
@@ -47,6 +48,8 @@ def create_app(settings: AgentSettings) -> Starlette:
         settings.node_id,
     )
     scripts.events = events
+    inbox.reserve = SpaceReserve(settings.data_dir / "space-reserve")
+    inbox.reserve.ensure()
     timeouts = ModuleTimeouts(**settings.module_timeouts)
     module_services = [
         ModuleService(
@@ -148,6 +151,8 @@ def create_app(settings: AgentSettings) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+    app.state.data_dir = settings.data_dir  # the disk a full-disk error names
+    app.state.body_timeout = settings.connection_limits().body_timeout
     app.state.scripts = scripts
     app.state.processes = processes
     app.state.inbox = inbox

@@ -14,12 +14,19 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
 from console.agent.inbox_backend import InboxStore, StoreUnavailable
 from console.models import JSON_TYPE, Message, MessageStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CLOCK_RETRY = 5.0
+"""Seconds before the clock tries again after a failure."""
 
 CLOCK_POLL = 1.0
 """Seconds the clock sleeps at most: deadlines made by other agents sharing a store (Redis)
@@ -40,6 +47,8 @@ class InboxService:
         self._wake_at = float("inf")
         """When the clock will next look (epoch seconds); earlier deadlines wake it."""
         self._tasks: list[asyncio.Task[None]] = []
+        self.reserve: SpaceReserve | None = None
+        """Space given up so that deletes work on a full disk (set by the app)."""
 
     def start(self) -> None:
         self._tasks = [
@@ -103,15 +112,19 @@ class InboxService:
         return message
 
     async def delete(self, message_id: str) -> bool:
-        deleted = await self.store.delete(message_id)
+        deleted = await self._freeing(lambda: self.store.delete(message_id))
         if deleted:
             self.events.publish("message.deleted", {"id": message_id})
         return deleted
 
     async def delete_all(self) -> int:
-        count = await self.store.delete_all()
+        count = await self._freeing(self.store.delete_all)
         self.events.publish("message.deleted", {"all": True, "count": count})
         return count
+
+    async def _freeing(self, delete: Callable[[], Awaitable[T]]) -> T:
+        """A delete works even on a full disk: the space reserve is given up for it."""
+        return await (delete() if self.reserve is None else self.reserve.retrying_async(delete))
 
     async def alert(self, topic: str, details: dict[str, object]) -> None:
         """The agent itself tells the operator's node: the inbox is where alerts wait for an ack."""
@@ -128,22 +141,28 @@ class InboxService:
             self._wake.set()
 
     async def _run_clock(self) -> None:
-        """Sleep until the next scheduled or expiring message, then release what is due."""
+        """Sleep until the next scheduled or expiring message, then release what is due.
+
+        A failure (a full disk, a row it cannot read) is logged and retried after
+        CLOCK_RETRY seconds: the clock serves every message, so it never stops for one.
+        """
         while True:
             # Cleared before looking: a push while we look wakes the next wait, not this one.
             self._wake.clear()
             self._wake_at = float("inf")  # while looking, every new deadline wakes the next wait
+            now = time.time()
+            wake_at = now + CLOCK_POLL
             try:
                 self._publish(await self.store.release_due())
                 due = await self.store.next_due()
+                if due is not None:
+                    wake_at = min(wake_at, due)
             except StoreUnavailable as exc:  # Redis restarting: try again at the next look
                 log.warning("inbox clock: %s", exc)
-                due = None
-            except Exception:  # a bug must not stop the clock for good
-                log.exception("inbox clock: releasing due messages failed")
-                due = None
-            now = time.time()
-            self._wake_at = min(now + CLOCK_POLL, due if due is not None else float("inf"))
+            except Exception:  # a full disk, a row it cannot read: never stop for one
+                log.exception("the inbox clock failed; retrying in %.0f s", CLOCK_RETRY)
+                wake_at = now + CLOCK_RETRY
+            self._wake_at = wake_at
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(0.0, self._wake_at - now) + 0.01)
 

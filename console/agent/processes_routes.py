@@ -16,9 +16,11 @@ from console.agent.http import (
     Handler,
     HttpError,
     answering,
+    close_reason,
     json_object_body,
     send_until_gone,
 )
+from console.agent.parsing import parse_int
 from console.agent.processes import (
     InvalidSpec,
     ManagedProcess,
@@ -117,14 +119,14 @@ def routes(service: ProcessService) -> list[BaseRoute]:
         await websocket.accept()
         try:
             process = service.get(slug)
-            if since is not None and not since.isdigit():
-                raise HttpError(400, f"since must be a sequence number, not {since!r}")
+            first = None if since is None else parse_int(since, "since")
         except (UnknownProcess, HttpError) as exc:
             await websocket.close(
-                code=4404 if isinstance(exc, UnknownProcess) else 4400, reason=str(exc)[:120]
+                code=4404 if isinstance(exc, UnknownProcess) else 4400,
+                reason=close_reason(str(exc)),
             )
             return
-        reader = process.log.follow(int(since) if since is not None else None)
+        reader = process.log.follow(first)
 
         async def frames() -> AsyncIterator[str]:
             async for event in reader:
