@@ -142,12 +142,15 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             if args.json:
                 _print_json([m.to_wire() for m in messages])
                 return 0
+            # Many agents sharing one inbox (Redis): a column for the agent that took each.
+            fleet = any(m.accepted_by for m in messages)
             for m in messages:
                 when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
                 preview = str(m.content)[:40].replace("\n", " ")
+                agent = f"{m.accepted_by or '-':<14} " if fleet else ""
                 print(
                     f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
-                    f"{m.status.value:<11} {preview}"
+                    f"{m.status.value:<11} {agent}{preview}"
                 )
         case "push":
             content: Any = args.payload

@@ -96,8 +96,9 @@ class AgentSettings:
     """Also write each process's output to ``DATA_DIR/logs/SLUG.log``, rotated."""
     alerts: bool = True
     """Push a message to ``node_id`` when a process goes fatal or a script run fails."""
-    inbox: dict[str, float] = field(default_factory=dict)
-    """``[agent.inbox]``: visibility_timeout (seconds) and max_tries."""
+    inbox: dict[str, Any] = field(default_factory=dict)
+    """``[agent.inbox]``: visibility_timeout (seconds) and max_tries; the store and its options
+    (store, namespace, agent_name, redis: see ``console.agent.inbox_backend.open_store``)."""
     restart: dict[str, float] = field(default_factory=dict)
     """``[agent.restart]``: the RestartPolicy fields (first_delay, max_delay, ...)."""
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -120,8 +121,12 @@ class AgentSettings:
         return types
 
     def delivery_policy(self) -> DeliveryPolicy:
+        # Imported here: the console's client commands read this module and must not load
+        # the agent's packages.
+        from console.agent.inbox_backend import STORE_KEYS
+
         try:
-            return DeliveryPolicy(**self.inbox)
+            return DeliveryPolicy(**{k: v for k, v in self.inbox.items() if k not in STORE_KEYS})
         except TypeError as exc:
             raise ConfigError(f"[agent.inbox]: {exc}") from None
 
@@ -198,6 +203,12 @@ class AgentSettings:
         self.delivery_policy()
         self.output_budget()
         self.connection_limits()
+        from console.agent.inbox_backend import check_store_settings
+
+        try:
+            check_store_settings(self.inbox)
+        except ValueError as exc:
+            raise ConfigError(f"[agent.inbox]: {exc}") from None
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -22,7 +23,7 @@ from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
 from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
-from console.agent.inbox_store import InboxStore
+from console.agent.inbox_backend import open_store
 from console.agent.module_process import ModuleTimeouts
 from console.agent.modules import ModuleService
 from console.agent.processes import ProcessService
@@ -41,7 +42,9 @@ def create_app(settings: AgentSettings) -> Starlette:
     history = RunHistory(settings.data_dir / "scripts.db", keep=settings.history_keep)
     scripts = ScriptService(settings.scripts, history, children)
     inbox = InboxService(
-        InboxStore(settings.data_dir / "inbox.db", settings.delivery_policy()),
+        open_store(
+            settings.inbox, settings.data_dir, settings.delivery_policy(), socket.gethostname()
+        ),
         events,
         settings.node_id,
     )
