@@ -17,6 +17,7 @@ from typing import Any
 
 from console.adapters.agent import AgentClient
 from console.models import LogGap, Message, ModuleSnapshot, ProcessStatus, Stream
+from console.output.ansi import strip_sgr
 
 
 def _print_json(value: object) -> None:
@@ -110,7 +111,10 @@ async def logs(client: AgentClient, args: argparse.Namespace, context: str | Non
                 print(json.dumps({**tagged, **event.to_wire()}), flush=True)
             else:
                 out = sys.stderr if event.stream is Stream.STDERR else sys.stdout
-                out.write("".join(f"{prefix}{line}\n" for line in event.lines))
+                lines = event.lines
+                if args.no_color or not out.isatty():
+                    lines = [strip_sgr(line) for line in lines]
+                out.write("".join(f"{prefix}{line}\n" for line in lines))
                 out.flush()
             if not args.follow and event.end >= status.next_seq:
                 break
@@ -156,13 +160,15 @@ async def modules(client: AgentClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def message_line(m: Message) -> str:
-    """One message in a line: short id, local time, source, topic, status, payload preview."""
+def message_line(m: Message, accepted_by: bool = False) -> str:
+    """One message in a line: short id, local time, source, topic, status, (with
+    ``accepted_by``: the agent that took it, for an inbox shared by many), payload preview."""
     when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
     preview = str(m.content)[:40].replace("\n", " ")
+    agent = f"{m.accepted_by or '-':<14} " if accepted_by else ""
     return (
         f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
-        f"{m.status.value:<11} {preview}"
+        f"{m.status.value:<11} {agent}{preview}"
     )
 
 
@@ -174,8 +180,10 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             if args.json:
                 _print_json([m.to_wire() for m in messages])
                 return 0
+            # Many agents sharing one inbox (Redis): a column for the agent that took each.
+            fleet = any(m.accepted_by for m in messages)
             for m in messages:
-                print(message_line(m))
+                print(message_line(m, accepted_by=fleet))
         case "push":
             content: Any = args.payload
             if args.file is not None:
