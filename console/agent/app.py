@@ -19,6 +19,7 @@ from console.agent import inbox_routes, modules_routes, processes_routes, script
 from console.agent.auth import BasicAuthMiddleware, Htpasswd
 from console.agent.children import Children
 from console.agent.events import EventBus
+from console.agent.header_case import TitleCaseHeaders
 from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
 from console.agent.inbox_store import InboxStore
@@ -124,7 +125,8 @@ def create_app(settings: AgentSettings) -> Starlette:
             await inbox.close()
             history.close()
 
-    middleware = []
+    # Outermost: names are title-cased whatever answered (a route, auth, a 404).
+    middleware = [Middleware(TitleCaseHeaders)]
     if settings.htpasswd is not None:
         middleware.append(
             Middleware(
