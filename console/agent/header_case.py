@@ -26,12 +26,13 @@ class TitleCaseHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
 
         async def send_title_cased(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # A WebSocket handshake refused with an HTTP answer has its own start message.
+            if message["type"] in ("http.response.start", "websocket.http.response.start"):
                 message["headers"] = [
                     (title_case(name), value) for name, value in message.get("headers", ())
                 ]

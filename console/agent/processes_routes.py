@@ -14,6 +14,7 @@ from console.agent.http import (
     Handler,
     HttpError,
     answering,
+    error_response,
     json_object_body,
     send_until_gone,
 )
@@ -24,9 +25,21 @@ from console.agent.processes import (
     UnknownProcess,
     parse_spec,
 )
-from console.models import LogBatch, LogGap, ProcessStatus
+from console.models import LogBatch, LogGap, ProcessState, ProcessStatus
 
 FEATURES = ("processes.control", "processes.cursor", "processes.json-logs")
+NEVER_STARTED = frozenset(
+    {ProcessState.DOWNLOAD_FAILURE, ProcessState.NO_PROCFILE, ProcessState.UNKNOWN_PROCESS_TYPE}
+)
+"""States of a process whose command never ran and never will (its source is bad)."""
+
+
+async def refuse_handshake(websocket: WebSocket, status: int, message: str) -> None:
+    """Answer a WebSocket handshake with an HTTP error, or close it where the server cannot."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(error_response(status, message))
+    else:
+        await websocket.close(code=4000 + status, reason=message[:120])
 
 
 def status_document(status: ProcessStatus, connection: HTTPConnection) -> dict[str, object]:
@@ -85,15 +98,19 @@ def routes(service: ProcessService) -> list[BaseRoute]:
         slug = websocket.path_params["slug"]
         since = websocket.query_params.get("since")
         as_json = websocket.query_params.get("format") == "json"
-        await websocket.accept()
         try:
             process = service.get(slug)
-            if since is not None and not since.isdigit():
-                raise HttpError(400, f"since must be a sequence number, not {since!r}")
-        except (UnknownProcess, HttpError) as exc:
-            await websocket.close(
-                code=4404 if isinstance(exc, UnknownProcess) else 4400, reason=str(exc)[:120]
-            )
+        except UnknownProcess as exc:
+            # As smartmob-agent: a 404 answer to the handshake, no WebSocket at all.
+            await refuse_handshake(websocket, 404, str(exc))
+            return
+        await websocket.accept()
+        if since is not None and not since.isdigit():
+            reason = f"since must be a sequence number, not {since!r}"
+            await websocket.close(code=4400, reason=reason[:120])
+            return
+        if process.status.state in NEVER_STARTED:
+            await websocket.close()  # as smartmob-agent: nothing will ever come
             return
         reader = process.log.follow(int(since) if since is not None else None)
 
