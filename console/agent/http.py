@@ -27,21 +27,26 @@ class HttpError(Exception):
 
 
 def error_response(
-    status: int, message: str, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    media_type: str = "application/json",
 ) -> JSONResponse:
     """The Jojo error shape: ``{"error": {"code", "type", "message"}}``."""
     body = {"error": {"code": status, "type": HTTPStatus(status).phrase, "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=media_type)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def answering(not_found: type[Exception]) -> Callable[[Handler], Handler]:
+def answering(
+    not_found: type[Exception], media_type: str = "application/json"
+) -> Callable[[Handler], Handler]:
     """Wrap route handlers so that their errors are error answers, never crashes.
 
     ``not_found`` (the service's own "no such thing") is a 404; an HttpError
-    carries its status.
+    carries its status; ``media_type`` is the errors' Content-Type.
     """
 
     def wrap(handler: Handler) -> Handler:
@@ -49,9 +54,9 @@ def answering(not_found: type[Exception]) -> Callable[[Handler], Handler]:
             try:
                 return await handler(request)
             except not_found as exc:
-                return error_response(404, str(exc))
+                return error_response(404, str(exc), media_type=media_type)
             except HttpError as exc:
-                return error_response(exc.status, exc.message)
+                return error_response(exc.status, exc.message, media_type=media_type)
 
         return wrapped
 
