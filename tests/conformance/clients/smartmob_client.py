@@ -40,8 +40,11 @@ def attach(session, url, frames_wanted):
             if message.tp == aiohttp.MsgType.text:
                 frames.append(message.data)
             else:
-                return {"frames": frames, "ended": aiohttp.MsgType(message.tp).name,
-                        "code": ws.close_code}
+                return {
+                    "frames": frames,
+                    "ended": aiohttp.MsgType(message.tp).name,
+                    "code": ws.close_code,
+                }
         return {"frames": frames, "ended": None}
     finally:
         yield from ws.close()
@@ -77,8 +80,9 @@ def main(loop, url, folder):
         out["attach"] = yield from attach(session, out["create"]["body"]["attach"], 3)
         out["unknown_status"] = yield from call(session, "GET", url + "/process-status/nope")
         out["unknown_delete"] = yield from call(session, "POST", url + "/delete-process/nope")
-        out["unknown_attach"] = yield from attach(session, url.replace("http", "ws", 1)
-                                                  + "/attach-console/nope", 1)
+        out["unknown_attach"] = yield from attach(
+            session, url.replace("http", "ws", 1) + "/attach-console/nope", 1
+        )
         broken = dict(body, node="broken", source_url="http://127.0.0.1:9/nothing.zip")
         created = (yield from call(session, "POST", index["create"], broken))["body"]
         out["broken"] = yield from wait_state(session, created["details"], ("download failure",))
