@@ -24,7 +24,8 @@ from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
 from console.agent.inbox_store import InboxStore
 from console.agent.module_process import ModuleTimeouts
-from console.agent.modules import ModuleService
+from console.agent.modules import ModuleService, new_uid, sequential_uids
+from console.agent.modules_tcp import serve_tcp
 from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
@@ -46,6 +47,7 @@ def create_app(settings: AgentSettings) -> Starlette:
     )
     scripts.events = events
     timeouts = ModuleTimeouts(**settings.module_timeouts)
+    uids = sequential_uids() if settings.module_uids == "sequential" else new_uid
     module_services = [
         ModuleService(
             name,
@@ -55,6 +57,7 @@ def create_app(settings: AgentSettings) -> Starlette:
             children,
             events,
             timeouts,
+            uids,
         )
         for name in ("queue", "pool")
     ]
@@ -114,11 +117,18 @@ def create_app(settings: AgentSettings) -> Starlette:
         await children.start()
         inbox.start()
         watcher = asyncio.create_task(raise_alerts(events, inbox)) if settings.alerts else None
+        tcp_servers = [
+            await serve_tcp(service, port)
+            for service in module_services
+            if (port := settings.module_tcp_port(service.name)) is not None
+        ]
         if settings.demo:
             await load_demo(processes, inbox, *module_services)
         try:
             yield
         finally:
+            for server in tcp_servers:
+                server.close()
             await stop_children()
             if watcher is not None:
                 watcher.cancel()

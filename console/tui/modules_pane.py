@@ -371,7 +371,7 @@ class ModulesPane(Vertical):
         if client is None:
             return
 
-        def added(uid: int | None) -> None:
+        def added(uid: str | None) -> None:
             if uid is not None:
                 self._started(client, service, uid, "Module added")
 
@@ -390,7 +390,7 @@ class ModulesPane(Vertical):
         if client is None:
             return
 
-        def added(uid: int | None) -> None:
+        def added(uid: str | None) -> None:
             if uid is not None:
                 self._started(client, service, uid, "Background set")
 
@@ -408,7 +408,7 @@ class ModulesPane(Vertical):
         dialog = ConfirmDialog(question, title="Set background", yes_label="Replace")
         self.app.push_screen(dialog, open_form)
 
-    def _started(self, client: AgentClient, service: str, uid: int, title: str) -> None:
+    def _started(self, client: AgentClient, service: str, uid: str, title: str) -> None:
         module_list = self.lists[service]
         if uid in module_list.modules:
             module_list.move_to(uid)
@@ -472,7 +472,7 @@ class ModulesPane(Vertical):
         # mv puts the uids given first, the rest keep their order: the prefix is enough.
         self._reorder(order, min(index, other) + 1)
 
-    def _reorder(self, order: list[int], prefix: int) -> None:
+    def _reorder(self, order: list[str], prefix: int) -> None:
         """Show the new order now (the next key sees it), and have the agent make it so."""
         client = self._client()
         if client is None:
