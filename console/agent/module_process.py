@@ -93,6 +93,8 @@ class ModuleProcess:
         self.args = args
         self.parameters: dict[str, Any] = {}
         self.playing = False
+        self.told = False
+        """Sent ``play`` or ``suspend`` at least once."""
         self.children = children
         self.timeouts = timeouts
         self.on_change = on_change

@@ -42,7 +42,7 @@ def new_uid() -> str:
 
 
 def sequential_uids() -> Callable[[], str]:
-    """"1", "2"... for one agent: reproducible, like shmooze's debug mode (which began at 0)."""
+    """Uids "1", "2"... for one agent: reproducible, as shmooze's debug mode (from 0 there)."""
     numbers = itertools.count(1)
     return lambda: str(next(numbers))
 
@@ -233,10 +233,13 @@ class ModuleService:
             wanted[self.background] = not self.modules
         # Suspends first: in a queue two modules never play at once, even for a moment.
         for module, play in sorted(wanted.items(), key=lambda item: item[1]):
-            if module.playing != play and not module.ended.is_set():
+            # A background that arrives while modules play is told to suspend, as
+            # shmooze's queue told it (modules waiting below the head are told nothing).
+            fresh_background = module is self.background and not module.told
+            if (module.playing != play or fresh_background) and not module.ended.is_set():
                 try:
                     await module.ask("play" if play else "suspend")
-                    module.playing = play
+                    module.playing, module.told = play, True
                 except ModuleError as exc:
                     log.warning("%s: %s", self.name, exc)
         self.events.publish("modules", self.snapshot())
