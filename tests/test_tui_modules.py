@@ -78,7 +78,7 @@ def in_one_packet(app: OpsConsoleApp, *keys: str) -> None:
             app.post_message(events.Key(key, "\r" if key == "enter" else None))
 
 
-async def select(pilot, module_list: ModuleList, uid: int) -> None:
+async def select(pilot, module_list: ModuleList, uid: str) -> None:
     module_list.move_to(uid)
     await pilot.pause()
     assert module_list.selected is not None and module_list.selected.uid == uid

@@ -100,7 +100,7 @@ class ModuleList(Vertical):
         """The uids in the table, top to bottom."""
         if not self._ready:
             return []
-        return [int(str(row.value)) for row in self.table.rows]
+        return [str(row.value) for row in self.table.rows]
 
     @property
     def selected(self) -> ModuleInfo | None:
@@ -111,7 +111,7 @@ class ModuleList(Vertical):
         if table.row_count == 0:
             return None
         key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        return self.modules.get(int(str(key)))
+        return self.modules.get(str(key))
 
     def is_background(self, uid: str) -> bool:
         background = self.snapshot.background
