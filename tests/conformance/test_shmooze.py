@@ -12,8 +12,11 @@ HTTP client, ``shmooze.lib.bot.request``, runs against the agent's ``/queue``.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from tests.conformance.shmooze_steps import STEPS, Until
 from tests.conformance.upstream_servers import accepts, free_port, running
 from tests.conftest import AgentProcess
 from tests.modules import write_config
+from tests.test_agent_lifecycle import pids_with_argument
 
 UPSTREAM_TIMEOUTS = {"connect": 2.0, "reply": 1.0, "rm_grace": 3.0, "term_grace": 5.0}
 UNORDERED = ("modules_available", "backgrounds_available", "pool")
@@ -107,8 +111,16 @@ def normalized(packet: Any, answer: Any) -> Any:
 
 
 @pytest.fixture
-def module_program(shmooze_env: Path) -> list[str]:
-    return [str(shmooze_env / "bin" / "python"), str(CLIENTS / "shmooze_echo_module.py")]
+def module_program(shmooze_env: Path, tmp_path: Path) -> Iterator[list[str]]:
+    """The module's argv; a word unique to the test on it, so that no module outlives it."""
+    marker = f"conformance-{uuid.uuid4()}"
+    yield [str(shmooze_env / "bin" / "python"), str(CLIENTS / "shmooze_echo_module.py"), marker]
+    deadline = time.monotonic() + UNTIL_BOUND
+    while (left := pids_with_argument(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in left:  # ours by the unique word: a failure must not leak processes
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"module processes left running: {left}"
 
 
 @pytest.fixture
@@ -120,7 +132,7 @@ def upstream(shmooze_env: Path, module_program: list[str], tmp_path: Path) -> It
         str(shmooze_env / "bin" / "python"),
         str(CLIENTS / "shmooze_servers.py"),
         str(settings),
-        module_program[1],
+        *module_program[1:],
     ]
     with running(argv, tmp_path / "shmooze.log", lambda: all(map(accepts, ports.values()))):
         side = Side(ports)

@@ -6,6 +6,7 @@ that changes parameters waits a moment before it answers, so that the update str
 applied (on either server) by the time the next command is sent.
 """
 
+import json
 import os
 import sys
 import time
@@ -20,6 +21,18 @@ class Echo(JSONParentPoller):
     def __init__(self):
         super(Echo, self).__init__()
         self.running = True
+        # The helper's recv_cmd spins for ever on a closed socket: leave when the parent goes.
+        self.connection.recv_cmd = self.recv_or_leave
+
+    def recv_or_leave(self):
+        connection = self.connection
+        while "\n" not in connection.cs_buffer:
+            chunk = connection.cs.recv(4096)
+            if not chunk:
+                sys.exit(0)
+            connection.cs_buffer += chunk
+        line, connection.cs_buffer = connection.cs_buffer.split("\n", 1)
+        return json.loads(line)
 
     def updated(self, **parameters):
         self.set_parameters(parameters)
