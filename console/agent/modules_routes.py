@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 from console.agent.http import HttpError, is_json_type, read_body
 from console.agent.module_process import failure
 from console.agent.modules import ModuleService
+from console.agent.parsing import parse_json
 
 JSON_TYPES = ("application/json", "text/json")
 NOT_JSON = "Endpoint only accepts JSON."
@@ -31,11 +32,8 @@ def routes(services: list[ModuleService]) -> list[BaseRoute]:
                 return Response(NOT_JSON, media_type="text/plain")
             try:
                 body = await read_body(request)
-                try:
-                    packet = json.loads(body)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    # shmooze.wsgi crashed here (a 500 page); a clear 400 instead.
-                    raise HttpError(400, f"the body is not JSON: {exc}") from None
+                # shmooze.wsgi crashed here (a 500 page); a clear 400 instead.
+                packet = parse_json(body)
             except HttpError as exc:
                 return packet_response(failure(exc.message), exc.status)
             return packet_response(await service.execute(packet))
