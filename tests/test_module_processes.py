@@ -425,7 +425,7 @@ def test_sigterm_of_the_agent_removes_every_module_and_exits_0(
     # Each was told rm; none was told to play on the way out, though the head left first.
     assert [received(log) for log in recorders] == [
         ["init", "play", "rm"],
-        ["init", "rm"],
+        ["init", "suspend", "rm"],  # a background arriving behind a playing head: suspend
         ["init", "play", "rm"],
     ]
     assert [what for what, _ in noted(stubborn)] == ["init", "rm", "SIGTERM"]

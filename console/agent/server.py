@@ -107,10 +107,6 @@ def serve(settings: AgentSettings) -> int:
     app = create_app(settings)
     config = uvicorn.Config(
         app,
-        # h11 writes header names as the app gives them, so TitleCaseHeaders reaches the
-        # wire (older clients match Scirocco-* names case-sensitively). Named, not "auto":
-        # installing httptools must not change what goes on the wire.
-        http="h11",
         log_level="warning",
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
