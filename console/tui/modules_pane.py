@@ -323,7 +323,10 @@ class ModulesPane(Vertical):
         if action in ("tell", "remove"):
             return selected is not None
         if action in ("to_front", "move"):
-            if selected is None or self.active.is_background(selected.uid):
+            # A pool has no order (shmooze's pool has no mv): only a queue's modules move.
+            if selected is None or self.service != "queue":
+                return False
+            if self.active.is_background(selected.uid):
                 return False
             order = self.active.order
             index = order.index(selected.uid) if selected.uid in order else -1
