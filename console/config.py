@@ -17,6 +17,7 @@ import platformdirs
 
 from console.demo import SCRIPTS_DIR, demo_module_types
 from console.models import DeliveryPolicy, RestartPolicy
+from console.output.budget import OutputBudget
 
 APP_NAME = "opsconsole"
 DEFAULT_PORT = 8470
@@ -104,6 +105,8 @@ class AgentSettings:
     """The top-level ``[queue]`` and ``[pool]`` tables: module types, as commands."""
     module_timeouts: dict[str, float] = field(default_factory=dict)
     """``[agent.module_timeouts]``: connect, reply, rm_grace, term_grace (seconds)."""
+    output: dict[str, int] = field(default_factory=dict)
+    """``[agent.output]``: the OutputBudget fields (ring_bytes, reader_bytes, ...), in bytes."""
     connections: dict[str, float] = field(default_factory=dict)
     """``[agent.connections]``: the ConnectionLimits fields (max_open, head_timeout, ...)."""
     module_uids: str = "uuid4"
@@ -138,6 +141,12 @@ class AgentSettings:
             return DeliveryPolicy(**{k: v for k, v in self.inbox.items() if k not in STORE_KEYS})
         except TypeError as exc:
             raise ConfigError(f"[agent.inbox]: {exc}") from None
+
+    def output_budget(self) -> OutputBudget:
+        try:
+            return OutputBudget(**self.output)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[agent.output]: {exc}") from None
 
     def connection_limits(self) -> ConnectionLimits:
         try:
@@ -204,6 +213,7 @@ class AgentSettings:
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
         self.restart_policy()
         self.delivery_policy()
+        self.output_budget()
         self.connection_limits()
         from console.agent.inbox_backend import check_store_settings
 

@@ -31,6 +31,7 @@ from console.agent.modules_tcp import serve_tcp
 from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
+from console.agent.ws_frames import KeepServerSend
 from console.config import AgentSettings
 from console.demo import load_demo
 from console.models import ProcessState
@@ -50,6 +51,7 @@ def create_app(settings: AgentSettings) -> Starlette:
         settings.node_id,
     )
     scripts.events = events
+    scripts.budget = settings.output_budget()
     inbox.reserve = SpaceReserve(settings.data_dir / "space-reserve")
     inbox.reserve.ensure()
     timeouts = ModuleTimeouts(**settings.module_timeouts)
@@ -73,6 +75,7 @@ def create_app(settings: AgentSettings) -> Starlette:
         events,
         policy=settings.restart_policy(),
         log_dir=settings.data_dir / "logs" if settings.process_log_files else None,
+        budget=settings.output_budget(),
     )
     features = [
         *scripts_routes.FEATURES,
@@ -141,8 +144,9 @@ def create_app(settings: AgentSettings) -> Starlette:
             await inbox.close()
             history.close()
 
-    # Outermost: names are title-cased whatever answered (a route, auth, a 404).
-    middleware = [Middleware(TitleCaseHeaders)]
+    # First: it must see the server's own ``send``, before anything wraps it.
+    # Then names are title-cased whatever answered (a route, auth, a 404).
+    middleware = [Middleware(KeepServerSend), Middleware(TitleCaseHeaders)]
     if settings.htpasswd is not None:
         middleware.append(
             Middleware(
