@@ -77,23 +77,23 @@ class ModuleList(ResourceTable[ModuleInfo]):
     # -- the resource ---------------------------------------------------------------------
 
     @property
-    def modules(self) -> dict[int, ModuleInfo]:
+    def modules(self) -> dict[str, ModuleInfo]:
         """Every module shown by uid, the background included."""
         snapshot = self.snapshot
         everyone = [*snapshot.modules, *([snapshot.background] if snapshot.background else [])]
         return {module.uid: module for module in everyone}
 
     @property
-    def order(self) -> list[int]:
+    def order(self) -> list[str]:
         """The uids in the service's order (the background is not in it)."""
         return [module.uid for module in self.snapshot.modules]
 
     @property
-    def shown(self) -> list[int]:  # type: ignore[override]
+    def shown(self) -> list[str]:  # type: ignore[override]
         """The uids in the table, top to bottom."""
-        return [int(key) for key in super().shown]
+        return list(super().shown)
 
-    def is_background(self, uid: int) -> bool:
+    def is_background(self, uid: str) -> bool:
         background = self.snapshot.background
         return background is not None and background.uid == uid
 
