@@ -106,6 +106,8 @@ class LogView(ScrollView, can_focus=True):
     """Text to highlight, matched without regard to case."""
     kept: var[int] = var(0)
     """How many lines the view holds now (at most ``max_lines``)."""
+    held: var[int] = var(0)
+    """Lines that arrived while paused, held (in order) until following resumes."""
 
     def __init__(
         self,
@@ -137,6 +139,7 @@ class LogView(ScrollView, can_focus=True):
         """(line number, column) of the current search match."""
         self.received = 0
         """Lines of output ever added (the view keeps at most ``max_lines``)."""
+        self._dropped_held = 0
 
     # -- adding lines -----------------------------------------------------------
 
@@ -169,14 +172,24 @@ class LogView(ScrollView, can_focus=True):
                 cut = excess
             self._pending_count -= cut
             excess -= cut
+            self._dropped_held += cut if not self.follow else 0
+        self.held = self._pending_count if not self.follow else 0
         self._flush_soon.ask()
 
     def flush(self) -> None:
-        """Add every queued line now, in one update of the view."""
+        """Add every queued line now, in one update of the view; while paused (and once
+        there is something to read) they are held, in order, until following resumes."""
         self._flush_soon.done()
-        if not self._pending:
+        if not self._pending or (not self.follow and self._lines):
             return
+        if self._dropped_held:
+            # More arrived while paused than the view keeps: say how many never showed.
+            gap = f"… {self._dropped_held:,} lines dropped while paused …"
+            self._pending.insert(0, (None, [gap]))
+            self._pending_count += 1
+            self._dropped_held = 0
         pending, self._pending = self._pending, []
+        self.held = 0
         added, self._pending_count = self._pending_count, 0
         lines = self._lines
         overflow = max(0, len(lines) + added - self.max_lines)
@@ -232,7 +245,7 @@ class LogView(ScrollView, can_focus=True):
     def clear(self) -> None:
         """Forget every line, queued or shown."""
         self._pending.clear()
-        self._pending_count = 0
+        self._pending_count = self._dropped_held = self.held = 0
         self._first += len(self._lines)
         self._lines.clear()
         self._width = 0
@@ -307,6 +320,15 @@ class LogView(ScrollView, can_focus=True):
         # Only a move up that leaves the end pauses: a shrinking view clamps to the end.
         if self.follow and new_value < old_value and round(new_value) < self.max_scroll_y:
             self.follow = False
+
+    def watch_show_horizontal_scrollbar(self) -> None:
+        # The scrollbar row appearing (a long line) takes the last row: the end moves down.
+        if self.follow:
+            self.call_after_refresh(self._to_end)
+
+    def _to_end(self) -> None:
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     def watch_follow(self, follow: bool) -> None:
         if follow:

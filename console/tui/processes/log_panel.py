@@ -73,7 +73,7 @@ class ProcessLogPanel(Vertical):
 
     def on_mount(self) -> None:
         view = self.view
-        for attribute in ("follow", "wrap", "kept"):
+        for attribute in ("follow", "wrap", "kept", "held"):
             self.watch(view, attribute, self._update_header, init=False)
         self._update_header()
 
@@ -187,7 +187,8 @@ class ProcessLogPanel(Vertical):
         elif view.follow:
             parts.append(Content.styled("following", "$text-success"))
         else:
-            parts.append(Content.styled("paused · G follows", "$text-warning"))
+            held = f" · {view.held:,} new" if view.held else ""
+            parts.append(Content.styled(f"paused{held} · G follows", "$text-warning"))
         parts.append(Content.styled(f"{view.kept:,} lines", muted))
         if view.wrap:
             parts.append(Content.styled("wrap", muted))
