@@ -76,7 +76,7 @@ async def settled_inbox(pilot: Pilot[object]) -> None:
     await pilot.press("4")
     table = app.query_one(InboxPane).message_table
 
-    def settled() -> bool:
+    def arrived() -> bool:
         statuses = [m.status for m in table.messages.values()]
         return (
             len(table.shown) == 6
@@ -85,7 +85,7 @@ async def settled_inbox(pilot: Pilot[object]) -> None:
             and statuses.count(MessageStatus.PROCESSING) == 1
         )
 
-    await wait_for(pilot, settled, "the messages settle")
+    await wait_for(pilot, arrived, "the messages settle")
     await settled(pilot)
     # Rows came in any order of events: the cursor goes where the shot wants it.
     processing = next(m for m in table.messages.values() if m.topic == "alert.disk")
