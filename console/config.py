@@ -62,6 +62,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How many connections the agent holds open, and for how long an idle one may wait."""
+
+    max_open: int = 4096
+    """Open connections at most; lowered to half the open-file limit when that is smaller."""
+    head_timeout: float = 10.0
+    """Seconds a connection may take to send a whole request head (slow or silent clients)."""
+    keep_alive: float = 5.0
+    """Seconds an idle keep-alive connection stays open after its last answer."""
+    body_timeout: float = 60.0
+    """Seconds a request body may take to arrive whole (else 408)."""
+
+
 @dataclass
 class AgentSettings:
     """Everything ``opsconsole agent`` needs to serve."""
@@ -81,14 +95,17 @@ class AgentSettings:
     """Also write each process's output to ``DATA_DIR/logs/SLUG.log``, rotated."""
     alerts: bool = True
     """Push a message to ``node_id`` when a process goes fatal or a script run fails."""
-    inbox: dict[str, float] = field(default_factory=dict)
-    """``[agent.inbox]``: visibility_timeout (seconds) and max_tries."""
+    inbox: dict[str, Any] = field(default_factory=dict)
+    """``[agent.inbox]``: visibility_timeout (seconds) and max_tries; the store and its options
+    (store, namespace, agent_name, redis: see ``console.agent.inbox_backend.open_store``)."""
     restart: dict[str, float] = field(default_factory=dict)
     """``[agent.restart]``: the RestartPolicy fields (first_delay, max_delay, ...)."""
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The top-level ``[queue]`` and ``[pool]`` tables: module types, as commands."""
     module_timeouts: dict[str, float] = field(default_factory=dict)
     """``[agent.module_timeouts]``: connect, reply, rm_grace, term_grace (seconds)."""
+    connections: dict[str, float] = field(default_factory=dict)
+    """``[agent.connections]``: the ConnectionLimits fields (max_open, head_timeout, ...)."""
 
     def module_types(self, service: str, kind: str = "modules") -> dict[str, list[str]]:
         """``{type: command}`` of ``[SERVICE.KIND.TYPE] command = [...]``."""
@@ -101,10 +118,26 @@ class AgentSettings:
         return types
 
     def delivery_policy(self) -> DeliveryPolicy:
+        # Imported here: the console's client commands read this module and must not load
+        # the agent's packages.
+        from console.agent.inbox_backend import STORE_KEYS
+
         try:
-            return DeliveryPolicy(**self.inbox)
+            return DeliveryPolicy(**{k: v for k, v in self.inbox.items() if k not in STORE_KEYS})
         except TypeError as exc:
             raise ConfigError(f"[agent.inbox]: {exc}") from None
+
+    def connection_limits(self) -> ConnectionLimits:
+        try:
+            limits = ConnectionLimits(**self.connections)
+        except TypeError as exc:
+            raise ConfigError(f"[agent.connections]: {exc}") from None
+        if (
+            limits.max_open < 1
+            or min(limits.head_timeout, limits.keep_alive, limits.body_timeout) <= 0
+        ):
+            raise ConfigError("[agent.connections]: every limit must be above zero")
+        return limits
 
     def restart_policy(self) -> RestartPolicy:
         try:
@@ -159,6 +192,13 @@ class AgentSettings:
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
         self.restart_policy()
         self.delivery_policy()
+        self.connection_limits()
+        from console.agent.inbox_backend import check_store_settings
+
+        try:
+            check_store_settings(self.inbox)
+        except ValueError as exc:
+            raise ConfigError(f"[agent.inbox]: {exc}") from None
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")

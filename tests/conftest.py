@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -114,8 +116,18 @@ class AgentProcess:
         return self.process.wait(timeout)
 
 
-def start_agent(*args: str, log: Path, env: dict[str, str] | None = None) -> AgentProcess:
-    """Start ``python -m console agent --port 0 ARGS`` and wait for its URL line."""
+def start_agent(
+    *args: str, log: Path, env: dict[str, str] | None = None, file_limit: int | None = None
+) -> AgentProcess:
+    """Start ``python -m console agent --port 0 ARGS`` and wait for its URL line.
+
+    ``file_limit``: its soft and hard RLIMIT_NOFILE (as a small system's would be).
+    """
+
+    def limit_files() -> None:
+        if file_limit is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (file_limit, file_limit))
+
     with log.open("w") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "console", "agent", "--port", "0", *args],
@@ -123,6 +135,7 @@ def start_agent(*args: str, log: Path, env: dict[str, str] | None = None) -> Age
             stderr=log_file,
             text=True,
             env={**os.environ, **(env or {})},
+            preexec_fn=limit_files if file_limit is not None else None,
         )
     assert process.stdout is not None
     url = process.stdout.readline().strip()
@@ -138,10 +151,14 @@ def agent_factory(tmp_path: Path) -> Iterator:
     """Start agents with extra flags; every one is stopped after the test."""
     started: list[AgentProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> AgentProcess:
+    def start(
+        *args: str, env: dict[str, str] | None = None, file_limit: int | None = None
+    ) -> AgentProcess:
         data_dir = tmp_path / f"agent-data-{len(started)}"
         log = tmp_path / f"agent-{len(started)}.log"
-        agent = start_agent("--data-dir", str(data_dir), *args, log=log, env=env)
+        agent = start_agent(
+            "--data-dir", str(data_dir), *args, log=log, env=env, file_limit=file_limit
+        )
         started.append(agent)
         return agent
 
@@ -168,3 +185,37 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
     yield server
     stop_sshd(server)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A real redis-server (appendfsync always) on a free loopback port, for the whole session."""
+    from console.bench.redis_server import redis_server_path, start_redis
+
+    if redis_server_path() is None:
+        pytest.skip("redis-server is not installed (tests/system-packages.sh installs it)")
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def inbox_store(request: pytest.FixtureRequest) -> str:
+    """The store an inbox test runs on: "sqlite", or the URL of the session's real redis-server."""
+    if request.param == "sqlite":
+        return "sqlite"
+    return request.getfixturevalue("redis_server").url
+
+
+def write_inbox_table(path: Path, store: str, **inbox: Any) -> Path:
+    """Append ``[agent.inbox]`` to the config at ``path``: the store (on Redis, under a
+    namespace of its own unless ``namespace`` is given) and ``inbox``'s other keys."""
+    import uuid
+
+    table = dict(inbox)
+    if store != "sqlite":
+        table = {"store": store, "namespace": f"test-{uuid.uuid4().hex[:8]}", **table}
+    lines = ["", "[agent.inbox]"] + [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    with path.open("a") as config:
+        config.write("\n".join(lines) + "\n")
+    return path

@@ -159,7 +159,7 @@ def test_create_accepts_json_under_another_content_type(
         (create_body("my app", "n", "/x"), "'app' may hold only"),
         (create_body("../etc", "n", "/x"), "'app' may hold only"),
         (create_body("a", "web/0", "/x"), "'node' may hold only"),
-        ("{not json", "not valid JSON"),
+        ("{not json", "is not JSON"),
         ([create_body("a", "n", "/x")], "JSON object"),
         ('"a string"', "JSON object"),
     ],

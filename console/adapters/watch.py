@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from websockets.exceptions import ConnectionClosed
-
 from console.adapters import websocket
 from console.adapters.base import Endpoint
 from console.adapters.errors import AuthError, NotFound, Unavailable
@@ -100,6 +98,8 @@ async def agent_events(endpoint: Endpoint, topics: tuple[str, ...]) -> AsyncIter
     """
     path = "/events" + (f"?topics={','.join(topics)}" if topics else "")
     backoff = Backoff()
+    from websockets.exceptions import ConnectionClosed  # loaded by the first connect anyway
+
     while True:
         reason = "the events stream ended"
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -18,10 +19,11 @@ from console import __version__
 from console.agent import inbox_routes, modules_routes, processes_routes, scripts_routes
 from console.agent.auth import BasicAuthMiddleware, Htpasswd
 from console.agent.children import Children
+from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
 from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
-from console.agent.inbox_store import InboxStore
+from console.agent.inbox_backend import open_store
 from console.agent.module_process import ModuleTimeouts
 from console.agent.modules import ModuleService
 from console.agent.processes import ProcessService
@@ -39,11 +41,15 @@ def create_app(settings: AgentSettings) -> Starlette:
     history = RunHistory(settings.data_dir / "scripts.db", keep=settings.history_keep)
     scripts = ScriptService(settings.scripts, history, children)
     inbox = InboxService(
-        InboxStore(settings.data_dir / "inbox.db", settings.delivery_policy()),
+        open_store(
+            settings.inbox, settings.data_dir, settings.delivery_policy(), socket.gethostname()
+        ),
         events,
         settings.node_id,
     )
     scripts.events = events
+    inbox.reserve = SpaceReserve(settings.data_dir / "space-reserve")
+    inbox.reserve.ensure()
     timeouts = ModuleTimeouts(**settings.module_timeouts)
     module_services = [
         ModuleService(
@@ -145,6 +151,8 @@ def create_app(settings: AgentSettings) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+    app.state.data_dir = settings.data_dir  # the disk a full-disk error names
+    app.state.body_timeout = settings.connection_limits().body_timeout
     app.state.scripts = scripts
     app.state.processes = processes
     app.state.inbox = inbox

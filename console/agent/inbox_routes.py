@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from console.agent.http import Handler, HttpError, error_response, read_body
+from console.agent.http import Handler, HttpError, answered, error_response, read_body
 from console.agent.inbox import InboxService, parse_status
+from console.agent.inbox_backend import StoreUnavailable
+from console.agent.parsing import parse_int, parse_json, parse_moment
 from console.models import (
     BINARY_TYPE,
     JSON_TYPE,
@@ -20,15 +20,15 @@ from console.models import (
     Message,
     MessageStatus,
     header_name,
-    parse_time,
 )
 
 PREFIXES = ("/messageQueue", "/messages", "/globalDataSpace")
 """Paths with their own token auth (the agent's Basic auth leaves them alone)."""
 
-FEATURES = ("inbox.batch", "inbox.redelivery")
+FEATURES = ("inbox.batch", "inbox.batch_ack", "inbox.redelivery")
 MAX_PAYLOAD = 8 << 20
 MAX_QUANTITY = 1000
+MAX_ACK_BODY = 256 << 10
 
 
 def message_response(message: Message, status_code: int = 200) -> Response:
@@ -52,9 +52,9 @@ def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
             if not caller:
                 return error_response(400, f"the {header_name('node_source')} header is required")
             try:
-                return await handler(request, caller)
-            except HttpError as exc:
-                return error_response(exc.status, exc.message)
+                return await answered(request, lambda: handler(request, caller))
+            except StoreUnavailable as exc:
+                return error_response(503, str(exc), {"Retry-After": "1"})
 
         return wrapped
 
@@ -66,10 +66,7 @@ def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
         scheduled_text = request.headers.get(header_name("scheduled_time"))
         scheduled = None
         if status == MessageStatus.SCHEDULED:
-            try:
-                scheduled = parse_time(scheduled_text)
-            except ValueError:
-                raise HttpError(400, f"not an ISO 8601 time: {scheduled_text!r}") from None
+            scheduled = parse_moment(scheduled_text, header_name("scheduled_time"))
             if scheduled is None:
                 raise HttpError(400, "a scheduled message needs Scirocco-Scheduled-Time")
         elif status != MessageStatus.PENDING:
@@ -85,39 +82,42 @@ def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
         if quantity is None:
             messages = await service.pull(caller, 1)
             return message_response(messages[0]) if messages else Response(status_code=204)
-        if not quantity.isdigit() or not 1 <= int(quantity) <= MAX_QUANTITY:
-            raise HttpError(400, f"quantity must be a number from 1 to {MAX_QUANTITY}")
-        messages = await service.pull(caller, int(quantity))
+        count = parse_int(quantity, "quantity", 1, MAX_QUANTITY)
+        messages = await service.pull(caller, count)
         return JSONResponse([m.to_wire() for m in messages])
 
     async def ack(request: Request, caller: str) -> Response:
         message_id = request.path_params["message_id"]
-        message = await service.ack(caller, message_id)
-        if message is None:
+        acked = await service.ack(caller, [message_id])
+        if not acked:
             raise HttpError(404, f"no message {message_id} is processing for {caller}")
-        return message_response(message)
+        return message_response(acked[0])
+
+    async def ack_many(request: Request, caller: str) -> Response:
+        """Ours: ``{"ids": [...]}`` → ``{"acked": [metadata...], "not_processing": [ids]}``."""
+        ids = _id_list(await read_body(request, MAX_ACK_BODY))
+        acked = await service.ack(caller, ids)
+        done = {m.id for m in acked}
+        return JSONResponse(
+            {
+                "acked": [m.metadata() for m in acked],
+                "not_processing": [i for i in dict.fromkeys(ids) if i not in done],
+            }
+        )
 
     async def list_messages(request: Request, caller: str) -> Response:
         try:
             status = parse_status(request.query_params.get("status"))
         except ValueError as exc:
             raise HttpError(400, str(exc)) from None
-        limit = request.query_params.get("limit", "500")
-        if not limit.isdigit():
-            raise HttpError(400, f"limit must be a whole number, not {limit!r}")
+        limit = parse_int(request.query_params.get("limit", "500"), "limit")
         destination = request.query_params.get("node_destination")
-        messages = await asyncio.to_thread(
-            service.store.list, destination, status, min(int(limit), 10_000)
-        )
+        messages = await service.store.list(destination, status, min(limit, 10_000))
         return JSONResponse([m.to_wire() for m in messages])
 
     async def read(request: Request, caller: str) -> Response:
-        return message_response(
-            _found(
-                await asyncio.to_thread(service.store.get, request.path_params["message_id"]),
-                request,
-            )
-        )
+        found = await service.store.get(request.path_params["message_id"])
+        return message_response(_found(found, request))
 
     async def update(request: Request, caller: str) -> Response:
         payload = await read_body(request, MAX_PAYLOAD)
@@ -136,6 +136,7 @@ def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
     return [
         Route("/messageQueue", authorized(push), methods=["POST"]),
         Route("/messageQueue", authorized(pull), methods=["GET"]),
+        Route("/messageQueue/ack", authorized(ack_many), methods=["PATCH"]),
         Route("/messageQueue/{message_id}/ack", authorized(ack), methods=["PATCH"]),
         Route("/messages", authorized(list_messages), methods=["GET"]),
         Route("/messages", authorized(delete_all), methods=["DELETE"]),
@@ -152,14 +153,24 @@ def _found(message: Message | None, request: Request) -> Message:
     return message
 
 
+def _id_list(body: bytes) -> list[str]:
+    """The ids of a batch ack: a JSON object ``{"ids": [string, ...]}``, 1 to MAX_QUANTITY."""
+    parsed = parse_json(body, "a batch ack")
+    if not isinstance(parsed, dict):
+        raise HttpError(400, 'a batch ack is a JSON object {"ids": ["ID", ...]}')
+    ids = parsed.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise HttpError(400, '"ids" must be a list of message ids (strings)')
+    if not 1 <= len(ids) <= MAX_QUANTITY:
+        raise HttpError(400, f"a batch ack takes 1 to {MAX_QUANTITY} ids, not {len(ids)}")
+    return ids
+
+
 def _payload_type(content_type: str, payload: bytes) -> str:
     """JSON, text or bytes, from the Content-Type; JSON must parse."""
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == JSON_TYPE:
-        try:
-            json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            raise HttpError(400, "the payload is not valid JSON") from None
+        parse_json(payload, "the payload")
         return JSON_TYPE
     if kind.startswith("text/"):
         try:

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 
 from console.agent.app import create_app
+from console.agent.connections import raise_file_limit, uvicorn_options, widen_listen_backlog
+from console.agent.log_throttle import throttle_agent_logs
 from console.config import AgentSettings
 
 log = logging.getLogger("console.agent")
@@ -57,22 +59,33 @@ def url_of(settings: AgentSettings, sock: socket.socket) -> str:
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-async def _announce_when_ready(server: uvicorn.Server, url: str) -> None:
+async def _announce_when_ready(server: uvicorn.Server, url: str, sock: socket.socket) -> None:
     while not server.started:
         if server.should_exit:
             return
         await asyncio.sleep(0.01)
+    widen_listen_backlog(sock)
     # The one line on stdout: whoever spawned us reads the URL from it.
     print(url, flush=True)
     log.info("agent ready at %s", url)
 
 
 async def _serve(server: uvicorn.Server, sock: socket.socket, url: str) -> None:
-    announce = asyncio.create_task(_announce_when_ready(server, url))
+    announce = asyncio.create_task(_announce_when_ready(server, url, sock))
     try:
         await server.serve(sockets=[sock])
     finally:
         announce.cancel()
+
+
+def _connection_options(settings: AgentSettings) -> dict[str, object]:
+    """The connection cap and time limits (console.agent.connections), under the file limit."""
+    file_limit = raise_file_limit()
+    options = uvicorn_options(settings.connection_limits(), file_limit)
+    log.info(
+        "open-file limit %d; at most %d connections", file_limit, options["limit_concurrency"] - 1
+    )
+    return options
 
 
 def serve(settings: AgentSettings) -> int:
@@ -100,7 +113,9 @@ def serve(settings: AgentSettings) -> int:
         timeout_graceful_shutdown=5,
         ws_max_size=1 << 20,
         lifespan="on",
+        **_connection_options(settings),
     )
+    throttle_agent_logs()  # after uvicorn.Config: it sets up uvicorn's log handlers
     server = _AgentServer(config, app.state.stop_children)
     asyncio.run(_serve(server, sock, url))
     return 0 if server.started else 1
