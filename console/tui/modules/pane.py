@@ -30,7 +30,7 @@ from console.tui.modules.parameters import ModuleParameters
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
-    from console.adapters.shmooze import ShmoozeModules
+    from console.adapters.protocols import ModulesBackend
     from console.adapters.watch import Change
     from console.tui.kit.resource_table import ResourceTable
 
@@ -392,5 +392,5 @@ class ModulesPane(ResourcePane[ModuleInfo]):
                 self.action_reload()
 
 
-def _backend(client: AgentClient, service: str) -> ShmoozeModules:
+def _backend(client: AgentClient, service: str) -> ModulesBackend:
     return client.queue if service == "queue" else client.pool
