@@ -114,6 +114,9 @@ async def test_queue_pool_and_parameters_show_and_tick_live_without_a_key(
         await pilot.press("p")
         pool = pane.lists["pool"]
         assert pool.display and not queue.display and app.focused is pool.table
+        # A pool plays every module: the queue's order and background keys are not offered.
+        offered = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+        assert not {"to_front", "background"} & offered
         await wait_for(pilot, lambda: pool.shown == [ticker], "the pool")
         await wait_for(pilot, lambda: params.shown.get("symbol") == '"OPS"', "its parameters")
         await pilot.press("q")

@@ -155,9 +155,14 @@ class InboxPane(ResourcePane[Message]):
             return
         if item.node_destination != self.node:
             return
-        if self.live and item.id in table.messages:
+        known = table.messages.get(item.id)
+        if self.live and known is not None and known.update_time > item.update_time:
+            # The events have said more of it already: only the payload is news.
             table.set_payload(item.id, item.payload, item.payload_type)
         else:
+            # As new as anything seen (a pull answered before its event): the answer whole,
+            # so that an ack typed right after finds it processing.
+            table.unfetched.pop(item.id, None)
             table.upsert(item)
         self.changed(item.id)
 

@@ -236,6 +236,8 @@ class ModulesPane(ResourcePane[ModuleInfo]):
     # -- keys ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.service == "pool" and action in ("to_front", "move", "background"):
+            return False  # a pool plays every module: no order, no background
         selected = self.selected
         if action in ("tell", "remove"):
             return selected is not None

@@ -96,7 +96,19 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             log.status = self.statuses[log.slug]
 
     def apply(self, item: ProcessStatus, table: ResourceTable[Any] | None = None) -> None:
-        """Show a process's new status, in the table and in its log's header."""
+        """Show a process's new status, in the table and in its log's header; a process that
+        turns fatal is said out loud, whichever pane is shown."""
+        before = self.statuses.get(item.slug)
+        if (
+            item.state is ProcessState.FATAL
+            and before is not None
+            and before.state is not item.state
+        ):
+            self.notify(
+                item.message or "it keeps failing: s starts it again",
+                title=f"{item.slug} is fatal",
+                severity="error",
+            )
         super().apply(item, table)
         log = self.process_log
         if log is not None and log.slug == item.slug:
