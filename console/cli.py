@@ -131,6 +131,11 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("-n", "--lines", type=int, default=100, help="how many recent lines")
     logs.add_argument("--since", type=int, help="from this sequence number on")
+    logs.add_argument(
+        "--no-color",
+        action="store_true",
+        help="drop colour codes (also done when stdout is not a terminal)",
+    )
 
     for service in ("queue", "pool"):
         parser = command(service, f"the {service} of modules: list, add, rm, mv, tell")
@@ -143,10 +148,10 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
         add.add_argument("--args", help="the module's args, a JSON object")
         for verb, help_text in (("rm", "remove modules"), ("mv", "move modules to the front")):
             actions.add_parser(verb, help=help_text, parents=[common]).add_argument(
-                "uids", type=int, nargs="+"
+                "uids", nargs="+"
             )
         tell = actions.add_parser("tell", help="send a module a command", parents=[common])
-        tell.add_argument("uid", type=int)
+        tell.add_argument("uid")
         tell.add_argument("cmd")
         tell.add_argument("--args", help="the command's args, a JSON object")
 

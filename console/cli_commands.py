@@ -19,6 +19,7 @@ from console.adapters.agent import AgentClient
 from console.cli_output import payload_text
 from console.config import ConfigError
 from console.models import LogGap, ModuleSnapshot, Stream
+from console.output.ansi import strip_sgr
 
 
 def _print_json(value: object) -> None:
@@ -86,7 +87,10 @@ async def logs(client: AgentClient, args: argparse.Namespace) -> int:
                 print(json.dumps(event.to_wire()), flush=True)
             else:
                 out = sys.stderr if event.stream is Stream.STDERR else sys.stdout
-                out.write("".join(f"{line}\n" for line in event.lines))
+                lines = event.lines
+                if args.no_color or not out.isatty():
+                    lines = [strip_sgr(line) for line in lines]
+                out.write("".join(f"{line}\n" for line in lines))
                 out.flush()
             if not args.follow and event.end >= status.next_seq:
                 break

@@ -17,6 +17,7 @@ import platformdirs
 
 from console.demo import SCRIPTS_DIR, demo_module_types
 from console.models import DeliveryPolicy, RestartPolicy
+from console.output.budget import OutputBudget
 
 APP_NAME = "opsconsole"
 DEFAULT_PORT = 8470
@@ -104,8 +105,22 @@ class AgentSettings:
     """The top-level ``[queue]`` and ``[pool]`` tables: module types, as commands."""
     module_timeouts: dict[str, float] = field(default_factory=dict)
     """``[agent.module_timeouts]``: connect, reply, rm_grace, term_grace (seconds)."""
+    output: dict[str, int] = field(default_factory=dict)
+    """``[agent.output]``: the OutputBudget fields (ring_bytes, reader_bytes, ...), in bytes."""
     connections: dict[str, float] = field(default_factory=dict)
     """``[agent.connections]``: the ConnectionLimits fields (max_open, head_timeout, ...)."""
+    module_uids: str = "uuid4"
+    """``uuid4`` (shmooze's uids) or ``sequential`` ("1", "2"...: shmooze's debug mode, for
+    reproducible screens and tests)."""
+
+    def module_tcp_port(self, service: str) -> int | None:
+        """``[SERVICE] tcp_port = N``: serve shmooze's raw newline-JSON protocol there too."""
+        port = self.modules.get(service, {}).get("tcp_port")
+        if port is None:
+            return None
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ConfigError(f"[{service}] tcp_port = {port!r}: not a port number")
+        return port
 
     def module_types(self, service: str, kind: str = "modules") -> dict[str, list[str]]:
         """``{type: command}`` of ``[SERVICE.KIND.TYPE] command = [...]``."""
@@ -126,6 +141,12 @@ class AgentSettings:
             return DeliveryPolicy(**{k: v for k, v in self.inbox.items() if k not in STORE_KEYS})
         except TypeError as exc:
             raise ConfigError(f"[agent.inbox]: {exc}") from None
+
+    def output_budget(self) -> OutputBudget:
+        try:
+            return OutputBudget(**self.output)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[agent.output]: {exc}") from None
 
     def connection_limits(self) -> ConnectionLimits:
         try:
@@ -192,6 +213,7 @@ class AgentSettings:
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
         self.restart_policy()
         self.delivery_policy()
+        self.output_budget()
         self.connection_limits()
         from console.agent.inbox_backend import check_store_settings
 
@@ -202,6 +224,9 @@ class AgentSettings:
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")
+            self.module_tcp_port(service)
+        if self.module_uids not in ("uuid4", "sequential"):
+            raise ConfigError(f"module_uids = {self.module_uids!r}: uuid4 or sequential")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port {self.port}: not a port number")
 

@@ -109,19 +109,19 @@ class ModulesBackend(Protocol):
     async def snapshot(self) -> ModuleSnapshot:
         """The modules in order and the background. Raises NotFound, BackendError."""
 
-    async def add(self, type_name: str, args: dict[str, Any] | None = None) -> int:
+    async def add(self, type_name: str, args: dict[str, Any] | None = None) -> str:
         """The new module's uid. Raises BackendError."""
 
-    async def set_background(self, type_name: str, args: dict[str, Any] | None = None) -> int:
+    async def set_background(self, type_name: str, args: dict[str, Any] | None = None) -> str:
         """The new background's uid. Raises BackendError."""
 
-    async def remove(self, *uids: int) -> None:
+    async def remove(self, *uids: str) -> None:
         """Raises BackendError."""
 
-    async def move_to_front(self, *uids: int) -> None:
+    async def move_to_front(self, *uids: str) -> None:
         """Raises BackendError."""
 
-    async def tell(self, uid: int, cmd: str, args: dict[str, Any] | None = None) -> Any:
+    async def tell(self, uid: str, cmd: str, args: dict[str, Any] | None = None) -> Any:
         """The module's answer. Raises BackendError."""
 
     async def available(self) -> tuple[list[str], list[str]]:

@@ -21,14 +21,17 @@ from console.agent.auth import BasicAuthMiddleware, Htpasswd
 from console.agent.children import Children
 from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
+from console.agent.header_case import TitleCaseHeaders
 from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
 from console.agent.inbox_backend import open_store
 from console.agent.module_process import ModuleTimeouts
-from console.agent.modules import ModuleService
+from console.agent.modules import ModuleService, new_uid, sequential_uids
+from console.agent.modules_tcp import serve_tcp
 from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
+from console.agent.ws_frames import KeepServerSend
 from console.config import AgentSettings
 from console.demo import load_demo
 from console.models import ProcessState
@@ -48,9 +51,11 @@ def create_app(settings: AgentSettings) -> Starlette:
         settings.node_id,
     )
     scripts.events = events
+    scripts.budget = settings.output_budget()
     inbox.reserve = SpaceReserve(settings.data_dir / "space-reserve")
     inbox.reserve.ensure()
     timeouts = ModuleTimeouts(**settings.module_timeouts)
+    uids = sequential_uids() if settings.module_uids == "sequential" else new_uid
     module_services = [
         ModuleService(
             name,
@@ -60,6 +65,7 @@ def create_app(settings: AgentSettings) -> Starlette:
             children,
             events,
             timeouts,
+            uids,
         )
         for name in ("queue", "pool")
     ]
@@ -69,6 +75,7 @@ def create_app(settings: AgentSettings) -> Starlette:
         events,
         policy=settings.restart_policy(),
         log_dir=settings.data_dir / "logs" if settings.process_log_files else None,
+        budget=settings.output_budget(),
     )
     features = [
         *scripts_routes.FEATURES,
@@ -119,18 +126,27 @@ def create_app(settings: AgentSettings) -> Starlette:
         await children.start()
         inbox.start()
         watcher = asyncio.create_task(raise_alerts(events, inbox)) if settings.alerts else None
+        tcp_servers = [
+            await serve_tcp(service, port)
+            for service in module_services
+            if (port := settings.module_tcp_port(service.name)) is not None
+        ]
         if settings.demo:
             await load_demo(processes, inbox, *module_services)
         try:
             yield
         finally:
+            for server in tcp_servers:
+                server.close()
             await stop_children()
             if watcher is not None:
                 watcher.cancel()
             await inbox.close()
             history.close()
 
-    middleware = []
+    # First: it must see the server's own ``send``, before anything wraps it.
+    # Then names are title-cased whatever answered (a route, auth, a 404).
+    middleware = [Middleware(KeepServerSend), Middleware(TitleCaseHeaders)]
     if settings.htpasswd is not None:
         middleware.append(
             Middleware(

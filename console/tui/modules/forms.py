@@ -123,7 +123,7 @@ class OneFieldForm(FormScreen[Answer]):
         raise NotImplementedError
 
 
-class AddModuleForm(OneFieldForm[int]):
+class AddModuleForm(OneFieldForm[str]):
     """Picks a type from what the service has and takes JSON args; dismisses with the new uid."""
 
     DEFAULT_CSS = f"""

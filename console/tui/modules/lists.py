@@ -77,23 +77,18 @@ class ModuleList(ResourceTable[ModuleInfo]):
     # -- the resource ---------------------------------------------------------------------
 
     @property
-    def modules(self) -> dict[int, ModuleInfo]:
+    def modules(self) -> dict[str, ModuleInfo]:
         """Every module shown by uid, the background included."""
         snapshot = self.snapshot
         everyone = [*snapshot.modules, *([snapshot.background] if snapshot.background else [])]
         return {module.uid: module for module in everyone}
 
     @property
-    def order(self) -> list[int]:
+    def order(self) -> list[str]:
         """The uids in the service's order (the background is not in it)."""
         return [module.uid for module in self.snapshot.modules]
 
-    @property
-    def shown(self) -> list[int]:  # type: ignore[override]
-        """The uids in the table, top to bottom."""
-        return [int(key) for key in super().shown]
-
-    def is_background(self, uid: int) -> bool:
+    def is_background(self, uid: str) -> bool:
         background = self.snapshot.background
         return background is not None and background.uid == uid
 
@@ -160,9 +155,6 @@ class ModuleList(ResourceTable[ModuleInfo]):
             return False
         self.upsert(module)
         return True
-
-    def move_to(self, key: int | str) -> None:
-        super().move_to(str(key))
 
     def update_count(self) -> None:
         super().update_count()

@@ -75,7 +75,7 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         super().__init__(id=id)
         self.service = "queue"
         """The list the actions apply to: the one shown, or focused last when both are."""
-        self._select_when_seen: tuple[str, int] | None = None
+        self._select_when_seen: tuple[str, str] | None = None
         self._moves = asyncio.Lock()
         self._add_args: dict[str, str] = {}
         self._tells: dict[str, str] = {}
@@ -242,7 +242,10 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         if action in ("tell", "remove"):
             return selected is not None
         if action in ("to_front", "move"):
-            if selected is None or self.active.is_background(selected.uid):
+            # A pool has no order (shmooze's pool has no mv): only a queue's modules move.
+            if selected is None or self.service != "queue":
+                return False
+            if self.active.is_background(selected.uid):
                 return False
             order = self.active.order
             index = order.index(selected.uid) if selected.uid in order else -1
@@ -281,7 +284,7 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         if client is None:
             return
 
-        def added(uid: int | None) -> None:
+        def added(uid: str | None) -> None:
             if uid is not None:
                 title = "Background set" if background else "Module added"
                 self._started(client, service, uid, title)
@@ -310,7 +313,7 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         dialog = ConfirmDialog(question, title="Set background", yes_label="Replace")
         self.app.push_screen(dialog, answered)
 
-    def _started(self, client: AgentClient, service: str, uid: int, title: str) -> None:
+    def _started(self, client: AgentClient, service: str, uid: str, title: str) -> None:
         module_list = self.lists[service]
         if uid in module_list.modules:
             module_list.move_to(uid)
@@ -371,7 +374,7 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         # mv puts the uids given first, the rest keep their order: the prefix is enough.
         self._reorder(order, min(index, other) + 1)
 
-    def _reorder(self, order: list[int], prefix: int) -> None:
+    def _reorder(self, order: list[str], prefix: int) -> None:
         """Show the new order now (the next key sees it), and have the agent make it so."""
         client = self.connected()
         if client is None:
