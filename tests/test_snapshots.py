@@ -216,6 +216,9 @@ def settled_processes(tmp_path: Path) -> Before:
             shows = partial(lambda s, t: process_state(app, f"shop.{s}.0") == t, slug, state)
             await wait_for(pilot, shows, f"{slug} {state}")
         pane.apply(replace(pane.statuses["shop.steady.0"], pid=4242))
+        # The toast that says crash went fatal lasts seconds: whether it is still up at the
+        # shot would depend on the machine's speed (tests/test_tui_kit.py proves it).
+        app.clear_notifications()
         await settled(pilot)
 
     return settle
