@@ -1,11 +1,9 @@
 """The Modules pane: the agent's queue and pool of modules, and the selected one's live parameters.
 
-Both lists follow the agent's events stream (a full snapshot on every add, remove,
-move or end; one module's parameters on each change), so nothing polls; they are
-listed again whenever that stream (re)connects. From 110 columns the queue and the
-pool sit side by side; below that one shows at a time (q, p). The parameters of the
-module under the cursor fill the rest of the pane. The parts are mounted the first
-time the pane is shown, so startup stays cheap; until then the data is only kept.
+Each list is a ResourceTable fed by its service's watch() (a snapshot on every add,
+remove, move or end; a module's parameters on each change). From 110 columns the queue
+and the pool sit side by side, else one shows at a time (q, p); the parameters of the
+module under the cursor fill the rest. Parts are mounted when the pane is first shown.
 """
 
 from __future__ import annotations
