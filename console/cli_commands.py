@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from console.adapters.agent import AgentClient
+from console.cli_output import payload_text
+from console.config import ConfigError
 from console.models import LogGap, Message, ModuleSnapshot, ProcessStatus, Stream
 from console.output.ansi import strip_sgr
 
@@ -30,9 +32,9 @@ def _json_arg(text: str | None, what: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise SystemExit(f"opsconsole: {what} is not JSON: {exc}") from None
+        raise ConfigError(f"{what} is not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise SystemExit(f"opsconsole: {what} must be a JSON object")
+        raise ConfigError(f"{what} must be a JSON object")
     return value
 
 
@@ -164,7 +166,7 @@ def message_line(m: Message, accepted_by: bool = False) -> str:
     """One message in a line: short id, local time, source, topic, status, (with
     ``accepted_by``: the agent that took it, for an inbox shared by many), payload preview."""
     when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
-    preview = str(m.content)[:40].replace("\n", " ")
+    preview = payload_text(m.content)
     agent = f"{m.accepted_by or '-':<14} " if accepted_by else ""
     return (
         f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
@@ -189,7 +191,10 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             if args.file is not None:
                 content = await asyncio.to_thread(Path(args.file).read_bytes)
             elif args.json_payload:
-                content = json.loads(args.payload)
+                try:
+                    content = json.loads(args.payload)
+                except ValueError as exc:
+                    raise ConfigError(f"the payload is not JSON: {exc}") from None
             message = await box.push(args.destination, content, topic=args.topic)
             print(json.dumps(message.to_wire()) if args.json else f"pushed {message.id}")
         case "pull":
@@ -200,7 +205,7 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             print(
                 json.dumps(message.to_wire())
                 if args.json
-                else f"{message.id} from {message.node_source}: {message.content!r}"
+                else f"{message.id} from {message.node_source}: {payload_text(message.content)}"
             )
         case "ack":
             message = await box.ack(args.id)

@@ -137,8 +137,8 @@ async def test_pull_next_selects_it_and_a_click_on_its_ack_cell_acks_it(app: Ops
         )
         await wait_for(pilot, lambda: first in inbox.message_table.table.ackable, "an [Ack] cell")
         await wait_for(pilot, lambda: "ack" in inbox.message_table._columns, "the ack column")
-        await pilot.pause(0.1)
-        assert cell(app, first, "ack") == "[Ack]" and cell(app, second, "ack") == ""
+        await wait_for(pilot, lambda: cell(app, first, "ack") == "[Ack]", "the [Ack] cell drawn")
+        assert cell(app, second, "ack") == ""
         assert tab_label(app) == "4 Inbox (3)"  # processing is still unacked
         # Select another row, then click the first one's [Ack]: that one is acked, and opened not.
         inbox.message_table.move_to(third)

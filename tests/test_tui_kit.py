@@ -24,6 +24,7 @@ from tests.tui_helpers import (
     make_catalog,
     make_procfile_app,
     processes_agent,
+    record_notifications,
     spawned_agent,
     wait_for,
 )
@@ -202,3 +203,14 @@ async def test_pull_and_ack_typed_quickly_ack_every_message_pulled(tmp_path: Pat
 
         await wait_for(pilot, all_processed, "every pulled message acked")
         assert inbox.unacked == 0
+
+
+async def test_a_process_turning_fatal_is_said_from_any_pane(tmp_path: Path, source: Path) -> None:
+    app = OpsConsoleApp(processes_agent(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        seen = record_notifications(app)
+        await create_processes(pilot, source, "crash")
+        # On the Scripts pane: the Processes table follows the events all the same.
+        await wait_for(pilot, lambda: any(n.title == "shop.crash.0 is fatal" for n in seen), "said")
+        notice = next(n for n in seen if n.title == "shop.crash.0 is fatal")
+        assert notice.severity == "error"

@@ -149,13 +149,17 @@ async def test_scrolling_up_pauses_following_and_G_resumes_it(
         await pilot.press("up", "up", "up")
         await wait_for(pilot, lambda: not view.follow, "following pauses")
         assert "paused" in header(app)
-        top = view.scroll_y
-        kept = view.kept
-        await wait_for(pilot, lambda: view.kept > kept + 20, "more lines arrive")
-        assert view.scroll_y == top  # the lines on screen stay put
+        top, shown = view.scroll_y, view.text_lines
+        # Paused, the lines are held: what is read does not move, however busy the process.
+        await wait_for(pilot, lambda: view.held > 20, "more lines arrive, held")
+        assert view.scroll_y == top and view.text_lines == shown
+        assert f"{view.held:,} new" in header(app) or "new" in header(app)
         await pilot.press("G")
         assert view.follow and "following" in header(app)
         await wait_for(pilot, lambda: view.scroll_y == view.max_scroll_y, "back at the end")
+        # Nothing held was lost or repeated: the ticks run on, one by one.
+        ticks = [int(line.split()[1]) for line in view.text_lines if line.startswith("tick ")]
+        assert ticks == list(range(ticks[0], ticks[0] + len(ticks)))
         await pilot.press("f")
         assert not view.follow
 
@@ -337,7 +341,7 @@ async def test_a_flood_of_lines_is_added_in_batches_and_the_view_stays_bounded(
         await pilot.press("w")
         assert view.wrap
         await wait_for(pilot, lambda: view.received == 30000, "every line arrives")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: view.text_lines[-1:] == ["30000"], "the last one shown")
         assert view.kept == log_view.MAX_LINES
         assert view.text_lines[-1] == "30000" and view.text_lines[0] == "20001"
         assert flushes < 30000 / 100  # one update per frame, not per line or per batch
@@ -413,3 +417,22 @@ async def test_help_and_palette_list_the_panes_actions(app: OpsConsoleApp, sourc
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Log: follow on/off", "Log: save to a file", "Log: search"} <= titles
         assert isinstance(app.processes_pane.process_log, ProcessLogPanel)
+
+
+async def test_a_fatal_log_opens_at_its_true_end_above_the_scrollbar(
+    app: OpsConsoleApp, tmp_path: Path
+) -> None:
+    long_app = tmp_path / "long"
+    long_app.mkdir()
+    script = f"seq 1 40; echo '{LONG_LINE} {LONG_LINE}'; echo 'the last words'; exit 1"
+    (long_app / "Procfile").write_text(f"dies: {script}\n")
+    async with app.run_test(size=SIZE) as pilot:
+        await show_processes(pilot, app, long_app, "dies")
+        await wait_for(pilot, lambda: process_state(app, "shop.dies.0") == "fatal", "fatal")
+        view = await open_log(pilot, app, "shop.dies.0")
+        await wait_for(pilot, lambda: "the last words" in view.text_lines, "the history")
+        await pilot.pause()
+        # A line wider than the view brings a scrollbar row: the last line stays above it.
+        rows = view.scrollable_content_region.height
+        assert view.show_horizontal_scrollbar
+        assert view.scroll_y + rows >= len(view.text_lines), (view.scroll_y, rows)

@@ -179,8 +179,8 @@ async def test_confirm_dialog_guards_the_run_and_filtered_params_stay_masked(
         assert view.log_view.received == 0 and not view.running
         await pilot.press("ctrl+j", "y")
         await wait_for(pilot, lambda: view.last_retcode == 0, "the confirmed run ends")
-        await pilot.pause(0.1)
-        assert "stored 7 characters for billing" in view.log_view.text_lines
+        stored = "stored 7 characters for billing"
+        await wait_for(pilot, lambda: stored in view.log_view.text_lines, "its line")
         assert not any("s3cret9" in line for line in view.log_view.text_lines)
         await wait_for(pilot, lambda: history_rows(app) == 1, "history")
         record = app.scripts_pane.query_one(RunHistoryTable).records[0]

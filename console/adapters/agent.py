@@ -66,6 +66,7 @@ class AgentClient:
             yield event
 
     async def aclose(self) -> None:
+        """Close the connection pool every adapter of this agent shares."""
         await self._http.aclose()
 
     async def __aenter__(self) -> AgentClient:

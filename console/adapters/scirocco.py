@@ -136,6 +136,9 @@ class SciroccoInbox:
         topic: str | None = None,
         scheduled_time: float | None = None,
     ) -> Message:
+        """Push ``content`` (bytes, text or JSON) to ``destination``; the stored Message (pending,
+        or scheduled). Raises AuthError without a valid inbox token, BackendError for a refused
+        message."""
         payload, payload_type = encode_payload(content)
         headers = {header_name("node_destination"): destination, "Content-Type": payload_type}
         if topic:
@@ -152,10 +155,14 @@ class SciroccoInbox:
         return None if response.status_code == 204 else _from_response(response)
 
     async def pull_many(self, quantity: int) -> list[Message]:
+        """Up to ``quantity`` pending messages, oldest first, each now processing (empty: none).
+        Raises AuthError, BackendError."""
         response = await self._send("GET", "/messageQueue", params={"quantity": quantity})
         return [Message.from_wire(m) for m in _array(json_body(response))]
 
     async def ack(self, message_id: str) -> Message:
+        """Mark a processing message processed; the Message as it is now. Raises NotFound for an
+        unknown id, BackendError when it is not processing."""
         return _from_response(await self._send("PATCH", f"/messageQueue/{message_id}/ack"))
 
     async def ack_many(self, message_ids: list[str]) -> list[str]:
@@ -169,6 +176,8 @@ class SciroccoInbox:
     async def list(
         self, status: MessageStatus | None = None, destination: str | None = None, limit: int = 500
     ) -> list[Message]:
+        """Messages, newest first, at most ``limit``, narrowed by ``status`` and ``destination``.
+        Raises AuthError, BackendError."""
         params: dict[str, Any] = {"limit": limit, "order": "newest"}
         if status is not None:
             params["status"] = status.value
@@ -178,9 +187,13 @@ class SciroccoInbox:
         return [Message.from_wire(m) for m in _array(json_body(response))]
 
     async def get(self, message_id: str) -> Message:
+        """One message, payload included. Raises NotFound for an unknown id, AuthError,
+        BackendError."""
         return _from_response(await self._send("GET", f"/messages/{message_id}"))
 
     async def update(self, message_id: str, content: Any) -> Message:
+        """Replace a message's payload; the Message as it is now. Raises NotFound, AuthError,
+        BackendError."""
         payload, payload_type = encode_payload(content)
         response = await self._send(
             "PATCH",
@@ -191,12 +204,15 @@ class SciroccoInbox:
         return _from_response(response)
 
     async def delete(self, message_id: str) -> None:
-        """Raises NotFound when there was no such message (scirocco answers ``{"n": 0}``)."""
+        """Delete one message. Raises NotFound when there was no such message (scirocco answers
+        ``{"n": 0}``), AuthError, BackendError."""
         body = json_body(await self._send("DELETE", f"/messages/{message_id}"))
         if isinstance(body, dict) and body.get("n") == 0:
             raise NotFound(f"no message {message_id}")
 
     async def delete_all(self) -> int:
+        """Delete every message of the inbox (every node); how many went. Raises AuthError,
+        BackendError."""
         body = json_body(await self._send("DELETE", "/messages"))
         return int(body.get("n", 0)) if isinstance(body, dict) else 0
 

@@ -89,9 +89,13 @@ class ShmoozeModules:
         )
 
     async def add(self, type_name: str, args: dict[str, Any] | None = None) -> str:
+        """Add a module of ``type_name`` with ``args``; its uid. Raises BackendError with the
+        service's words (unknown type, bad args)."""
         return await self._start("add", type_name, args)
 
     async def set_background(self, type_name: str, args: dict[str, Any] | None = None) -> str:
+        """Make a module of ``type_name`` the background (the old one is stopped); its uid.
+        Raises BackendError."""
         return await self._start("set_bg", type_name, args)
 
     async def _start(self, cmd: str, type_name: str, args: dict[str, Any] | None) -> str:
@@ -99,12 +103,16 @@ class ShmoozeModules:
         return str(_field(result, "uid"))
 
     async def remove(self, *uids: str) -> None:
+        """Remove (and stop) the modules ``uids``. Raises BackendError."""
         await self.command("rm", {"uids": list(uids)})
 
     async def move_to_front(self, *uids: str) -> None:
+        """Put ``uids`` first, in that order (the rest keep theirs). Raises BackendError."""
         await self.command("mv", {"uids": list(uids)})
 
     async def tell(self, uid: str, cmd: str, args: dict[str, Any] | None = None) -> Any:
+        """Send module ``uid`` the command ``cmd`` with ``args``; its answer. Raises
+        BackendError with the module's error."""
         return await self.command("tell_module", {"uid": uid, "cmd": cmd, "args": args or {}})
 
     async def available(self) -> tuple[list[str], list[str]]:

@@ -60,9 +60,12 @@ class SmartmobProcesses:
 
     @property
     def controllable(self) -> bool:
+        """True when the agent has our restart/stop/start routes."""
         return CONTROL_FEATURE in self.features
 
     async def list(self) -> list[ProcessStatus]:
+        """Every process's status. Raises Unavailable when the agent cannot be reached,
+        BackendError for an answer that is not a listing."""
         body = json_body(await request(self._http, "GET", "/list-processes"))
         if not isinstance(body, dict) or not isinstance(body.get("processes"), list):
             raise BackendError(f"unexpected process listing: {str(body)[:80]}")
@@ -76,6 +79,7 @@ class SmartmobProcesses:
         return resyncing(self.events(("process",)), self.list, _process_change)
 
     async def get(self, slug: str) -> ProcessStatus:
+        """One process's status. Raises NotFound for an unknown slug, BackendError otherwise."""
         return await self._status("GET", f"/process-status/{_q(slug)}")
 
     async def create(
@@ -86,6 +90,8 @@ class SmartmobProcesses:
         source_url: str,
         env: dict[str, str] | None = None,
     ) -> ProcessStatus:
+        """Create (and start) a process of ``process_type`` from the Procfile at ``source_url``;
+        its first status. Raises BackendError with the agent's reason (slug taken, bad source)."""
         document = {
             "app": app,
             "node": node,
@@ -96,15 +102,23 @@ class SmartmobProcesses:
         return await self._status("POST", "/create-process", json=document)
 
     async def delete(self, slug: str) -> None:
+        """Stop a process and forget it. Raises NotFound for an unknown slug, BackendError
+        otherwise."""
         await request(self._http, "POST", f"/delete-process/{_q(slug)}", json={})
 
     async def restart(self, slug: str) -> ProcessStatus:
+        """Restart a process; its status once settled. Raises NotFound, BackendError (also without
+        control routes)."""
         return await self._control("restart", slug)
 
     async def stop(self, slug: str) -> ProcessStatus:
+        """Stop a process; its status once settled. Raises NotFound, BackendError (also without
+        control routes)."""
         return await self._control("stop", slug)
 
     async def start(self, slug: str) -> ProcessStatus:
+        """Start a stopped or fatal process; its status once settled. Raises NotFound, BackendError
+        (also without control routes)."""
         return await self._control("start", slug)
 
     async def control_many(

@@ -98,6 +98,8 @@ async def agent_events(endpoint: Endpoint, topics: tuple[str, ...]) -> AsyncIter
     """
     path = "/events" + (f"?topics={','.join(topics)}" if topics else "")
     backoff = Backoff()
+    from websockets.exceptions import ConnectionClosed  # loaded by the first connect anyway
+
     while True:
         reason = "the events stream ended"
         try:
@@ -109,8 +111,6 @@ async def agent_events(endpoint: Endpoint, topics: tuple[str, ...]) -> AsyncIter
                 # An agent that does not answer pings will not answer a goodbye either.
                 close_timeout=HEARTBEAT / 3,
             ) as ws:
-                from websockets.exceptions import ConnectionClosed  # loaded by connect
-
                 try:
                     async for frame in ws:
                         backoff.reset()

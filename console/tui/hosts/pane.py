@@ -153,7 +153,7 @@ class HostsPane(Vertical):
         for name, row in self.rows.items():
             if row.state is HostState.HOST_KEY_UNKNOWN:
                 ask = partial(self.accept_keys, [name])
-                yield (f"Hosts: accept the key of {name}", "Show its fingerprint, ask (k)", ask)
+                yield (f"Hosts: accept the key of {name}", "Show its fingerprint, ask (K)", ask)
             switch = partial(self.choose_context, name)
             yield (f"Hosts: switch the console to {name}'s agent", "Asks first (c)", switch)
 

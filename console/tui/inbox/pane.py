@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Button
 
 from console.models import Message, MessageStatus
+from console.tui.inbox import operator_requests
 from console.tui.inbox.table import MessageGrid, MessageTable
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
@@ -155,9 +156,14 @@ class InboxPane(ResourcePane[Message]):
             return
         if item.node_destination != self.node:
             return
-        if self.live and item.id in table.messages:
+        known = table.messages.get(item.id)
+        if self.live and known is not None and known.update_time > item.update_time:
+            # The events have said more of it already: only the payload is news.
             table.set_payload(item.id, item.payload, item.payload_type)
         else:
+            # As new as anything seen (a pull answered before its event): the answer whole,
+            # so that an ack typed right after finds it processing.
+            table.unfetched.pop(item.id, None)
             table.upsert(item)
         self.changed(item.id)
 
@@ -361,53 +367,10 @@ class InboxPane(ResourcePane[Message]):
             self.apply(message)
 
     def action_push(self) -> None:
-        from console.tui.inbox.push_form import PushMessageForm
-
-        client = self.connected()
-        if client is None:
-            return
-
-        def pushed(message: Message | None) -> None:
-            if message is None:
-                return
-            ours = message.node_destination == self.node
-            where = "" if ours else f" to {message.node_destination}"
-            text = f"{message.topic or 'message'}{where}: {message.status.value}"
-            self.notify(text, title="Pushed", timeout=3)
-            if ours:
-                self.apply(message)
-                self.message_table.select_when_shown(message.id)
-
-        self.app.push_screen(PushMessageForm(client.inbox, self.node), pushed)
+        operator_requests.push(self)
 
     def action_delete(self) -> None:
-        message, client = self.current, self.connected()
-        if message is None or client is None:
-            return
-        message_id = message.id
-
-        def deleted(_: object) -> None:
-            if not self.live:
-                self.forget(message_id)
-            if self.detail_open and self._shown_id == message_id:
-                self.close_detail()
-            self.notify("Message deleted.", timeout=3)
-
-        about = f"{message.topic or 'the message'} from {message.node_source}"
-        question = f"Delete {about}? It is {message.status.value}; it cannot be brought back."
-        delete = partial(client.inbox.delete, message_id)
-        self.confirm_call(question, "Delete", "Delete message", delete, deleted)
+        operator_requests.delete(self)
 
     def action_delete_all(self) -> None:
-        client = self.connected()
-        if client is None:
-            return
-
-        def deleted(count: int) -> None:
-            if not self.live:
-                self.forget(None)
-            self.notify(f"{count} messages deleted.", timeout=3)
-
-        question = "Delete every message of the agent's inbox, for every node, acked or not?"
-        delete_all = client.inbox.delete_all
-        self.confirm_call(question, "Delete all", "Empty the inbox", delete_all, deleted)
+        operator_requests.delete_all(self)

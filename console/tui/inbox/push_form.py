@@ -26,7 +26,7 @@ from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
 if TYPE_CHECKING:
-    from console.adapters.scirocco import SciroccoInbox
+    from console.adapters.protocols import InboxBackend
 
 KINDS = {
     "json": ("JSON", '{"key": "value"}  (any JSON but a bare string)'),
@@ -170,7 +170,7 @@ class PushMessageForm(FormScreen[Message]):
         Binding("ctrl+s", "submit", "Push", priority=True),
     ]
 
-    def __init__(self, inbox: SciroccoInbox, destination: str) -> None:
+    def __init__(self, inbox: InboxBackend, destination: str) -> None:
         super().__init__()
         self.inbox = inbox
         self.destination = destination

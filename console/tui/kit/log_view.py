@@ -19,11 +19,11 @@ from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.reactive import reactive, var
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.models import Stream
 from console.tui.kit.ansi_line import printable, styled_line
+from console.tui.kit.log_search import LogSearch
 from console.tui.kit.pane import hidden
 from console.tui.kit.rich_style import StyleCache
 from console.tui.kit.soon import Soon
@@ -49,7 +49,7 @@ def _plain(lines: list[str]) -> bool:
     return joined.isascii() and "\t" not in joined and "\x1b" not in joined
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(LogSearch, can_focus=True):
     """Lines of stdout, stderr (in the error colour) and notes (dim), newest at the bottom.
 
     While ``follow`` is on, new lines scroll into view; scrolling up turns it
@@ -98,6 +98,8 @@ class LogView(ScrollView, can_focus=True):
     """Text to highlight, matched without regard to case."""
     kept: var[int] = var(0)
     """How many lines the view holds now (at most ``max_lines``)."""
+    held: var[int] = var(0)
+    """Lines that arrived while paused, held (in order) until following resumes."""
 
     def __init__(
         self,
@@ -129,6 +131,7 @@ class LogView(ScrollView, can_focus=True):
         """(line number, column) of the current search match."""
         self.received = 0
         """Lines of output ever added (the view keeps at most ``max_lines``)."""
+        self._dropped_held = 0
         self._partials: dict[Stream, str] = {}
         """Lines still being written, shown last until their complete line comes."""
         self._partials_shown = 0
@@ -180,14 +183,26 @@ class LogView(ScrollView, can_focus=True):
                 cut = excess
             self._pending_count -= cut
             excess -= cut
+            self._dropped_held += cut if not self.follow else 0
+        self.held = self._pending_count if not self.follow else 0
         self._flush_soon.ask()
 
     def flush(self) -> None:
-        """Add every queued line now, in one update of the view."""
+        """Add every queued line now, in one update of the view; while paused (and once
+        there is something to read) they are held, in order, until following resumes."""
         self._flush_soon.done()
         if not self._pending and not self._partials_changed:
             return
+        if not self.follow and self._lines:
+            return
+        if self._dropped_held:
+            # More arrived while paused than the view keeps: say how many never showed.
+            gap = f"… {self._dropped_held:,} lines dropped while paused …"
+            self._pending.insert(0, (None, [gap]))
+            self._pending_count += 1
+            self._dropped_held = 0
         pending, self._pending = self._pending, []
+        self.held = 0
         added, self._pending_count = self._pending_count, 0
         lines = self._lines
         if self._partials_changed or self._partials_shown:
@@ -256,7 +271,7 @@ class LogView(ScrollView, can_focus=True):
     def clear(self) -> None:
         """Forget every line, queued or shown."""
         self._pending.clear()
-        self._pending_count = 0
+        self._pending_count = self._dropped_held = self.held = 0
         self._partials.clear()
         self._partials_shown, self._partials_changed = 0, False
         self._first += len(self._lines)
@@ -282,21 +297,6 @@ class LogView(ScrollView, can_focus=True):
         """The lines held now with the stream each came from (None for notes)."""
         return list(self._lines)
 
-    @property
-    def current_match(self) -> tuple[str, int] | None:
-        """The line (as shown) and column of the current search match, if any."""
-        if self._match is None or self._match[0] < self._first:
-            return None
-        number, column = self._match
-        return printable(self._lines[number - self._first][1]), column
-
-    def count_matches(self) -> int:
-        """How many held lines contain the search text."""
-        query = self.search.lower()
-        if not query:
-            return 0
-        return sum(query in printable(line).lower() for _, line in self._lines)
-
     # -- keys -------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -318,14 +318,6 @@ class LogView(ScrollView, can_focus=True):
     def action_clear(self) -> None:
         self.clear()
 
-    def action_find(self, forward: bool) -> None:
-        if not self.find(forward):
-            self.notify(
-                f"no {'newer' if forward else 'older'} match for {self.search!r}",
-                severity="warning",
-                timeout=2,
-            )
-
     # -- following, wrapping, searching ------------------------------------------------
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -333,6 +325,15 @@ class LogView(ScrollView, can_focus=True):
         # Only a move up that leaves the end pauses: a shrinking view clamps to the end.
         if self.follow and new_value < old_value and round(new_value) < self.max_scroll_y:
             self.follow = False
+
+    def watch_show_horizontal_scrollbar(self) -> None:
+        # The scrollbar row appearing (a long line) takes the last row: the end moves down.
+        if self.follow:
+            self.call_after_refresh(self._to_end)
+
+    def _to_end(self) -> None:
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     def watch_follow(self, follow: bool) -> None:
         if follow:
@@ -349,55 +350,11 @@ class LogView(ScrollView, can_focus=True):
         if top is not None and not self.follow:
             self.scroll_to(y=self._row_of(top[0]), animate=False, immediate=True, force=True)
 
-    def watch_search(self) -> None:
-        self._match = None
-        self._strips.clear()
-        self.refresh()
-        self.refresh_bindings()
-
     def on_resize(self) -> None:
         if self._wrapping and self.scrollable_content_region.width != self._wrap_width:
             self._rewrap()
         # Lines added while the view had no size (hidden, or not laid out) scrolled nowhere.
         self._resized()
-
-    def find(self, forward: bool) -> bool:
-        """Move to the next newer (or older) match and show it; False when there is none.
-
-        With no match yet it starts from the view: newer ones below its top line,
-        older ones from its bottom line up, so the first search finds the latest one shown.
-        """
-        query = self.search.lower()
-        if not query or not self._lines:
-            return False
-        count = len(self._lines)
-        if self._match is not None and self._match[0] >= self._first:
-            index, column = self._match[0] - self._first, self._match[1]
-        else:
-            height = self.scrollable_content_region.height
-            located = self._locate(round(self.scroll_y) + (0 if forward else height - 1))
-            index = located[0] if located is not None else count - 1
-            column = -1 if forward else len(self._lines[index][1]) + 1
-        found = _find(self._lines, index, column, query, forward)
-        if found is None:
-            return False
-        self._match = (self._first + found[0], found[1])
-        self.follow = False
-        self._strips.clear()
-        self._show(*found, len(query))
-        self.refresh()
-        return True
-
-    def _show(self, index: int, column: int, length: int) -> None:
-        """Scroll so that a match is on screen, in the middle when it was not."""
-        width = max(self.scrollable_content_region.width, 1)
-        row = self._row_of(index) + (column // width if self._wrapping else 0)
-        height = self.scrollable_content_region.height
-        if not self.scroll_y <= row < self.scroll_y + height:
-            self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True, force=True)
-        visible = self.scroll_x <= column and column + length <= self.scroll_x + width
-        if not self._wrapping and not visible:
-            self.scroll_to(x=max(0, column - width // 3), animate=False, immediate=True, force=True)
 
     # -- rows and painting --------------------------------------------------------------
 
@@ -461,30 +418,3 @@ class LogView(ScrollView, can_focus=True):
         super().notify_style_update()
         self._style.clear()
         self._strips.clear()
-
-
-def _find(
-    lines: deque[tuple[Kind, str]], index: int, column: int, query: str, forward: bool
-) -> tuple[int, int] | None:
-    """The first match after (or before) a position: (line index, column), or None."""
-    line = printable(lines[index][1]).lower()
-    if forward:
-        found = line.find(query, column + 1)
-        if found >= 0:
-            return index, found
-        for later, (_, text) in enumerate(islice(lines, index + 1, None), index + 1):
-            found = printable(text).lower().find(query)
-            if found >= 0:
-                return later, found
-        return None
-    found = line.rfind(query, 0, max(column - 1 + len(query), 0))
-    if found >= 0:
-        return index, found
-    older = reversed(lines)
-    for earlier, (_, text) in zip(range(len(lines) - 1, -1, -1), older, strict=True):
-        if earlier >= index:
-            continue
-        found = printable(text).lower().rfind(query)
-        if found >= 0:
-            return earlier, found
-    return None

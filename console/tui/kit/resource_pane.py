@@ -171,8 +171,13 @@ class ResourcePane(Vertical, Generic[Item]):
                     if self.selected is None:
                         continue
                     title += f" {self.describe(self.selected)}"
+                title = self.command_title(_action(bound.action)[0], title)
                 yield (title, f"{bound.tooltip} ({key})", partial(self.run_action, bound.action))
         yield from self.more_commands()
+
+    def command_title(self, action: str, title: str) -> str:
+        """The palette title of a binding's action (default: made from its description)."""
+        return title
 
     def describe(self, item: Item) -> str:
         """A resource in a few words, for palette entries (default: its key)."""

@@ -26,7 +26,7 @@ from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
 if TYPE_CHECKING:
-    from console.adapters.shmooze import ShmoozeModules
+    from console.adapters.protocols import ModulesBackend
 
 _TELL = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(.*)$", re.DOTALL)
 """A command word (the module's do_<word>), then its JSON args if any."""
@@ -142,7 +142,7 @@ class AddModuleForm(OneFieldForm[str]):
     ]
 
     def __init__(
-        self, backend: ShmoozeModules, *, background: bool = False, remembered: dict[str, str]
+        self, backend: ModulesBackend, *, background: bool = False, remembered: dict[str, str]
     ) -> None:
         super().__init__()
         self.backend = backend
@@ -272,7 +272,7 @@ class TellModuleForm(OneFieldForm[None]):
 
     def __init__(
         self,
-        backend: ShmoozeModules,
+        backend: ModulesBackend,
         module: ModuleInfo,
         *,
         background: bool = False,

@@ -88,11 +88,6 @@ class ModuleList(ResourceTable[ModuleInfo]):
         """The uids in the service's order (the background is not in it)."""
         return [module.uid for module in self.snapshot.modules]
 
-    @property
-    def shown(self) -> list[str]:  # type: ignore[override]
-        """The uids in the table, top to bottom."""
-        return list(super().shown)
-
     def is_background(self, uid: str) -> bool:
         background = self.snapshot.background
         return background is not None and background.uid == uid
@@ -160,9 +155,6 @@ class ModuleList(ResourceTable[ModuleInfo]):
             return False
         self.upsert(module)
         return True
-
-    def move_to(self, key: int | str) -> None:
-        super().move_to(str(key))
 
     def update_count(self) -> None:
         super().update_count()

@@ -1,11 +1,9 @@
 """The Modules pane: the agent's queue and pool of modules, and the selected one's live parameters.
 
-Both lists follow the agent's events stream (a full snapshot on every add, remove,
-move or end; one module's parameters on each change), so nothing polls; they are
-listed again whenever that stream (re)connects. From 110 columns the queue and the
-pool sit side by side; below that one shows at a time (q, p). The parameters of the
-module under the cursor fill the rest of the pane. The parts are mounted the first
-time the pane is shown, so startup stays cheap; until then the data is only kept.
+Each list is a ResourceTable fed by its service's watch() (a snapshot on every add,
+remove, move or end; a module's parameters on each change). From 110 columns the queue
+and the pool sit side by side, else one shows at a time (q, p); the parameters of the
+module under the cursor fill the rest. Parts are mounted when the pane is first shown.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from console.tui.modules.parameters import ModuleParameters
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
-    from console.adapters.shmooze import ShmoozeModules
+    from console.adapters.protocols import ModulesBackend
     from console.adapters.watch import Change
     from console.tui.kit.resource_table import ResourceTable
 
@@ -75,7 +73,7 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         super().__init__(id=id)
         self.service = "queue"
         """The list the actions apply to: the one shown, or focused last when both are."""
-        self._select_when_seen: tuple[str, int] | None = None
+        self._select_when_seen: tuple[str, str] | None = None
         self._moves = asyncio.Lock()
         self._add_args: dict[str, str] = {}
         self._tells: dict[str, str] = {}
@@ -236,6 +234,8 @@ class ModulesPane(ResourcePane[ModuleInfo]):
     # -- keys ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.service == "pool" and action in ("to_front", "move", "background"):
+            return False  # a pool plays every module: no order, no background
         selected = self.selected
         if action in ("tell", "remove"):
             return selected is not None
@@ -395,5 +395,5 @@ class ModulesPane(ResourcePane[ModuleInfo]):
                 self.action_reload()
 
 
-def _backend(client: AgentClient, service: str) -> ShmoozeModules:
+def _backend(client: AgentClient, service: str) -> ModulesBackend:
     return client.queue if service == "queue" else client.pool

@@ -19,7 +19,7 @@ from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
 if TYPE_CHECKING:
-    from console.adapters.smartmob import SmartmobProcesses
+    from console.adapters.protocols import ProcessesBackend
 
 # The agent checks again and has the last word; these catch typos before a round trip.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -105,7 +105,7 @@ class CreateProcessForm(FormScreen[ProcessStatus]):
         Binding("ctrl+s", "submit", "Create", priority=True),
     ]
 
-    def __init__(self, backend: SmartmobProcesses, defaults: dict[str, str] | None = None) -> None:
+    def __init__(self, backend: ProcessesBackend, defaults: dict[str, str] | None = None) -> None:
         super().__init__()
         self.backend = backend
         self.defaults = defaults or {}

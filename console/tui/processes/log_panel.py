@@ -25,7 +25,7 @@ from console.tui.kit.messages import BackendFailed
 from console.tui.processes.table import state_style
 
 if TYPE_CHECKING:
-    from console.adapters.smartmob import SmartmobProcesses
+    from console.adapters.protocols import ProcessesBackend
 
 BACKLOG = 2000
 """Lines of history a log opens with, before the live ones."""
@@ -73,7 +73,7 @@ class ProcessLogPanel(Vertical):
 
     def on_mount(self) -> None:
         view = self.view
-        for attribute in ("follow", "wrap", "kept"):
+        for attribute in ("follow", "wrap", "kept", "held"):
             self.watch(view, attribute, self._update_header, init=False)
         self._update_header()
 
@@ -101,7 +101,7 @@ class ProcessLogPanel(Vertical):
 
     # -- tailing -----------------------------------------------------------------
 
-    def attach(self, backend: SmartmobProcesses, status: ProcessStatus) -> None:
+    def attach(self, backend: ProcessesBackend, status: ProcessStatus) -> None:
         """Show ``status``'s process: resume where we left it, or start over for another one."""
         resume = status.slug == self.slug and self.next_seq is not None
         if not resume:
@@ -122,7 +122,7 @@ class ProcessLogPanel(Vertical):
         self._update_header()
 
     @work(group="tail", exclusive=True, exit_on_error=False)
-    async def _tail(self, backend: SmartmobProcesses, slug: str) -> None:
+    async def _tail(self, backend: ProcessesBackend, slug: str) -> None:
         from console.adapters.errors import BackendError
 
         view = self.view
@@ -189,7 +189,8 @@ class ProcessLogPanel(Vertical):
         elif view.follow:
             parts.append(Content.styled("following", "$text-success"))
         else:
-            parts.append(Content.styled("paused · G follows", "$text-warning"))
+            held = f" · {view.held:,} new" if view.held else ""
+            parts.append(Content.styled(f"paused{held} · G follows", "$text-warning"))
         parts.append(Content.styled(f"{view.kept:,} lines", muted))
         if view.wrap:
             parts.append(Content.styled("wrap", muted))

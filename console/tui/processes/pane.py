@@ -37,11 +37,14 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
     """Watch the agent's processes, restart, stop, start, delete or create one, read its log."""
 
     TITLE = "Processes"
-    ON_SELECTED = frozenset({"control", "delete", "open_log"})
+    ON_SELECTED = frozenset({"control", "delete", "open_log", "restart_app"})
 
     BINDINGS: ClassVar[list[BindingType]] = [
         hidden("l", "open_log", "Log", "show the selected process's log", "enter / l"),
         Binding("r", "control('restart')", "Restart", tooltip="restart the selected process"),
+        hidden(
+            "A", "restart_app", "Restart app", "restart every process of the selected one's app"
+        ),
         Binding("s", "control('stop')", "Stop", tooltip="stop the selected process"),
         Binding("s", "control('start')", "Start", tooltip="start it again when stopped or fatal"),
         Binding("ctrl+d", "delete", "Delete", tooltip="stop the selected process and forget it"),
@@ -93,7 +96,19 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             log.status = self.statuses[log.slug]
 
     def apply(self, item: ProcessStatus, table: ResourceTable[Any] | None = None) -> None:
-        """Show a process's new status, in the table and in its log's header."""
+        """Show a process's new status, in the table and in its log's header; a process that
+        turns fatal is said out loud, whichever pane is shown."""
+        before = self.statuses.get(item.slug)
+        if (
+            item.state is ProcessState.FATAL
+            and before is not None
+            and before.state is not item.state
+        ):
+            self.notify(
+                item.message or "it keeps failing: s starts it again",
+                title=f"{item.slug} is fatal",
+                severity="error",
+            )
         super().apply(item, table)
         log = self.process_log
         if log is not None and log.slug == item.slug:
@@ -179,7 +194,7 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             if parameters == ("stop",):
                 return None if selected is None else selected.state not in STARTABLE
             return selected is not None
-        if action in ("delete", "open_log"):
+        if action in ("delete", "open_log", "restart_app"):
             return selected is not None
         return True
 
@@ -211,6 +226,36 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             return
         question = f"{verb} {slug}? It is {selected.state.value} now."
         self.confirm_call(question, verb, f"{verb} {slug}", partial(call, slug), done)
+
+    def command_title(self, action: str, title: str) -> str:
+        selected = self.selected
+        if action == "restart_app" and selected is not None:
+            return f"Processes: restart all of app {selected.app}"
+        return title
+
+    def action_restart_app(self) -> None:
+        """Restart every process of the selected process's app (one question, one call)."""
+        selected, client = self.selected, self.connected()
+        if selected is None or client is None:
+            return
+        app_name = selected.app
+        if "processes.bulk" not in client.processes.features:
+            self.notify(
+                "This agent cannot restart many processes at once: it has no bulk routes.",
+                title=f"Restart app {app_name}",
+                severity="warning",
+            )
+            return
+        count = sum(status.app == app_name for status in self.statuses.values())
+
+        def restarted(statuses: list[ProcessStatus]) -> None:
+            if not self.live:
+                for status in statuses:
+                    self.apply(status)
+
+        restart = partial(client.processes.control_many, "restart", app=app_name)
+        question = f"Restart all {count} processes of app {app_name}?"
+        self.confirm_call(question, "Restart all", f"Restart app {app_name}", restart, restarted)
 
     def action_delete(self) -> None:
         selected, client = self.selected, self.connected()
