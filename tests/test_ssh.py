@@ -18,7 +18,12 @@ from tests.ssh_server import SshServer
 
 
 def running(pid: int) -> bool:
-    return os.path.exists(f"/proc/{pid}")
+    """Alive and not a zombie (an exited process its parent has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 @pytest.fixture

@@ -83,7 +83,12 @@ async def enter_command(pilot: Pilot[object], key: str, line: str) -> None:
 
 
 def running(pid: int) -> bool:
-    return os.path.exists(f"/proc/{pid}")
+    """Alive and not a zombie (an exited process its parent has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def footer_keys(app: OpsConsoleApp) -> dict[str, str]:

@@ -292,6 +292,8 @@ class Children:
             self._reaper.stdin.close()
             await self._reaper.wait()
             self._reaper = None
+        if self.subreaper:
+            self.subreaper = not descendants.become_subreaper(False)
 
     async def _tell_reaper(self, line: str) -> None:
         if self._reaper is None or self._reaper.stdin is None:

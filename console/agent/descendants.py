@@ -31,15 +31,19 @@ ORIGIN = "OPSCONSOLE_ORIGIN"
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-def become_subreaper() -> bool:
-    """Make orphaned descendants of this process its children (Linux); False when not possible."""
+def become_subreaper(enabled: bool = True) -> bool:
+    """Make orphaned descendants of this process its children (Linux); False when not possible.
+
+    ``enabled=False`` gives the role up, so a process that hosted an agent's children
+    for a while (a test, a benchmark) does not collect orphans as zombies ever after.
+    """
     if not sys.platform.startswith("linux"):
         return False
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return False
-    return prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return prctl(_PR_SET_CHILD_SUBREAPER, int(enabled), 0, 0, 0) == 0
 
 
 def _pids() -> list[int]:
