@@ -16,9 +16,16 @@ from starlette.websockets import WebSocket
 
 from console import __version__
 from console.agent import inbox_routes, modules_routes, processes_routes, scripts_routes
-from console.agent.auth import BasicAuthMiddleware, Htpasswd
+from console.agent.auth import AuthMiddleware, AuthPolicy
 from console.agent.children import Children
+from console.agent.credentials import (
+    ensure_agent_token,
+    inbox_tokens,
+    keep_files_private,
+    make_data_dir_private,
+)
 from console.agent.events import EventBus
+from console.agent.htpasswd import Htpasswd
 from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
 from console.agent.inbox_store import InboxStore
@@ -33,8 +40,12 @@ from console.models import ProcessState
 
 
 def create_app(settings: AgentSettings) -> Starlette:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    children = Children()
+    """The agent's app, behind its auth middleware; creates the agent token if there is none.
+
+    Raises ConfigError when a secret's file cannot be used.
+    """
+    children = Children(umask=keep_files_private())
+    make_data_dir_private(settings.data_dir)
     events = EventBus()
     history = RunHistory(settings.data_dir / "scripts.db", keep=settings.history_keep)
     scripts = ScriptService(settings.scripts, history, children)
@@ -124,22 +135,14 @@ def create_app(settings: AgentSettings) -> Starlette:
             await inbox.close()
             history.close()
 
-    middleware = []
-    if settings.htpasswd is not None:
-        middleware.append(
-            Middleware(
-                BasicAuthMiddleware,
-                htpasswd=Htpasswd(settings.htpasswd),
-                exempt_prefixes=inbox_routes.PREFIXES,
-            )
-        )
+    middleware = [Middleware(AuthMiddleware, policy=auth_policy(settings))]
     app = Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
             WebSocketRoute("/events", event_stream, name="events"),
             *scripts_routes.routes(scripts),
             *processes_routes.routes(processes),
-            *inbox_routes.routes(inbox, settings.inbox_tokens),
+            *inbox_routes.routes(inbox),
             *modules_routes.routes(module_services),
         ],
         middleware=middleware,
@@ -151,6 +154,22 @@ def create_app(settings: AgentSettings) -> Starlette:
     app.state.module_services = module_services
     app.state.stop_children = stop_children
     return app
+
+
+def auth_policy(settings: AgentSettings) -> AuthPolicy:
+    """Who may in, from the settings (the agent token is read, or made, here)."""
+    token, _ = ensure_agent_token(settings.agent_token_file)
+    allowed = {host.strip().lower().strip("[]") for host in settings.allowed_hosts}
+    if settings.host not in ("0.0.0.0", "::", ""):
+        allowed.add(settings.host.lower().strip("[]"))
+    return AuthPolicy(
+        agent_tokens=(token,),
+        inbox_tokens=tuple(inbox_tokens(settings)),
+        htpasswd=Htpasswd(settings.htpasswd) if settings.htpasswd is not None else None,
+        open_families=frozenset(settings.open_families),
+        no_auth=settings.no_auth,
+        allowed_hosts=frozenset(allowed),
+    )
 
 
 async def raise_alerts(events: EventBus, inbox: InboxService) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import uvicorn
 
 from console.agent.app import create_app
-from console.config import AgentSettings
+from console.agent.credentials import ensure_agent_token, write_private_file
+from console.config import AGENT_URL_FILE, AgentSettings, ConfigError
 
 log = logging.getLogger("console.agent")
 
@@ -57,22 +60,54 @@ def url_of(settings: AgentSettings, sock: socket.socket) -> str:
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-async def _announce_when_ready(server: uvicorn.Server, url: str) -> None:
+async def _announce_when_ready(server: uvicorn.Server, url: str, url_file: Path) -> None:
     while not server.started:
         if server.should_exit:
             return
         await asyncio.sleep(0.01)
+    # Local clients of this user find the running agent (and its token beside it) here.
+    write_private_file(url_file, f"{url} {os.getpid()}\n")
     # The one line on stdout: whoever spawned us reads the URL from it.
     print(url, flush=True)
     log.info("agent ready at %s", url)
 
 
-async def _serve(server: uvicorn.Server, sock: socket.socket, url: str) -> None:
-    announce = asyncio.create_task(_announce_when_ready(server, url))
+async def _serve(server: uvicorn.Server, sock: socket.socket, url: str, url_file: Path) -> None:
+    announce = asyncio.create_task(_announce_when_ready(server, url, url_file))
     try:
         await server.serve(sockets=[sock])
     finally:
         announce.cancel()
+
+
+def _forget_url(url_file: Path) -> None:
+    """Remove the URL file if it is still ours (another agent may have taken the data dir)."""
+    with contextlib.suppress(OSError, IndexError):
+        if url_file.read_text().split()[-1] == str(os.getpid()):
+            url_file.unlink()
+
+
+def announce_credentials(settings: AgentSettings) -> None:
+    """Say on stderr who may use this agent (stdout carries only its URL)."""
+    if settings.no_auth:
+        log.warning(
+            "--no-auth: every route is open to anyone who can reach %s (loopback only)",
+            settings.host,
+        )
+        return
+    token_file = settings.agent_token_file
+    _, created = ensure_agent_token(token_file)
+    print(
+        f"opsconsole agent: clients authenticate with the agent token in {token_file}"
+        f"{' (new)' if created else ''}: send it as 'Authorization: Bearer TOKEN'; "
+        "opsconsole commands of this user read it by themselves",
+        file=sys.stderr,
+        flush=True,
+    )
+    if settings.open_families:
+        log.warning(
+            "open without credentials (loopback only): %s", ", ".join(settings.open_families)
+        )
 
 
 def serve(settings: AgentSettings) -> int:
@@ -91,7 +126,12 @@ def serve(settings: AgentSettings) -> int:
         )
         return 1
     url = url_of(settings, sock)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+        announce_credentials(settings)
+    except ConfigError as exc:
+        print(f"opsconsole agent: {exc}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -102,5 +142,9 @@ def serve(settings: AgentSettings) -> int:
         lifespan="on",
     )
     server = _AgentServer(config, app.state.stop_children)
-    asyncio.run(_serve(server, sock, url))
+    url_file = settings.data_dir / AGENT_URL_FILE
+    try:
+        asyncio.run(_serve(server, sock, url, url_file))
+    finally:
+        _forget_url(url_file)
     return 0 if server.started else 1
