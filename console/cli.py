@@ -23,6 +23,7 @@ from console.config import (
     default_config_file,
     is_loopback,
     read_secret_file,
+    registered_agent_token,
     running_agent_url,
 )
 from console.models import MessageStatus
@@ -293,8 +294,9 @@ def client_agent_token(
         return token
     if token := os.environ.get(AGENT_TOKEN_ENV):
         return token
-    host = urlsplit(url).hostname or ""
-    return agent_token(home) if is_loopback(host) else None
+    if not is_loopback(urlsplit(url).hostname or ""):
+        return None
+    return registered_agent_token(url) or agent_token(home)
 
 
 def make_private_home(home: Path) -> None:

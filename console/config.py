@@ -7,6 +7,7 @@ command-line flag; flags win), the rest is the console's (theme, hosts, contexts
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import socket
 import tomllib
@@ -97,6 +98,33 @@ def agent_token(agent_data_dir: Path) -> str | None:
         return read_secret_file(agent_data_dir / AGENT_TOKEN_FILE)
     except ConfigError:
         return None
+
+
+def agent_registry() -> Path:
+    """Where running agents of this user say where they are (``PID.json``: url and data dir),
+    as Jupyter's runtime files do, so a client given only a URL finds that agent's token.
+    Under the user's state dir (home), never a shared /tmp another user could fill."""
+    return platformdirs.user_state_path(APP_NAME) / "agents"
+
+
+def registered_agent_token(url: str) -> str | None:
+    """The token of the running local agent announced at ``url``; None if none of ours is."""
+    registry = agent_registry()
+    try:
+        info = registry.stat()
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    for entry in sorted(registry.glob("*.json")):
+        try:
+            record = json.loads(entry.read_text())
+            os.kill(int(record["pid"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(record, dict) and str(record.get("url", "")).rstrip("/") == url.rstrip("/"):
+            return agent_token(Path(str(record.get("data_dir"))))
+    return None
 
 
 def running_agent_url(agent_data_dir: Path) -> str | None:
@@ -190,7 +218,13 @@ class AgentSettings:
         if value is None:
             return
         if name in (
-            "data_dir", "scripts", "htpasswd", "tls_cert", "tls_key", "token_file", "inbox_token_file"
+            "data_dir",
+            "scripts",
+            "htpasswd",
+            "tls_cert",
+            "tls_key",
+            "token_file",
+            "inbox_token_file",
         ):
             value = Path(value).expanduser()
         setattr(self, name, value)

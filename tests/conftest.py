@@ -140,10 +140,9 @@ def start_agent(*args: str, log: Path, env: dict[str, str] | None = None) -> Age
 
 
 def data_dir_of(args: tuple[str, ...]) -> Path:
-    """The ``--data-dir`` an agent was started with, else the default one."""
-    if "--data-dir" in args[:-1]:
-        return Path(args[args.index("--data-dir") + 1])
-    return data_dir() / "agent"
+    """The ``--data-dir`` an agent was started with (the last one wins), else the default one."""
+    given = [args[i + 1] for i in range(len(args) - 1) if args[i] == "--data-dir"]
+    return Path(given[-1]) if given else data_dir() / "agent"
 
 
 @pytest.fixture

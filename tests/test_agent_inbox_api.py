@@ -18,7 +18,7 @@ import httpx
 import pytest
 from passlib.hash import bcrypt
 
-from console.adapters import AgentClient, Endpoint
+from console.adapters import AgentClient
 from console.models import MessageStatus, ProcessState
 from tests.conftest import AgentProcess, start_agent
 from tests.processes_helpers import BOUND, write_app, write_config
@@ -568,7 +568,7 @@ async def test_a_fatal_process_and_a_failed_run_alert_the_operator(
         "--config", str(config), "--scripts", str(scripts_dir), "--inbox-token", TOKEN
     )
     app = write_app(tmp_path / "app", {"crash": "exit 3"})
-    async with AgentClient(Endpoint(agent.url, token=TOKEN)) as client:
+    async with AgentClient(agent.endpoint(token=TOKEN)) as client:
         assert (await client.info()).node_id == "ops"
         created = await client.processes.create("crashy", "ops", "crash", str(app))
         deadline = time.monotonic() + BOUND

@@ -33,7 +33,7 @@ def send(
 ) -> Any:
     """POST ``body`` (bytes as they are, anything else as JSON); the answer's JSON, checked."""
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {"Content-Type": content_type} if content_type else {}
+    headers = {**agent.headers, **({"Content-Type": content_type} if content_type else {})}
     response = httpx.post(f"{agent.url}/{service}", content=content, headers=headers, timeout=BOUND)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].split(";")[0] == "text/json"

@@ -135,7 +135,9 @@ def test_an_unreachable_agent_exits_1_with_one_line(cli: Cli, agent: AgentProces
 
 def test_history_lists_past_runs_newest_first(cli: Cli, agent: AgentProcess) -> None:
     for name, params in (("echo", {"text": "first"}), ("echo", {"text": "second"}), ("fail", {})):
-        assert httpx.post(f"{agent.url}/scripts/{name}", json=params, timeout=30).is_success
+        assert httpx.post(
+            f"{agent.url}/scripts/{name}", json=params, headers=agent.headers, timeout=30
+        ).is_success
 
     result = cli("scripts", "--agent", agent.url, "history", "--json")
     assert result.returncode == 0, result.stderr

@@ -59,7 +59,9 @@ async def sender(app: OpsConsoleApp, node: str) -> AsyncIterator[AgentClient]:
     """Another node of the same agent (same token), pushing to this console's node."""
     assert app.client is not None
     endpoint = app.client.endpoint
-    async with AgentClient(Endpoint(endpoint.url, token=endpoint.token)) as other:
+    async with AgentClient(
+        Endpoint(endpoint.url, token=endpoint.token, agent_token=endpoint.agent_token)
+    ) as other:
         other.inbox.node_id = node
         yield other
 
@@ -338,7 +340,8 @@ async def test_an_ack_refused_by_the_agent_is_a_notification_and_help_lists_keys
 
 
 class _NoInboxToken(SpawnedAgent):
-    """A real spawned agent reached without its inbox token, as a console given none would be."""
+    """A real spawned agent reached with no token at all, as a console given none would be
+    (its families that old clients reach without credentials are opened for it)."""
 
     async def connect(self) -> AgentClient:
         client = await super().connect()
@@ -349,7 +352,12 @@ class _NoInboxToken(SpawnedAgent):
 
 async def test_no_inbox_token_is_a_notification_not_a_crash(tmp_path: Path) -> None:
     catalog = make_catalog(tmp_path / "scripts")
-    connector = _NoInboxToken(["--scripts", str(catalog), "--data-dir", str(tmp_path / "data")])
+    connector = _NoInboxToken(
+        [
+            *("--scripts", str(catalog), "--data-dir", str(tmp_path / "data")),
+            *("--open", "processes", "--open", "modules"),
+        ]
+    )
     app = OpsConsoleApp(connector)
     async with app.run_test(size=SIZE) as pilot:
         seen = record_notifications(app)

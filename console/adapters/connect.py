@@ -85,10 +85,11 @@ class SpawnedAgent:
 
     @property
     def data_dir(self) -> Path:
-        """The agent's data dir: its ``--data-dir``, else the default one."""
+        """The agent's data dir: its last ``--data-dir``, else the default one."""
         args = self.agent_args
-        if "--data-dir" in args[:-1]:
-            return Path(args[args.index("--data-dir") + 1])
+        given = [args[i + 1] for i in range(len(args) - 1) if args[i] == "--data-dir"]
+        if given:
+            return Path(given[-1])
         from console.config import data_dir
 
         return data_dir() / "agent"

@@ -27,6 +27,8 @@ from console.agent.processes import (
 from console.models import LogBatch, LogGap, ProcessStatus
 
 FEATURES = ("processes.control", "processes.cursor", "processes.json-logs")
+CREATE_BODY_TYPES = ("application/json", "application/octet-stream", "")
+"""What smartmob clients declare: aiohttp posts a JSON string as octet-stream, others none."""
 
 
 def status_document(status: ProcessStatus, connection: HTTPConnection) -> dict[str, object]:
@@ -47,7 +49,7 @@ def routes(service: ProcessService) -> list[BaseRoute]:
         return JSONResponse({"processes": [status_document(s, request) for s in service.list()]})
 
     async def create_process(request: Request) -> Response:
-        body = await json_object_body(request, require_type=False)
+        body = await json_object_body(request, CREATE_BODY_TYPES)
         try:
             status = service.create(parse_spec(body))
         except InvalidSpec as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -14,8 +15,8 @@ from pathlib import Path
 import uvicorn
 
 from console.agent.app import create_app
-from console.agent.credentials import ensure_agent_token, write_private_file
-from console.config import AGENT_URL_FILE, AgentSettings, ConfigError
+from console.agent.credentials import ensure_agent_token, make_private_dir, write_private_file
+from console.config import AGENT_URL_FILE, AgentSettings, ConfigError, agent_registry
 
 log = logging.getLogger("console.agent")
 
@@ -67,6 +68,7 @@ async def _announce_when_ready(server: uvicorn.Server, url: str, url_file: Path)
         await asyncio.sleep(0.01)
     # Local clients of this user find the running agent (and its token beside it) here.
     write_private_file(url_file, f"{url} {os.getpid()}\n")
+    register(url, url_file.parent)
     # The one line on stdout: whoever spawned us reads the URL from it.
     print(url, flush=True)
     log.info("agent ready at %s", url)
@@ -80,11 +82,24 @@ async def _serve(server: uvicorn.Server, sock: socket.socket, url: str, url_file
         announce.cancel()
 
 
+def register(url: str, data_dir: Path) -> None:
+    """Tell this user's clients where the agent at ``url`` keeps its token (its data dir)."""
+    try:
+        make_private_dir(agent_registry())
+        record = {"url": url, "pid": os.getpid(), "data_dir": str(data_dir.resolve())}
+        write_private_file(agent_registry() / f"{os.getpid()}.json", json.dumps(record))
+    except OSError as exc:
+        log.warning("cannot register the agent for local clients: %s", exc.strerror)
+
+
 def _forget_url(url_file: Path) -> None:
-    """Remove the URL file if it is still ours (another agent may have taken the data dir)."""
+    """Remove the URL file if it is still ours (another agent may have taken the data dir),
+    and this agent's registry entry."""
     with contextlib.suppress(OSError, IndexError):
         if url_file.read_text().split()[-1] == str(os.getpid()):
             url_file.unlink()
+    with contextlib.suppress(OSError):
+        (agent_registry() / f"{os.getpid()}.json").unlink()
 
 
 def announce_credentials(settings: AgentSettings) -> None:
