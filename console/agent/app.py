@@ -22,7 +22,7 @@ from console.agent.credentials import (
     ensure_agent_token,
     inbox_tokens,
     keep_files_private,
-    make_data_dir_private,
+    make_tree_private,
 )
 from console.agent.events import EventBus
 from console.agent.htpasswd import Htpasswd
@@ -34,6 +34,7 @@ from console.agent.modules import ModuleService
 from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
+from console.agent.sources import Limits
 from console.config import AgentSettings
 from console.demo import load_demo
 from console.models import ProcessState
@@ -45,7 +46,7 @@ def create_app(settings: AgentSettings) -> Starlette:
     Raises ConfigError when a secret's file cannot be used.
     """
     children = Children(umask=keep_files_private())
-    make_data_dir_private(settings.data_dir)
+    make_tree_private(settings.data_dir)
     events = EventBus()
     history = RunHistory(settings.data_dir / "scripts.db", keep=settings.history_keep)
     scripts = ScriptService(settings.scripts, history, children)
@@ -73,6 +74,11 @@ def create_app(settings: AgentSettings) -> Starlette:
         children,
         events,
         policy=settings.restart_policy(),
+        limits=Limits(
+            download=settings.download_max_bytes,
+            download_seconds=settings.download_timeout,
+            allow_link_local=settings.source_allow_link_local,
+        ),
         log_dir=settings.data_dir / "logs" if settings.process_log_files else None,
     )
     features = [

@@ -73,15 +73,16 @@ def inbox_tokens(settings: AgentSettings) -> list[str]:
     return tokens
 
 
-def make_data_dir_private(data_dir: Path) -> None:
-    """The data dir 0700 and nothing in it readable or writable by group or others.
+def make_tree_private(top: Path) -> None:
+    """``top`` 0700 and nothing under it readable or writable by group or others.
 
-    Files an earlier version left 0644 (databases, logs, unpacked apps) are
-    tightened at start; new ones are created private by the agent's umask (077).
+    For the data dir at start (files an earlier version left 0644: databases,
+    logs, unpacked apps; new ones are made private by the agent's umask, 077),
+    and for an unpacked archive (tar sets each member's own mode, umask or not).
     Links are not followed: an app's symlink is not ours to change.
     """
-    make_private_dir(data_dir)
-    for root, dirs, files in os.walk(data_dir):
+    make_private_dir(top)
+    for root, dirs, files in os.walk(top):
         for name in [*dirs, *files]:
             path = Path(root, name)
             with contextlib.suppress(OSError):

@@ -1,25 +1,47 @@
 """Application sources: fetch an archive or take a folder, unpack it safely, read its Procfile.
 
-Unpacking refuses absolute paths, ``..``, links that point outside, devices
-and archives that expand past a size limit; a refused archive writes nothing
-outside its own folder, and the error says which member was refused and why.
+Unpacking refuses absolute paths, ``..``, links that point outside, anything
+written through a link, devices and archives that expand past a size limit; a
+refused archive writes nothing outside its own folder, and the error says which
+member was refused and why. Links are checked against the archive's own links
+(what will be on disk), never by the file system's resolution, which gives up
+silently on chains longer than PATH_MAX (CVE-2025-4517).
+
+Downloads have an overall time limit and a size limit; a redirect is checked
+like the first URL; link-local and cloud-metadata addresses are refused unless
+the agent's config allows them. Every message names the URL redacted
+(``redact_url``): user info and query strings are secrets (signed URLs).
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import shutil
+import socket
 import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
+
+from console.agent.credentials import make_tree_private
 
 MAX_DOWNLOAD = 256 << 20
 MAX_UNPACKED = 1 << 30
 MAX_MEMBERS = 20_000
+MAX_REDIRECTS = 5
+MAX_LINK_HOPS = 40
+"""Links followed to resolve one path, as Linux's own limit (ELOOP) before giving up."""
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
+)
+"""Cloud instance-metadata services (AWS, ECS, GCP, Azure, Alibaba, Oracle): they hand out
+credentials to whoever asks from the machine."""
 
 
 class SourceError(Exception):
@@ -36,14 +58,42 @@ class Limits:
     download: int = MAX_DOWNLOAD
     unpacked: int = MAX_UNPACKED
     members: int = MAX_MEMBERS
+    download_seconds: float = 300.0
+    """The whole download, redirects included."""
+    allow_link_local: bool = False
+    """Let downloads reach link-local and cloud-metadata addresses."""
 
 
 DEFAULT_LIMITS = Limits()
 
 
+def redact_url(url: str) -> str:
+    """``url`` as it may be shown or logged: password and query (signatures, tokens) hidden.
+
+    ``https://u:p@h/a.tgz?sig=x`` → ``https://u:***@h/a.tgz?***``; a URL that does
+    not parse is replaced whole.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<unparsable URL>"
+    if not parts.scheme or not parts.netloc:
+        return url if "?" not in url else url.split("?", 1)[0] + "?***"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    if parts.username is not None or parts.password is not None:
+        user = parts.username or ""
+        netloc = f"{user}:***@{netloc}" if parts.password is not None else f"{user}@{netloc}"
+    query = "***" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
 def local_path(source_url: str) -> Path | None:
     """The local file or folder a ``file://`` URL or plain path names; None for remote URLs."""
-    parsed = urlparse(source_url)
+    parsed = urlsplit(source_url)
     if parsed.scheme == "file":
         return Path(unquote(parsed.path))
     if parsed.scheme == "" and source_url.startswith("/"):
@@ -51,26 +101,85 @@ def local_path(source_url: str) -> Path | None:
     return None
 
 
-async def download(url: str, target: Path, http: httpx.AsyncClient, limits: Limits) -> str:
-    """Fetch ``url`` into ``target``; the answer's content type, for telling zip from tar."""
-    if urlparse(url).scheme not in ("http", "https"):
-        raise SourceError("download failure", f"unsupported source URL {url!r}")
+def _refused_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_link_local or address in METADATA_ADDRESSES
+
+
+async def _check_destination(url: str, limits: Limits) -> None:
+    """Refuse a URL we will not fetch: not http(s), or (unless allowed) one whose host is
+    or resolves to a link-local or cloud-metadata address."""
+    shown = redact_url(url)
     try:
-        async with http.stream("GET", url, follow_redirects=True) as response:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise SourceError("download failure", f"not a usable URL: {shown}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SourceError("download failure", f"unsupported source URL {shown!r}")
+    if limits.allow_link_local:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, port, type=socket.SOCK_STREAM
+        )
+    except OSError as exc:
+        raise SourceError("download failure", f"GET {shown}: {exc.strerror or exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if _refused_address(address):
+            raise SourceError(
+                "download failure",
+                f"GET {shown}: {address} is a link-local or cloud-metadata address "
+                "(refused unless the agent's source_allow_link_local is set)",
+            )
+
+
+async def download(url: str, target: Path, http: httpx.AsyncClient, limits: Limits) -> str:
+    """Fetch ``url`` into ``target``; the answer's content type, for telling zip from tar.
+
+    Raises SourceError (state ``download failure``) for a refused or unreachable
+    URL, an error answer, too many redirects, or a download past the size or time limit.
+    """
+    shown = redact_url(url)
+    try:
+        async with asyncio.timeout(limits.download_seconds):
+            return await _follow(url, target, http, limits)
+    except TimeoutError:
+        raise SourceError(
+            "download failure", f"GET {shown}: not done within {limits.download_seconds:g}s"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise SourceError("download failure", f"GET {shown}: {type(exc).__name__}") from None
+
+
+async def _follow(url: str, target: Path, http: httpx.AsyncClient, limits: Limits) -> str:
+    """Fetch with every redirect checked as the first URL was."""
+    for _ in range(MAX_REDIRECTS + 1):
+        await _check_destination(url, limits)
+        async with http.stream("GET", url, follow_redirects=False) as response:
+            if response.is_redirect and "location" in response.headers:
+                url = urljoin(url, response.headers["location"])
+                continue
             if response.status_code != 200:
-                raise SourceError("download failure", f"GET {url}: HTTP {response.status_code}")
+                raise SourceError(
+                    "download failure", f"GET {redact_url(url)}: HTTP {response.status_code}"
+                )
             received = 0
             with target.open("wb") as out:
                 async for chunk in response.aiter_bytes():
                     received += len(chunk)
                     if received > limits.download:
                         raise SourceError(
-                            "download failure", f"{url} is larger than {limits.download} bytes"
+                            "download failure",
+                            f"{redact_url(url)} is larger than {limits.download} bytes",
                         )
                     out.write(chunk)
             return response.headers.get("content-type", "")
-    except httpx.HTTPError as exc:
-        raise SourceError("download failure", f"GET {url}: {exc or type(exc).__name__}") from None
+    raise SourceError(
+        "download failure", f"GET {redact_url(url)}: more than {MAX_REDIRECTS} redirects"
+    )
 
 
 def unpack(
@@ -86,6 +195,7 @@ def unpack(
             _unpack_tar(archive, into, limits)
         else:
             raise SourceError("download failure", f"not a zip or tar archive ({kind or 'unknown'})")
+        make_tree_private(into)
     except SourceError:
         shutil.rmtree(into, ignore_errors=True)
         raise
@@ -138,22 +248,26 @@ def _unpack_zip(archive: Path, into: Path, limits: Limits) -> None:
                         raise _refuse(info.filename, f"expands past {limits.unpacked} bytes")
                     out.write(chunk)
             if (info.external_attr >> 16) & 0o111:
-                target.chmod(0o755)
+                target.chmod(0o700)
 
 
 def _unpack_tar(archive: Path, into: Path, limits: Limits) -> None:
     with tarfile.open(archive) as tar:
         total = 0
         members = []
+        links: dict[PurePosixPath, PurePosixPath] = {}
         for member in tar:
             members.append(member)
             if len(members) > limits.members:
                 raise _refuse(archive.name, f"has more than {limits.members} members")
-            _safe_relative(member.name)
+            path = PurePosixPath(*_safe_relative(member.name).parts)
             if member.isdev() or member.isfifo():
                 raise _refuse(member.name, "is a device or special file")
+            _check_not_through_link(member.name, path, links)
             if member.issym() or member.islnk():
-                _check_link(member, into)
+                _check_link(member, path, links)
+            if member.issym():
+                links[path] = PurePosixPath(member.linkname)
             total += member.size
             if total > limits.unpacked:
                 raise _refuse(member.name, f"expands past {limits.unpacked} bytes")
@@ -164,14 +278,62 @@ def _unpack_tar(archive: Path, into: Path, limits: Limits) -> None:
             raise _refuse(getattr(exc, "tarinfo", tarfile.TarInfo("?")).name, str(exc)) from None
 
 
-def _check_link(member: tarfile.TarInfo, into: Path) -> None:
+def _check_not_through_link(
+    name: str, path: PurePosixPath, links: dict[PurePosixPath, PurePosixPath]
+) -> None:
+    """Refuse a member that replaces, or is written through, a symlink earlier in the archive
+    (extraction would follow the link on disk, wherever it points)."""
+    for ancestor in [path, *path.parents]:
+        if ancestor in links:
+            why = "replaces" if ancestor == path else "is written through"
+            raise _refuse(name, f"{why} the symbolic link {str(ancestor)!r}")
+
+
+def _check_link(
+    member: tarfile.TarInfo, path: PurePosixPath, links: dict[PurePosixPath, PurePosixPath]
+) -> None:
+    """A link's target, resolved through the archive's earlier symlinks, stays inside."""
     target = PurePosixPath(member.linkname)
-    base = PurePosixPath(member.name).parent if member.issym() else PurePosixPath()
-    if target.is_absolute():
+    if target.is_absolute() or member.linkname.startswith("\\"):
         raise _refuse(member.name, f"links to the absolute path {member.linkname!r}")
-    resolved = (into / base / target).resolve()
-    if not resolved.is_relative_to(into.resolve()):
+    start = path.parent if member.issym() else PurePosixPath()
+    if _resolve(start, target, links, member.name) is None:
         raise _refuse(member.name, f"links outside the archive ({member.linkname!r})")
+    if member.islnk() and PurePosixPath(*_safe_relative(member.linkname).parts) in links:
+        raise _refuse(member.name, f"is a hard link to the symbolic link {member.linkname!r}")
+
+
+def _resolve(
+    start: PurePosixPath,
+    target: PurePosixPath,
+    links: dict[PurePosixPath, PurePosixPath],
+    name: str,
+) -> PurePosixPath | None:
+    """``start / target`` resolved lexically and through ``links`` (the archive's symlinks);
+    None when it climbs above the archive's root. Too many hops is refused outright."""
+    parts = list(start.parts)
+    pending = list(target.parts)
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+            continue
+        parts.append(part)
+        link = links.get(PurePosixPath(*parts))
+        if link is not None:
+            hops += 1
+            if hops > MAX_LINK_HOPS:
+                raise _refuse(name, f"resolves through more than {MAX_LINK_HOPS} links")
+            if link.is_absolute():
+                return None
+            parts.pop()
+            pending = list(link.parts) + pending
+    return PurePosixPath(*parts)
 
 
 def read_procfile(app_dir: Path) -> dict[str, str]:
