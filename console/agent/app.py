@@ -46,6 +46,8 @@ def create_app(settings: AgentSettings) -> Starlette:
     Raises ConfigError when a secret's file cannot be used.
     """
     children = Children(umask=keep_files_private())
+    # Before the data dir is tightened: a token file others could read is refused, not hidden.
+    policy = auth_policy(settings)
     make_tree_private(settings.data_dir)
     events = EventBus()
     history = RunHistory(settings.data_dir / "scripts.db", keep=settings.history_keep)
@@ -141,7 +143,7 @@ def create_app(settings: AgentSettings) -> Starlette:
             await inbox.close()
             history.close()
 
-    middleware = [Middleware(AuthMiddleware, policy=auth_policy(settings))]
+    middleware = [Middleware(AuthMiddleware, policy=policy)]
     app = Starlette(
         routes=[
             Route("/", index, methods=["GET"]),

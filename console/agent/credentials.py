@@ -56,6 +56,7 @@ def ensure_agent_token(path: Path) -> tuple[str, bool]:
         return token, False
     token = secrets.token_urlsafe(32)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         write_private_file(path, token + "\n")
     except OSError as exc:
         raise ConfigError(f"cannot write the agent token to {path}: {exc.strerror}") from None

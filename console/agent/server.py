@@ -132,6 +132,9 @@ def serve(settings: AgentSettings) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # httpx logs each request's full URL at INFO: a source URL's password and signature.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
