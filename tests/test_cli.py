@@ -195,7 +195,9 @@ def test_credentials_come_from_user_and_the_password_variable(
         refused = cli(*args, env=env)
         assert refused.returncode == 1
         assert "401" in one_line(refused.stderr)
-    no_user = cli("scripts", "--agent", guarded.url, "list")
+    # Neither Basic credentials nor the agent token (a user who cannot find this agent's).
+    nobody = {"XDG_STATE_HOME": str(tmp_path / "another-user")}
+    no_user = cli("scripts", "--agent", guarded.url, "list", env=nobody)
     assert no_user.returncode == 1
     assert "401" in one_line(no_user.stderr)
 
