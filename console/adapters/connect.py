@@ -228,7 +228,10 @@ class SshAgent:
 
     async def _remote_token(self) -> str | None:
         """The agent token in the remote agent's data dir, read over SSH as its owner would."""
-        result = await self.hosts.check(self.host, f"cat {REMOTE_TOKEN_FILE} 2>/dev/null")
+        args = self.agent_args
+        given = [args[i + 1] for i in range(len(args) - 1) if args[i] == "--data-dir"]
+        path = shlex.quote(f"{given[-1]}/agent-token") if given else REMOTE_TOKEN_FILE
+        result = await self.hosts.check(self.host, f"cat {path} 2>/dev/null")
         lines = [line.strip() for line in result.stdout if line.strip()]
         return lines[0] if result.exit_status == 0 and lines else None
 
