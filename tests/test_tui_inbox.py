@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from passlib.hash import bcrypt
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static, Tab
 
@@ -340,22 +341,24 @@ async def test_an_ack_refused_by_the_agent_is_a_notification_and_help_lists_keys
 
 
 class _NoInboxToken(SpawnedAgent):
-    """A real spawned agent reached with no token at all, as a console given none would be
-    (its families that old clients reach without credentials are opened for it)."""
+    """A real spawned agent reached with Basic credentials only (which open every route but
+    the inbox's), as a console given no inbox token would be."""
 
     async def connect(self) -> AgentClient:
         client = await super().connect()
         await client.aclose()
-        self._client = AgentClient(Endpoint(client.endpoint.url))
+        self._client = AgentClient(Endpoint(client.endpoint.url, "ops", "ops-pw"))
         return self._client
 
 
 async def test_no_inbox_token_is_a_notification_not_a_crash(tmp_path: Path) -> None:
     catalog = make_catalog(tmp_path / "scripts")
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(f"ops:{bcrypt.using(rounds=4).hash('ops-pw')}\n")
     connector = _NoInboxToken(
         [
             *("--scripts", str(catalog), "--data-dir", str(tmp_path / "data")),
-            *("--open", "processes", "--open", "modules"),
+            *("--htpasswd", str(htpasswd)),
         ]
     )
     app = OpsConsoleApp(connector)
