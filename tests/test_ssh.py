@@ -5,23 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shlex
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-import console
 from console.adapters import AgentClient, Endpoint
 from console.adapters.ssh import CommandFailed, Host, HostKeyRefused, SshHosts
 from console.config import agent_token
-from tests.ssh_server import SshServer
-
-# sshd gives its sessions a fresh environment: the agent started there runs the code under
-# test (this checkout), not whatever copy of the package is installed.
-THIS_CODE = f"env PYTHONPATH={shlex.quote(str(Path(console.__file__).parents[1]))} {sys.executable}"
+from tests.ssh_server import THIS_CODE, SshServer
 
 
 def running(pid: int) -> bool:
