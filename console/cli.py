@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from console import __version__
-from console.adapters.connect import AGENT_TOKEN_ENV, INBOX_TOKEN_ENV
+from console.adapters.connect import AGENT_TOKEN_ENV, INBOX_TOKEN_ENV, PASSWORD_ENV
 from console.cli_agent import add_agent_command
 from console.config import (
     ConfigError,
@@ -30,8 +30,6 @@ from console.models import MessageStatus
 
 if TYPE_CHECKING:
     from console.adapters.connect import AgentConnector
-
-PASSWORD_ENV = "OPSCONSOLE_PASSWORD"
 
 
 class Parser(argparse.ArgumentParser):

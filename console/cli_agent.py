@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from console.adapters.connect import AGENT_TOKEN_ENV, INBOX_TOKEN_ENV
+from console.adapters.connect import AGENT_TOKEN_ENV, INBOX_TOKEN_ENV, PASSWORD_ENV
 from console.config import OPEN_FAMILIES, AgentSettings, ConsoleConfig
 
 
@@ -83,7 +83,8 @@ def run_agent(args: argparse.Namespace) -> int:
     # Taken out of the environment: the agent's children must not inherit it.
     if token := os.environ.pop(INBOX_TOKEN_ENV, None):
         settings.inbox_tokens = [*settings.inbox_tokens, token]
-    os.environ.pop(AGENT_TOKEN_ENV, None)
+    for client_secret in (AGENT_TOKEN_ENV, PASSWORD_ENV):
+        os.environ.pop(client_secret, None)
     if args.inbox_tokens:
         print(
             "opsconsole agent: warning: --inbox-token is visible to every user in ps; "

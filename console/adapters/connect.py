@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 READY_TIMEOUT = 20.0
 INBOX_TOKEN_ENV = "OPSCONSOLE_INBOX_TOKEN"
 AGENT_TOKEN_ENV = "OPSCONSOLE_AGENT_TOKEN"
+PASSWORD_ENV = "OPSCONSOLE_PASSWORD"
 """A client's agent token by environment (an agent takes it out of its own environment)."""
 REMOTE_TOKEN_FILE = '"${XDG_DATA_HOME:-$HOME/.local/share}/opsconsole/agent/agent-token"'
 """Where an agent started with the default data dir keeps its token, as a remote shell sees it."""
@@ -167,7 +168,7 @@ def _private_log(path: Path) -> int:
 
 def _without_secrets(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
     """The environment for an agent: no client secrets (it has its own token file)."""
-    secrets = {AGENT_TOKEN_ENV, "OPSCONSOLE_PASSWORD"}
+    secrets = {AGENT_TOKEN_ENV, PASSWORD_ENV}
     return {key: value for key, value in environ.items() if key not in secrets}
 
 
