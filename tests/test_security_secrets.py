@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.agent.sources import redact_url
+from console.agent.downloads import redact_url
 from tests.conftest import AgentProcess
 from tests.processes_helpers import (
     EventsSocket,

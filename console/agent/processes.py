@@ -16,13 +16,13 @@ from pathlib import Path
 import httpx
 
 from console.agent.children import Children
+from console.agent.downloads import download, download_client
 from console.agent.events import EventBus
 from console.agent.process_logs import ProcessLog, RotatingFile
 from console.agent.sources import (
     DEFAULT_LIMITS,
     Limits,
     SourceError,
-    download,
     local_path,
     read_procfile,
     unpack,
@@ -298,7 +298,7 @@ class ProcessService:
         self.policy = policy
         self.limits = limits
         self.log_dir = log_dir
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        self.http = download_client(limits, httpx.Timeout(30.0, connect=10.0))
         self._processes: dict[str, ManagedProcess] = {}
 
     def list(self) -> list[ProcessStatus]:

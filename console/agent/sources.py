@@ -7,41 +7,26 @@ member was refused and why. Links are checked against the archive's own links
 (what will be on disk), never by the file system's resolution, which gives up
 silently on chains longer than PATH_MAX (CVE-2025-4517).
 
-Downloads have an overall time limit and a size limit; a redirect is checked
-like the first URL; link-local and cloud-metadata addresses are refused unless
-the agent's config allows them. Every message names the URL redacted
-(``redact_url``): user info and query strings are secrets (signed URLs).
+Fetching a remote source is ``downloads.py``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import shutil
-import socket
 import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
-
-import httpx
+from urllib.parse import unquote, urlsplit
 
 from console.agent.credentials import make_tree_private
 
 MAX_DOWNLOAD = 256 << 20
 MAX_UNPACKED = 1 << 30
 MAX_MEMBERS = 20_000
-MAX_REDIRECTS = 5
 MAX_LINK_HOPS = 40
 """Links followed to resolve one path, as Linux's own limit (ELOOP) before giving up."""
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
-)
-"""Cloud instance-metadata services (AWS, ECS, GCP, Azure, Alibaba, Oracle): they hand out
-credentials to whoever asks from the machine."""
 
 
 class SourceError(Exception):
@@ -67,30 +52,6 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def redact_url(url: str) -> str:
-    """``url`` as it may be shown or logged: password and query (signatures, tokens) hidden.
-
-    ``https://u:p@h/a.tgz?sig=x`` → ``https://u:***@h/a.tgz?***``; a URL that does
-    not parse is replaced whole.
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "<unparsable URL>"
-    if not parts.scheme or not parts.netloc:
-        return url if "?" not in url else url.split("?", 1)[0] + "?***"
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    if parts.username is not None or parts.password is not None:
-        user = parts.username or ""
-        netloc = f"{user}:***@{netloc}" if parts.password is not None else f"{user}@{netloc}"
-    query = "***" if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
 def local_path(source_url: str) -> Path | None:
     """The local file or folder a ``file://`` URL or plain path names; None for remote URLs."""
     parsed = urlsplit(source_url)
@@ -99,87 +60,6 @@ def local_path(source_url: str) -> Path | None:
     if parsed.scheme == "" and source_url.startswith("/"):
         return Path(source_url)
     return None
-
-
-def _refused_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_link_local or address in METADATA_ADDRESSES
-
-
-async def _check_destination(url: str, limits: Limits) -> None:
-    """Refuse a URL we will not fetch: not http(s), or (unless allowed) one whose host is
-    or resolves to a link-local or cloud-metadata address."""
-    shown = redact_url(url)
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise SourceError("download failure", f"not a usable URL: {shown}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SourceError("download failure", f"unsupported source URL {shown!r}")
-    if limits.allow_link_local:
-        return
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, port, type=socket.SOCK_STREAM
-        )
-    except OSError as exc:
-        raise SourceError("download failure", f"GET {shown}: {exc.strerror or exc}") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if _refused_address(address):
-            raise SourceError(
-                "download failure",
-                f"GET {shown}: {address} is a link-local or cloud-metadata address "
-                "(refused unless the agent's source_allow_link_local is set)",
-            )
-
-
-async def download(url: str, target: Path, http: httpx.AsyncClient, limits: Limits) -> str:
-    """Fetch ``url`` into ``target``; the answer's content type, for telling zip from tar.
-
-    Raises SourceError (state ``download failure``) for a refused or unreachable
-    URL, an error answer, too many redirects, or a download past the size or time limit.
-    """
-    shown = redact_url(url)
-    try:
-        async with asyncio.timeout(limits.download_seconds):
-            return await _follow(url, target, http, limits)
-    except TimeoutError:
-        raise SourceError(
-            "download failure", f"GET {shown}: not done within {limits.download_seconds:g}s"
-        ) from None
-    except httpx.HTTPError as exc:
-        raise SourceError("download failure", f"GET {shown}: {type(exc).__name__}") from None
-
-
-async def _follow(url: str, target: Path, http: httpx.AsyncClient, limits: Limits) -> str:
-    """Fetch with every redirect checked as the first URL was."""
-    for _ in range(MAX_REDIRECTS + 1):
-        await _check_destination(url, limits)
-        async with http.stream("GET", url, follow_redirects=False) as response:
-            if response.is_redirect and "location" in response.headers:
-                url = urljoin(url, response.headers["location"])
-                continue
-            if response.status_code != 200:
-                raise SourceError(
-                    "download failure", f"GET {redact_url(url)}: HTTP {response.status_code}"
-                )
-            received = 0
-            with target.open("wb") as out:
-                async for chunk in response.aiter_bytes():
-                    received += len(chunk)
-                    if received > limits.download:
-                        raise SourceError(
-                            "download failure",
-                            f"{redact_url(url)} is larger than {limits.download} bytes",
-                        )
-                    out.write(chunk)
-            return response.headers.get("content-type", "")
-    raise SourceError(
-        "download failure", f"GET {redact_url(url)}: more than {MAX_REDIRECTS} redirects"
-    )
 
 
 def unpack(
