@@ -219,3 +219,29 @@ def test_tokens_reach_no_child_and_no_command_line(
         for secret in secrets:
             assert secret not in text, f"a token shows in {where}"
     assert "OPSCONSOLE_INBOX_TOKEN" not in places["a script's environment"]
+
+
+def test_filtered_params_hide_values_whatever_the_case_of_their_names(
+    agent_factory: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    from tests.conftest import write_script
+
+    scripts = tmp_path / "cased"
+    write_script(scripts, "login.sh", "param: Token\nparam: user\nfiltered_params: TOKEN", "true")
+    agent = agent_factory("--scripts", str(scripts))
+    events = EventsSocket(agent, topics="script.run")
+    try:
+        ran = httpx.post(
+            f"{agent.url}/scripts/login",
+            json={"Token": "hunter2", "user": "ops"},
+            headers=agent.headers,
+            timeout=30,
+        )
+        assert ran.status_code == 200, ran.text
+        finished = json.loads(events.ws.recv(timeout=10))
+    finally:
+        events.close()
+    runs = httpx.get(f"{agent.url}/runs", headers=agent.headers, timeout=10).json()["runs"]
+    assert runs[0]["params"] == {"Token": "FILTERED", "user": "ops"}
+    assert finished["data"]["params"] == {"Token": "FILTERED", "user": "ops"}
+    assert "hunter2" not in agent.log.read_text()
