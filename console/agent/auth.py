@@ -161,13 +161,14 @@ class AuthMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        why = browser_guard.refusal(scope, self.policy.allowed_hosts)
+        headers = Headers(scope=scope)
+        why = browser_guard.refusal(scope, headers, self.policy.allowed_hosts)
         if why is not None:
             log.warning("refused %s %s: %s", scope.get("method", "WS"), scope["path"], why)
             await self._refuse(scope, receive, send, 403, why)
             return
         family = family_of(scope["path"])
-        authorization = Headers(scope=scope).get("authorization", "")
+        authorization = headers.get("authorization", "")
         client = (scope.get("client") or ("unknown", 0))[0]
         if await self.policy.admits(family, authorization):
             if authorization:

@@ -38,9 +38,8 @@ def _origin(scheme: str, host: str) -> str:
     return f"{scheme}://{host}"
 
 
-def refusal(scope: Scope, allowed_hosts: frozenset[str]) -> str | None:
+def refusal(scope: Scope, headers: Headers, allowed_hosts: frozenset[str]) -> str | None:
     """Why this request or handshake looks sent by a browser for another site; None if fine."""
-    headers = Headers(scope=scope)
     host = headers.get("host")
     if not host:
         return "a Host header is required"
