@@ -94,7 +94,7 @@ def build_parser() -> Parser:
     add_pane_commands(commands, common)
 
     bench = commands.add_parser("bench", help="measure this machine (figures beside a baseline)")
-    bench.add_argument("name", choices=["startup", "logs", "inbox"])
+    bench.add_argument("name", choices=["startup", "logs", "inbox", "supervise"])
     bench.add_argument("--rounds", type=int, default=5, help="measurements of each side")
     return parser
 
@@ -107,7 +107,11 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
 
     command("ps", "list the agent's processes")
     for verb in ("restart", "stop", "start"):
-        command(verb, f"{verb} a process").add_argument("slug")
+        control = command(verb, f"{verb} a process, every process of an app, or all")
+        which = control.add_mutually_exclusive_group(required=True)
+        which.add_argument("slug", nargs="?", help="the process")
+        which.add_argument("--app", help=f"{verb} every process of this app in one call")
+        which.add_argument("--all", action="store_true", help=f"{verb} every process")
     logs = command("logs", "print a process's output (-f: and follow it)")
     logs.add_argument("slug")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
@@ -145,29 +149,9 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
         "id"
     )
 
-    ssh = commands.add_parser(
-        "ssh",
-        help="run or check a command on a host over SSH",
-        usage="opsconsole ssh {run,check} [options] HOST -- COMMAND...",
-        description="Options go before HOST, as with ssh itself; the command comes after --.",
-    )
-    ssh.add_argument("action", choices=["run", "check"])
-    ssh.add_argument("host", help="a host named in the config, or user@host[:port]")
-    ssh.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
-    ssh.add_argument("--json", action="store_true", help="check: print JSON")
-    ssh.add_argument("--sudo", action="store_true", help="run it with sudo -n")
-    ssh.add_argument("--config", type=Path, help="TOML config file (its [hosts])")
-    ssh.add_argument("--identity", type=Path, action="append", help="private key (like ssh -i)")
-    ssh.add_argument(
-        "--known-hosts",
-        type=lambda text: Path(text).expanduser(),
-        help="known_hosts file (default ~/.ssh/known_hosts)",
-    )
-    ssh.add_argument(
-        "--accept-host-key",
-        metavar="FINGERPRINT",
-        help="record the host's key first, if it has this SHA256 fingerprint",
-    )
+    from console.cli_ssh import add_parser as add_ssh_parser
+
+    add_ssh_parser(commands)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def pane_command(name: str) -> Callable[[Any, argparse.Namespace], Awaitable[int]]:
+    skip_unused_imports()
     from console import cli_commands
 
     handlers = {
@@ -213,15 +198,17 @@ def pane_command(name: str) -> Callable[[Any, argparse.Namespace], Awaitable[int
 
 
 def run_ssh(args: argparse.Namespace) -> int:
-    from console import cli_commands
+    from console import cli_ssh
     from console.adapters.errors import BackendError
 
     if not [a for a in args.argv if a != "--"]:
         raise ConfigError("ssh: give the command after --, e.g. ssh run web1 -- uptime")
     hosts = ConsoleConfig.load(args.config).hosts
     try:
-        return asyncio.run(cli_commands.ssh(args, hosts))
-    except (BackendError, ValueError) as exc:
+        return asyncio.run(cli_ssh.ssh(args, hosts))
+    except cli_ssh.UsageError as exc:
+        raise ConfigError(str(exc)) from None
+    except (BackendError, ValueError, AttributeError) as exc:
         print(f"opsconsole: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 1
 
@@ -320,6 +307,7 @@ def ssh_connector(url: str, context: dict[str, Any]) -> AgentConnector:
         remote_port=int(context.get("remote_port", 8470)),
         start=bool(context.get("start", True)),
         remote_command=str(context.get("remote_command", "opsconsole")),
+        remote_log_dir=context.get("remote_log_dir"),
     )
 
 
@@ -342,9 +330,26 @@ def console_hosts(config: ConsoleConfig) -> dict[str, dict[str, Any]]:
     return config.hosts
 
 
+UNUSED_BY_CLIENTS = ("trio", "httpx._main")
+"""Modules httpx's import pulls in when installed, that a client command never runs: trio
+(httpcore's other async backend, ~40 ms) and httpx's own command line (click, rich and
+pygments, ~30 ms)."""
+
+
+def skip_unused_imports() -> None:
+    """Make the optional imports in UNUSED_BY_CLIENTS fail fast in this process.
+
+    Both are guarded by ``except ImportError`` in httpcore and httpx, which then fall back
+    to asyncio and to a stub ``httpx.main``; a module loaded already is left alone.
+    """
+    for name in UNUSED_BY_CLIENTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
 def run_client(
     args: argparse.Namespace, command: Callable[[Any, argparse.Namespace], Awaitable[int]]
 ) -> int:
+    skip_unused_imports()
     from console.adapters.errors import BackendError
 
     args.json = getattr(args, "json", False)  # the flag is accepted at any level, so unset

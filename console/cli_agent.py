@@ -93,6 +93,9 @@ def run_agent(args: argparse.Namespace) -> int:
         )
     settings.apply_demo()
     settings.check()
+    from console.cli import skip_unused_imports
+
+    skip_unused_imports()  # the agent runs on asyncio alone: ~6 MiB and ~60 ms less
     from console.agent.server import serve
 
     return serve(settings)

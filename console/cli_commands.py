@@ -1,7 +1,7 @@
-"""The scriptable subcommands of each pane: ps, restart/stop/start, logs, queue, pool, inbox, ssh.
+"""The scriptable subcommands of each pane: ps, restart/stop/start, logs, queue, pool, inbox.
 
-Each takes the parsed arguments and a connected ``AgentClient`` (ssh takes
-none) and returns the exit status; ``--json`` prints what programs read.
+Each takes the parsed arguments and a connected ``AgentClient`` (ssh, in
+``cli_ssh``, takes none) and returns the exit status; ``--json`` prints what programs read.
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from console.adapters.agent import AgentClient
-from console.adapters.ssh import Host, SshHosts
 from console.models import LogGap, ModuleSnapshot, Stream
 
 
@@ -56,12 +54,18 @@ async def ps(client: AgentClient, args: argparse.Namespace) -> int:
 
 
 async def control(client: AgentClient, args: argparse.Namespace) -> int:
-    action = getattr(client.processes, args.command)
-    status = await action(args.slug)
-    if args.json:
-        _print_json(status.to_wire())
+    """restart/stop/start of one SLUG, or of ``--app`` / ``--all`` in one call."""
+    if args.slug is None:
+        statuses = await client.processes.control_many(args.command, app=args.app)
+        if args.json:
+            _print_json({"processes": [status.to_wire() for status in statuses]})
     else:
-        print(f"{status.slug}: {args.command} asked; now {status.state.value}")
+        statuses = [await getattr(client.processes, args.command)(args.slug)]
+        if args.json:
+            _print_json(statuses[0].to_wire())
+    if not args.json:
+        for status in statuses:
+            print(f"{status.slug}: {args.command} asked; now {status.state.value}")
     return 0
 
 
@@ -163,43 +167,3 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             message = await box.ack(args.id)
             print(json.dumps(message.to_wire()) if args.json else f"acked {message.id}")
     return 0
-
-
-async def ssh(args: argparse.Namespace, hosts_config: dict[str, dict[str, Any]]) -> int:
-    """``ssh run|check HOST -- CMD...``: remoto-like logs, or stdout/stderr/exit status."""
-    logging.basicConfig(
-        level=logging.DEBUG,
-        format="%(asctime)s [%(name)s][%(levelname)s] %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("asyncssh").setLevel(logging.WARNING)
-    configured = hosts_config.get(args.host, {})
-    host = Host.parse(str(configured.get("address", args.host)), name=args.host)
-    options: dict[str, Any] = {"client_keys": args.identity}
-    if args.known_hosts:
-        options["known_hosts"] = args.known_hosts
-    hosts = SshHosts(**options)
-    try:
-        if args.accept_host_key:
-            fingerprint = await hosts.accept_host_key(host, args.accept_host_key)
-            print(f"{host.name}: recorded host key {fingerprint}", file=sys.stderr)
-        argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-        if args.action == "run":
-            return await hosts.run(host, argv, sudo=args.sudo)
-        result = await hosts.check(host, argv, sudo=args.sudo)
-        if args.json:
-            _print_json(
-                {
-                    "stdout": result.stdout,
-                    "stderr": result.stderr,
-                    "exit_status": result.exit_status,
-                }
-            )
-        else:
-            for line in result.stdout:
-                print(line)
-            for line in result.stderr:
-                print(line, file=sys.stderr)
-        return result.exit_status
-    finally:
-        await hosts.close()

@@ -137,6 +137,20 @@ def running_agent_url(agent_data_dir: Path) -> str | None:
     return url or None
 
 
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How many connections the agent holds open, and for how long an idle one may wait."""
+
+    max_open: int = 4096
+    """Open connections at most; lowered to half the open-file limit when that is smaller."""
+    head_timeout: float = 10.0
+    """Seconds a connection may take to send a whole request head (slow or silent clients)."""
+    keep_alive: float = 5.0
+    """Seconds an idle keep-alive connection stays open after its last answer."""
+    body_timeout: float = 60.0
+    """Seconds a request body may take to arrive whole (else 408)."""
+
+
 @dataclass
 class AgentSettings:
     """Everything ``opsconsole agent`` needs to serve."""
@@ -179,6 +193,8 @@ class AgentSettings:
     """The top-level ``[queue]`` and ``[pool]`` tables: module types, as commands."""
     module_timeouts: dict[str, float] = field(default_factory=dict)
     """``[agent.module_timeouts]``: connect, reply, rm_grace, term_grace (seconds)."""
+    connections: dict[str, float] = field(default_factory=dict)
+    """``[agent.connections]``: the ConnectionLimits fields (max_open, head_timeout, ...)."""
 
     def module_types(self, service: str, kind: str = "modules") -> dict[str, list[str]]:
         """``{type: command}`` of ``[SERVICE.KIND.TYPE] command = [...]``."""
@@ -195,6 +211,18 @@ class AgentSettings:
             return DeliveryPolicy(**self.inbox)
         except TypeError as exc:
             raise ConfigError(f"[agent.inbox]: {exc}") from None
+
+    def connection_limits(self) -> ConnectionLimits:
+        try:
+            limits = ConnectionLimits(**self.connections)
+        except TypeError as exc:
+            raise ConfigError(f"[agent.connections]: {exc}") from None
+        if (
+            limits.max_open < 1
+            or min(limits.head_timeout, limits.keep_alive, limits.body_timeout) <= 0
+        ):
+            raise ConfigError("[agent.connections]: every limit must be above zero")
+        return limits
 
     def restart_policy(self) -> RestartPolicy:
         try:
@@ -268,6 +296,7 @@ class AgentSettings:
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
         self.restart_policy()
         self.delivery_policy()
+        self.connection_limits()
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -120,8 +121,18 @@ class AgentProcess:
         return self.process.wait(timeout)
 
 
-def start_agent(*args: str, log: Path, env: dict[str, str] | None = None) -> AgentProcess:
-    """Start ``python -m console agent --port 0 ARGS`` and wait for its URL line."""
+def start_agent(
+    *args: str, log: Path, env: dict[str, str] | None = None, file_limit: int | None = None
+) -> AgentProcess:
+    """Start ``python -m console agent --port 0 ARGS`` and wait for its URL line.
+
+    ``file_limit``: its soft and hard RLIMIT_NOFILE (as a small system's would be).
+    """
+
+    def limit_files() -> None:
+        if file_limit is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (file_limit, file_limit))
+
     with log.open("w") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "console", "agent", "--port", "0", *args],
@@ -129,6 +140,7 @@ def start_agent(*args: str, log: Path, env: dict[str, str] | None = None) -> Age
             stderr=log_file,
             text=True,
             env={**os.environ, **(env or {})},
+            preexec_fn=limit_files if file_limit is not None else None,
         )
     assert process.stdout is not None
     url = process.stdout.readline().strip()
@@ -150,10 +162,14 @@ def agent_factory(tmp_path: Path) -> Iterator:
     """Start agents with extra flags; every one is stopped after the test."""
     started: list[AgentProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> AgentProcess:
+    def start(
+        *args: str, env: dict[str, str] | None = None, file_limit: int | None = None
+    ) -> AgentProcess:
         data_dir = tmp_path / f"agent-data-{len(started)}"
         log = tmp_path / f"agent-{len(started)}.log"
-        agent = start_agent("--data-dir", str(data_dir), *args, log=log, env=env)
+        agent = start_agent(
+            "--data-dir", str(data_dir), *args, log=log, env=env, file_limit=file_limit
+        )
         started.append(agent)
         return agent
 

@@ -187,7 +187,7 @@ def test_create_refuses_the_types_a_browser_sends_without_asking(
         (create_body("my app", "n", "/x"), "'app' may hold only"),
         (create_body("../etc", "n", "/x"), "'app' may hold only"),
         (create_body("a", "web/0", "/x"), "'node' may hold only"),
-        ("{not json", "not valid JSON"),
+        ("{not json", "is not JSON"),
         ([create_body("a", "n", "/x")], "JSON object"),
         ('"a string"', "JSON object"),
     ],

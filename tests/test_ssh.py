@@ -37,10 +37,13 @@ def test_addresses_parse() -> None:
     assert Host.parse("deploy@web1.internal:2222") == Host(
         "web1.internal", "web1.internal", 2222, "deploy"
     )
-    assert Host.parse("web1") == Host("web1", "web1", 22, None)
+    # Left out, the port and user are ~/.ssh/config's to decide: nothing fills in 22.
+    assert Host.parse("web1") == Host("web1", "web1", None, None)
     assert Host.parse("root@[::1]:22", name="v6").hostname == "::1"
-    with pytest.raises(ValueError):
-        Host.parse("bad host name")
+    assert str(Host.parse("root@[::1]:22")) == "root@[::1]:22"
+    for bad in ("bad host name", "web1:0", "web1:70000", "web1:"):
+        with pytest.raises(ValueError):
+            Host.parse(bad)
 
 
 async def test_check_returns_both_streams_and_the_exit_status(hosts: SshHosts, host: Host) -> None:
@@ -186,3 +189,21 @@ async def test_an_ssh_context_starts_an_agent_on_the_host_and_reaches_it(
         if connector.started_pid is not None:
             os.kill(connector.started_pid, signal.SIGTERM)
         await connector.close()
+
+
+async def test_a_host_slow_to_answer_holds_up_no_other(hosts: SshHosts, host: Host) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, never says a word of SSH
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    slow = Host("slow", "127.0.0.1", server.sockets[0].getsockname()[1], host.user)
+    stuck = asyncio.create_task(hosts.check(slow, ["true"]))
+    try:
+        await asyncio.sleep(0.2)  # the slow host's connection is under way
+        assert not stuck.done()
+        async with asyncio.timeout(5):  # well inside the slow host's 10 s connect timeout
+            assert (await hosts.check(host, ["echo", "quick"])).stdout == ["quick"]
+    finally:
+        stuck.cancel()
+        server.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -84,9 +86,11 @@ def running(pid: int) -> bool:
     return os.path.exists(f"/proc/{pid}")
 
 
-def forget_remote_log(port: int) -> None:
-    """The log SshAgent gives an agent it starts on a host (here, this machine's /tmp)."""
-    Path(f"/tmp/opsconsole-agent-{port}.log").unlink(missing_ok=True)
+def footer_keys(app: OpsConsoleApp) -> dict[str, str]:
+    """What the footer shows now: key → description."""
+    from textual.widgets._footer import FooterKey
+
+    return {key.key: key.description for key in app.query(FooterKey)}
 
 
 async def test_the_table_shows_configured_hosts_and_an_empty_config_says_how_to_add_one(
@@ -189,6 +193,10 @@ async def test_an_unknown_host_key_is_shown_and_k_records_it_only_on_yes(
         await wait_for(pilot, lambda: cell(app, "testhost", "state") == "host key unknown", "key")
         assert pane(app).rows["testhost"].exit_status is None
         fingerprint = await ssh.host_key_fingerprint(pane(app)._parsed["testhost"])
+        # The refusal shows the key; here k accepts it, so no shell command is offered.
+        notes = [text for stream, text in output(app) if stream is None]
+        assert any(f"ssh-ed25519 {fingerprint}" in note for note in notes), notes
+        assert not any("--accept-host-key" in note for note in notes)
         await pilot.press("escape", "k")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
         assert isinstance(app.screen, ConfirmDialog)
@@ -217,6 +225,7 @@ async def test_c_switches_the_console_to_the_agent_on_the_host_and_the_panes_fol
             "remote_port": remote_port,
             "remote_command": f"{THIS_CODE} -m console",
             "agent_args": ["--scripts", str(scripts_dir), "--data-dir", str(tmp_path / "remote")],
+            "remote_log_dir": str(tmp_path / "remote-logs"),
         }
     }
     first = local_agent(tmp_path)
@@ -245,6 +254,16 @@ async def test_c_switches_the_console_to_the_agent_on_the_host_and_the_panes_fol
             assert "hello" not in scripts.scripts  # the local catalog's
             titles = {c.title for c in app.get_system_commands(app.screen)}
             assert "Back to local agent" in titles
+            notes = [text for stream, text in output(app) if stream is None]
+            assert any("agent: no agent answers there: starting one" in n for n in notes)
+            assert any(f"agent-{remote_port}.log" in n for n in notes), notes
+            # One key, in the footer while on a host, goes back to the local agent.
+            await wait_for(pilot, lambda: footer_keys(app).get("L") == "Local", "footer key")
+            await pilot.press("L")
+            await wait_for(pilot, lambda: app.connector is first, "back to local")
+            await wait_for(pilot, lambda: app.connection_state == "connected", "local again")
+            await wait_for(pilot, lambda: "L" not in footer_keys(app), "footer key gone")
+            await wait_for(pilot, lambda: "hello" in scripts.scripts, "the local catalog")
     finally:
         # The agent started on the host outlives the console by design: stop it, by its PID.
         for pid in started:
@@ -253,9 +272,50 @@ async def test_c_switches_the_console_to_the_agent_on_the_host_and_the_panes_fol
                 if not running(pid):
                     break
                 await asyncio.sleep(0.05)
-        forget_remote_log(remote_port)
     assert started, "no agent was started on the host"
     assert not any(running(pid) for pid in started)
+
+
+async def test_an_agent_that_cannot_start_on_the_host_is_reported_with_its_log_within_seconds(
+    tmp_path: Path, sshd: SshServer, ssh: SshHosts
+) -> None:
+    logs = tmp_path / "remote-logs"
+    config = {
+        "testhost": {
+            "address": address(sshd),
+            "remote_port": _free_port(),
+            # As on a host where opsconsole is not installed for that Python.
+            "remote_command": f"{sys.executable} -m opsconsole_not_installed",
+            "remote_log_dir": str(logs),
+        }
+    }
+    first = local_agent(tmp_path)
+    app = OpsConsoleApp(first, hosts=config, ssh=ssh)
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.connection_state == "connected", "local agent")
+        await pilot.press("5", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "asked")
+        chosen = time.monotonic()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.connection_state == "offline", "the failure")
+        took = time.monotonic() - chosen
+        failure = next(n for n in notes if n.title == "Agent unreachable")
+        log = f"{logs}/agent-{config['testhost']['remote_port']}.log"
+        assert "the agent started there exited" in failure.message
+        assert log in failure.message
+        assert "No module named opsconsole_not_installed" in failure.message
+        assert took < 10, f"the failure took {took:.1f} s to show"
+        steps = [text for stream, text in output(app) if stream is None]
+        assert any("agent: agent started (pid" in step for step in steps)
+        # The cause stays in the output after the notification is gone.
+        assert any("agent: failed: the agent started there exited" in step for step in steps)
+        assert any("No module named opsconsole_not_installed" in step for step in steps)
+        assert all("\n" not in step for step in steps)
+        # The way back is one key, shown in the footer.
+        assert footer_keys(app).get("L") == "Local"
+        await pilot.press("L")
+        await wait_for(pilot, lambda: app.connection_state == "connected", "local again")
 
 
 async def test_keys_are_listed_and_every_action_is_in_the_palette(

@@ -7,8 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from types import TracebackType
 
-from websockets.exceptions import ConnectionClosed
-
 from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
 from console.adapters.errors import AuthError, NotFound, Unavailable
@@ -67,6 +65,8 @@ class AgentClient:
         while True:
             try:
                 async with websocket.connect(self.endpoint, path) as ws:
+                    from websockets.exceptions import ConnectionClosed  # loaded by connect
+
                     try:
                         async for frame in ws:
                             attempt = 0

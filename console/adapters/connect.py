@@ -9,10 +9,11 @@ import os
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from console.adapters.errors import Unavailable
+from console.adapters.errors import BackendError, Unavailable
 
 if TYPE_CHECKING:
     # Imported when first connecting: httpx and websockets are slow to import,
@@ -183,8 +184,12 @@ def _terminate_with_parent() -> None:
 class SshAgent:
     """An agent listening on another host's loopback, reached through an SSH port forward.
 
-    When nothing answers there and ``start`` is set, an agent is started on
-    the host (detached, so it outlives this console) and waited for.
+    When nothing answers there and ``start`` is set, an agent is started on the host
+    (detached, so it outlives this console) and waited for; if it dies or stays silent, the
+    error gives the last lines of its log on the host and the log's path. The log lives in
+    ``remote_log_dir`` (default ``$XDG_STATE_HOME/opsconsole``, made 0700): never in /tmp,
+    where another user of the host could plant a link under the predictable name.
+    ``progress`` is told each step in a few words, for a console to show.
     """
 
     def __init__(
@@ -195,6 +200,8 @@ class SshAgent:
         start: bool = True,
         remote_command: str = "opsconsole",
         agent_args: list[str] | None = None,
+        remote_log_dir: str | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.hosts = hosts
         self.agent_args = agent_args or []
@@ -202,17 +209,26 @@ class SshAgent:
         self.remote_port = remote_port
         self.start = start
         self.remote_command = remote_command
+        self.remote_log_dir = remote_log_dir
+        self.progress = progress
         self.started_pid: int | None = None
+        self.remote_log: str | None = None
+        """The started agent's log, as a path on the host."""
         self._client: AgentClient | None = None
 
     @property
     def description(self) -> str:
         return f"ssh://{self.host} → port {self.remote_port}"
 
+    def _say(self, step: str) -> None:
+        if self.progress is not None:
+            self.progress(step)
+
     async def connect(self) -> AgentClient:
         from console.adapters.agent import AgentClient
         from console.adapters.base import Endpoint
 
+        self._say(f"forwarding a local port to port {self.remote_port} on the host")
         local_port = await self.hosts.forward(self.host, self.remote_port)
         url = f"http://127.0.0.1:{local_port}"
         client = AgentClient(Endpoint(url, agent_token=await self._remote_token()))
@@ -222,8 +238,18 @@ class SshAgent:
             await client.aclose()
             if not self.start:
                 raise
-            await self._start_remote()
-            client = await self._wait_ready(url)
+            self._say("no agent answers there: starting one")
+            try:
+                await self._start_remote()
+                self._say(
+                    f"agent started (pid {self.started_pid}), waiting for it to answer; "
+                    f"its log: {self.remote_log}"
+                )
+                client = await self._wait_ready(url)
+            except BackendError as exc:  # kept where the steps are, past the toast
+                self._say(f"failed: {exc.message.removeprefix(f'{self.host.name}: ')}")
+                raise
+        self._say("the agent answers")
         self._client = client
         return client
 
@@ -237,36 +263,72 @@ class SshAgent:
         return lines[0] if result.exit_status == 0 and lines else None
 
     async def _start_remote(self) -> None:
-        extra = shlex.join(self.agent_args)
+        folder = _remote_folder(self.remote_log_dir)
+        agent = (
+            f"{self.remote_command} agent --host 127.0.0.1 --port {self.remote_port} "
+            f"{shlex.join(self.agent_args)}"
+        )
         line = (
-            f"nohup {self.remote_command} agent --host 127.0.0.1 --port {self.remote_port} "
-            f"{extra} >>/tmp/opsconsole-agent-{self.remote_port}.log 2>&1 </dev/null & echo $!"
+            f'd={folder} && mkdir -p "$d" && chmod 700 "$d" && '
+            f'log="$d/agent-{self.remote_port}.log" && : >"$log" && '
+            f'{{ nohup {agent} >>"$log" 2>&1 </dev/null & }} && echo "$! $log"'
         )
         result = await self.hosts.check(self.host, line)
-        if result.exit_status != 0 or not result.stdout or not result.stdout[-1].isdigit():
+        pid, _, log = (result.stdout[-1] if result.stdout else "").partition(" ")
+        if result.exit_status != 0 or not pid.isdigit() or not log:
             raise Unavailable(
-                f"{self.host.name}: could not start an agent: {' '.join(result.stderr)[:200]}"
+                f"{self.host.name}: could not start an agent: {' '.join(result.stderr)[:300]}"
             )
-        self.started_pid = int(result.stdout[-1])
+        self.started_pid, self.remote_log = int(pid), log
 
     async def _wait_ready(self, url: str) -> AgentClient:
-        """A client on the agent just started, once it answers (its token made by then)."""
+        """A client on the agent just started, once it answers (with the token it made at
+        start); Unavailable with its log's last lines if it dies first, or says nothing for
+        READY_TIMEOUT seconds."""
         from console.adapters.agent import AgentClient
         from console.adapters.base import Endpoint
 
-        for _ in range(int(READY_TIMEOUT / 0.2)):
-            await asyncio.sleep(0.2)
-            token = await self._remote_token()
-            if token is None:
-                continue
-            client = AgentClient(Endpoint(url, agent_token=token))
-            try:
-                await client.info()
-            except Unavailable:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READY_TIMEOUT
+        next_look = loop.time()
+        client: AgentClient | None = None
+        try:
+            while loop.time() < deadline:
+                if client is None and (token := await self._remote_token()) is not None:
+                    client = AgentClient(Endpoint(url, agent_token=token))
+                if client is not None:
+                    with contextlib.suppress(Unavailable):
+                        await client.info()
+                        return client
+                if loop.time() >= next_look:
+                    next_look = loop.time() + 0.5
+                    if not await self._remote_alive():
+                        raise Unavailable(await self._log_tail("the agent started there exited"))
+                await asyncio.sleep(0.1)
+            raise Unavailable(
+                await self._log_tail(
+                    f"the agent started there did not answer in {READY_TIMEOUT:g} s"
+                )
+            )
+        except BaseException:
+            if client is not None:
                 await client.aclose()
-                continue
-            return client
-        raise Unavailable(f"{self.host.name}: the agent started there did not answer")
+            raise
+
+    async def _remote_alive(self) -> bool:
+        probe = ["kill", "-0", str(self.started_pid)]
+        return (await self.hosts.check(self.host, probe, time_limit=10)).exit_status == 0
+
+    async def _log_tail(self, what: str, lines: int = 12) -> str:
+        """``what``, then the last lines of the started agent's log and where it is."""
+        try:
+            found = await self.hosts.check(
+                self.host, ["tail", "-n", str(lines), str(self.remote_log)], time_limit=10
+            )
+            tail = "\n".join(found.stdout) or "(empty)"
+        except BackendError as exc:
+            tail = f"(unreadable: {exc.message})"
+        return f"{self.host.name}: {what}; its log {self.remote_log} ends with:\n{tail}"
 
     async def stop_remote(self) -> None:
         """Stop the agent this console started on the host (one it found running stays)."""
@@ -279,3 +341,14 @@ class SshAgent:
             await self._client.aclose()
             self._client = None
         await self.hosts.close()
+
+
+def _remote_folder(path: str | None) -> str:
+    """A folder on the host as a shell word: ``~/`` means the remote user's home there."""
+    if not path:
+        return '"${XDG_STATE_HOME:-$HOME/.local/state}/opsconsole"'
+    if path == "~":
+        return '"$HOME"'
+    if path.startswith("~/"):
+        return '"$HOME"' + shlex.quote(path[1:])
+    return shlex.quote(path)

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
-from websockets.exceptions import ConnectionClosed
 
 from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
@@ -77,6 +76,8 @@ class JojoScripts:
             return
         path = f"{_script_path(name)}/stream"
         async with websocket.connect(self._endpoint, path) as ws:
+            from websockets.exceptions import ConnectionClosed  # loaded by connect
+
             try:
                 await ws.send(json.dumps({"params": params}))
                 async for frame in ws:

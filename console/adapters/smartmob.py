@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
@@ -22,6 +21,7 @@ from console.adapters.errors import BackendError, NotFound, Unavailable
 from console.models import LogBatch, LogEvent, LogGap, ProcessStatus, Stream
 
 CONTROL_FEATURE = "processes.control"
+BULK_FEATURE = "processes.bulk"
 JSON_LOGS_FEATURE = "processes.json-logs"
 
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -84,6 +84,29 @@ class SmartmobProcesses:
     async def start(self, slug: str) -> ProcessStatus:
         return await self._control("start", slug)
 
+    async def control_many(
+        self, action: str, *, app: str | None = None, slugs: list[str] | None = None
+    ) -> list[ProcessStatus]:
+        """Restart, stop or start every process of ``app``, the ``slugs`` given, or (neither)
+        all of them, in one call; each one's status once settled.
+
+        Raises NotFound for an unknown app or slug (then nothing was touched), BackendError
+        when the agent has no bulk routes.
+        """
+        if action not in ("restart", "stop", "start"):
+            raise ValueError(f"no process action {action!r}")
+        if BULK_FEATURE not in self.features:
+            raise BackendError(
+                f"this agent cannot {action} many processes at once (no bulk routes)"
+            )
+        selection: dict[str, object] = (
+            {"app": app} if app is not None else {"slugs": slugs} if slugs else {"all": True}
+        )
+        body = json_body(await request(self._http, "POST", f"/{action}-processes", json=selection))
+        if not isinstance(body, dict) or not isinstance(body.get("processes"), list):
+            raise BackendError(f"unexpected bulk answer: {str(body)[:80]}")
+        return [ProcessStatus.from_wire(p) for p in body["processes"]]
+
     async def _control(self, action: str, slug: str) -> ProcessStatus:
         if not self.controllable:
             raise BackendError(f"this agent cannot {action} a process (no control routes)")
@@ -122,6 +145,8 @@ class SmartmobProcesses:
             path += "?format=json" + (f"&since={since}" if since is not None else "")
         seq = since or 0
         async with websocket.connect(self._endpoint, path) as ws:
+            from websockets.exceptions import ConnectionClosed, ConnectionClosedOK  # loaded
+
             try:
                 async for frame in ws:
                     if as_json:

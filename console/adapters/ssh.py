@@ -1,33 +1,65 @@
 """Remote commands over SSH (PROTOCOLS.md §5, remoto-like), on asyncssh.
 
-Host keys are checked against known_hosts, as OpenSSH does: an unknown or a
-changed key is refused unless the operator accepts it (then it is recorded).
-Keys, the SSH agent and ``~/.ssh/config`` are used as OpenSSH uses them. One
-connection per host is kept and reused; it also carries port forwards.
+Settings come as OpenSSH resolves them (``ssh_settings``); host keys are checked against
+known_hosts and an unknown or changed key is refused with its fingerprint until the operator
+accepts it (``ssh_keys``). One connection per host is kept and reused, with a keep-alive; it
+also carries port forwards. Output never hangs a call: bytes that are not UTF-8 become U+FFFD,
+a broken connection ends the call with an error (and is dropped from the cache), and every
+call has a time limit. Lines are cut as ``str.splitlines`` cuts them, as remoto does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import asyncssh
 
 from console.adapters.errors import AuthError, BackendError, Unavailable
+from console.adapters.ssh_host import Host, HostConnection
+from console.adapters.ssh_keys import (
+    HostKeyRefused,
+    OfferedKey,
+    accept_command,
+    fetch_offered_key,
+    record,
+    refusal,
+)
+from console.adapters.ssh_lines import LineSplitter
+from console.adapters.ssh_settings import (
+    DEFAULT_CONFIG,
+    HostSettings,
+    SshDefaults,
+    resolve,
+)
 from console.models import Stream
 
-DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts").expanduser()
-DEFAULT_CONFIG = Path("~/.ssh/config").expanduser()
-_ADDRESS = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]]+\]|[^:\s]+)(?::(?P<port>\d+))?$")
+if TYPE_CHECKING:
+    from console.adapters.ssh_remote import RemoteModule
 
+__all__ = [
+    "CallTimedOut",
+    "CommandFailed",
+    "CommandNotFound",
+    "Host",
+    "HostConnection",
+    "HostKeyRefused",
+    "LineSplitter",
+    "OfferedKey",
+    "RemoteResult",
+    "SshHosts",
+]
 
-class HostKeyRefused(AuthError):
-    """The host's key is unknown or has changed; nothing was sent to it."""
+DEFAULT_TIME_LIMIT = 600.0
+"""Seconds a call may take when the caller names no limit."""
+_CHUNK = 65536
+_Batch = tuple[Stream, list[str]]
 
 
 class CommandFailed(BackendError):
@@ -38,27 +70,20 @@ class CommandFailed(BackendError):
         self.exit_status = status
 
 
-@dataclass(frozen=True)
-class Host:
-    """Where to reach a machine: ``name`` is what logs and the console call it."""
+class CommandNotFound(BackendError):
+    """The program an argv names does not exist on the host (or is not executable there)."""
 
-    name: str
-    hostname: str
-    port: int = 22
-    user: str | None = None
+    def __init__(self, host: str, program: str) -> None:
+        super().__init__(f"{host}: command not found: {program}")
+        self.program = program
 
-    @classmethod
-    def parse(cls, address: str, name: str | None = None) -> Host:
-        """``[user@]host[:port]`` (IPv6 in brackets)."""
-        found = _ADDRESS.match(address.strip())
-        if found is None:
-            raise ValueError(f"not a host address: {address!r} (expected user@host:port)")
-        hostname = found["host"].strip("[]")
-        return cls(name or hostname, hostname, int(found["port"] or 22), found["user"])
 
-    def __str__(self) -> str:
-        user = f"{self.user}@" if self.user else ""
-        return f"{user}{self.hostname}:{self.port}"
+class CallTimedOut(Unavailable):
+    """A remote call did not finish within its time limit: its channel was closed.
+
+    The host is asked to stop the command (SIGTERM), but OpenSSH's server may not honour
+    that; then the command ends when it next writes to its closed output or reads its input.
+    """
 
 
 @dataclass(frozen=True)
@@ -69,24 +94,56 @@ class RemoteResult:
 
 
 class SshHosts:
-    """Runs commands on hosts and forwards ports to them, one reused connection per host."""
+    """Runs commands on hosts and forwards ports to them, one reused connection per host.
+
+    ``known_hosts`` and ``client_keys`` given here win over ``~/.ssh/config``; every other
+    setting is the config's when it has one (``config=None``: no config file at all).
+    Times are in seconds; ``time_limit`` bounds each call that names none.
+    """
 
     def __init__(
         self,
-        known_hosts: Path = DEFAULT_KNOWN_HOSTS,
+        known_hosts: Path | None = None,
         client_keys: list[Path] | None = None,
         config: Path | None = DEFAULT_CONFIG,
         connect_timeout: float = 10.0,
+        keepalive_interval: float = 15.0,
+        time_limit: float = DEFAULT_TIME_LIMIT,
     ) -> None:
-        self.known_hosts = known_hosts
-        self.client_keys = client_keys
-        self.config = config
-        self.connect_timeout = connect_timeout
+        self.defaults = SshDefaults(
+            known_hosts,
+            tuple(client_keys) if client_keys is not None else None,
+            config,
+            connect_timeout,
+            keepalive_interval,
+        )
+        self.time_limit = time_limit
         self._connections: dict[Host, asyncssh.SSHClientConnection] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[Host, asyncio.Lock] = {}
+
+    def sibling(self) -> SshHosts:
+        """Another adapter with the same settings and connections of its own."""
+        d = self.defaults
+        return SshHosts(
+            d.known_hosts,
+            list(d.client_keys) if d.client_keys is not None else None,
+            d.config,
+            d.connect_timeout,
+            d.keepalive_interval,
+            self.time_limit,
+        )
+
+    async def settings(self, host: Host) -> HostSettings:
+        """How ``host`` resolves (name, port, known_hosts files); ValueError for a bad config."""
+        return await resolve(self.defaults, host.hostname, host.port, host.user)
+
+    # -- connections ---------------------------------------------------------------------
 
     async def connection(self, host: Host) -> asyncssh.SSHClientConnection:
-        async with self._lock:
+        """The host's open connection, made on first use. Raises HostKeyRefused, AuthError,
+        Unavailable, or ValueError for a config that cannot be parsed."""
+        # One lock per host: a host that is slow to answer holds up no other.
+        async with self._locks.setdefault(host, asyncio.Lock()):
             connection = self._connections.get(host)
             if connection is not None and not connection.is_closed():
                 return connection
@@ -95,56 +152,70 @@ class SshHosts:
             return connection
 
     async def _connect(self, host: Host) -> asyncssh.SSHClientConnection:
-        options: dict[str, object] = {
-            "port": host.port,
-            # No file at all: every key is unknown, so every host is refused.
-            "known_hosts": str(self.known_hosts) if self.known_hosts.exists() else ([], [], []),
-            "connect_timeout": self.connect_timeout,
-        }
-        if host.user:
-            options["username"] = host.user
-        if self.client_keys is not None:
-            options["client_keys"] = [str(key) for key in self.client_keys]
-        if self.config is not None and self.config.exists():
-            options["config"] = [str(self.config)]
+        settings = await self.settings(host)
         try:
-            return await asyncssh.connect(host.hostname, **options)  # type: ignore[arg-type]
-        except asyncssh.HostKeyNotVerifiable as exc:
-            raise HostKeyRefused(
-                f"{host.name}: the host key of {host} is not in {self.known_hosts} or has "
-                f"changed ({exc.reason}); accept it explicitly to connect"
-            ) from None
+            return await asyncssh.connect(**settings.connect_kwargs)
+        except asyncssh.HostKeyNotVerifiable:
+            raise await self._refused(host, settings) from None
         except asyncssh.PermissionDenied as exc:
             raise AuthError(f"{host.name}: permission denied ({exc.reason})") from None
         except (OSError, asyncssh.Error, TimeoutError) as exc:
-            raise Unavailable(f"{host.name}: cannot connect to {host}: {exc}") from None
+            why = str(exc) or type(exc).__name__
+            raise Unavailable(f"{host.name}: cannot connect to {settings.address}: {why}") from None
+
+    async def _refused(self, host: Host, settings: HostSettings) -> HostKeyRefused:
+        try:
+            offered: OfferedKey | None = await self._offered(host, settings)
+        except Unavailable:
+            offered = None
+        command = ""
+        if offered is not None:
+            command = accept_command(host.name, offered.fingerprint, self._cli_options())
+        return refusal(host.name, settings, offered, command)
+
+    def _cli_options(self) -> list[str]:
+        """The CLI options that give the CLI this adapter's non-default settings."""
+        options: list[str] = []
+        if self.defaults.config not in (DEFAULT_CONFIG, None):
+            options += ["-F", str(self.defaults.config)]
+        if self.defaults.known_hosts is not None:
+            options += ["--known-hosts", str(self.defaults.known_hosts)]
+        for key in self.defaults.client_keys or ():
+            options += ["--identity", str(key)]
+        return options
+
+    def evict(self, host: Host, connection: asyncssh.SSHClientConnection) -> None:
+        """Forget a connection that broke, so the next call makes a new one."""
+        if self._connections.get(host) is connection:
+            del self._connections[host]
+        connection.abort()
+
+    # -- host keys -----------------------------------------------------------------------
+
+    async def _offered(self, host: Host, settings: HostSettings) -> OfferedKey:
+        return await fetch_offered_key(host.name, settings, self.defaults.connect_timeout)
+
+    async def host_key(self, host: Host) -> OfferedKey:
+        """The key the host offers now (type, SHA256 fingerprint), for the operator to check."""
+        return await self._offered(host, await self.settings(host))
 
     async def host_key_fingerprint(self, host: Host) -> str:
-        """The key the host offers now (SHA256 fingerprint), for the operator to check."""
-        return (await self._fetch_host_key(host)).get_fingerprint()
+        """The SHA256 fingerprint of the key the host offers now."""
+        return (await self.host_key(host)).fingerprint
 
     async def accept_host_key(self, host: Host, fingerprint: str | None = None) -> str:
-        """Record the host's key in known_hosts; with ``fingerprint``, only if it matches."""
-        key = await self._fetch_host_key(host)
-        if fingerprint is not None and key.get_fingerprint() != fingerprint:
+        """Record the host's key in known_hosts, replacing any line naming the host; with
+        ``fingerprint``, only if the host offers that key. Raises HostKeyRefused otherwise."""
+        settings = await self.settings(host)
+        offered = await self._offered(host, settings)
+        if fingerprint is not None and offered.fingerprint != fingerprint:
             raise HostKeyRefused(
-                f"{host.name}: the host now offers {key.get_fingerprint()}, not {fingerprint}"
+                f"{host.name}: the host now offers {offered}, not {fingerprint}", offered
             )
-        pattern = host.hostname if host.port == 22 else f"[{host.hostname}]:{host.port}"
-        self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
-        with self.known_hosts.open("a") as known:
-            known.write(f"{pattern} {key.export_public_key().decode().strip()}\n")
-        return key.get_fingerprint()
+        record(settings, offered)
+        return offered.fingerprint
 
-    async def _fetch_host_key(self, host: Host) -> asyncssh.SSHKey:
-        try:
-            async with asyncio.timeout(self.connect_timeout):
-                key = await asyncssh.get_server_host_key(host.hostname, host.port)
-        except (OSError, asyncssh.Error, TimeoutError) as exc:
-            raise Unavailable(f"{host.name}: cannot fetch the host key: {exc}") from None
-        if key is None:
-            raise Unavailable(f"{host.name}: the server offered no host key")
-        return key
+    # -- commands ------------------------------------------------------------------------
 
     def command_line(self, argv: list[str] | str, sudo: bool = False) -> str:
         """argv quoted for the remote shell; a str is a raw shell line (only when asked)."""
@@ -152,53 +223,114 @@ class SshHosts:
         return f"sudo -n -- sh -c {shlex.quote(line)}" if sudo else line
 
     async def stream(
-        self, host: Host, argv: list[str] | str, sudo: bool = False
+        self,
+        host: Host,
+        argv: list[str] | str,
+        sudo: bool = False,
+        time_limit: float | None = None,
     ) -> AsyncIterator[tuple[Stream, str] | int]:
-        """Each output line as ``(stream, line)`` as it comes, then the exit status (an int)."""
+        """Each output line as ``(stream, line)`` as it comes, then the exit status (an int).
+
+        Raises Unavailable when the connection breaks (it is then dropped) and CallTimedOut
+        after ``time_limit`` seconds (default: the adapter's), having closed its channel.
+        """
         connection = await self.connection(host)
+        limit = time_limit or self.time_limit
+        deadline = asyncio.get_running_loop().time() + limit
         try:
-            process = await connection.create_process(self.command_line(argv, sudo))
+            process = await connection.create_process(
+                self.command_line(argv, sudo), errors="replace"
+            )
         except (OSError, asyncssh.Error) as exc:
+            self.evict(host, connection)
             raise Unavailable(f"{host.name}: {exc}") from None
-        queue: asyncio.Queue[tuple[Stream, str] | None] = asyncio.Queue()
+        # Lines travel in batches (one per chunk read): the per-item cost is paid per chunk.
+        # Bounded: a reader that falls behind holds the command back instead of filling memory.
+        queue: asyncio.Queue[_Batch | BaseException | None] = asyncio.Queue(64)
 
         async def pump(reader: asyncssh.SSHReader[str], stream: Stream) -> None:
-            while line := await reader.readline():
-                await queue.put((stream, line.rstrip("\r\n")))
-            await queue.put(None)
+            lines = LineSplitter()
+            try:
+                while chunk := await reader.read(_CHUNK):
+                    if batch := lines.feed(chunk):
+                        await queue.put((stream, batch))
+                if rest := lines.close():
+                    await queue.put((stream, rest))
+                await queue.put(None)
+            except Exception as exc:  # any of them ends the call, never hangs it
+                await queue.put(exc)
 
         pumps = [
             asyncio.create_task(pump(process.stdout, Stream.STDOUT)),
             asyncio.create_task(pump(process.stderr, Stream.STDERR)),
         ]
+        shown = self.command_line(argv, sudo)
         try:
             finished = 0
             while finished < len(pumps):
-                item = await queue.get()
+                item = await self._next(queue, deadline, host, shown, limit)
                 if item is None:
                     finished += 1
+                elif isinstance(item, BaseException):
+                    self.evict(host, connection)
+                    raise Unavailable(f"{host.name}: the connection broke: {item}") from None
                 else:
-                    yield item
-            completed = await process.wait()
+                    stream, batch = item
+                    for line in batch:
+                        yield stream, line
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                completed = await asyncio.wait_for(process.wait(), max(remaining, 0))
+            except TimeoutError:
+                raise self._timed_out(host, shown, limit) from None
+            if completed.exit_status is None and completed.exit_signal is None:
+                self.evict(host, connection)
+                raise Unavailable(f"{host.name}: the connection closed before {shown} ended")
             yield completed.exit_status if completed.exit_status is not None else -1
         finally:
             for task in pumps:
                 task.cancel()
+            if process.exit_status is None:
+                process.send_signal("TERM")  # where the server honours it
             process.close()
 
+    async def _next(
+        self,
+        queue: asyncio.Queue[_Batch | BaseException | None],
+        deadline: float,
+        host: Host,
+        shown: str,
+        limit: float,
+    ) -> _Batch | BaseException | None:
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            return await asyncio.wait_for(queue.get(), max(remaining, 0))
+        except TimeoutError:
+            raise self._timed_out(host, shown, limit) from None
+
+    def _timed_out(self, host: Host, shown: str, limit: float) -> CallTimedOut:
+        return CallTimedOut(f"{host.name}: {shown} did not finish within {limit:g} s")
+
     async def check(
-        self, host: Host, argv: list[str] | str, sudo: bool = False, time_limit: float | None = None
+        self,
+        host: Host,
+        argv: list[str] | str,
+        sudo: bool = False,
+        time_limit: float | None = None,
     ) -> RemoteResult:
-        """``(stdout_lines, stderr_lines, exit_status)``, lines without their newlines."""
+        """``(stdout_lines, stderr_lines, exit_status)``, lines cut as ``str.splitlines``.
+
+        Raises CommandNotFound when an argv's program is missing, CallTimedOut, Unavailable.
+        """
         stdout: list[str] = []
         stderr: list[str] = []
         status = -1
-        async with asyncio.timeout(time_limit):
-            async for item in self.stream(host, argv, sudo):
-                if isinstance(item, int):
-                    status = item
-                else:
-                    (stdout if item[0] is Stream.STDOUT else stderr).append(item[1])
+        async for item in self.stream(host, argv, sudo, time_limit):
+            if isinstance(item, int):
+                status = item
+            else:
+                (stdout if item[0] is Stream.STDOUT else stderr).append(item[1])
+        await self._check_found(host, argv, sudo, status)
         return RemoteResult(stdout, stderr, status)
 
     async def run(
@@ -209,20 +341,48 @@ class SshHosts:
         time_limit: float | None = None,
         raise_on_error: bool = False,
     ) -> int:
-        """Log stdout at DEBUG and stderr at ERROR on the host's logger; the exit status."""
+        """Log ``Running command: ...`` at INFO, then stdout at DEBUG and stderr at ERROR on
+        the host's logger; the exit status (CommandFailed instead, when ``raise_on_error``)."""
         logger = logging.getLogger(host.name)
+        logger.info("Running command: %s", self.command_line(argv, sudo))
         status = -1
-        async with asyncio.timeout(time_limit):
-            async for item in self.stream(host, argv, sudo):
-                if isinstance(item, int):
-                    status = item
-                elif item[0] is Stream.STDOUT:
-                    logger.debug(item[1])
-                else:
-                    logger.error(item[1])
+        async for item in self.stream(host, argv, sudo, time_limit):
+            if isinstance(item, int):
+                status = item
+            elif item[0] is Stream.STDOUT:
+                logger.debug(item[1])
+            else:
+                logger.error(item[1])
+        await self._check_found(host, argv, sudo, status)
         if raise_on_error and status != 0:
             raise CommandFailed(host.name, argv if isinstance(argv, list) else [argv], status)
         return status
+
+    async def _check_found(
+        self, host: Host, argv: list[str] | str, sudo: bool, status: int
+    ) -> None:
+        """127 is the shell's "not found", but a program may exit 127 too: ask the shell."""
+        if status != 127 or isinstance(argv, str) or not argv:
+            return
+        probe = ["sh", "-c", 'command -v -- "$1" >/dev/null', "sh", argv[0]]
+        async for item in self.stream(host, probe, sudo):
+            if isinstance(item, int) and item != 0:
+                raise CommandNotFound(host.name, argv[0])
+
+    # -- remote functions and forwards ---------------------------------------------------
+
+    def at(self, host: Host) -> HostConnection:
+        """``host`` as remoto's ``Connection``: ``run``, ``check`` and ``import_module``."""
+        return HostConnection(self, host)
+
+    async def import_module(
+        self, host: Host, module: ModuleType | Path, interpreter: str = "python3"
+    ) -> RemoteModule:
+        """``module`` (its source) loaded in a Python on the host; its functions as a proxy.
+        See ``ssh_remote``."""
+        from console.adapters.ssh_remote import RemoteModule
+
+        return await RemoteModule.start(self, host, module, interpreter)
 
     async def forward(self, host: Host, remote_port: int, remote_host: str = "127.0.0.1") -> int:
         """Forward a free local loopback port to ``remote_host:remote_port`` seen from the host."""

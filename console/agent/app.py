@@ -24,6 +24,7 @@ from console.agent.credentials import (
     keep_files_private,
     make_tree_private,
 )
+from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
 from console.agent.htpasswd import Htpasswd
 from console.agent.http import send_until_gone
@@ -58,6 +59,8 @@ def create_app(settings: AgentSettings) -> Starlette:
         settings.node_id,
     )
     scripts.events = events
+    inbox.reserve = SpaceReserve(settings.data_dir / "space-reserve")
+    inbox.reserve.ensure()
     timeouts = ModuleTimeouts(**settings.module_timeouts)
     module_services = [
         ModuleService(
@@ -156,6 +159,8 @@ def create_app(settings: AgentSettings) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+    app.state.data_dir = settings.data_dir  # the disk a full-disk error names
+    app.state.body_timeout = settings.connection_limits().body_timeout
     app.state.scripts = scripts
     app.state.processes = processes
     app.state.inbox = inbox

@@ -12,11 +12,16 @@ of children).
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 
-from console.config import AgentSettings, ConfigError, read_secret_file
+from console.config import AgentSettings, ConfigError, agent_registry, read_secret_file
+
+log = logging.getLogger("console.agent")
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -90,3 +95,48 @@ def make_tree_private(top: Path) -> None:
                 mode = path.lstat().st_mode
                 if mode & 0o077 and not path.is_symlink():
                     path.chmod(mode & 0o700)
+
+
+def announce_credentials(settings: AgentSettings) -> None:
+    """Say on stderr who may use this agent (stdout carries only its URL)."""
+    if settings.no_auth:
+        log.warning(
+            "--no-auth: every route is open to anyone who can reach %s (loopback only)",
+            settings.host,
+        )
+        return
+    token_file = settings.agent_token_file
+    _, created = ensure_agent_token(token_file)
+    print(
+        f"opsconsole agent: clients authenticate with the agent token in {token_file}"
+        f"{' (new)' if created else ''}: send it as 'Authorization: Bearer TOKEN'; "
+        "opsconsole commands of this user read it by themselves",
+        file=sys.stderr,
+        flush=True,
+    )
+    if settings.open_families:
+        log.warning(
+            "open without credentials (loopback only): %s", ", ".join(settings.open_families)
+        )
+
+
+def register_agent(url: str, url_file: Path) -> None:
+    """Tell this user's clients where the agent at ``url`` is: ``url_file`` in its data dir
+    (``URL PID``), and an entry in the user's registry naming that data dir (its token)."""
+    try:
+        write_private_file(url_file, f"{url} {os.getpid()}\n")
+        make_private_dir(agent_registry())
+        record = {"url": url, "pid": os.getpid(), "data_dir": str(url_file.parent.resolve())}
+        write_private_file(agent_registry() / f"{os.getpid()}.json", json.dumps(record))
+    except OSError as exc:
+        log.warning("cannot tell local clients where the agent is: %s", exc.strerror)
+
+
+def forget_agent(url_file: Path) -> None:
+    """Undo register_agent: the URL file if still ours (another agent may have taken the
+    data dir since), and this agent's registry entry."""
+    with contextlib.suppress(OSError, IndexError):
+        if url_file.read_text().split()[-1] == str(os.getpid()):
+            url_file.unlink()
+    with contextlib.suppress(OSError):
+        (agent_registry() / f"{os.getpid()}.json").unlink()

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from console.agent.disk import describe_full_disk, is_disk_full
+from console.agent.errors import HttpError as HttpError  # re-exported: the routes raise it
+from console.agent.parsing import parse_int, parse_json
+
 MAX_BODY = 1 << 20
 """Bodies past 1 MiB are refused before they are read whole."""
-
-
-class HttpError(Exception):
-    """An error answer, raised anywhere in a handler and rendered by the routes module."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def error_response(
@@ -40,34 +36,80 @@ Handler = Callable[[Request], Awaitable[Response]]
 def answering(not_found: type[Exception]) -> Callable[[Handler], Handler]:
     """Wrap route handlers so that their errors are error answers, never crashes.
 
-    ``not_found`` (the service's own "no such thing") is a 404; an HttpError
-    carries its status.
+    ``not_found`` (the service's own "no such thing") is a 404; the rest as :func:`answered`.
     """
 
     def wrap(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except not_found as exc:
-                return error_response(404, str(exc))
-            except HttpError as exc:
-                return error_response(exc.status, exc.message)
+            return await answered(request, lambda: handler(request), not_found)
 
         return wrapped
 
     return wrap
 
 
+async def answered(
+    request: Request,
+    call: Callable[[], Awaitable[Response]],
+    not_found: type[Exception] | tuple[type[Exception], ...] = (),
+) -> Response:
+    """``call()``'s answer, or its error as an error answer (see :func:`as_http_error`)."""
+    try:
+        return await call()
+    except Exception as exc:
+        error = as_http_error(exc, request, not_found)
+        if error is None:
+            raise
+        return error_response(error.status, error.message)
+
+
+def as_http_error(
+    error: Exception,
+    connection: HTTPConnection,
+    not_found: type[Exception] | tuple[type[Exception], ...] = (),
+) -> HttpError | None:
+    """What ``error`` answers: ``not_found`` a 404, an HttpError itself, a full disk a 507
+    naming the disk; None for anything else (a bug: let it be seen)."""
+    if isinstance(error, not_found):
+        return HttpError(404, str(error))
+    if isinstance(error, HttpError):
+        return error
+    if isinstance(error, OSError | sqlite3.Error):
+        return disk_full_error(error, connection)
+    return None
+
+
+def disk_full_error(error: Exception, connection: HTTPConnection) -> HttpError | None:
+    """A write refused for want of space as a 507 naming the disk; None for other errors.
+
+    The disk named is the one of the file that failed, else the agent's data dir
+    (``app.state.data_dir``): SQLite does not say which file it was writing.
+    """
+    if not is_disk_full(error):
+        return None
+    where = getattr(error, "filename", None) or getattr(connection.app.state, "data_dir", ".")
+    return HttpError(507, describe_full_disk(Path(where)))
+
+
+BODY_TIMEOUT = 60.0
+"""Seconds a request body may take to arrive whole, unless ``app.state.body_timeout`` says."""
+
+
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, refused with 413 once it grows past ``limit``."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    """The request body; 413 once it grows past ``limit`` bytes, 408 if it takes too long."""
+    declared = request.headers.get("content-length")
+    if declared is not None and parse_int(declared, "Content-Length", status=400) > limit:
         raise HttpError(413, f"request body of {declared} bytes is over the {limit}-byte limit")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HttpError(413, f"request body is over the {limit}-byte limit")
+    timeout = getattr(request.app.state, "body_timeout", BODY_TIMEOUT)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise HttpError(413, f"request body is over the {limit}-byte limit")
+    except TimeoutError:
+        raise HttpError(408, f"the request body took over {timeout:g} s") from None
     return bytes(body)
 
 
@@ -89,13 +131,16 @@ async def json_object_body(
         return {}
     if not is_json_type(request.headers.get("content-type", ""), accepted):
         raise HttpError(400, "the body must be JSON, sent with Content-Type: application/json")
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HttpError(400, f"the body is not valid JSON: {exc}") from None
+    value = parse_json(body)
     if not isinstance(value, dict):
         raise HttpError(400, "the body must be a JSON object of params")
     return value
+
+
+def close_reason(message: str) -> str:
+    """``message`` cut to fit a WebSocket close reason (123 bytes of UTF-8 at most)."""
+    reason = message.encode()[:123]
+    return reason.decode(errors="ignore")
 
 
 async def send_until_gone(websocket: WebSocket, frames: AsyncIterator[str]) -> bool:

@@ -11,12 +11,19 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
 from console.agent.inbox_store import InboxStore
 from console.models import JSON_TYPE, Message, MessageStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CLOCK_RETRY = 5.0
+"""Seconds before the clock tries again after a failure."""
 
 AGENT_SOURCE = "opsconsole-agent"
 """The node the agent's own alerts come from."""
@@ -31,6 +38,8 @@ class InboxService:
         self.node_id = node_id
         self._wake = asyncio.Event()
         self._clock: asyncio.Task[None] | None = None
+        self.reserve: SpaceReserve | None = None
+        """Space given up so that deletes work on a full disk (set by the app)."""
 
     def start(self) -> None:
         self._clock = asyncio.create_task(self._run_clock(), name="inbox clock")
@@ -86,15 +95,19 @@ class InboxService:
         return message
 
     async def delete(self, message_id: str) -> bool:
-        deleted = await asyncio.to_thread(self.store.delete, message_id)
+        deleted = await asyncio.to_thread(self._freeing, lambda: self.store.delete(message_id))
         if deleted:
             self.events.publish("message.deleted", {"id": message_id})
         return deleted
 
     async def delete_all(self) -> int:
-        count = await asyncio.to_thread(self.store.delete_all)
+        count = await asyncio.to_thread(self._freeing, self.store.delete_all)
         self.events.publish("message.deleted", {"all": True, "count": count})
         return count
+
+    def _freeing(self, delete: Callable[[], T]) -> T:
+        """A delete works even on a full disk: the space reserve is given up for it."""
+        return delete() if self.reserve is None else self.reserve.retrying(delete)
 
     async def alert(self, topic: str, details: dict[str, object]) -> None:
         """The agent itself tells the operator's node: the inbox is where alerts wait for an ack."""
@@ -110,12 +123,20 @@ class InboxService:
         self._publish(changed)
 
     async def _run_clock(self) -> None:
-        """Sleep until the next scheduled or expiring message, then release what is due."""
+        """Sleep until the next scheduled or expiring message, then release what is due.
+
+        A failure (a full disk, a row it cannot read) is logged and retried after
+        CLOCK_RETRY seconds: the clock serves every message, so it never stops for one.
+        """
         while True:
             # Cleared before looking: a push while we look wakes the next wait, not this one.
             self._wake.clear()
-            await self._release_due()
-            due = await asyncio.to_thread(self.store.next_due)
+            try:
+                await self._release_due()
+                due = await asyncio.to_thread(self.store.next_due)
+            except Exception:
+                log.exception("the inbox clock failed; retrying in %.0f s", CLOCK_RETRY)
+                due = time.time() + CLOCK_RETRY
             delay = None if due is None else max(0.0, due - time.time()) + 0.01
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from console.agent.http import Handler, HttpError, error_response, read_body
+from console.agent.http import Handler, HttpError, answered, error_response, read_body
 from console.agent.inbox import InboxService, parse_status
+from console.agent.parsing import parse_int, parse_json, parse_moment
 from console.models import (
     BINARY_TYPE,
     JSON_TYPE,
@@ -19,7 +19,6 @@ from console.models import (
     Message,
     MessageStatus,
     header_name,
-    parse_time,
 )
 
 PREFIXES = ("/messageQueue", "/messages", "/globalDataSpace")
@@ -48,10 +47,7 @@ def routes(service: InboxService) -> list[BaseRoute]:
             caller = request.headers.get(header_name("node_source"), "").strip()
             if not caller:
                 return error_response(400, f"the {header_name('node_source')} header is required")
-            try:
-                return await handler(request, caller)
-            except HttpError as exc:
-                return error_response(exc.status, exc.message)
+            return await answered(request, lambda: handler(request, caller))
 
         return wrapped
 
@@ -63,10 +59,7 @@ def routes(service: InboxService) -> list[BaseRoute]:
         scheduled_text = request.headers.get(header_name("scheduled_time"))
         scheduled = None
         if status == MessageStatus.SCHEDULED:
-            try:
-                scheduled = parse_time(scheduled_text)
-            except ValueError:
-                raise HttpError(400, f"not an ISO 8601 time: {scheduled_text!r}") from None
+            scheduled = parse_moment(scheduled_text, header_name("scheduled_time"))
             if scheduled is None:
                 raise HttpError(400, "a scheduled message needs Scirocco-Scheduled-Time")
         elif status != MessageStatus.PENDING:
@@ -82,9 +75,8 @@ def routes(service: InboxService) -> list[BaseRoute]:
         if quantity is None:
             messages = await service.pull(caller, 1)
             return message_response(messages[0]) if messages else Response(status_code=204)
-        if not quantity.isdigit() or not 1 <= int(quantity) <= MAX_QUANTITY:
-            raise HttpError(400, f"quantity must be a number from 1 to {MAX_QUANTITY}")
-        messages = await service.pull(caller, int(quantity))
+        count = parse_int(quantity, "quantity", 1, MAX_QUANTITY)
+        messages = await service.pull(caller, count)
         return JSONResponse([m.to_wire() for m in messages])
 
     async def ack(request: Request, caller: str) -> Response:
@@ -99,12 +91,10 @@ def routes(service: InboxService) -> list[BaseRoute]:
             status = parse_status(request.query_params.get("status"))
         except ValueError as exc:
             raise HttpError(400, str(exc)) from None
-        limit = request.query_params.get("limit", "500")
-        if not limit.isdigit():
-            raise HttpError(400, f"limit must be a whole number, not {limit!r}")
+        limit = parse_int(request.query_params.get("limit", "500"), "limit")
         destination = request.query_params.get("node_destination")
         messages = await asyncio.to_thread(
-            service.store.list, destination, status, min(int(limit), 10_000)
+            service.store.list, destination, status, min(limit, 10_000)
         )
         return JSONResponse([m.to_wire() for m in messages])
 
@@ -153,10 +143,7 @@ def _payload_type(content_type: str, payload: bytes) -> str:
     """JSON, text or bytes, from the Content-Type; JSON must parse."""
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == JSON_TYPE:
-        try:
-            json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            raise HttpError(400, "the payload is not valid JSON") from None
+        parse_json(payload, "the payload")
         return JSON_TYPE
     if kind.startswith("text/"):
         try:

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 from console.agent.http import HttpError, is_json_type, read_body
 from console.agent.module_process import failure
 from console.agent.modules import ModuleService
+from console.agent.parsing import parse_json
 
 JSON_TYPES = ("application/json", "text/json")
 
@@ -26,10 +27,7 @@ def routes(services: list[ModuleService]) -> list[BaseRoute]:
                 if not is_json_type(request.headers.get("content-type", ""), JSON_TYPES):
                     raise HttpError(400, "send the commands as application/json or text/json")
                 body = await read_body(request)
-                try:
-                    packet = json.loads(body)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    raise HttpError(400, f"the body is not JSON: {exc}") from None
+                packet = parse_json(body)
             except HttpError as exc:
                 return packet_response(failure(exc.message), exc.status)
             return packet_response(await service.execute(packet))

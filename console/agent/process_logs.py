@@ -10,12 +10,18 @@ the child or the other readers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TextIO
 
+from console.agent.disk import describe_full_disk, is_disk_full
 from console.models import LogBatch, LogEvent, LogGap, Stream
+
+log = logging.getLogger(__name__)
 
 RING_LINES = 10_000
 READER_LINES = 50_000
@@ -139,28 +145,48 @@ class RotatingFile:
         self.max_bytes = max_bytes
         self.keep = keep
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = path.open("a", encoding="utf-8", errors="replace")
+        self._handle: TextIO | None = path.open("a", encoding="utf-8", errors="replace")
         self._size = path.stat().st_size
+        self.unwritten = 0
+        """Lines left out of the file since the disk filled up."""
 
     def write(self, batch: LogBatch) -> None:
+        """Append ``batch``; on a full disk the lines are left out of the file (the log in
+        memory keeps them), counted, and the count written once the disk has room again."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(batch.ts))
         tag = "err" if batch.stream is Stream.STDERR else "out"
         text = "".join(f"{stamp} {tag} {line}\n" for line in batch.lines)
-        self._handle.write(text)
-        self._handle.flush()  # a batch at a time: `tail -f` of the file follows the process
+        if self.unwritten:
+            text = f"{stamp} opsconsole {self.unwritten} lines not written (disk full)\n{text}"
+        try:
+            if self._handle is None:
+                self._handle = self.path.open("a", encoding="utf-8", errors="replace")
+            self._handle.write(text)
+            self._handle.flush()  # a batch at a time: `tail -f` of the file follows the process
+        except OSError as exc:
+            self.unwritten += len(batch.lines)
+            why = describe_full_disk(self.path) if is_disk_full(exc) else exc
+            log.warning("process log %s: lines left out: %s", self.path, why)
+            self.close()  # the failed handle still holds what it could not write: drop it
+            return
+        self.unwritten = 0
         self._size += len(text)
         if self._size >= self.max_bytes:
             self._rotate()
 
     def _rotate(self) -> None:
-        self._handle.close()
+        self.close()
         for index in range(self.keep - 1, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{index}")
             if older.exists():
                 older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
-        self._handle = self.path.open("a", encoding="utf-8", errors="replace")
         self._size = 0
+        with contextlib.suppress(OSError):  # else the next write tries again
+            self._handle = self.path.open("a", encoding="utf-8", errors="replace")
 
     def close(self) -> None:
-        self._handle.close()
+        if self._handle is not None:
+            with contextlib.suppress(OSError):  # text unwritten on a full disk: nowhere to go
+                self._handle.close()
+            self._handle = None

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from console.agent.children import Children
+from console.agent.disk import describe_full_disk, is_disk_full
 from console.agent.downloads import download, download_client
 from console.agent.events import EventBus
 from console.agent.process_logs import ProcessLog, RotatingFile
@@ -122,6 +123,11 @@ class ManagedProcess:
             await self._prepare()
         except SourceError as exc:
             self._set(ProcessState(exc.state), message=exc.message)
+            return
+        except OSError as exc:  # the apps dir cannot be written (a full disk): fail, never hang
+            where = self.service.apps_dir / self.spec.slug
+            message = describe_full_disk(where) if is_disk_full(exc) else f"cannot prepare: {exc}"
+            self._set(ProcessState.DOWNLOAD_FAILURE, message=message)
             return
         quick_failures = 0
         policy = self.service.policy
@@ -265,6 +271,10 @@ class ManagedProcess:
         if self._task is not None:
             await finish(self._task)
         self.log.close()
+        # What we unpacked goes with it (a full disk is freed by deleting); a folder
+        # given as the source is the operator's own and stays.
+        if self.workdir == self.service.apps_dir / self.spec.slug:
+            await asyncio.to_thread(shutil.rmtree, self.workdir, True)
 
 
 async def finish(task: asyncio.Task[None], patience: float = 1.0) -> None:
@@ -275,8 +285,12 @@ async def finish(task: asyncio.Task[None], patience: float = 1.0) -> None:
     while not task.done():
         await asyncio.wait({task}, timeout=patience)
         task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        pass
+    except Exception:  # it ended the process's supervision: logged, never the deleter's error
+        log.exception("process supervision failed")
 
 
 class ProcessService:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
@@ -14,11 +16,14 @@ from console.agent.http import (
     Handler,
     HttpError,
     answering,
+    close_reason,
     json_object_body,
     send_until_gone,
 )
+from console.agent.parsing import parse_int
 from console.agent.processes import (
     InvalidSpec,
+    ManagedProcess,
     ProcessService,
     SlugTaken,
     UnknownProcess,
@@ -26,27 +31,51 @@ from console.agent.processes import (
 )
 from console.models import LogBatch, LogGap, ProcessStatus
 
-FEATURES = ("processes.control", "processes.cursor", "processes.json-logs")
+FEATURES = ("processes.control", "processes.cursor", "processes.json-logs", "processes.bulk")
 CREATE_BODY_TYPES = ("application/json", "application/octet-stream", "")
 """What smartmob clients declare: aiohttp posts a JSON string as octet-stream, others none."""
+CONTROL_ACTIONS = ("restart", "stop", "start")
+SETTLE_LIMIT = 2.0
+"""Seconds a control call waits for its process to settle before answering where it is."""
+SETTLE_PER_PROCESS = 0.02
+"""Seconds more per process of a bulk call: its spawns take turns on the agent's loop."""
+
+
+_SLUG_MARK = "\x00slug\x00"
+"""Stands for the slug in link templates; slugs never hold it (see processes.NAME)."""
 
 
 def status_document(status: ProcessStatus, connection: HTTPConnection) -> dict[str, object]:
     """STATUS with its absolute links, built from the host the client used."""
-    slug = status.slug
-    return {
-        **status.to_wire(),
-        "attach": str(connection.url_for("attach_console", slug=slug)).replace("http", "ws", 1),
-        "details": str(connection.url_for("process_status", slug=slug)),
-        "delete": str(connection.url_for("delete_process", slug=slug)),
+    return status_documents([status], connection)[0]
+
+
+def status_documents(
+    statuses: list[ProcessStatus], connection: HTTPConnection
+) -> list[dict[str, object]]:
+    """Each STATUS with its links; the routes are looked up once for all (a listing of 200
+    spent most of its time in ``url_for``)."""
+    links = {
+        "attach": str(connection.url_for("attach_console", slug=_SLUG_MARK)).replace(
+            "http", "ws", 1
+        ),
+        "details": str(connection.url_for("process_status", slug=_SLUG_MARK)),
+        "delete": str(connection.url_for("delete_process", slug=_SLUG_MARK)),
     }
+    return [
+        {
+            **status.to_wire(),
+            **{name: link.replace(_SLUG_MARK, status.slug) for name, link in links.items()},
+        }
+        for status in statuses
+    ]
 
 
 def routes(service: ProcessService) -> list[BaseRoute]:
     answering_errors = answering(UnknownProcess)
 
     async def list_processes(request: Request) -> Response:
-        return JSONResponse({"processes": [status_document(s, request) for s in service.list()]})
+        return JSONResponse({"processes": status_documents(service.list(), request)})
 
     async def create_process(request: Request) -> Response:
         body = await json_object_body(request, CREATE_BODY_TYPES)
@@ -69,16 +98,18 @@ def routes(service: ProcessService) -> list[BaseRoute]:
     def control(action: str) -> Handler:
         async def handler(request: Request) -> Response:
             process = service.get(request.path_params["slug"])
-            match action:
-                case "restart":
-                    await process.restart()
-                case "stop":
-                    await process.stop()
-                case "start":
-                    process.start()
-            # Answer with where it ended up (running, or why not), not a state in passing.
-            await process.settle()
+            await act(process, action)
             return JSONResponse(status_document(service.status(process.spec.slug), request))
+
+        return handler
+
+    def bulk_control(action: str) -> Handler:
+        async def handler(request: Request) -> Response:
+            chosen = select(service, await json_object_body(request, require_type=False))
+            patience = SETTLE_LIMIT + SETTLE_PER_PROCESS * len(chosen)
+            await asyncio.gather(*(act(process, action, patience) for process in chosen))
+            statuses = [service.status(process.spec.slug) for process in chosen]
+            return JSONResponse({"processes": status_documents(statuses, request)})
 
         return handler
 
@@ -90,14 +121,14 @@ def routes(service: ProcessService) -> list[BaseRoute]:
         await websocket.accept()
         try:
             process = service.get(slug)
-            if since is not None and not since.isdigit():
-                raise HttpError(400, f"since must be a sequence number, not {since!r}")
+            first = None if since is None else parse_int(since, "since")
         except (UnknownProcess, HttpError) as exc:
             await websocket.close(
-                code=4404 if isinstance(exc, UnknownProcess) else 4400, reason=str(exc)[:120]
+                code=4404 if isinstance(exc, UnknownProcess) else 4400,
+                reason=close_reason(str(exc)),
             )
             return
-        reader = process.log.follow(int(since) if since is not None else None)
+        reader = process.log.follow(first)
 
         async def frames() -> AsyncIterator[str]:
             async for event in reader:
@@ -144,7 +175,11 @@ def routes(service: ProcessService) -> list[BaseRoute]:
             Route(
                 f"/{action}-process/{{slug}}", answering_errors(control(action)), methods=["POST"]
             )
-            for action in ("restart", "stop", "start")
+            for action in CONTROL_ACTIONS
+        ),
+        *(
+            Route(f"/{action}-processes", answering_errors(bulk_control(action)), methods=["POST"])
+            for action in CONTROL_ACTIONS
         ),
         WebSocketRoute("/attach-console/{slug}", attach_console, name="attach_console"),
     ]
@@ -154,3 +189,43 @@ def _log_frame(event: LogBatch | LogGap) -> dict[str, object]:
     if isinstance(event, LogGap):
         return {"gap": {"seq": event.seq, "count": event.count}}
     return event.to_wire()
+
+
+async def act(process: ManagedProcess, action: str, patience: float = SETTLE_LIMIT) -> None:
+    """Restart, stop or start one process, then wait (up to ``patience`` seconds) for where
+    it ends up.
+
+    The answer shows where it settled (running, or why not), not a state in passing.
+    """
+    match action:
+        case "restart":
+            await process.restart()
+        case "stop":
+            await process.stop()
+        case "start":
+            process.start()
+    await process.settle(patience)
+
+
+def select(service: ProcessService, body: dict[str, Any]) -> list[ManagedProcess]:
+    """The processes a bulk body names: ``{"app": APP}``, ``{"slugs": [SLUG, ...]}`` or
+    ``{"all": true}``, exactly one of them.
+
+    Raises HttpError 400 for any other body, UnknownProcess (404) for a slug or an app
+    the agent does not have: then nothing is acted on.
+    """
+    given = [key for key in ("app", "slugs", "all") if key in body]
+    unknown = sorted(set(body) - {"app", "slugs", "all"})
+    if unknown or len(given) != 1:
+        raise HttpError(400, 'give exactly one of "app", "slugs" or "all" (and nothing else)')
+    match given[0], body[given[0]]:
+        case "all", True:
+            return [service.get(status.slug) for status in service.list()]
+        case "app", str(app) if app:
+            chosen = [service.get(s.slug) for s in service.list() if s.app == app]
+            if not chosen:
+                raise HttpError(404, f"No process of app '{app}'")
+            return chosen
+        case "slugs", list(slugs) if slugs and all(isinstance(s, str) for s in slugs):
+            return [service.get(slug) for slug in dict.fromkeys(slugs)]
+    raise HttpError(400, '"app" takes a name, "slugs" a non-empty list of slugs, "all" true')

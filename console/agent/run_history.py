@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from console.models import RunRecord, Stream
 
@@ -86,14 +87,28 @@ class RunHistory:
 
 
 def _record(row: tuple) -> RunRecord:
-    output = [(Stream(s), t) for s, t in json.loads(row[7])] if len(row) > 7 else []
+    """A row as a RunRecord; a value that does not decode is read as empty, never raised."""
+    output = [
+        (Stream(entry[0]), str(entry[1]))
+        for entry in _json(row[7] if len(row) > 7 else "[]", [])
+        if isinstance(entry, list) and len(entry) == 2 and entry[0] in set(Stream)
+    ]
+    params = _json(row[6], {})
     return RunRecord(
         id=row[0],
-        script=row[1],
-        started_at=row[2],
-        duration=row[3],
-        retcode=row[4],
+        script=str(row[1]),
+        started_at=row[2] if isinstance(row[2], int | float) else 0.0,
+        duration=row[3] if isinstance(row[3], int | float) else 0.0,
+        retcode=row[4] if isinstance(row[4], int) else None,
         interrupted=bool(row[5]),
-        params=json.loads(row[6]),
+        params=params if isinstance(params, dict) else {},
         output=output,
     )
+
+
+def _json(text: object, empty: Any) -> Any:
+    try:
+        value = json.loads(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RecursionError):
+        return empty
+    return value if isinstance(value, type(empty)) else empty

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -88,14 +89,19 @@ class ScriptService:
         entry = self._catalog.get(name)
         if entry is None:
             raise UnknownScript(name)
-        queue: asyncio.Queue[RunEvent] = asyncio.Queue()
+        queue: asyncio.Queue[RunEvent | BaseException] = asyncio.Queue()
         listeners = [queue.put_nowait]
         task = asyncio.create_task(self._execute(entry, _declared(entry.script, params), listeners))
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
+        # A run that fails before its end (its history cannot be written: a full disk)
+        # raises here, rather than leaving its caller waiting for a RunFinished.
+        task.add_done_callback(lambda done: _put_failure(done, queue))
         try:
             while True:
                 event = await queue.get()
+                if isinstance(event, BaseException):
+                    raise event
                 yield event
                 if isinstance(event, RunFinished):
                     return
@@ -127,7 +133,14 @@ class ScriptService:
 
             retcode = await self._spawn_and_wait(entry, params, collect)
             duration = time.time() - started
-            await asyncio.to_thread(self.history.finish, run_id, retcode, duration, list(output))
+            try:
+                await asyncio.to_thread(
+                    self.history.finish, run_id, retcode, duration, list(output)
+                )
+            except (OSError, sqlite3.Error) as exc:
+                # The run happened: say so to its caller, and why its record stays unfinished.
+                log.error("script %s run %s not recorded: %s", script.name, run_id, exc)
+                collect(Stream.STDERR, f"opsconsole: this run could not be recorded: {exc}")
         log.info("script %s run %s ended with %s in %.2fs", script.name, run_id, retcode, duration)
         emit(RunFinished(run_id, retcode, duration))
         if self.events is not None:
@@ -172,6 +185,11 @@ class ScriptService:
         """Wait for the runs in flight (their children are being stopped by now)."""
         if self._runs:
             await asyncio.wait(self._runs, timeout=10)
+
+
+def _put_failure(task: asyncio.Task[None], queue: asyncio.Queue[RunEvent | BaseException]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        queue.put_nowait(task.exception())
 
 
 def _declared(script: Script, params: dict[str, object]) -> dict[str, str]:

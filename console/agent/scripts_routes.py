@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 from starlette.requests import Request
@@ -9,11 +11,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from console.agent.http import HttpError, answering, json_object_body
+from console.agent.http import (
+    HttpError,
+    answering,
+    as_http_error,
+    close_reason,
+    json_object_body,
+)
+from console.agent.parsing import parse_int, parse_json
 from console.agent.scripts import ScriptService, UnknownScript
 from console.models import HttpMethod, run_event_to_wire
 
 FEATURES = ("scripts.stream", "scripts.history")
+FIRST_FRAME_TIMEOUT = 30.0
+"""Seconds a stream waits for its first frame before it closes (a silent client holds a task)."""
 
 
 def routes(service: ScriptService) -> list[BaseRoute]:
@@ -39,37 +50,37 @@ def routes(service: ScriptService) -> list[BaseRoute]:
         return JSONResponse({"status": "ok"})
 
     async def runs(request: Request) -> Response:
-        limit = request.query_params.get("limit", "50")
-        if not limit.isdigit():
-            raise HttpError(400, f"limit must be a whole number, not {limit!r}")
-        records = service.history.recent(request.query_params.get("script"), min(int(limit), 1000))
+        limit = parse_int(request.query_params.get("limit", "50"), "limit")
+        records = service.history.recent(request.query_params.get("script"), min(limit, 1000))
         return JSONResponse({"runs": [r.to_wire(with_output=False) for r in records]})
 
     async def run(request: Request) -> Response:
-        record = service.history.get(request.path_params["run_id"])
+        text = request.path_params["run_id"]
+        record = service.history.get(parse_int(text, "a run id", status=404))
         if record is None:
             raise HttpError(404, f"No run with id {request.path_params['run_id']}")
         return JSONResponse({"run": record.to_wire()})
 
     async def stream(websocket: WebSocket) -> None:
-        """First frame from the client: ``{"params": {...}}``; then one frame per run event."""
+        """First frame from the client: ``{"params": {...}}``; then one frame per run event.
+
+        A bad first frame (or none within FIRST_FRAME_TIMEOUT) gets an error frame, then a
+        close with code 4000 + the HTTP status and the message as its reason.
+        """
         await websocket.accept()
         name = websocket.path_params["name"]
         try:
-            request = json.loads(await websocket.receive_text())
-            params = request.get("params", {}) if isinstance(request, dict) else None
-            if not isinstance(params, dict):
-                raise HttpError(400, 'the first frame must be {"params": {...}}')
+            params = await _first_frame_params(websocket)
             async for event in service.stream(name, params):
                 await websocket.send_text(json.dumps(run_event_to_wire(event)))
         except WebSocketDisconnect:
             return
-        except (ValueError, KeyError):
-            await _send_error(websocket, 400, "the first frame must be a JSON object")
-        except UnknownScript as exc:
-            await _send_error(websocket, 404, str(exc))
-        except HttpError as exc:
-            await _send_error(websocket, exc.status, exc.message)
+        except Exception as exc:
+            error = as_http_error(exc, websocket, UnknownScript)
+            if error is None:
+                raise
+            await _close_with_error(websocket, error)
+            return
         await websocket.close()
 
     return [
@@ -82,9 +93,31 @@ def routes(service: ScriptService) -> list[BaseRoute]:
         WebSocketRoute("/scripts/{name}/stream", stream),
         Route("/reload", answering_errors(reload), methods=["POST"]),
         Route("/runs", answering_errors(runs), methods=["GET"]),
-        Route("/runs/{run_id:int}", answering_errors(run), methods=["GET"]),
+        Route("/runs/{run_id}", answering_errors(run), methods=["GET"]),
     ]
 
 
-async def _send_error(websocket: WebSocket, code: int, message: str) -> None:
-    await websocket.send_text(json.dumps({"event": "error", "code": code, "message": message}))
+async def _first_frame_params(websocket: WebSocket) -> dict[str, object]:
+    try:
+        async with asyncio.timeout(FIRST_FRAME_TIMEOUT):
+            frame = await websocket.receive()
+    except TimeoutError:
+        raise HttpError(408, f"no first frame within {FIRST_FRAME_TIMEOUT:.0f} s") from None
+    if frame["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(frame.get("code", 1000))
+    text = frame.get("text")
+    if text is None:
+        raise HttpError(400, 'the first frame must be a text frame: {"params": {...}}')
+    request = parse_json(text, "the first frame")
+    params = request.get("params", {}) if isinstance(request, dict) else None
+    if not isinstance(params, dict):
+        raise HttpError(400, 'the first frame must be {"params": {...}}')
+    return params
+
+
+async def _close_with_error(websocket: WebSocket, error: HttpError) -> None:
+    """An error frame (what our adapter reads), then a close whose code and reason say it."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        frame = {"event": "error", "code": error.status, "message": error.message}
+        await websocket.send_text(json.dumps(frame))
+        await websocket.close(code=4000 + error.status, reason=close_reason(error.message))

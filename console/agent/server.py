@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -15,8 +13,10 @@ from pathlib import Path
 import uvicorn
 
 from console.agent.app import create_app
-from console.agent.credentials import ensure_agent_token, make_private_dir, write_private_file
-from console.config import AGENT_URL_FILE, AgentSettings, ConfigError, agent_registry
+from console.agent.connections import raise_file_limit, uvicorn_options, widen_listen_backlog
+from console.agent.credentials import announce_credentials, forget_agent, register_agent
+from console.agent.log_throttle import throttle_agent_logs
+from console.config import AGENT_URL_FILE, AgentSettings, ConfigError
 
 log = logging.getLogger("console.agent")
 
@@ -61,68 +61,37 @@ def url_of(settings: AgentSettings, sock: socket.socket) -> str:
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-async def _announce_when_ready(server: uvicorn.Server, url: str, url_file: Path) -> None:
+async def _announce_when_ready(
+    server: uvicorn.Server, url: str, sock: socket.socket, url_file: Path
+) -> None:
     while not server.started:
         if server.should_exit:
             return
         await asyncio.sleep(0.01)
+    widen_listen_backlog(sock)
     # Local clients of this user find the running agent (and its token beside it) here.
-    write_private_file(url_file, f"{url} {os.getpid()}\n")
-    register(url, url_file.parent)
+    register_agent(url, url_file)
     # The one line on stdout: whoever spawned us reads the URL from it.
     print(url, flush=True)
     log.info("agent ready at %s", url)
 
 
 async def _serve(server: uvicorn.Server, sock: socket.socket, url: str, url_file: Path) -> None:
-    announce = asyncio.create_task(_announce_when_ready(server, url, url_file))
+    announce = asyncio.create_task(_announce_when_ready(server, url, sock, url_file))
     try:
         await server.serve(sockets=[sock])
     finally:
         announce.cancel()
 
 
-def register(url: str, data_dir: Path) -> None:
-    """Tell this user's clients where the agent at ``url`` keeps its token (its data dir)."""
-    try:
-        make_private_dir(agent_registry())
-        record = {"url": url, "pid": os.getpid(), "data_dir": str(data_dir.resolve())}
-        write_private_file(agent_registry() / f"{os.getpid()}.json", json.dumps(record))
-    except OSError as exc:
-        log.warning("cannot register the agent for local clients: %s", exc.strerror)
-
-
-def _forget_url(url_file: Path) -> None:
-    """Remove the URL file if it is still ours (another agent may have taken the data dir),
-    and this agent's registry entry."""
-    with contextlib.suppress(OSError, IndexError):
-        if url_file.read_text().split()[-1] == str(os.getpid()):
-            url_file.unlink()
-    with contextlib.suppress(OSError):
-        (agent_registry() / f"{os.getpid()}.json").unlink()
-
-
-def announce_credentials(settings: AgentSettings) -> None:
-    """Say on stderr who may use this agent (stdout carries only its URL)."""
-    if settings.no_auth:
-        log.warning(
-            "--no-auth: every route is open to anyone who can reach %s (loopback only)",
-            settings.host,
-        )
-        return
-    token_file = settings.agent_token_file
-    _, created = ensure_agent_token(token_file)
-    print(
-        f"opsconsole agent: clients authenticate with the agent token in {token_file}"
-        f"{' (new)' if created else ''}: send it as 'Authorization: Bearer TOKEN'; "
-        "opsconsole commands of this user read it by themselves",
-        file=sys.stderr,
-        flush=True,
+def _connection_options(settings: AgentSettings) -> dict[str, object]:
+    """The connection cap and time limits (console.agent.connections), under the file limit."""
+    file_limit = raise_file_limit()
+    options = uvicorn_options(settings.connection_limits(), file_limit)
+    log.info(
+        "open-file limit %d; at most %d connections", file_limit, options["limit_concurrency"] - 1
     )
-    if settings.open_families:
-        log.warning(
-            "open without credentials (loopback only): %s", ", ".join(settings.open_families)
-        )
+    return options
 
 
 def serve(settings: AgentSettings) -> int:
@@ -158,11 +127,13 @@ def serve(settings: AgentSettings) -> int:
         timeout_graceful_shutdown=5,
         ws_max_size=1 << 20,
         lifespan="on",
+        **_connection_options(settings),
     )
+    throttle_agent_logs()  # after uvicorn.Config: it sets up uvicorn's log handlers
     server = _AgentServer(config, app.state.stop_children)
     url_file = settings.data_dir / AGENT_URL_FILE
     try:
         asyncio.run(_serve(server, sock, url, url_file))
     finally:
-        _forget_url(url_file)
+        forget_agent(url_file)
     return 0 if server.started else 1

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from console.agent.credentials import make_tree_private
+from console.agent.disk import describe_full_disk, is_disk_full
 
 MAX_DOWNLOAD = 256 << 20
 MAX_UNPACKED = 1 << 30
@@ -81,6 +82,8 @@ def unpack(
         raise
     except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         shutil.rmtree(into, ignore_errors=True)
+        if is_disk_full(exc):
+            raise SourceError("download failure", describe_full_disk(into, "the app")) from None
         raise SourceError("download failure", f"broken archive: {exc}") from None
 
 

@@ -16,4 +16,8 @@ def run_benchmark(name: str, rounds: int = 5) -> int:
         from console.bench.inbox import main as inbox
 
         return inbox(rounds=rounds)
+    if name == "supervise":
+        from console.bench.supervise import main as supervise
+
+        return supervise(rounds=rounds)
     raise ValueError(f"no benchmark {name!r}")

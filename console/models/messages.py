@@ -91,7 +91,7 @@ class Message:
         if self.payload_type == JSON_TYPE:
             try:
                 return json.loads(self.payload)
-            except ValueError:
+            except (ValueError, RecursionError):  # stored before its JSON was checked
                 return self.payload.decode(errors="replace")
         if self.payload_type.startswith("text/"):
             return self.payload.decode(errors="replace")

@@ -94,6 +94,8 @@ class OpsConsoleApp(App[None]):
         ),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this list of keys"),
         Binding("ctrl+r", "reconnect", "Reconnect", tooltip="reach the agent again"),
+        # In the footer only while the console drives another agent than its first (check_action).
+        Binding("L", "back_to_first", "Local", tooltip="back to the first agent, from a host's"),
     ]
 
     def __init__(
@@ -193,6 +195,15 @@ class OpsConsoleApp(App[None]):
     def on_hosts_pane_context_chosen(self, event: HostsPane.ContextChosen) -> None:
         self.switch_connector(event.connector)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back_to_first":
+            return self.connector is not self.first_connector
+        return True
+
+    def action_back_to_first(self) -> None:
+        if self.connector is not self.first_connector:
+            self.switch_connector(self.first_connector)
+
     def on_inbox_pane_unacked_changed(self, event: InboxPane.UnackedChanged) -> None:
         # The tab says how many messages wait for an ack, so they are seen from any pane.
         number = list(PANES).index("inbox") + 1
@@ -207,6 +218,7 @@ class OpsConsoleApp(App[None]):
         indicator = self.query_one(ConnectionIndicator)
         if connector is not None and connector is not self.connector:
             old, self.connector = self.connector, connector
+            self.refresh_bindings()  # "back to the first agent" comes and goes
             self.client = None
             self._tell_panes(None, None)
             indicator.description = connector.description

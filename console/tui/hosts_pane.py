@@ -392,14 +392,17 @@ class HostsPane(Vertical):
         for name in names:
             try:
                 ssh, host = await self._host(name)
-                fingerprint = await ssh.host_key_fingerprint(host)
+                offered = await ssh.host_key(host)
             except Exception as exc:
                 self._failed(name, exc, "Host key")
                 continue
+            fingerprint = offered.fingerprint
+            where = _home_relative(offered.known_hosts) if offered.known_hosts else "known_hosts"
+            replaces = " in place of the key recorded before" if offered.changed else ""
             question = (
-                f"Accept this key for {name} ({host})?\n\n  {fingerprint}\n\n"
+                f"Accept this key for {name} ({host})?\n\n  {offered}\n\n"
                 "Compare it with the host's own first (ssh-keygen -lf on the host): "
-                f"it is added to {_home_relative(ssh.known_hosts)} and trusted from then on."
+                f"it is added to {where}{replaces} and trusted from then on."
             )
             dialog = ConfirmDialog(question, title="Unknown host key", yes_label="Accept")
             if not await self.app.push_screen_wait(dialog):
@@ -443,7 +446,16 @@ class HostsPane(Vertical):
             switch_question(host, options), title="Switch context", yes_label="Switch"
         )
         if await self.app.push_screen_wait(dialog):
-            self.post_message(self.ContextChosen(host_agent(ssh, host, options), name))
+            progress = partial(self._agent_progress, name)
+            self.post_message(self.ContextChosen(host_agent(ssh, host, options, progress), name))
+
+    def _agent_progress(self, name: str, step: str) -> None:
+        """A step of reaching the agent on ``name``, in the output (the app reports failures)."""
+        if self.is_attached:
+            first, *more = step.splitlines() or [""]
+            self.output.note(f"agent: {first}", name)
+            for line in more:  # a log's last lines, one note each (a note is one line)
+                self.output.note(f"  {line}", name)
 
 
 def _home_relative(path: Path) -> str:

@@ -75,6 +75,13 @@ class ProcessesPane(Vertical):
             tooltip="show the selected process's log",
         ),
         Binding("r", "control('restart')", "Restart", tooltip="restart the selected process"),
+        Binding(
+            "A",
+            "restart_app",
+            "Restart app",
+            show=False,
+            tooltip="restart every process of the selected one's app, in one call",
+        ),
         Binding("s", "control('stop')", "Stop", tooltip="stop the selected process"),
         Binding("s", "control('start')", "Start", tooltip="start it again when stopped or fatal"),
         Binding("ctrl+d", "delete", "Delete", tooltip="stop the selected process and forget it"),
@@ -168,6 +175,11 @@ class ProcessesPane(Vertical):
                     run = partial(self.action_control, action)
                     yield (f"Processes: {verb.lower()} {slug}", f"{verb} (asks first)", run)
             yield (f"Processes: delete {slug}", "Stop and forget (asks first)", self.action_delete)
+            yield (
+                f"Processes: restart all of app {selected.app}",
+                "Restart every process of the app in one call (A, asks first)",
+                self.action_restart_app,
+            )
         log = self.process_log
         if self.log_open and log is not None:
             view = log.view
@@ -322,7 +334,7 @@ class ProcessesPane(Vertical):
             if parameters == ("stop",):
                 return None if selected is None else selected.state not in STARTABLE
             return selected is not None
-        if action == "delete":
+        if action in ("delete", "restart_app"):
             return selected is not None
         return True
 
@@ -393,6 +405,46 @@ class ProcessesPane(Vertical):
         # Live, the events say what happened, in order; an answer applied late could undo one.
         if not self.live:
             self.apply(status)
+
+    def action_restart_app(self) -> None:
+        """Restart every process of the selected process's app, once the operator confirms."""
+        from console.tui.widgets.confirm_dialog import ConfirmDialog
+
+        selected = self.process_table.selected
+        client = self.client
+        if selected is None or client is None:
+            self.notify("Not connected to an agent.", severity="error")
+            return
+        app_name = selected.app
+        if "processes.bulk" not in client.processes.features:
+            self.notify(
+                "This agent cannot restart many processes at once: it has no bulk routes.",
+                title=f"Restart app {app_name}",
+                severity="warning",
+            )
+            return
+        count = sum(status.app == app_name for status in self.statuses.values())
+        question = f"Restart all {count} processes of app {app_name}?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._restart_app(client, app_name)
+
+        dialog = ConfirmDialog(question, title="Restart app", yes_label="Restart all")
+        self.app.push_screen(dialog, answered)
+
+    @work(group="control", exit_on_error=False)
+    async def _restart_app(self, client: AgentClient, app_name: str) -> None:
+        from console.adapters.errors import BackendError
+
+        try:
+            statuses = await client.processes.control_many("restart", app=app_name)
+        except BackendError as exc:
+            self.post_message(BackendFailed(exc, f"Restart app {app_name}"))
+            return
+        if not self.live:
+            for status in statuses:
+                self.apply(status)
 
     def action_delete(self) -> None:
         from console.tui.widgets.confirm_dialog import ConfirmDialog

@@ -3,7 +3,7 @@ table, the question asked first, and the connector the app then drives."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,6 +15,7 @@ AGENT_OPTIONS: dict[str, type] = {
     "start": bool,
     "remote_command": str,
     "agent_args": list,
+    "remote_log_dir": str,
 }
 """Keys of a ``[hosts.NAME]`` table passed to SshAgent, with their types."""
 
@@ -46,11 +47,15 @@ def switch_question(host: Host, options: Mapping[str, Any]) -> str:
     )
 
 
-def host_agent(ssh: SshHosts, host: Host, options: Mapping[str, Any]) -> SshAgent:
-    """A connector to the agent on ``host``, over SSH connections of its own (same keys and
-    known_hosts): closing the context later must not cut the commands the pane runs."""
+def host_agent(
+    ssh: SshHosts,
+    host: Host,
+    options: Mapping[str, Any],
+    progress: Callable[[str], None] | None = None,
+) -> SshAgent:
+    """A connector to the agent on ``host``, over SSH connections of its own (same settings):
+    closing the context later must not cut the commands the pane runs. ``progress`` hears
+    each step of reaching (or starting) the agent."""
     from console.adapters.connect import SshAgent
-    from console.adapters.ssh import SshHosts
 
-    own = SshHosts(ssh.known_hosts, ssh.client_keys, ssh.config, ssh.connect_timeout)
-    return SshAgent(own, host, **options)
+    return SshAgent(ssh.sibling(), host, **options, progress=progress)

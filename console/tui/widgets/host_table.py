@@ -65,7 +65,10 @@ def state_of(error: Exception) -> HostState:
 
 def failure_text(error: Exception, host: str) -> str:
     """What went wrong, in the adapter's words, without the host's name (the table shows it)."""
-    text = str(getattr(error, "message", None) or error or repr(error))
+    # A refused key's summary leaves out the shell command: here a key accepts it.
+    text = str(
+        getattr(error, "summary", None) or getattr(error, "message", None) or error or repr(error)
+    )
     return text.removeprefix(f"{host}: ")
 
 

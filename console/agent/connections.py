@@ -1,0 +1,154 @@
+"""Connections the agent holds: a cap below the open-file limit, and time limits for idle ones.
+
+Idle connections cost a file descriptor each and nothing else, so a crowd of
+them (or of clients that trickle a request head a byte at a time) used to take
+every descriptor and leave normal clients waiting. Here:
+
+- the soft RLIMIT_NOFILE is raised to the hard one at start;
+- at most ``max_open`` connections are open (and never more than half the file
+  limit: children's pipes, log files and the stores need the rest); a new one past
+  the cap closes the oldest idle connection, and if none is idle its request
+  is answered 503 at once (uvicorn's ``limit_concurrency``);
+- a connection that has not sent a whole request head within ``head_timeout``
+  seconds of opening (or of its last answer) is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import socket
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from console.config import ConnectionLimits
+
+log = logging.getLogger("console.agent.connections")
+
+ACCEPT_BURST = 64
+"""Connections accepted at once: the cap is checked between bursts."""
+LISTEN_BACKLOG = 2048
+"""Connections the kernel queues for us (asyncio would set ACCEPT_BURST: too few)."""
+
+
+def raise_file_limit() -> int:
+    """Raise the soft open-file limit to the hard one; the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 16)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-file limit from %d to %d: %s", soft, target, exc)
+    return soft
+
+
+def connection_cap(limits: ConnectionLimits, file_limit: int) -> int:
+    """Open connections allowed: ``max_open``, but at most half of ``file_limit``."""
+    return max(8, min(limits.max_open, file_limit // 2))
+
+
+SERVICE_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\ncontent-length: 19\r\n\r\nService Unavailable"
+)
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with the connection cap and the request-head deadline."""
+
+    cap: ClassVar[int] = 4096
+    head_timeout: ClassVar[float] = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._idle_since = self.loop.time()
+        self._head_deadline: asyncio.TimerHandle | None = None
+        if len(self.connections) > self.cap and not self._close_oldest_idle():
+            # Every other connection is busy: uvicorn answers this one's request 503.
+            log.warning("connection cap of %d reached: answering 503", self.cap)
+        self._arm_head_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._idle_since = self.loop.time()
+        self._arm_head_deadline()
+
+    def handle_websocket_upgrade(self, event: Any) -> None:
+        # uvicorn's 503 past limit_concurrency is for HTTP requests only: a WebSocket
+        # would stay open past the cap, so it is refused here the same way.
+        if len(self.connections) > self.cap:
+            log.warning("connection cap of %d reached: refusing a WebSocket with 503", self.cap)
+            self.transport.write(SERVICE_UNAVAILABLE)
+            self.transport.close()
+            return
+        super().handle_websocket_upgrade(event)
+
+    def _is_idle(self) -> bool:
+        """Open, and between requests (or still before the end of its first request head)."""
+        return self in self.connections and (self.cycle is None or self.cycle.response_complete)
+
+    def _arm_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+        self._head_deadline = self.loop.call_later(
+            self.head_timeout, self._head_deadline_passed, self.cycle
+        )
+
+    def _head_deadline_passed(self, cycle_when_armed: Any) -> None:
+        # The same cycle as when armed, and idle: no new request head came in time.
+        if self.cycle is cycle_when_armed and self._is_idle():
+            self.transport.close()
+
+    def _close_oldest_idle(self) -> bool:
+        idle = [
+            connection
+            for connection in self.connections
+            if isinstance(connection, GuardedH11Protocol)
+            and connection is not self
+            and connection._is_idle()
+        ]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda connection: connection._idle_since)
+        oldest.transport.close()
+        # Counted out now, not when its close completes: the next accept sees the room.
+        self.connections.discard(oldest)
+        return True
+
+
+def widen_listen_backlog(sock: socket.socket) -> None:
+    """Once serving: let the kernel queue LISTEN_BACKLOG connections again.
+
+    asyncio listens with the same number it accepts in one burst; a short queue
+    makes a crowd's SYNs wait out retransmits (a second or more each).
+    """
+    sock.listen(LISTEN_BACKLOG)
+
+
+def uvicorn_options(limits: ConnectionLimits, file_limit: int) -> dict[str, Any]:
+    """uvicorn.Config keyword arguments that put ``limits`` in force."""
+    cap = connection_cap(limits, file_limit)
+    protocol = type(
+        "GuardedH11Protocol",
+        (GuardedH11Protocol,),
+        {"cap": cap, "head_timeout": limits.head_timeout},
+    )
+    return {
+        "http": protocol,
+        # One above the cap: the cap itself is kept by closing idle connections; past it,
+        # every connection is busy and a new request is answered 503 at once.
+        "limit_concurrency": cap + 1,
+        "timeout_keep_alive": limits.keep_alive,
+        # asyncio accepts up to `backlog` connections in one go before any of them runs:
+        # uvicorn's 2048 would take 2048 descriptors at once, past the cap and the limit.
+        "backlog": ACCEPT_BURST,
+    }

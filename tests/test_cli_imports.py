@@ -1,0 +1,74 @@
+"""The command line starts fast: a command imports nothing heavy that it does not use."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import AgentProcess
+
+NEVER_FOR_HTTP_CLIENTS = ("asyncssh", "textual", "rich", "click", "trio", "websockets")
+"""Packages a client command on an http(s) agent never needs (SSH, the TUI, httpx's CLI,
+httpcore's trio backend, WebSockets for a command that opens none)."""
+
+NEVER_IN_ANY_CLIENT = ("uvicorn", "starlette", "console.agent", "console.tui")
+"""The agent and the TUI: a client command talks to an agent, it never is one."""
+
+PROBE = """
+import json, sys
+from console.cli import main
+status = main(sys.argv[1:])
+loaded = sorted(name for name, module in sys.modules.items() if module is not None)
+print("\\nPROBE " + json.dumps({"status": status, "modules": loaded}))
+"""
+
+
+def run_probed(*args: str) -> tuple[int, set[str], str]:
+    """``opsconsole ARGS`` in a fresh interpreter: exit status, modules loaded, stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60
+    )
+    output, _, probe = result.stdout.rpartition("\nPROBE ")
+    assert probe, result.stderr
+    report = json.loads(probe)
+    return report["status"], set(report["modules"]), output
+
+
+def loaded_packages(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return [n for n in names if any(m == n or m.startswith(n + ".") for m in modules)]
+
+
+@pytest.fixture
+def quiet_agent(agent_factory: Callable[..., AgentProcess]) -> AgentProcess:
+    return agent_factory()
+
+
+@pytest.mark.parametrize(
+    "command", [("ps", "--json"), ("ps",), ("scripts", "list", "--json")], ids=" ".join
+)
+def test_a_client_command_on_an_http_agent_imports_nothing_heavy(
+    quiet_agent: AgentProcess, command: tuple[str, ...]
+) -> None:
+    status, modules, output = run_probed(*command, "--agent", quiet_agent.url)
+    assert status == 0
+    assert output.strip(), "it answered"
+    assert loaded_packages(modules, NEVER_FOR_HTTP_CLIENTS) == []
+    assert loaded_packages(modules, NEVER_IN_ANY_CLIENT) == []
+    assert "httpx" in modules, "the probe sees what the command loaded"
+
+
+def test_the_ps_listing_is_whole_without_those_imports(quiet_agent: AgentProcess) -> None:
+    status, _, output = run_probed("ps", "--json", "--agent", quiet_agent.url)
+    assert status == 0
+    assert json.loads(output) == {"processes": []}
+
+
+def test_the_ssh_command_still_gets_asyncssh() -> None:
+    # The lazy import moved, it did not go away: a bad host fails inside asyncssh's parsing.
+    status, modules, _ = run_probed("ssh", "check", "user@[not-a-host", "--", "true")
+    assert status != 0
+    assert "asyncssh" in modules
