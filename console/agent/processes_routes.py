@@ -105,7 +105,7 @@ def routes(service: ProcessService) -> list[BaseRoute]:
 
     def bulk_control(action: str) -> Handler:
         async def handler(request: Request) -> Response:
-            chosen = select(service, await json_object_body(request, require_type=False))
+            chosen = select(service, await json_object_body(request))
             patience = SETTLE_LIMIT + SETTLE_PER_PROCESS * len(chosen)
             await asyncio.gather(*(act(process, action, patience) for process in chosen))
             statuses = [service.status(process.spec.slug) for process in chosen]
