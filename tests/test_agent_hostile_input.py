@@ -210,3 +210,13 @@ def test_run_history_rows_that_do_not_decode_never_break_the_history(
         one = httpx.get(f"{agent.url}/runs/{run_id}", headers=agent.headers, timeout=BOUND)
         assert one.status_code == 200, one.text
         assert one.json()["run"]["params"] == {}
+
+
+def test_a_lone_surrogate_in_json_is_a_400_and_listings_keep_working(
+    inbox_agent: AgentProcess,
+) -> None:
+    refused = push(inbox_agent, b'{"text": "\\ud800"}')
+    assert refused.status_code == 400, refused.text
+    assert "surrogate" in refused.json()["error"]["message"]
+    assert push(inbox_agent, b'{"text": "\\ud83d\\ude00"}').status_code == 201  # a valid pair
+    assert [m["payload"] for m in listing(inbox_agent)] == [{"text": "\U0001f600"}]
