@@ -22,9 +22,9 @@ DEEP = b"[" * 200_000 + b"]" * 200_000
 
 
 def inbox_headers(agent: AgentProcess, **extra: str) -> dict[str, str]:
+    """The agent's credentials (its token opens every family, the inbox too) and a node."""
     return {
         **agent.headers,
-        "Authorization": TOKEN,
         "Scirocco-Node-Source": "tester",
         "Scirocco-Node-Destination": "tester",
         **extra,
