@@ -117,6 +117,11 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("-n", "--lines", type=int, default=100, help="how many recent lines")
     logs.add_argument("--since", type=int, help="from this sequence number on")
+    logs.add_argument(
+        "--no-color",
+        action="store_true",
+        help="drop colour codes (also done when stdout is not a terminal)",
+    )
 
     for service in ("queue", "pool"):
         parser = command(service, f"the {service} of modules: list, add, rm, mv, tell")

@@ -17,6 +17,7 @@ from typing import Any
 
 from console.adapters.agent import AgentClient
 from console.models import LogGap, ModuleSnapshot, Stream
+from console.output.ansi import strip_sgr
 
 
 def _print_json(value: object) -> None:
@@ -84,7 +85,10 @@ async def logs(client: AgentClient, args: argparse.Namespace) -> int:
                 print(json.dumps(event.to_wire()), flush=True)
             else:
                 out = sys.stderr if event.stream is Stream.STDERR else sys.stdout
-                out.write("".join(f"{line}\n" for line in event.lines))
+                lines = event.lines
+                if args.no_color or not out.isatty():
+                    lines = [strip_sgr(line) for line in lines]
+                out.write("".join(f"{line}\n" for line in lines))
                 out.flush()
             if not args.follow and event.end >= status.next_seq:
                 break
@@ -138,12 +142,15 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             if args.json:
                 _print_json([m.to_wire() for m in messages])
                 return 0
+            # Many agents sharing one inbox (Redis): a column for the agent that took each.
+            fleet = any(m.accepted_by for m in messages)
             for m in messages:
                 when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
                 preview = str(m.content)[:40].replace("\n", " ")
+                agent = f"{m.accepted_by or '-':<14} " if fleet else ""
                 print(
                     f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
-                    f"{m.status.value:<11} {preview}"
+                    f"{m.status.value:<11} {agent}{preview}"
                 )
         case "push":
             content: Any = args.payload

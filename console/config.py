@@ -19,6 +19,7 @@ import platformdirs
 
 from console.demo import SCRIPTS_DIR, demo_module_types
 from console.models import DeliveryPolicy, RestartPolicy
+from console.output.budget import OutputBudget
 
 APP_NAME = "opsconsole"
 DEFAULT_PORT = 8470
@@ -185,14 +186,17 @@ class AgentSettings:
     """Also write each process's output to ``DATA_DIR/logs/SLUG.log``, rotated."""
     alerts: bool = True
     """Push a message to ``node_id`` when a process goes fatal or a script run fails."""
-    inbox: dict[str, float] = field(default_factory=dict)
-    """``[agent.inbox]``: visibility_timeout (seconds) and max_tries."""
+    inbox: dict[str, Any] = field(default_factory=dict)
+    """``[agent.inbox]``: visibility_timeout (seconds) and max_tries; the store and its options
+    (store, namespace, agent_name, redis: see ``console.agent.inbox_backend.open_store``)."""
     restart: dict[str, float] = field(default_factory=dict)
     """``[agent.restart]``: the RestartPolicy fields (first_delay, max_delay, ...)."""
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The top-level ``[queue]`` and ``[pool]`` tables: module types, as commands."""
     module_timeouts: dict[str, float] = field(default_factory=dict)
     """``[agent.module_timeouts]``: connect, reply, rm_grace, term_grace (seconds)."""
+    output: dict[str, int] = field(default_factory=dict)
+    """``[agent.output]``: the OutputBudget fields (ring_bytes, reader_bytes, ...), in bytes."""
     connections: dict[str, float] = field(default_factory=dict)
     """``[agent.connections]``: the ConnectionLimits fields (max_open, head_timeout, ...)."""
 
@@ -207,10 +211,20 @@ class AgentSettings:
         return types
 
     def delivery_policy(self) -> DeliveryPolicy:
+        # Imported here: the console's client commands read this module and must not load
+        # the agent's packages.
+        from console.agent.inbox_backend import STORE_KEYS
+
         try:
-            return DeliveryPolicy(**self.inbox)
+            return DeliveryPolicy(**{k: v for k, v in self.inbox.items() if k not in STORE_KEYS})
         except TypeError as exc:
             raise ConfigError(f"[agent.inbox]: {exc}") from None
+
+    def output_budget(self) -> OutputBudget:
+        try:
+            return OutputBudget(**self.output)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[agent.output]: {exc}") from None
 
     def connection_limits(self) -> ConnectionLimits:
         try:
@@ -296,7 +310,14 @@ class AgentSettings:
             raise ConfigError(f"--scripts {self.scripts}: no such directory")
         self.restart_policy()
         self.delivery_policy()
+        self.output_budget()
         self.connection_limits()
+        from console.agent.inbox_backend import check_store_settings
+
+        try:
+            check_store_settings(self.inbox)
+        except ValueError as exc:
+            raise ConfigError(f"[agent.inbox]: {exc}") from None
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -196,3 +197,37 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
     yield server
     stop_sshd(server)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A real redis-server (appendfsync always) on a free loopback port, for the whole session."""
+    from console.bench.redis_server import redis_server_path, start_redis
+
+    if redis_server_path() is None:
+        pytest.skip("redis-server is not installed (tests/system-packages.sh installs it)")
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def inbox_store(request: pytest.FixtureRequest) -> str:
+    """The store an inbox test runs on: "sqlite", or the URL of the session's real redis-server."""
+    if request.param == "sqlite":
+        return "sqlite"
+    return request.getfixturevalue("redis_server").url
+
+
+def write_inbox_table(path: Path, store: str, **inbox: Any) -> Path:
+    """Append ``[agent.inbox]`` to the config at ``path``: the store (on Redis, under a
+    namespace of its own unless ``namespace`` is given) and ``inbox``'s other keys."""
+    import uuid
+
+    table = dict(inbox)
+    if store != "sqlite":
+        table = {"store": store, "namespace": f"test-{uuid.uuid4().hex[:8]}", **table}
+    lines = ["", "[agent.inbox]"] + [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    with path.open("a") as config:
+        config.write("\n".join(lines) + "\n")
+    return path

@@ -1,4 +1,5 @@
-"""The inbox adapter (SciroccoInbox) against a real agent spawned as the console spawns it."""
+"""The inbox adapter (SciroccoInbox) against a real agent spawned as the console spawns it,
+on both stores (SQLite, and a real redis-server)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ import pytest
 from console.adapters import AgentClient, AuthError, Endpoint
 from console.adapters.connect import SpawnedAgent
 from console.adapters.errors import NotFound
+from console.bench.redis_server import redis_server_path
 from console.models import BINARY_TYPE, JSON_TYPE, TEXT_TYPE, AgentEvent, MessageStatus
+from tests.conftest import write_inbox_table
 from tests.processes_helpers import BOUND
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[AgentClient]:
+async def client(tmp_path: Path, inbox_store: str) -> AsyncIterator[AgentClient]:
     """A client on a spawned agent: the spawner found the agent token in its data dir."""
+    config = write_inbox_table(tmp_path / "agent.toml", inbox_store, agent_name="agent-1")
     spawned = SpawnedAgent(
-        ["--data-dir", str(tmp_path / "data"), "--node-id", "ops"], log_file=tmp_path / "agent.log"
+        ["--data-dir", str(tmp_path / "data"), "--node-id", "ops", "--config", str(config)],
+        log_file=tmp_path / "agent.log",
     )
     try:
         client = await spawned.connect()
@@ -53,6 +58,7 @@ async def test_push_pull_ack_of_each_payload_kind(client: AgentClient) -> None:
     assert all(m.status == MessageStatus.PENDING and m.tries == 0 for m in pushed)
     assert (pushed[0].node_source, pushed[0].node_destination) == ("ops", "ops")
     assert pushed[0].topic == "deploy"
+    assert pushed[0].accepted_by == "agent-1"
     assert pushed[0].created_time == pytest.approx(time.time(), abs=60)
     assert [m.content for m in pushed] == [{"deploy": [1, 2]}, "plain ✓ text", blob]
 
@@ -192,7 +198,24 @@ async def test_the_events_stream_tells_of_new_and_changed_messages(client: Agent
 async def test_the_inbox_benchmark_checks_every_cycle(capsys: pytest.CaptureFixture[str]) -> None:
     from console.bench.inbox import run
 
-    assert await run(cycles=20, rounds=2) == 0
+    assert await run(cycles=10, rounds=1, agents=2, batch_messages=20) == 0
     printed = capsys.readouterr().out
-    assert printed.count("[ok]") == 2
-    assert "ratio (HTTP / store)" in printed
+    assert "FAULTY" not in printed
+    assert "opsconsole, SQLite store" in printed
+    if redis_server_path() is not None:
+        assert "Redis Streams, appendfsync always (peer)" in printed
+        assert "opsconsole, Redis store, 2 agents" in printed
+
+
+async def test_batch_ack_through_the_adapter(client: AgentClient) -> None:
+    inbox = client.inbox
+    assert "inbox.batch_ack" in (await client.info()).features
+    pushed = [(await inbox.push("ops", {"n": n})).id for n in range(3)]
+    pulled = await inbox.pull_many(2)
+    assert [m.id for m in pulled] == pushed[:2]
+    assert await inbox.ack_many([*pushed, "nope"]) == pushed[:2]
+    assert [(await inbox.get(i)).status for i in pushed] == [
+        MessageStatus.PROCESSED,
+        MessageStatus.PROCESSED,
+        MessageStatus.PENDING,
+    ]

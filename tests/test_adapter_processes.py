@@ -212,7 +212,7 @@ async def test_tail_resumes_after_the_connection_really_drops(
 async def test_an_old_cursor_gives_a_gap_with_the_exact_count(
     agent: AgentProcess, tmp_path: Path, node: str
 ) -> None:
-    total = 25_000
+    total = 250_000  # 1.6 MB: past the ring's 1 MiB
     app = write_app(tmp_path / "app", {"web": f"seq 0 {total - 1}; exec sleep 60"})
     async with AgentClient(agent.endpoint()) as client:
         await client.info()

@@ -1,4 +1,7 @@
-"""The inbox's scirocco API (PROTOCOLS.md §4) over plain HTTP, against real agent processes."""
+"""The inbox's scirocco API (PROTOCOLS.md §4) over plain HTTP, against real agent processes.
+
+Every test runs on both stores (``inbox_store``: SQLite, and a real redis-server).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from passlib.hash import bcrypt
 
 from console.adapters import AgentClient
 from console.models import MessageStatus, ProcessState
-from tests.conftest import AgentProcess, start_agent
+from tests.conftest import AgentProcess, start_agent, write_inbox_table
 from tests.processes_helpers import BOUND, write_app, write_config
 
 TOKEN = "inbox-secret"
@@ -31,6 +34,7 @@ ROUTES = [
     ("GET", "/messageQueue"),
     ("GET", "/messageQueue?quantity=5"),
     ("PATCH", "/messageQueue/some-id/ack"),
+    ("PATCH", "/messageQueue/ack"),
     ("GET", "/messages"),
     ("DELETE", "/messages"),
     ("GET", "/messages/some-id"),
@@ -41,11 +45,18 @@ ROUTES = [
 
 
 @pytest.fixture(scope="module")
-def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+def agent(tmp_path_factory: pytest.TempPathFactory, inbox_store: str) -> Iterator[AgentProcess]:
     """One agent for the tests that keep to nodes of their own (none wipes the inbox)."""
     home = tmp_path_factory.mktemp("inbox")
+    config = write_inbox_table(home / "agent.toml", inbox_store)
     agent = start_agent(
-        "--data-dir", str(home / "data"), "--inbox-token", TOKEN, log=home / "agent.log"
+        "--data-dir",
+        str(home / "data"),
+        "--config",
+        str(config),
+        "--inbox-token",
+        TOKEN,
+        log=home / "agent.log",
     )
     yield agent
     assert agent.stop() == 0
@@ -298,6 +309,30 @@ def test_a_huge_body_is_refused_and_the_agent_keeps_serving(node) -> None:
     assert sender.get("/messageQueue").content == b"small"
 
 
+def test_batch_ack_acks_what_is_processing_for_the_caller(node) -> None:
+    sender, receiver = node(), node()
+    ids = [pushed_id(push(sender, name_of(receiver), b"%d" % i)) for i in range(4)]
+    pulled = [m["id"] for m in receiver.get("/messageQueue", params={"quantity": 3}).json()]
+    assert pulled == ids[:3]
+    # Another node cannot ack them, in a batch either.
+    refused = sender.patch("/messageQueue/ack", json={"ids": pulled})
+    assert refused.status_code == 200, refused.text
+    assert refused.json() == {"acked": [], "not_processing": pulled}
+    answer = receiver.patch("/messageQueue/ack", json={"ids": [*pulled[:2], ids[3], "nope"]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [m["id"] for m in body["acked"]] == pulled[:2]
+    assert all(m["status"] == "processed" for m in body["acked"])
+    assert body["not_processing"] == [ids[3], "nope"]
+    statuses = [receiver.get(f"/messages/{i}").headers["Scirocco-Status"] for i in ids]
+    assert statuses == ["processed", "processed", "processing", "pending"]
+    for bad in (b"", b"[]", b'{"ids": []}', b'{"ids": "x"}', b'{"ids": [1]}', b'{"ids": [""]}'):
+        assert_error(receiver.patch("/messageQueue/ack", content=bad), 400)
+    too_many = {"ids": [f"id{i}" for i in range(1001)]}
+    assert_error(receiver.patch("/messageQueue/ack", json=too_many), 400)
+    assert receiver.get(f"/messages/{ids[2]}").headers["Scirocco-Status"] == "processing"
+
+
 # Management routes
 
 
@@ -342,8 +377,13 @@ def test_list_read_update_delete(node) -> None:
     assert_error(sender.delete(f"/messages/{mine}"), 404)
 
 
-def test_delete_all_and_the_global_data_space(agent_factory: AgentFactory) -> None:
-    agent = agent_factory("--inbox-token", TOKEN, "--inbox-token", "second-token")
+def test_delete_all_and_the_global_data_space(
+    agent_factory: AgentFactory, inbox_store: str, tmp_path: Path
+) -> None:
+    config = write_inbox_table(tmp_path / "agent.toml", inbox_store)
+    agent = agent_factory(
+        "--config", str(config), "--inbox-token", TOKEN, "--inbox-token", "second-token"
+    )
     headers = {"Authorization": "second-token", "Scirocco-Node-Source": "op"}
     with httpx.Client(base_url=agent.url, headers=headers, timeout=10) as client:
         for destination in ("a", "b", "a"):
@@ -360,11 +400,14 @@ def test_delete_all_and_the_global_data_space(agent_factory: AgentFactory) -> No
 
 
 def test_with_htpasswd_the_inbox_still_takes_its_token(
-    agent_factory: AgentFactory, tmp_path: Path
+    agent_factory: AgentFactory, inbox_store: str, tmp_path: Path
 ) -> None:
     htpasswd = tmp_path / "htpasswd"
     htpasswd.write_text(f"alice:{bcrypt.using(rounds=4).hash('alice-pw')}\n")
-    agent = agent_factory("--htpasswd", str(htpasswd), "--inbox-token", TOKEN)
+    config = write_inbox_table(tmp_path / "agent.toml", inbox_store)
+    agent = agent_factory(
+        "--config", str(config), "--htpasswd", str(htpasswd), "--inbox-token", TOKEN
+    )
     basic = httpx.BasicAuth("alice", "alice-pw")
     inbox = {"Authorization": TOKEN, "Scirocco-Node-Source": "op"}
     with (
@@ -439,9 +482,12 @@ def test_two_racing_pullers_get_each_message_exactly_once(node) -> None:
     assert singles | batches == set(pushed)
 
 
-def test_what_got_a_201_survives_kill_9(agent_factory: AgentFactory, tmp_path: Path) -> None:
+def test_what_got_a_201_survives_kill_9(
+    agent_factory: AgentFactory, inbox_store: str, tmp_path: Path
+) -> None:
     data_dir = tmp_path / "kept"
-    agent = agent_factory("--data-dir", str(data_dir), "--inbox-token", TOKEN)
+    config = str(write_inbox_table(tmp_path / "agent.toml", inbox_store))
+    agent = agent_factory("--data-dir", str(data_dir), "--config", config, "--inbox-token", TOKEN)
     headers = {"Authorization": TOKEN, "Scirocco-Node-Source": "op"}
     with httpx.Client(base_url=agent.url, headers=headers, timeout=10) as client:
         acked = pushed_id(push(client, "op", b'"acked"'))
@@ -465,7 +511,7 @@ def test_what_got_a_201_survives_kill_9(agent_factory: AgentFactory, tmp_path: P
         assert agent.process.wait(10) == -signal.SIGKILL
     assert len(pushed) == 300
 
-    again = agent_factory("--data-dir", str(data_dir), "--inbox-token", TOKEN)
+    again = agent_factory("--data-dir", str(data_dir), "--config", config, "--inbox-token", TOKEN)
     with httpx.Client(base_url=again.url, headers=headers, timeout=10) as client:
         kept = {m["id"]: m for m in client.get("/messages", params={"limit": 1000}).json()}
         assert set(kept) == {acked, unacked, *pushed}
@@ -520,10 +566,11 @@ def _utc(epoch: float) -> str:
 
 
 def test_unacked_messages_are_delivered_again_then_go_to_error(
-    agent_factory: AgentFactory, tmp_path: Path
+    agent_factory: AgentFactory, inbox_store: str, tmp_path: Path
 ) -> None:
-    config = tmp_path / "inbox.toml"
-    config.write_text("[agent.inbox]\nvisibility_timeout = 0.5\nmax_tries = 2\n")
+    config = write_inbox_table(
+        tmp_path / "inbox.toml", inbox_store, visibility_timeout=0.5, max_tries=2
+    )
     agent = agent_factory("--config", str(config), "--inbox-token", TOKEN)
     headers = {"Authorization": TOKEN, "Scirocco-Node-Source": "op"}
     with httpx.Client(base_url=agent.url, headers=headers, timeout=10) as client:
@@ -560,10 +607,11 @@ def test_unacked_messages_are_delivered_again_then_go_to_error(
 
 @pytest.mark.parametrize("alerts", [True, False], ids=["on", "off"])
 async def test_a_fatal_process_and_a_failed_run_alert_the_operator(
-    agent_factory: AgentFactory, scripts_dir: Path, tmp_path: Path, alerts: bool
+    agent_factory: AgentFactory, inbox_store: str, scripts_dir: Path, tmp_path: Path, alerts: bool
 ) -> None:
     restart = {"first_delay": 0.05, "max_delay": 0.2, "stable_after": 1, "max_quick_failures": 2}
     config = write_config(tmp_path / "agent.toml", restart, alerts=alerts, node_id="ops")
+    write_inbox_table(config, inbox_store, agent_name="host-a")
     agent = agent_factory(
         "--config", str(config), "--scripts", str(scripts_dir), "--inbox-token", TOKEN
     )
@@ -590,6 +638,7 @@ async def test_a_fatal_process_and_a_failed_run_alert_the_operator(
     alerts_by_topic = {m.topic: m for m in found}
     fatal = alerts_by_topic["alert.process.fatal"]
     assert (fatal.node_source, fatal.status) == ("opsconsole-agent", MessageStatus.PENDING)
+    assert fatal.accepted_by == "host-a"
     assert fatal.content["slug"] == created.slug
     assert fatal.content["last_exit"] == 3
     assert created.slug in fatal.content["summary"]

@@ -15,8 +15,9 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.sync.client import connect as ws_connect
 
 from console.agent.children import Children
-from console.agent.process_logs import ProcessLog, RotatingFile
+from console.agent.process_logs import SEGMENT_COST, ProcessLog, RotatingFile, Segment
 from console.models import LogBatch, LogEvent, LogGap, Stream
+from console.output.budget import OutputBudget
 from tests.conftest import AgentProcess, start_agent
 from tests.processes_helpers import create_body, wait_status, write_app, write_config
 
@@ -43,14 +44,23 @@ def assert_contiguous(events: list[LogEvent], start: int, end: int) -> None:
 # The ring.
 
 
+def block(*lines: str) -> bytes:
+    """Lines as the output splitter hands them over: one block, each ending in a newline."""
+    return "".join(f"{line}\n" for line in lines).encode()
+
+
+def budget(**sizes: int) -> OutputBudget:
+    return OutputBudget(**sizes)
+
+
 def test_sequence_numbers_run_on_from_0_across_streams() -> None:
     log = ProcessLog()
-    first = log.append(OUT, ["a", "b"])
-    second = log.append(ERR, ["c"])
-    third = log.append(OUT, ["d", "e", "f"])
-    assert [(b.seq, b.end) for b in (first, second, third)] == [(0, 2), (2, 3), (3, 6)]
+    log.append(OUT, block("a", "b"))
+    log.append(ERR, block("c"))
+    log.append(OUT, block("d", "e", "f"))
+    held = log.held()
+    assert [(b.seq, b.end, b.stream) for b in held] == [(0, 2, OUT), (2, 3, ERR), (3, 6, OUT)]
     assert log.next_seq == 6
-    assert log.held() == [first, second, third]
     # A cursor inside a batch gets the rest of that batch, then the others.
     [part, *rest] = log.held(4)
     assert (part.seq, part.stream, part.lines) == (4, OUT, ["e", "f"])
@@ -59,12 +69,24 @@ def test_sequence_numbers_run_on_from_0_across_streams() -> None:
     assert log.held(6) == []
 
 
+def test_small_batches_of_one_stream_share_a_segment_and_decode_on_the_way_out() -> None:
+    log = ProcessLog()
+    for n in range(100):
+        log.append(OUT, block(f"line {n}"))
+    log.append(OUT, b"caf\xc3\xa9 \xff\xfe end\n")
+    [merged] = log.held()
+    assert merged.lines[:2] == ["line 0", "line 1"]
+    assert merged.lines[-1] == "café \ufffd\ufffd end", "invalid UTF-8 is replaced, never fatal"
+    assert len(log._segments) == 1  # type: ignore[attr-defined]
+    assert log.held_bytes == sum(len(f"line {n}\n") for n in range(100)) + 13 + SEGMENT_COST
+
+
 async def test_follow_replays_from_the_cursor_then_follows_live() -> None:
     log = ProcessLog()
-    log.append(OUT, ["0", "1", "2"])
-    log.append(ERR, ["3", "4"])
+    log.append(OUT, block("0", "1", "2"))
+    log.append(ERR, block("3", "4"))
     reader = log.follow(since=2)
-    log.append(OUT, ["5"])
+    log.append(OUT, block("5"))
     log.close()
     events = [event async for event in reader]
     assert_contiguous(events, 2, 6)
@@ -73,38 +95,55 @@ async def test_follow_replays_from_the_cursor_then_follows_live() -> None:
 
 
 def test_a_cursor_older_than_the_ring_gets_a_gap_of_the_exact_count() -> None:
-    log = ProcessLog(ring_lines=10, reader_lines=10)
-    for start in range(0, 40, 4):
-        log.append(OUT, [str(n) for n in range(start, start + 4)])
+    log = ProcessLog(budget(ring_bytes=4096))
+    line = "x" * 95
+    for start in range(0, 400, 4):
+        log.append(
+            OUT if start % 8 else ERR, block(*(f"{n:04} {line}" for n in range(start, start + 4)))
+        )
+    assert 4096 - (400 + SEGMENT_COST) < log.held_bytes <= 4096, "full, within its budget"
     events = log.held(0)
     gap, *batches = events
     assert isinstance(gap, LogGap)
     assert gap.seq == 0
     assert gap.count == log.first_seq > 0
     assert all(isinstance(b, LogBatch) for b in batches)
-    assert_contiguous(events, 0, 40)
+    assert_contiguous(events, 0, 400)
     lines = [line for b in batches for line in b.lines]
-    assert lines == [str(n) for n in range(gap.count, 40)]
-    assert len(lines) >= 10, "the ring keeps at least ring_lines"
+    assert lines == [f"{n:04} {line}" for n in range(gap.count, 400)]
     # A cursor inside the lost part gets a gap from there.
     assert log.held(3)[0] == LogGap(3, gap.count - 3)
     assert not isinstance(log.held(gap.count)[0], LogGap)
 
 
-def test_a_reader_past_its_limit_gets_one_merged_gap() -> None:
-    log = ProcessLog(ring_lines=5, reader_lines=5)
+def test_rings_share_the_budget_of_all_rings() -> None:
+    logs: list[ProcessLog] = []
+    rings = budget(ring_bytes=64 << 10, total_ring_bytes=128 << 10)
+    for _ in range(8):
+        logs.append(ProcessLog(rings, lambda: rings.total_ring_bytes // len(logs)))
+    for n in range(2000):
+        for log in logs:
+            log.append(OUT if n % 2 else ERR, block(f"{n:06} " + "y" * 90))
+    assert all(16 << 10 >= log.held_bytes > 12 << 10 for log in logs)
+    logs[0].close()
+    assert logs[0].held_bytes == 0 and logs[0].held() == []
+
+
+def test_a_reader_past_its_byte_budget_gets_one_merged_gap() -> None:
+    log = ProcessLog(budget(reader_bytes=2 * (SEGMENT_COST + 1000)))
     reader = log.follow()
     for n in range(0, 20, 2):
-        log.append(OUT, [str(n), str(n + 1)])
+        log.append(OUT if n % 4 else ERR, block(f"{n:0499}", f"{n + 1:0499}"))
     events = drain(reader)
     assert_contiguous(events, 0, 20)
-    assert [type(e) for e in events] == [LogBatch, LogBatch, LogGap]
+    assert [type(e) for e in events] == [Segment, Segment, LogGap]
     assert events[-1] == LogGap(4, 16)
+    assert reader.queued_bytes == 2 * (SEGMENT_COST + 1000)
 
 
 async def test_a_slow_reader_is_told_what_it_lost_while_a_fast_one_gets_everything() -> None:
     total = 200_000
-    log = ProcessLog(ring_lines=1000, reader_lines=100_000)
+    log = ProcessLog(budget(ring_bytes=8192, reader_bytes=256 << 10))
     slow = log.follow()
     fast = log.follow()
     received: list[LogEvent] = []
@@ -122,6 +161,7 @@ async def test_a_slow_reader_is_told_what_it_lost_while_a_fast_one_gets_everythi
         assert await asyncio.wait_for(children.watch(proc, log.append), 60) == 0
     finally:
         await children.close()
+    assert slow.queued_bytes <= 256 << 10
     log.close()
     await asyncio.wait_for(reading, 30)
     slow_events = [event async for event in slow]
@@ -136,7 +176,7 @@ async def test_a_slow_reader_is_told_what_it_lost_while_a_fast_one_gets_everythi
     got = sum(len(b.lines) for b in batches)
     assert gaps, "the slow reader was told it lost lines"
     assert sum(g.count for g in gaps) + got == total
-    assert got <= 100_000
+    assert sum(len(line) + 1 for b in batches for line in b.lines) <= 256 << 10
     for batch in batches:
         assert batch.lines == [str(n) for n in range(batch.seq, batch.end)]
 
@@ -149,7 +189,8 @@ def test_rotating_file_keeps_keep_files_and_the_newest_lines(tmp_path: Path) -> 
     log_file = RotatingFile(path, max_bytes=2000, keep=3)
     for n in range(0, 1000, 5):
         stream = OUT if n % 10 == 0 else ERR
-        log_file.write(LogBatch(n, time.time(), stream, [f"line {n + i}" for i in range(5)]))
+        lines = block(*(f"line {n + i}" for i in range(5)))
+        log_file.write(Segment(n, time.time(), stream, lines, 5))
         # Written through at once: `tail -f` follows it.
         assert path.read_text().endswith(f" line {n + 4}\n") or path.stat().st_size == 0
     log_file.close()
@@ -177,7 +218,7 @@ def test_rotating_file_keeps_keep_files_and_the_newest_lines(tmp_path: Path) -> 
 
     # Reopened, it appends and counts what is there already.
     again = RotatingFile(path, max_bytes=2000, keep=3)
-    again.write(LogBatch(1000, time.time(), OUT, ["line 1000"]))
+    again.write(Segment(1000, time.time(), OUT, b"line 1000\n", 1))
     again.close()
     assert path.read_text().endswith(" out line 1000\n")
 
@@ -283,7 +324,7 @@ def test_json_frames_are_numbered_batches_of_both_streams(
 def test_an_old_cursor_gets_a_gap_frame_of_the_exact_count(
     agent: AgentProcess, tmp_path: Path
 ) -> None:
-    total = 30_000  # past the agent's ring of 10,000 lines
+    total = 300_000  # 2 MB: past the agent's ring of 1 MiB
     slug = start_process(agent, tmp_path / "app", "gap", f"seq 0 {total - 1}; exec sleep 60", total)
     with ws_connect(
         attach(agent, slug, "?format=json&since=0"),
@@ -294,7 +335,7 @@ def test_an_old_cursor_gets_a_gap_frame_of_the_exact_count(
         assert set(gap) == {"gap"}
         assert gap["gap"]["seq"] == 0
         lost = gap["gap"]["count"]
-        assert 0 < lost <= total - 10_000
+        assert 0 < lost <= total - 100_000
         lines = []
         while lost + len(lines) < total:
             batch = json.loads(ws.recv(timeout=10))

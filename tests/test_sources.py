@@ -1,4 +1,4 @@
-"""Sources: safe unpacking of hostile archives, the Procfile, local paths."""
+"""Sources: safe unpacking of hostile archives, local paths (the Procfile: test_procfile.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from console.agent.sources import (
     Limits,
     SourceError,
     local_path,
-    read_procfile,
     unpack,
 )
 from tests.processes_helpers import tar_folder, tar_member, tar_with, write_app, zip_folder
@@ -81,7 +80,7 @@ def test_a_sound_archive_unpacks_with_modes_and_subfolders(
     assert everything_under(target) == {"Procfile", "run.sh", "static", "static/a.txt"}
     assert (target / "static" / "a.txt").read_text() == "a"
     assert (target / "run.sh").stat().st_mode & stat.S_IXUSR
-    assert read_procfile(target) == {"web": "./run.sh"}
+    assert (target / "Procfile").read_text().endswith("\nweb: ./run.sh\n")
     assert everything_under(box / "sentinel") == set()
 
 
@@ -219,24 +218,7 @@ def test_not_an_archive(tmp_path: Path, box: Path) -> None:
     assert everything_under(box) == {"sentinel"}
 
 
-# The Procfile and local paths.
-
-
-def test_procfile_skips_comments_blanks_and_junk(tmp_path: Path) -> None:
-    (tmp_path / "Procfile").write_text(
-        "# a comment\n\nweb: python -m http.server $PORT\n  worker :  run --fast: yes  \n"
-        "no separator here\nempty:\n: no name\n"
-    )
-    assert read_procfile(tmp_path) == {
-        "web": "python -m http.server $PORT",
-        "worker": "run --fast: yes",
-    }
-
-
-def test_no_procfile(tmp_path: Path) -> None:
-    with pytest.raises(SourceError) as caught:
-        read_procfile(tmp_path)
-    assert caught.value.state == "no procfile"
+# Local paths.
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,14 @@ class SciroccoInbox:
     async def ack(self, message_id: str) -> Message:
         return _from_response(await self._send("PATCH", f"/messageQueue/{message_id}/ack"))
 
+    async def ack_many(self, message_ids: list[str]) -> list[str]:
+        """Ours (feature ``inbox.batch_ack``): ack several in one request; answers the ids acked
+        (the others were not processing for this node)."""
+        response = await self._send("PATCH", "/messageQueue/ack", json={"ids": message_ids})
+        body = json_body(response)
+        acked = body.get("acked") if isinstance(body, dict) else None
+        return [str(m["id"]) for m in _array(acked)]
+
     async def list(
         self, status: MessageStatus | None = None, destination: str | None = None, limit: int = 500
     ) -> list[Message]:

@@ -18,11 +18,12 @@ import httpx
 from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
 from console.adapters.errors import BackendError, NotFound, Unavailable
-from console.models import LogBatch, LogEvent, LogGap, ProcessStatus, Stream
+from console.models import LogBatch, LogEvent, LogGap, LogPartial, ProcessStatus, Stream
 
 CONTROL_FEATURE = "processes.control"
 BULK_FEATURE = "processes.bulk"
 JSON_LOGS_FEATURE = "processes.json-logs"
+PARTIAL_LINES_FEATURE = "processes.partial-lines"
 
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Waits between attempts to re-attach a dropped tail; the last one repeats."""
@@ -118,8 +119,13 @@ class SmartmobProcesses:
             raise BackendError(f"unexpected process status: {str(body)[:80]}")
         return ProcessStatus.from_wire(body)
 
-    async def tail(self, slug: str, since: int | None = None) -> AsyncIterator[LogEvent]:
+    async def tail(
+        self, slug: str, since: int | None = None, partial: bool = False
+    ) -> AsyncIterator[LogEvent]:
         """Every line from ``since`` on, following; re-attaches by itself after a drop.
+
+        With ``partial`` (and an agent that offers it) a ``LogPartial`` shows the line
+        a stream is still writing, until its complete line comes in a ``LogBatch``.
 
         Ends when the process is deleted. After a drop it resumes at the next
         sequence number it has not seen, so lines are neither lost nor repeated
@@ -128,7 +134,7 @@ class SmartmobProcesses:
         attempt = 0
         while True:
             try:
-                async for event in self._attach_once(slug, since):
+                async for event in self._attach_once(slug, since, partial):
                     attempt = 0
                     since = event.end
                     yield event
@@ -138,11 +144,15 @@ class SmartmobProcesses:
                 attempt += 1
                 await asyncio.sleep(delay)
 
-    async def _attach_once(self, slug: str, since: int | None) -> AsyncIterator[LogEvent]:
+    async def _attach_once(
+        self, slug: str, since: int | None, partial: bool
+    ) -> AsyncIterator[LogEvent]:
         as_json = JSON_LOGS_FEATURE in self.features
         path = f"/attach-console/{_q(slug)}"
         if as_json:
             path += "?format=json" + (f"&since={since}" if since is not None else "")
+            if partial and PARTIAL_LINES_FEATURE in self.features:
+                path += "&partial=1"
         seq = since or 0
         async with websocket.connect(self._endpoint, path) as ws:
             from websockets.exceptions import ConnectionClosed, ConnectionClosedOK  # loaded
@@ -168,6 +178,9 @@ def _log_event(wire: dict) -> LogEvent:
     gap = wire.get("gap")
     if isinstance(gap, dict):
         return LogGap(int(gap["seq"]), int(gap["count"]))
+    partial = wire.get("partial")
+    if isinstance(partial, dict):
+        return LogPartial(int(partial["seq"]), Stream(partial["stream"]), str(partial["text"]))
     return LogBatch.from_wire(wire)
 
 

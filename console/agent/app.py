@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -29,13 +30,14 @@ from console.agent.events import EventBus
 from console.agent.htpasswd import Htpasswd
 from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
-from console.agent.inbox_store import InboxStore
+from console.agent.inbox_backend import open_store
 from console.agent.module_process import ModuleTimeouts
 from console.agent.modules import ModuleService
 from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
 from console.agent.sources import Limits
+from console.agent.ws_frames import KeepServerSend
 from console.config import AgentSettings
 from console.demo import load_demo
 from console.models import ProcessState
@@ -54,11 +56,14 @@ def create_app(settings: AgentSettings) -> Starlette:
     history = RunHistory(settings.data_dir / "scripts.db", keep=settings.history_keep)
     scripts = ScriptService(settings.scripts, history, children)
     inbox = InboxService(
-        InboxStore(settings.data_dir / "inbox.db", settings.delivery_policy()),
+        open_store(
+            settings.inbox, settings.data_dir, settings.delivery_policy(), socket.gethostname()
+        ),
         events,
         settings.node_id,
     )
     scripts.events = events
+    scripts.budget = settings.output_budget()
     inbox.reserve = SpaceReserve(settings.data_dir / "space-reserve")
     inbox.reserve.ensure()
     timeouts = ModuleTimeouts(**settings.module_timeouts)
@@ -85,6 +90,7 @@ def create_app(settings: AgentSettings) -> Starlette:
             allow_link_local=settings.source_allow_link_local,
         ),
         log_dir=settings.data_dir / "logs" if settings.process_log_files else None,
+        budget=settings.output_budget(),
     )
     features = [
         *scripts_routes.FEATURES,
@@ -146,7 +152,8 @@ def create_app(settings: AgentSettings) -> Starlette:
             await inbox.close()
             history.close()
 
-    middleware = [Middleware(AuthMiddleware, policy=policy)]
+    # First: it must see the server's own ``send``, before anything wraps it.
+    middleware = [Middleware(KeepServerSend), Middleware(AuthMiddleware, policy=policy)]
     app = Starlette(
         routes=[
             Route("/", index, methods=["GET"]),

@@ -23,6 +23,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
+from console.agent import descendants
 from console.agent.spawning import (
     SETPRIV,
     Child,
@@ -32,15 +33,13 @@ from console.agent.spawning import (
     spawn_child,
 )
 from console.models import Stream
+from console.output.lines import MAX_LINE, LineSplitter, decode_lines
+from console.output.pump import CHUNK, pump_output
 
 log = logging.getLogger(__name__)
 
 DRAIN_AFTER_EXIT = 1.0
 """Seconds a child's output may still flow after it exits, before its group is killed."""
-
-CHUNK = 1 << 16
-MAX_LINE = 1 << 20
-"""A line longer than this is cut into pieces rather than held in memory whole."""
 
 _PR_SET_PDEATHSIG = 1
 
@@ -82,21 +81,16 @@ def signal_group(pgid: int, sig: signal.Signals) -> bool:
 
 
 async def read_line_batches(stream: asyncio.StreamReader) -> AsyncIterator[list[str]]:
-    """Yield the complete lines of each chunk read, without newlines, decoded leniently.
+    """Yield the complete lines of each chunk read, decoded, as ``console.output`` renders them.
 
     Lines move in lists so that a chatty child costs one step per chunk, not per line.
     """
-    pending = b""
+    splitter = LineSplitter()
     while chunk := await stream.read(CHUNK):
-        pending += chunk
-        if b"\n" in chunk:
-            *lines, pending = pending.split(b"\n")
-            yield [line.rstrip(b"\r").decode(errors="replace") for line in lines]
-        while len(pending) > MAX_LINE:
-            yield [pending[:MAX_LINE].decode(errors="replace")]
-            pending = pending[MAX_LINE:]
-    if pending:
-        yield [pending.rstrip(b"\r").decode(errors="replace")]
+        if block := splitter.feed(chunk):
+            yield decode_lines(block)
+    if block := splitter.finish():
+        yield decode_lines(block)
 
 
 async def read_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
@@ -115,6 +109,11 @@ class Children:
         its files private with 077, which its children should not inherit."""
         self._reaper: asyncio.subprocess.Process | None = None
         self._live: dict[int, asyncio.subprocess.Process] = {}
+        self._origins: dict[int, str] = {}
+        """Each live child's OPSCONSOLE_ORIGIN, which its descendants inherit."""
+        self._serial = 0
+        self._leftover_pumps: set[asyncio.Future[object]] = set()
+        self.subreaper = False
         self._reaper_removals: list[str] = []
         install_watcher()
 
@@ -129,6 +128,8 @@ class Children:
             stdin=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
+        self.subreaper = descendants.become_subreaper()
+        await self._tell_reaper(f"={self._origin_prefix}")
 
     async def spawn(
         self,
@@ -143,6 +144,8 @@ class Children:
 
         Raises FileNotFoundError or PermissionError (OSError) when ``argv[0]`` cannot run.
         """
+        self._serial += 1
+        origin = f"{self._origin_prefix}{self._serial}"
         options: dict[str, object] = {}
         if SETPRIV is None:
             options["preexec_fn"] = _die_with_agent(os.getpid())
@@ -151,7 +154,7 @@ class Children:
             argv = lifeline_argv(argv, os.getpid())
         proc = await spawn_child(
             argv,
-            env=dict(env) if env is not None else None,
+            env=dict(env if env is not None else os.environ) | {descendants.ORIGIN: origin},
             cwd=cwd,
             stdin=stdin,
             stdout=asyncio.subprocess.PIPE,
@@ -161,8 +164,40 @@ class Children:
             **options,
         )
         self._live[proc.pid] = proc
+        self._origins[proc.pid] = origin
         await self._tell_reaper(f"+{proc.pid}")
         return proc
+
+    @property
+    def _origin_prefix(self) -> str:
+        return f"{os.getpid()}."
+
+    def origin(self, proc: asyncio.subprocess.Process) -> str | None:
+        """The OPSCONSOLE_ORIGIN a live child and all its descendants carry."""
+        return self._origins.get(proc.pid)
+
+    def descendants(self, origin: str | None) -> list[int]:
+        """Live processes carrying ``origin`` (those that left the child's group too), by pid."""
+        if origin is None:
+            return []
+        found = descendants.marked(origin)
+        return sorted(pid for pid, mark in found.items() if mark == origin)
+
+    async def stop_descendants(self, pids: list[int], grace: float) -> None:
+        """The termination ladder for descendants that left the group (and reaping them)."""
+        await descendants.terminate(pids, grace, self._own_children())
+
+    def _own_children(self) -> set[int]:
+        own = set(self._live)
+        if self._reaper is not None:
+            own.add(self._reaper.pid)
+        return own
+
+    def _reap_later(self) -> None:
+        """Collect adopted orphans that exit in the next moment (killed with their group)."""
+        loop = asyncio.get_running_loop()
+        for delay in (0.1, 1.0):
+            loop.call_later(delay, lambda: descendants.reap(self._own_children()))
 
     async def release(self, proc: asyncio.subprocess.Process) -> None:
         """Forget an exited child, killing whatever it left running in its group.
@@ -172,25 +207,39 @@ class Children:
         if self._live.pop(proc.pid, None) is None:
             return
         signal_group(proc.pid, signal.SIGKILL)
+        self._origins.pop(proc.pid, None)
         self._forget_in_reaper(proc.pid)
+        if self.subreaper:
+            self._reap_later()
 
     async def watch(
         self,
         proc: asyncio.subprocess.Process,
-        sink: Callable[[Stream, list[str]], None],
+        sink: Callable[[Stream, bytes], None],
         time_limit: float | None = None,
         on_timeout: Callable[[], None] | None = None,
+        partial: Callable[[Stream, bytes], None] | None = None,
+        max_line: int = MAX_LINE,
+        spare_descendants: bool = False,
     ) -> int | None:
         """Pump the child's output into ``sink`` until it exits, then release its group.
 
-        After ``time_limit`` seconds it is stopped by the ladder. Once it exits, its
-        output gets a moment to drain: something it left running may hold the pipe.
+        ``sink`` gets blocks of complete lines (``console.output.lines``), ``partial``
+        a line left unfinished for a while. After ``time_limit`` seconds the child is
+        stopped by the ladder. Once it exits, its output gets a moment to drain:
+        something it left running may hold the pipe. With ``spare_descendants``,
+        what it left running is not killed: the caller watches it (``descendants``)
+        and releases the child once it is gone.
         """
 
         async def pump(reader: asyncio.StreamReader | None, stream: Stream) -> None:
             if reader is not None:
-                async for lines in read_line_batches(reader):
-                    sink(stream, lines)
+                await pump_output(
+                    reader.read,
+                    lambda block: sink(stream, block),
+                    (lambda text: partial(stream, text)) if partial is not None else None,
+                    max_line,
+                )
 
         pumps = asyncio.gather(pump(proc.stdout, Stream.STDOUT), pump(proc.stderr, Stream.STDERR))
         try:
@@ -201,8 +250,15 @@ class Children:
             await self.stop(proc, grace=3.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(pumps), DRAIN_AFTER_EXIT)
-        await self.release(proc)
-        await pumps
+        if not (spare_descendants and self.descendants(self.origin(proc))):
+            await self.release(proc)
+        if pumps.done():
+            await pumps
+        else:
+            # A descendant outside the group (a daemon) holds the pipe: its output goes on
+            # flowing to the sink until it closes it or is stopped.
+            self._leftover_pumps.add(pumps)
+            pumps.add_done_callback(self._leftover_pumps.discard)
         return proc.returncode
 
     async def stop(
@@ -224,12 +280,17 @@ class Children:
             log.warning("pid %s ignored SIGTERM for %.1fs; killing it", proc.pid, grace)
             signal_group(proc.pid, signal.SIGKILL)
             await proc.wait()
+        await self.stop_descendants(self.descendants(self.origin(proc)), grace)
         await self.release(proc)
         return proc.returncode
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop every child still running, then let the reaper go."""
         await asyncio.gather(*(self.stop(p, grace) for p in list(self._live.values())))
+        # Daemons whose first process is gone: anything still carrying this agent's mark.
+        await self.stop_descendants(list(descendants.marked(self._origin_prefix)), grace)
+        for pumps in list(self._leftover_pumps):
+            pumps.cancel()
         self._flush_removals()
         if self._reaper is not None and self._reaper.stdin is not None:
             self._reaper.stdin.close()

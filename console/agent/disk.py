@@ -9,11 +9,12 @@ through the one error-answer helper.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -91,9 +92,23 @@ class SpaceReserve:
         try:
             return call()
         except Exception as exc:
-            if not is_disk_full(exc) or not self.path.exists():
-                raise
-        self.path.unlink(missing_ok=True)
+            self._give_up_for(exc)
         result = call()
         self.ensure()
         return result
+
+    async def retrying_async(self, call: Callable[[], Awaitable[T]]) -> T:
+        """:meth:`retrying` for a coroutine function (the inbox store's calls)."""
+        try:
+            return await call()
+        except Exception as exc:
+            self._give_up_for(exc)
+        result = await call()
+        await asyncio.to_thread(self.ensure)  # writes and fsyncs the reserve: off the loop
+        return result
+
+    def _give_up_for(self, error: Exception) -> None:
+        """Remove the reserve if ``error`` is a full disk and there is one; else re-raise it."""
+        if not is_disk_full(error) or not self.path.exists():
+            raise error
+        self.path.unlink(missing_ok=True)

@@ -143,8 +143,14 @@ def close_reason(message: str) -> str:
     return reason.decode(errors="ignore")
 
 
-async def send_until_gone(websocket: WebSocket, frames: AsyncIterator[str]) -> bool:
+async def send_until_gone(
+    websocket: WebSocket,
+    frames: AsyncIterator[Any],
+    send: Callable[[Any], Awaitable[None]] | None = None,
+) -> bool:
     """Send ``frames`` until they run out (True) or the client goes away (False).
+
+    Each item goes out with ``send`` (default: ``websocket.send_text``).
 
     The clients of these streams send nothing, so ``receive()`` returns only
     when one leaves: waiting on sends alone would keep a quiet stream, and the
@@ -153,7 +159,7 @@ async def send_until_gone(websocket: WebSocket, frames: AsyncIterator[str]) -> b
 
     async def send_all() -> None:
         async for frame in frames:
-            await websocket.send_text(frame)
+            await (websocket.send_text(frame) if send is None else send(frame))
 
     async def until_gone() -> None:
         while (await websocket.receive())["type"] != "websocket.disconnect":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -11,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from console.agent.http import Handler, HttpError, answered, error_response, read_body
 from console.agent.inbox import InboxService, parse_status
+from console.agent.inbox_backend import StoreUnavailable
 from console.agent.parsing import parse_int, parse_json, parse_moment
 from console.models import (
     BINARY_TYPE,
@@ -24,9 +24,10 @@ from console.models import (
 PREFIXES = ("/messageQueue", "/messages", "/globalDataSpace")
 """Paths of the inbox family (the auth middleware lets the inbox token in here)."""
 
-FEATURES = ("inbox.batch", "inbox.redelivery")
+FEATURES = ("inbox.batch", "inbox.batch_ack", "inbox.redelivery")
 MAX_PAYLOAD = 8 << 20
 MAX_QUANTITY = 1000
+MAX_ACK_BODY = 256 << 10
 
 
 def message_response(message: Message, status_code: int = 200) -> Response:
@@ -47,7 +48,10 @@ def routes(service: InboxService) -> list[BaseRoute]:
             caller = request.headers.get(header_name("node_source"), "").strip()
             if not caller:
                 return error_response(400, f"the {header_name('node_source')} header is required")
-            return await answered(request, lambda: handler(request, caller))
+            try:
+                return await answered(request, lambda: handler(request, caller))
+            except StoreUnavailable as exc:
+                return error_response(503, str(exc), {"Retry-After": "1"})
 
         return wrapped
 
@@ -81,10 +85,22 @@ def routes(service: InboxService) -> list[BaseRoute]:
 
     async def ack(request: Request, caller: str) -> Response:
         message_id = request.path_params["message_id"]
-        message = await service.ack(caller, message_id)
-        if message is None:
+        acked = await service.ack(caller, [message_id])
+        if not acked:
             raise HttpError(404, f"no message {message_id} is processing for {caller}")
-        return message_response(message)
+        return message_response(acked[0])
+
+    async def ack_many(request: Request, caller: str) -> Response:
+        """Ours: ``{"ids": [...]}`` → ``{"acked": [metadata...], "not_processing": [ids]}``."""
+        ids = _id_list(await read_body(request, MAX_ACK_BODY))
+        acked = await service.ack(caller, ids)
+        done = {m.id for m in acked}
+        return JSONResponse(
+            {
+                "acked": [m.metadata() for m in acked],
+                "not_processing": [i for i in dict.fromkeys(ids) if i not in done],
+            }
+        )
 
     async def list_messages(request: Request, caller: str) -> Response:
         try:
@@ -93,18 +109,12 @@ def routes(service: InboxService) -> list[BaseRoute]:
             raise HttpError(400, str(exc)) from None
         limit = parse_int(request.query_params.get("limit", "500"), "limit")
         destination = request.query_params.get("node_destination")
-        messages = await asyncio.to_thread(
-            service.store.list, destination, status, min(limit, 10_000)
-        )
+        messages = await service.store.list(destination, status, min(limit, 10_000))
         return JSONResponse([m.to_wire() for m in messages])
 
     async def read(request: Request, caller: str) -> Response:
-        return message_response(
-            _found(
-                await asyncio.to_thread(service.store.get, request.path_params["message_id"]),
-                request,
-            )
-        )
+        found = await service.store.get(request.path_params["message_id"])
+        return message_response(_found(found, request))
 
     async def update(request: Request, caller: str) -> Response:
         payload = await read_body(request, MAX_PAYLOAD)
@@ -123,6 +133,7 @@ def routes(service: InboxService) -> list[BaseRoute]:
     return [
         Route("/messageQueue", authorized(push), methods=["POST"]),
         Route("/messageQueue", authorized(pull), methods=["GET"]),
+        Route("/messageQueue/ack", authorized(ack_many), methods=["PATCH"]),
         Route("/messageQueue/{message_id}/ack", authorized(ack), methods=["PATCH"]),
         Route("/messages", authorized(list_messages), methods=["GET"]),
         Route("/messages", authorized(delete_all), methods=["DELETE"]),
@@ -137,6 +148,19 @@ def _found(message: Message | None, request: Request) -> Message:
     if message is None:
         raise HttpError(404, f"no message {request.path_params['message_id']}")
     return message
+
+
+def _id_list(body: bytes) -> list[str]:
+    """The ids of a batch ack: a JSON object ``{"ids": [string, ...]}``, 1 to MAX_QUANTITY."""
+    parsed = parse_json(body, "a batch ack")
+    if not isinstance(parsed, dict):
+        raise HttpError(400, 'a batch ack is a JSON object {"ids": ["ID", ...]}')
+    ids = parsed.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise HttpError(400, '"ids" must be a list of message ids (strings)')
+    if not 1 <= len(ids) <= MAX_QUANTITY:
+        raise HttpError(400, f"a batch ack takes 1 to {MAX_QUANTITY} ids, not {len(ids)}")
+    return ids
 
 
 def _payload_type(content_type: str, payload: bytes) -> str:

@@ -1,23 +1,40 @@
-"""The inbox's durable store: SQLite in WAL mode, every change committed before it is answered.
+"""The inbox's SQLite store: WAL mode, every change committed (and fsynced) before it is answered.
 
+Group commit: one writer thread owns the connection and takes every call that
+is waiting as one batch, run in one transaction with one fsync, so concurrent
+pushes, pulls and acks share the disk's flush instead of queueing for it. Each
+call is its own savepoint, so one that fails leaves the batch's others alone.
+
+What must survive a power cut is a 201 and an answered ack (and payload
+updates, deletes): a batch holding one of those is fsynced before it is
+answered. A batch of pulls, releases and reads alone is committed without
+waiting for the disk (WAL, ``synchronous=NORMAL``: it survives a killed agent,
+and the next fsync covers it): were a power cut to lose it, its messages are
+pending again and delivered again, as after a visibility timeout.
 Pulls are atomic (one statement picks and marks the messages), so two pullers
-never get the same message. Due scheduled messages and expired deliveries are
+never get the same message; due scheduled messages and expired deliveries are
 found through indexes, never by reading the whole table.
 """
 
 from __future__ import annotations
 
+import asyncio
+import queue
 import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
+from console.agent.disk import is_disk_full
+from console.agent.inbox_backend import Change, StoreUnavailable
 from console.models import DeliveryPolicy, Message, MessageStatus
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     node_source TEXT NOT NULL,
     node_destination TEXT NOT NULL,
@@ -32,36 +49,125 @@ CREATE TABLE IF NOT EXISTS messages (
     processed_time REAL,
     error_time REAL,
     tries INTEGER NOT NULL DEFAULT 0,
-    visible_at REAL
+    visible_at REAL,
+    accepted_by TEXT
 );
-CREATE INDEX IF NOT EXISTS pending_by_destination ON messages (node_destination, status, seq);
-CREATE INDEX IF NOT EXISTS due_by_status ON messages (status, scheduled_time);
-CREATE INDEX IF NOT EXISTS expiring ON messages (status, visible_at);
+CREATE INDEX IF NOT EXISTS pending_queue ON messages (node_destination, seq)
+    WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS scheduled_due ON messages (scheduled_time) WHERE status = 'scheduled';
+CREATE INDEX IF NOT EXISTS processing_expiry ON messages (visible_at) WHERE status = 'processing';
+DROP INDEX IF EXISTS pending_by_destination;
+DROP INDEX IF EXISTS due_by_status;
+DROP INDEX IF EXISTS expiring;
 """
+"""Partial indexes: each holds only the rows in the state it serves, so a commit writes
+few pages (every page is a 4 KiB WAL frame to fsync). Files from before them lose their
+old full indexes."""
 
 COLUMNS = (
     "id, node_source, node_destination, status, payload, payload_type, topic, created_time, "
-    "update_time, scheduled_time, processing_time, processed_time, error_time, tries"
+    "update_time, scheduled_time, processing_time, processed_time, error_time, tries, accepted_by"
 )
 
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection, float], Any]
+"""One call's statements: given the connection and the batch's time (epoch seconds)."""
 
-class InboxStore:
-    """Messages on disk; every method is one short transaction."""
 
-    def __init__(self, path: Path, policy: DeliveryPolicy | None = None, durable: bool = True):
+class _Job:
+    """One call waiting for the writer thread, and where its answer goes."""
+
+    __slots__ = ("durable", "future", "loop", "work")
+
+    def __init__(self, work: Work, loop: asyncio.AbstractEventLoop, durable: bool) -> None:
+        self.work = work
+        self.loop = loop
+        self.durable = durable
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+
+class SqliteInboxStore:
+    """Messages in one SQLite file; every method is one job of a group-committed batch."""
+
+    def __init__(
+        self,
+        path: Path,
+        policy: DeliveryPolicy | None = None,
+        durable: bool = True,
+        agent_name: str | None = None,
+    ) -> None:
         self.policy = policy or DeliveryPolicy()
-        self._lock = threading.Lock()
+        self.agent_name = agent_name
+        self._durable = durable
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a 201 survives even a power cut, not only a killed agent.
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._synchronous = ""
+        self._set_synchronous(durable)
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
+        if "accepted_by" not in columns:  # a file from before agents shared inboxes
+            self._db.execute("ALTER TABLE messages ADD COLUMN accepted_by TEXT")
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._serve, name="inbox store", daemon=True)
+        self._writer.start()
 
-    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[Message]:
-        with self._lock:
-            return [_message(row) for row in self._db.execute(sql, args).fetchall()]
+    def _set_synchronous(self, full: bool) -> None:
+        # FULL: the commit fsyncs the WAL, so what it answers survives even a power cut.
+        wanted = "FULL" if full and self._durable else "NORMAL"
+        if wanted != self._synchronous:
+            self._db.execute(f"PRAGMA synchronous={wanted}")
+            self._synchronous = wanted
 
-    def push(
+    async def _run(self, work: Work, durable: bool = True) -> Any:
+        """Run ``work`` in the next batch; ``durable``: its answer waits for the fsync."""
+        job = _Job(work, asyncio.get_running_loop(), durable)
+        self._jobs.put(job)
+        return await job.future
+
+    def _serve(self) -> None:
+        """The writer thread: whatever is queued when a commit ends is the next batch."""
+        while (job := self._jobs.get()) is not None:
+            batch = [job]
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._commit(batch)
+                    self._db.close()
+                    return
+                batch.append(job)
+            self._commit(batch)
+        self._db.close()
+
+    def _commit(self, batch: list[_Job]) -> None:
+        now = time.time()
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            self._set_synchronous(any(job.durable for job in batch))
+            self._db.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                self._db.execute("SAVEPOINT job")
+                try:
+                    outcomes.append((True, job.work(self._db, now)))
+                except Exception as exc:  # this call's error, answered to it alone
+                    self._db.execute("ROLLBACK TO job")
+                    outcomes.append((False, exc))
+                self._db.execute("RELEASE job")
+            self._db.execute("COMMIT")
+        except Exception as exc:  # the commit failed: nothing of the batch is kept
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            # Locked by another process, an I/O error: for now. A full disk keeps its own
+            # error (answered 507, naming the disk).
+            if isinstance(exc, sqlite3.OperationalError) and not is_disk_full(exc):
+                exc = StoreUnavailable(f"the inbox's database cannot be written: {exc}")
+            outcomes = [(False, exc)] * len(batch)
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
+
+    async def push(
         self,
         source: str,
         destination: str,
@@ -70,86 +176,121 @@ class InboxStore:
         topic: str | None = None,
         scheduled_time: float | None = None,
     ) -> Message:
-        now = time.time()
         status = MessageStatus.PENDING if scheduled_time is None else MessageStatus.SCHEDULED
-        [message] = self._query(
-            f"INSERT INTO messages (id, node_source, node_destination, status, payload, "
-            f"payload_type, topic, created_time, update_time, scheduled_time) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}",
-            (
-                uuid.uuid4().hex,
-                source,
-                destination,
-                status.value,
-                payload,
-                payload_type,
-                topic,
-                now,
-                now,
-                scheduled_time,
-            ),
-        )
-        return message
+        message_id, accepted_by = uuid.uuid4().hex, self.agent_name
 
-    def pull(self, destination: str, quantity: int = 1) -> list[Message]:
+        def insert(db: sqlite3.Connection, now: float) -> Message:
+            [message] = _select(
+                db,
+                f"INSERT INTO messages (id, node_source, node_destination, status, payload, "
+                f"payload_type, topic, created_time, update_time, scheduled_time, accepted_by) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}",
+                (
+                    message_id,
+                    source,
+                    destination,
+                    status.value,
+                    payload,
+                    payload_type,
+                    topic,
+                    now,
+                    now,
+                    scheduled_time,
+                    accepted_by,
+                ),
+            )
+            return message
+
+        return await self._run(insert)
+
+    async def pull(self, destination: str, quantity: int = 1) -> list[Message]:
         """The oldest pending messages for ``destination``, now ``processing``."""
-        now = time.time()
-        with self._lock:
-            rows = self._db.execute(
+        timeout = self.policy.visibility_timeout
+
+        def take(db: sqlite3.Connection, now: float) -> list[Message]:
+            rows = db.execute(
                 f"UPDATE messages SET status = 'processing', processing_time = ?, "
                 f"update_time = ?, tries = tries + 1, visible_at = ? WHERE seq IN "
                 f"(SELECT seq FROM messages WHERE node_destination = ? AND status = 'pending' "
                 f"ORDER BY seq LIMIT ?) RETURNING seq, {COLUMNS}",
-                (now, now, now + self.policy.visibility_timeout, destination, quantity),
+                (now, now, now + timeout, destination, quantity),
             ).fetchall()
-        # RETURNING gives rows in no set order; oldest first (in push order) is the promise.
-        return [_message(row[1:]) for row in sorted(rows)]
+            # RETURNING gives rows in no set order; oldest first (in push order) is the promise.
+            return [_message(row[1:]) for row in sorted(rows)]
 
-    def ack(self, destination: str, message_id: str) -> Message | None:
-        """``processing`` → ``processed``; None when no such message is processing for them."""
-        now = time.time()
-        found = self._query(
-            f"UPDATE messages SET status = 'processed', processed_time = ?, update_time = ?, "
-            f"visible_at = NULL WHERE id = ? AND node_destination = ? AND status = 'processing' "
-            f"RETURNING {COLUMNS}",
-            (now, now, message_id, destination),
-        )
-        return found[0] if found else None
+        return await self._run(take, durable=False)
 
-    def release_due(self, now: float | None = None) -> list[Message]:
-        """Scheduled messages whose time has come, and expired deliveries: pending (or error)."""
-        now = time.time() if now is None else now
-        changed = self._query(
-            f"UPDATE messages SET status = 'pending', update_time = ? "
-            f"WHERE status = 'scheduled' AND scheduled_time <= ? RETURNING {COLUMNS}",
-            (now, now),
-        )
-        changed += self._query(
-            f"UPDATE messages SET status = CASE WHEN tries >= ? THEN 'error' ELSE 'pending' END, "
-            f"error_time = CASE WHEN tries >= ? THEN ? ELSE error_time END, "
-            f"update_time = ?, visible_at = NULL "
-            f"WHERE status = 'processing' AND visible_at <= ? RETURNING {COLUMNS}",
-            (self.policy.max_tries, self.policy.max_tries, now, now, now),
-        )
-        return changed
+    async def ack(self, destination: str, message_ids: list[str]) -> list[Message]:
+        """``processing`` → ``processed`` for those ids delivered to ``destination``."""
+        if not message_ids:
+            return []
+        marks = ", ".join("?" * len(message_ids))
 
-    def next_due(self) -> float | None:
+        def finish(db: sqlite3.Connection, now: float) -> list[Message]:
+            return _select(
+                db,
+                f"UPDATE messages SET status = 'processed', processed_time = ?, update_time = ?, "
+                f"visible_at = NULL WHERE id IN ({marks}) AND node_destination = ? "
+                f"AND status = 'processing' RETURNING {COLUMNS}",
+                (now, now, *message_ids, destination),
+            )
+
+        return await self._run(finish)
+
+    async def release_due(self, now: float | None = None) -> list[Message]:
+        """Scheduled messages whose time has come, and expired deliveries: pending (or error).
+
+        ``now`` (epoch seconds) is for tests that look ahead; the clock passes none.
+        """
+        max_tries = self.policy.max_tries
+
+        def release(db: sqlite3.Connection, batch_time: float) -> list[Message]:
+            at = batch_time if now is None else now
+            changed = _select(
+                db,
+                f"UPDATE messages SET status = 'pending', update_time = ? "
+                f"WHERE status = 'scheduled' AND scheduled_time <= ? RETURNING {COLUMNS}",
+                (at, at),
+            )
+            changed += _select(
+                db,
+                f"UPDATE messages SET "
+                f"status = CASE WHEN tries >= ? THEN 'error' ELSE 'pending' END, "
+                f"error_time = CASE WHEN tries >= ? THEN ? ELSE error_time END, "
+                f"update_time = ?, visible_at = NULL "
+                f"WHERE status = 'processing' AND visible_at <= ? RETURNING {COLUMNS}",
+                (max_tries, max_tries, at, at, at),
+            )
+            return changed
+
+        return await self._run(release, durable=False)
+
+    async def next_due(self) -> float | None:
         """When ``release_due`` next has something to do (indexed lookups, not a scan)."""
-        with self._lock:
-            scheduled = self._db.execute(
-                "SELECT MIN(scheduled_time) FROM messages WHERE status = 'scheduled'"
-            ).fetchone()[0]
-            expiring = self._db.execute(
-                "SELECT MIN(visible_at) FROM messages WHERE status = 'processing'"
-            ).fetchone()[0]
-        times = [t for t in (scheduled, expiring) if t is not None]
-        return min(times) if times else None
 
-    def get(self, message_id: str) -> Message | None:
-        found = self._query(f"SELECT {COLUMNS} FROM messages WHERE id = ?", (message_id,))
+        def earliest(db: sqlite3.Connection, now: float) -> float | None:
+            times = [
+                db.execute(sql).fetchone()[0]
+                for sql in (
+                    "SELECT MIN(scheduled_time) FROM messages WHERE status = 'scheduled'",
+                    "SELECT MIN(visible_at) FROM messages WHERE status = 'processing'",
+                )
+            ]
+            known = [t for t in times if t is not None]
+            return min(known) if known else None
+
+        return await self._run(earliest, durable=False)
+
+    async def get(self, message_id: str) -> Message | None:
+        found = await self._run(
+            lambda db, now: _select(
+                db, f"SELECT {COLUMNS} FROM messages WHERE id = ?", (message_id,)
+            ),
+            durable=False,
+        )
         return found[0] if found else None
 
-    def list(
+    async def list(
         self,
         destination: str | None = None,
         status: MessageStatus | None = None,
@@ -164,32 +305,57 @@ class InboxStore:
             where.append("status = ?")
             args.append(status.value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        return self._query(
-            f"SELECT {COLUMNS} FROM messages {clause} ORDER BY seq DESC LIMIT ?", (*args, limit)
-        )
+        sql = f"SELECT {COLUMNS} FROM messages {clause} ORDER BY seq DESC LIMIT ?"
+        return await self._run(lambda db, now: _select(db, sql, (*args, limit)), durable=False)
 
-    def update_payload(self, message_id: str, payload: bytes, payload_type: str) -> Message | None:
-        found = self._query(
-            f"UPDATE messages SET payload = ?, payload_type = ?, update_time = ? WHERE id = ? "
-            f"RETURNING {COLUMNS}",
-            (payload, payload_type, time.time(), message_id),
+    async def update_payload(
+        self, message_id: str, payload: bytes, payload_type: str
+    ) -> Message | None:
+        found = await self._run(
+            lambda db, now: _select(
+                db,
+                f"UPDATE messages SET payload = ?, payload_type = ?, update_time = ? WHERE id = ? "
+                f"RETURNING {COLUMNS}",
+                (payload, payload_type, now, message_id),
+            )
         )
         return found[0] if found else None
 
-    def delete(self, message_id: str) -> bool:
-        with self._lock:
-            return self._db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount > 0
+    async def delete(self, message_id: str) -> bool:
+        return await self._run(
+            lambda db, now: (
+                db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount > 0
+            )
+        )
 
-    def delete_all(self) -> int:
-        with self._lock:
-            return self._db.execute("DELETE FROM messages").rowcount
+    async def delete_all(self) -> int:
+        return await self._run(lambda db, now: db.execute("DELETE FROM messages").rowcount)
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    async def changes(self) -> AsyncIterator[Change]:
+        """One agent per file: nobody else changes it."""
+        return
+        yield
+
+    async def close(self) -> None:
+        """Finish what is queued, then close the file."""
+        self._jobs.put(None)
+        await asyncio.to_thread(self._writer.join)
 
 
-def _message(row: tuple) -> Message:
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # its caller went away (a cancelled request)
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def _select(db: sqlite3.Connection, sql: str, args: tuple[object, ...] = ()) -> list[Message]:
+    return [_message(row) for row in db.execute(sql, args).fetchall()]
+
+
+def _message(row: tuple[Any, ...]) -> Message:
     """A row as a Message; any value that cannot be one (a hand-edited row, an old version's
     time out of range) is read as the nearest thing that can, so a listing never breaks."""
     try:
@@ -211,6 +377,7 @@ def _message(row: tuple) -> Message:
         processed_time=_epoch(row[11]),
         error_time=_epoch(row[12]),
         tries=row[13] if isinstance(row[13], int) else 0,
+        accepted_by=None if row[14] is None else str(row[14]),
     )
 
 

@@ -6,86 +6,53 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
+from console.agent import descendants
 from console.agent.children import Children
 from console.agent.disk import describe_full_disk, is_disk_full
 from console.agent.downloads import download, download_client
 from console.agent.events import EventBus
 from console.agent.process_logs import ProcessLog, RotatingFile
+from console.agent.process_spec import (
+    NAME,
+    InvalidSpec,
+    ProcessSpec,
+    SlugTaken,
+    UnknownProcess,
+    parse_spec,
+)
+from console.agent.procfile import ProcfileEntry, ProcfileError, read_procfile_at
 from console.agent.sources import (
     DEFAULT_LIMITS,
     Limits,
     SourceError,
     local_path,
-    read_procfile,
     unpack,
 )
 from console.models import ProcessState, ProcessStatus, RestartPolicy
+from console.output.budget import DEFAULT_BUDGET, OutputBudget
 
 log = logging.getLogger(__name__)
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-
-@dataclass(frozen=True)
-class ProcessSpec:
-    """What a create request asks for."""
-
-    app: str
-    node: str
-    process_type: str
-    source_url: str
-    env: dict[str, str]
-
-    @property
-    def slug(self) -> str:
-        return f"{self.app}.{self.node}"
-
+__all__ = [
+    "NAME",
+    "InvalidSpec",
+    "ManagedProcess",
+    "ProcessService",
+    "ProcessSpec",
+    "SlugTaken",
+    "UnknownProcess",
+    "parse_spec",
+]
 
 DEFAULT_POLICY = RestartPolicy()
-
-
-class InvalidSpec(ValueError):
-    pass
-
-
-class UnknownProcess(LookupError):
-    def __init__(self, slug: str) -> None:
-        super().__init__(f"No process with slug '{slug}'")
-
-
-class SlugTaken(ValueError):
-    def __init__(self, slug: str) -> None:
-        super().__init__(f"A process with slug '{slug}' exists already")
-
-
-def parse_spec(body: dict[str, object]) -> ProcessSpec:
-    """Validate a create request; every problem is one InvalidSpec with a clear message."""
-    fields = {}
-    for key in ("app", "node", "process_type", "source_url"):
-        value = body.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidSpec(f"'{key}' must be a non-empty string")
-        fields[key] = value.strip()
-    for key in ("app", "node"):
-        if not NAME.match(fields[key]):
-            raise InvalidSpec(f"'{key}' may hold only letters, digits, '_', '.' and '-'")
-    env = body.get("env", {})
-    if env is None:
-        env = {}
-    if not isinstance(env, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
-    ):
-        raise InvalidSpec("'env' must map strings to strings")
-    return ProcessSpec(env=dict(env), **fields)
 
 
 class ManagedProcess:
@@ -94,13 +61,18 @@ class ManagedProcess:
     def __init__(self, spec: ProcessSpec, service: ProcessService) -> None:
         self.spec = spec
         self.service = service
-        self.log = ProcessLog()
+        self.log = ProcessLog(service.budget, service.ring_share)
         self.status = ProcessStatus(
             spec.app, spec.node, spec.slug, ProcessState.PENDING, spec.process_type
         )
         self.workdir: Path | None = None
-        self.command: str | None = None
+        self.entry: ProcfileEntry | None = None
         self._proc: asyncio.subprocess.Process | None = None
+        self._origin: str | None = None
+        self._daemons: list[int] = []
+        self._spared: asyncio.subprocess.Process | None = None
+        """The last run's main process, kept by Children until what it left running is gone."""
+        """Descendants left running when the main process exited (it daemonized)."""
         self._wanted = True
         self._deleted = False
         self._stops = 0
@@ -143,6 +115,9 @@ class ManagedProcess:
             exit_code = await self._run_once()
             if not self._wanted or self._stops != stops:
                 continue  # stopped or restarted on purpose: not a failure
+            await self._watch_daemons(exit_code, stops)
+            if not self._wanted or self._stops != stops:
+                continue
             stable = time.time() - started >= policy.stable_after
             quick_failures = 0 if stable else quick_failures + 1
             if quick_failures >= policy.max_quick_failures:
@@ -161,6 +136,37 @@ class ManagedProcess:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
+
+    async def _watch_daemons(self, exit_code: int | None, stops: int) -> None:
+        """When the main process left descendants running, report them and wait for their end.
+
+        Restarting would start one more copy each time (a daemon leak); instead they are
+        watched, and ``stop``, ``delete`` and the agent's exit end them by the ladder.
+        """
+        children = self.service.children
+        try:
+            await self._report_daemons(exit_code, stops)
+        finally:
+            if self._spared is not None:
+                await children.release(self._spared)  # its group, if anything is left
+                self._spared = None
+
+    async def _report_daemons(self, exit_code: int | None, stops: int) -> None:
+        children = self.service.children
+        self._daemons = await asyncio.to_thread(children.descendants, self._origin)
+        if not self._daemons:
+            return
+        pids = ", ".join(map(str, self._daemons))
+        self._set(
+            ProcessState.DAEMONIZED,
+            pid=None,
+            message=f"main process exited {exit_code}, leaving pid {pids} running; "
+            "not restarted, stopped with the process",
+        )
+        while self._daemons and self._wanted and self._stops == stops:
+            await descendants.wait_gone(self._daemons, 1.0)
+            self._daemons = await asyncio.to_thread(children.descendants, self._origin)
+        self._daemons = []
 
     async def _wait_until_wanted(self) -> None:
         while not self._wanted and not self._deleted:
@@ -193,14 +199,28 @@ class ManagedProcess:
                     unpack, archive, self.workdir, content_type, self.service.limits
                 )
         self._set(ProcessState.PROCESSING)
-        commands = await asyncio.to_thread(read_procfile, self.workdir)
-        if self.spec.process_type not in commands:
-            known = ", ".join(sorted(commands)) or "none"
+        try:
+            entries = await asyncio.to_thread(read_procfile_at, self.workdir)
+        except ProcfileError as exc:
+            raise SourceError("invalid procfile", f"Procfile {exc}") from None
+        if entries is None:
+            raise SourceError("no procfile", f"no Procfile at the root of {self.workdir.name}")
+        if self.spec.process_type not in entries:
+            known = ", ".join(sorted(entries)) or "none"
             raise SourceError(
                 "unknown process type",
                 f"the Procfile has no '{self.spec.process_type}' (it has: {known})",
             )
-        self.command = commands[self.spec.process_type]
+        self.entry = entries[self.spec.process_type]
+
+    @property
+    def command(self) -> str | None:
+        return self.entry.command if self.entry is not None else None
+
+    def _environment(self) -> dict[str, str]:
+        """The agent's, then PORT (foreman's convention), the Procfile line's, the request's."""
+        assert self.entry is not None
+        return os.environ | {"PORT": str(self.entry.port)} | self.entry.env | self.spec.env
 
     async def _run_once(self) -> int | None:
         """Start the command, pump its output into the log, and wait for it to exit."""
@@ -209,13 +229,14 @@ class ManagedProcess:
         try:
             proc = await self.service.children.spawn(
                 ["/bin/sh", "-c", self.command],
-                env=os.environ | self.spec.env,
+                env=self._environment(),
                 cwd=self.workdir,
             )
         except OSError as exc:
             self._set(ProcessState.STARTING, message=f"cannot start: {exc}")
             return None
         self._proc = proc
+        self._origin = self.service.children.origin(proc)
         if not self._wanted:
             # A stop arrived while it was being spawned: honour it now.
             await self.service.children.stop(proc, self.service.policy.stop_grace)
@@ -227,7 +248,14 @@ class ManagedProcess:
             started_at=time.time(),
             restarts=self.status.restarts + (1 if self.status.started_at else 0),
         )
-        exit_code = await self.service.children.watch(proc, self.log.append)
+        exit_code = await self.service.children.watch(
+            proc,
+            self.log.append,
+            partial=self.log.set_partial,
+            max_line=self.service.budget.max_line_bytes,
+            spare_descendants=True,
+        )
+        self._spared = proc
         self._proc = None
         self.status = replace(self.status, last_exit=exit_code)
         return exit_code
@@ -240,6 +268,11 @@ class ManagedProcess:
         if proc is not None:
             self._set(ProcessState.STOPPING)
             await self.service.children.stop(proc, self.service.policy.stop_grace)
+        if self._daemons:
+            self._set(ProcessState.STOPPING)
+            await self.service.children.stop_descendants(
+                self._daemons, self.service.policy.stop_grace
+            )
 
     async def settle(self, limit: float = 2.0) -> ProcessStatus:
         """The status once it stops moving on its own (or after ``limit`` seconds)."""
@@ -304,6 +337,7 @@ class ProcessService:
         policy: RestartPolicy = DEFAULT_POLICY,
         limits: Limits = DEFAULT_LIMITS,
         log_dir: Path | None = None,
+        budget: OutputBudget = DEFAULT_BUDGET,
     ) -> None:
         self.apps_dir = data_dir / "apps"
         self.apps_dir.mkdir(parents=True, exist_ok=True)
@@ -312,6 +346,7 @@ class ProcessService:
         self.policy = policy
         self.limits = limits
         self.log_dir = log_dir
+        self.budget = budget
         self.http = download_client(limits, httpx.Timeout(30.0, connect=10.0))
         self._processes: dict[str, ManagedProcess] = {}
 
@@ -331,6 +366,10 @@ class ProcessService:
     def _current(process: ManagedProcess) -> ProcessStatus:
         return replace(process.status, next_seq=process.log.next_seq)
 
+    def ring_share(self) -> int:
+        """Bytes each process's log ring may hold: an equal share of the budget of all rings."""
+        return self.budget.total_ring_bytes // max(1, len(self._processes))
+
     def create(self, spec: ProcessSpec) -> ProcessStatus:
         if spec.slug in self._processes:
             raise SlugTaken(spec.slug)
@@ -338,6 +377,8 @@ class ProcessService:
         if self.log_dir is not None:
             process.log.file = RotatingFile(self.log_dir / f"{spec.slug}.log")
         self._processes[spec.slug] = process
+        for other in self._processes.values():
+            other.log.trim()  # one more process: every ring's share shrinks now
         self.events.publish("process", process.status.to_wire())
         process.begin()
         return process.status

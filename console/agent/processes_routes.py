@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import HTTPConnection, Request
@@ -29,9 +30,18 @@ from console.agent.processes import (
     UnknownProcess,
     parse_spec,
 )
-from console.models import LogBatch, LogGap, ProcessStatus
+from console.agent.ws_frames import send_text_frames
+from console.models import LogBatch, LogEvent, LogGap, LogPartial, ProcessStatus
+from console.output.ansi import strip_sgr
 
-FEATURES = ("processes.control", "processes.cursor", "processes.json-logs", "processes.bulk")
+FEATURES = (
+    "processes.control",
+    "processes.cursor",
+    "processes.json-logs",
+    "processes.bulk",
+    "processes.partial-lines",
+    "processes.strip-ansi",
+)
 CREATE_BODY_TYPES = ("application/json", "application/octet-stream", "")
 """What smartmob clients declare: aiohttp posts a JSON string as octet-stream, others none."""
 CONTROL_ACTIONS = ("restart", "stop", "start")
@@ -114,34 +124,45 @@ def routes(service: ProcessService) -> list[BaseRoute]:
         return handler
 
     async def attach_console(websocket: WebSocket) -> None:
-        """Plain: one text frame per line. ``?format=json``: batches with seq, ts and stream."""
+        """Plain: one text frame per line. ``?format=json``: batches with seq, ts and stream.
+
+        ``?strip_ansi=1`` takes colour codes out; ``?partial=1`` (JSON only) adds
+        the line a stream is still writing, as ``{"partial": {...}}`` frames.
+        """
         slug = websocket.path_params["slug"]
-        since = websocket.query_params.get("since")
-        as_json = websocket.query_params.get("format") == "json"
+        query = websocket.query_params
+        since = query.get("since")
+        as_json = query.get("format") == "json"
         await websocket.accept()
         try:
             process = service.get(slug)
             first = None if since is None else parse_int(since, "since")
+            strip, partials = _flag(query, "strip_ansi"), _flag(query, "partial")
         except (UnknownProcess, HttpError) as exc:
             await websocket.close(
                 code=4404 if isinstance(exc, UnknownProcess) else 4400,
                 reason=close_reason(str(exc)),
             )
             return
-        reader = process.log.follow(first)
+        reader = process.log.follow(first, as_json and partials)
 
-        async def frames() -> AsyncIterator[str]:
+        async def frames() -> AsyncIterator[str | list[str]]:
             async for event in reader:
                 if as_json:
-                    yield json.dumps(_log_frame(event))
+                    yield json.dumps(_log_frame(event, strip))
                 elif isinstance(event, LogGap):
-                    yield f"[opsconsole: {event.count} lines dropped]"
-                else:
-                    for line in event.lines:
-                        yield line
+                    yield [f"[opsconsole: {event.count} lines dropped]"]
+                elif isinstance(event, LogBatch):
+                    yield [strip_sgr(line) for line in event.lines] if strip else event.lines
+
+        async def send_lines(frame: str | list[str]) -> None:
+            if isinstance(frame, str):
+                await websocket.send_text(frame)
+            else:
+                await send_text_frames(websocket, frame)
 
         try:
-            if await send_until_gone(websocket, frames()):
+            if await send_until_gone(websocket, frames(), send_lines):
                 await websocket.close()  # the process was deleted
         finally:
             reader.close()
@@ -185,10 +206,22 @@ def routes(service: ProcessService) -> list[BaseRoute]:
     ]
 
 
-def _log_frame(event: LogBatch | LogGap) -> dict[str, object]:
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    value = query.get(name, "0")
+    if value not in ("0", "1", "true", "false"):
+        raise HttpError(400, f"{name} must be 1 or 0, not {value[:20]!r}")
+    return value in ("1", "true")
+
+
+def _log_frame(event: LogEvent, strip: bool) -> dict[str, object]:
     if isinstance(event, LogGap):
         return {"gap": {"seq": event.seq, "count": event.count}}
-    return event.to_wire()
+    if isinstance(event, LogPartial):
+        return (replace(event, text=strip_sgr(event.text)) if strip else event).to_wire()
+    wire = event.to_wire()
+    if strip:
+        wire["lines"] = [strip_sgr(line) for line in event.lines]
+    return wire
 
 
 async def act(process: ManagedProcess, action: str, patience: float = SETTLE_LIMIT) -> None:

@@ -1,9 +1,12 @@
 """Kills the agent's leftover process groups once the agent is gone.
 
 The agent writes ``+PGID`` and ``-PGID`` lines to this process's stdin as it
-starts and releases children. When stdin closes (the agent exited, or was
-killed with SIGKILL) every group still listed gets SIGKILL. It imports nothing
-heavy so that it starts in a few milliseconds.
+starts and releases children, and ``=PREFIX`` once: the ``OPSCONSOLE_ORIGIN``
+prefix its children carry in their environment (``descendants``). When stdin
+closes (the agent exited, or was killed with SIGKILL) every group still listed
+gets SIGKILL, and so does every process carrying the prefix: a daemon that
+left its group is found that way. It imports nothing heavy so that it starts
+in a few milliseconds.
 """
 
 import contextlib
@@ -14,8 +17,12 @@ import sys
 
 def main() -> None:
     groups: set[int] = set()
+    prefix = ""
     for line in sys.stdin:
         sign, number = line[:1], line[1:].strip()
+        if sign == "=":
+            prefix = number
+            continue
         if not number.isdigit():
             continue
         pgid = int(number)
@@ -26,6 +33,26 @@ def main() -> None:
     for pgid in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
+    if prefix:
+        for pid in _marked(f"OPSCONSOLE_ORIGIN={prefix}".encode()):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _marked(needle: bytes) -> list[int]:
+    """Pids whose environment holds an entry starting with ``needle``."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as handle:
+                entries = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if any(entry.startswith(needle) for entry in entries):
+            found.append(int(name))
+    return found
 
 
 if __name__ == "__main__":

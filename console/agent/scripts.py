@@ -27,11 +27,36 @@ from console.models import (
     Script,
     Stream,
 )
+from console.output.budget import DEFAULT_BUDGET
+from console.output.lines import decode_lines
 
 log = logging.getLogger(__name__)
 
-HISTORY_MAX_LINES = 10_000
-"""Lines of output a history record keeps (the last ones); a blocking run still returns all."""
+
+class HeldOutput:
+    """A run's output lines, the newest kept within a byte budget; says how many went."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.lines: deque[tuple[Stream, str]] = deque()
+        self.size = 0
+        self.dropped = 0
+
+    def add(self, stream: Stream, text: str) -> None:
+        self.lines.append((stream, text))
+        self.size += len(text) + LINE_COST
+        while self.size > self.budget and len(self.lines) > 1:
+            self.size -= len(self.lines.popleft()[1]) + LINE_COST
+            self.dropped += 1
+
+    def kept(self) -> list[tuple[Stream, str]]:
+        """The lines kept, led by a note of how many older ones were dropped."""
+        note = [(Stream.STDERR, f"[opsconsole: {self.dropped} lines dropped]")]
+        return (note if self.dropped else []) + list(self.lines)
+
+
+LINE_COST = 80
+"""Bytes a held line costs beyond its text (its string header, its tuple, its deque slot)."""
 
 
 class UnknownScript(LookupError):
@@ -50,6 +75,7 @@ class ScriptService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._runs: set[asyncio.Task[None]] = set()
         self.events: EventBus | None = None
+        self.budget = DEFAULT_BUDGET
         self.reload()
 
     def reload(self) -> None:
@@ -69,16 +95,19 @@ class ScriptService:
     async def run(self, name: str, params: dict[str, object]) -> RunResult:
         """Run to the end and answer as the compatible API does."""
         script = self.get(name)
-        stdout: list[str] = []
-        stderr: list[str] = []
+        held = HeldOutput(self.budget.script_output_bytes)
         retcode = -1
         async for event in self.stream(name, params):
             if isinstance(event, RunOutput):
-                (stderr if event.stream is Stream.STDERR else stdout).append(event.text)
+                held.add(event.stream, event.text)
             elif isinstance(event, RunFinished):
                 retcode = event.retcode
-        split = script.output is OutputMode.SPLIT
-        return RunResult(retcode, stdout, stderr if split else None)
+        kept = held.kept()
+        stdout = [text for stream, text in kept if stream is not Stream.STDERR]
+        stderr = [text for stream, text in kept if stream is Stream.STDERR]
+        if script.output is not OutputMode.SPLIT:
+            return RunResult(retcode, [text for _, text in kept], None)
+        return RunResult(retcode, stdout, stderr)
 
     async def stream(self, name: str, params: dict[str, object]) -> AsyncIterator[RunEvent]:
         """Run and yield its events as they happen.
@@ -125,17 +154,17 @@ class ScriptService:
                 self.history.begin, script.name, script.mask(params), started
             )
             emit(RunStarted(run_id, started))
-            output: deque[tuple[Stream, str]] = deque(maxlen=HISTORY_MAX_LINES)
+            output = HeldOutput(self.budget.script_output_bytes)
 
             def collect(stream: Stream, text: str) -> None:
-                output.append((stream, text))
+                output.add(stream, text)
                 emit(RunOutput(stream, text))
 
             retcode = await self._spawn_and_wait(entry, params, collect)
             duration = time.time() - started
             try:
                 await asyncio.to_thread(
-                    self.history.finish, run_id, retcode, duration, list(output)
+                    self.history.finish, run_id, retcode, duration, output.kept()
                 )
             except (OSError, sqlite3.Error) as exc:
                 # The run happened: say so to its caller, and why its record stays unfinished.
@@ -174,11 +203,13 @@ class ScriptService:
         def on_timeout() -> None:
             collect(Stream.STDERR, f"timed out after {entry.script.timeout:g}s; stopping it")
 
-        def sink(stream: Stream, lines: list[str]) -> None:
-            for line in lines:
+        def sink(stream: Stream, block: bytes) -> None:
+            for line in decode_lines(block):
                 collect(stream, line)
 
-        retcode = await self.children.watch(proc, sink, entry.script.timeout, on_timeout)
+        retcode = await self.children.watch(
+            proc, sink, entry.script.timeout, on_timeout, max_line=self.budget.max_line_bytes
+        )
         return retcode if retcode is not None else -1
 
     async def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Application sources: fetch an archive or take a folder, unpack it safely, read its Procfile.
+"""Application sources: fetch an archive or take a folder, unpack it safely.
 
 Unpacking refuses absolute paths, ``..``, links that point outside, anything
 written through a link, devices and archives that expand past a size limit; a
@@ -217,19 +217,3 @@ def _resolve(
             parts.pop()
             pending = list(link.parts) + pending
     return PurePosixPath(*parts)
-
-
-def read_procfile(app_dir: Path) -> dict[str, str]:
-    """``type: command`` lines of the Procfile at the root; comments and blanks skipped."""
-    procfile = app_dir / "Procfile"
-    if not procfile.is_file():
-        raise SourceError("no procfile", f"no Procfile at the root of {app_dir.name}")
-    commands: dict[str, str] = {}
-    for line in procfile.read_text(errors="replace").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, command = line.partition(":")
-        if sep and name.strip() and command.strip():
-            commands[name.strip()] = command.strip()
-    return commands

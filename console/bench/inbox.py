@@ -1,119 +1,144 @@
-"""Inbox cycles (push → pull → ack) a second: agent + adapter over HTTP, beside the bare store.
+"""Inbox cycles (push → pull → ack) a second, over HTTP, beside Redis Streams in the same run.
 
-The baseline is the agent's own store (``InboxStore``, SQLite in WAL mode,
-every change committed with ``synchronous=FULL`` as the agent does) called
-straight from Python in this process: what is left of the ratio is the price
-of HTTP, the agent and the adapter. Rounds alternate between the two sides so
-that load on a shared machine falls on both alike. Every cycle is checked: the
-pull gives back the message just pushed, and its ack answers ``processed``.
+Sides, each durable on every answer:
+
+- the peer, **Redis Streams** with ``appendonly yes`` / ``appendfsync always``:
+  XADD, XREADGROUP, XACK from redis-py's asyncio client (skipped, and plain
+  figures printed, when redis-server is not installed);
+- **opsconsole, SQLite store** (the default: WAL, ``synchronous=FULL``, group commit);
+- **opsconsole, Redis store**: an agent whose inbox is on that same redis-server;
+- **opsconsole, Redis store, N agents** sharing it, the clients spread over them;
+- the **SQLite store alone**, called from Python in this process: what is left of
+  its ratio to the agent over HTTP is the price of HTTP, the agent and the adapter.
+
+Each side runs a cycle per client one after another (1 client), then 8
+clients at once, then batches (100 messages pulled per request and acked in
+one request). Rounds alternate between the sides so that load on a shared
+machine falls on all alike; every cycle is checked (the pull gives back the
+message just pushed, the ack answers ``processed``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.adapters.agent import AgentClient
-from console.adapters.connect import SpawnedAgent
-from console.agent.inbox_store import InboxStore
-from console.models import JSON_TYPE, MessageStatus
+from console.bench.inbox_sides import AgentSide, RedisPeer, Side, StoreSide
+from console.bench.redis_server import redis_server_path, start_redis
 
 PAYLOAD = {"service": "shop-web", "version": "1.4.2", "status": "succeeded"}
 PAYLOAD_BYTES = json.dumps(PAYLOAD).encode()
-NODE = "bench"
-WARMUP = 50
+CONCURRENT = 8
+BATCH = 100
 
 
 @dataclass
 class Tally:
-    """Cycles done, their durations, and any that went wrong."""
+    """Work done (cycles or messages), the seconds it took, and any that went wrong."""
 
-    cycles: int = 0
+    done: int = 0
     seconds: float = 0.0
     faults: int = 0
-    latencies: list[float] = field(default_factory=list)
-
-    def add(self, started: float, ok: bool) -> None:
-        elapsed = time.perf_counter() - started
-        self.cycles += 1
-        self.seconds += elapsed
-        self.latencies.append(elapsed * 1000)
-        self.faults += not ok
 
     @property
     def rate(self) -> float:
-        return self.cycles / self.seconds if self.seconds else 0.0
+        return self.done / self.seconds if self.seconds else 0.0
 
 
-def store_cycles(store: InboxStore, count: int, tally: Tally | None) -> None:
-    """The baseline: the same three steps on the store, as the agent's handlers call it."""
-    for _ in range(count):
-        started = time.perf_counter()
-        pushed = store.push(NODE, NODE, PAYLOAD_BYTES, JSON_TYPE)
-        pulled = store.pull(NODE)
-        acked = store.ack(NODE, pushed.id)
-        ok = [m.id for m in pulled] == [pushed.id] and acked is not None
-        if tally is not None:
-            tally.add(started, ok and acked.status == MessageStatus.PROCESSED)  # type: ignore[union-attr]
+@dataclass
+class SideTallies:
+    single: Tally = field(default_factory=Tally)
+    concurrent: Tally = field(default_factory=Tally)
+    batch: Tally = field(default_factory=Tally)
 
 
-async def http_cycles(client: AgentClient, count: int, tally: Tally | None) -> None:
-    """Push, pull and ack through the adapter, one request after another."""
-    inbox = client.inbox
-    for _ in range(count):
-        started = time.perf_counter()
-        pushed = await inbox.push(NODE, PAYLOAD)
-        pulled = await inbox.pull()
-        acked = await inbox.ack(pushed.id)
-        ok = pulled is not None and pulled.id == pushed.id
-        if tally is not None:
-            tally.add(started, ok and acked.status == MessageStatus.PROCESSED)
+async def timed(tally: Tally, work: asyncio.Future[list[bool]] | asyncio.Task[list[bool]]) -> None:
+    started = time.perf_counter()
+    outcomes = await work
+    tally.seconds += time.perf_counter() - started
+    tally.done += len(outcomes)
+    tally.faults += outcomes.count(False)
 
 
-def report(cycles: int, rounds: int, store: Tally, http: Tally) -> None:
+async def one_round(side: Side, tallies: SideTallies, cycles: int, batch_messages: int) -> None:
+    await timed(tallies.single, asyncio.ensure_future(side.cycles(0, cycles)))
+    per_client = max(1, cycles // 2)
+    runs = [side.cycles(k, per_client) for k in range(CONCURRENT)]
+    await timed(tallies.concurrent, asyncio.ensure_future(_flat(asyncio.gather(*runs))))
+    await side.fill(CONCURRENT, batch_messages, PAYLOAD_BYTES)
+    await timed(tallies.batch, asyncio.ensure_future(side.drain(CONCURRENT, BATCH)))
+
+
+async def _flat(gathered: asyncio.Future[list[list[bool]]]) -> list[bool]:
+    return [ok for outcomes in await gathered for ok in outcomes]
+
+
+def report(
+    sides: list[Side], tallies: list[SideTallies], cycles: int, rounds: int, batch_messages: int
+) -> None:
     print(
-        f"inbox push → pull → ack, {cycles:,} cycles each in {rounds} alternating rounds"
-        " (SQLite WAL, synchronous=FULL on both sides)"
+        f"inbox push → pull → ack, durable on every answer; {rounds} alternating rounds"
+        f" ({cycles} cycles by 1 client, {cycles // 2} by each of {CONCURRENT} clients;"
+        f" batch: {CONCURRENT} clients drain {batch_messages} messages each, pulling up to"
+        f" {BATCH} a request and acking them in one)"
     )
-    for name, tally in (
-        ("InboxStore direct (baseline)", store),
-        ("agent + adapter over HTTP", http),
-    ):
-        cuts = statistics.quantiles(tally.latencies, n=100)
-        ok = "ok" if tally.faults == 0 else f"FAULTY ({tally.faults})"
-        print(
-            f"  {name:<30} {tally.rate:9,.0f} cycles/s   p50 {cuts[49]:6.2f} ms"
-            f"   p99 {cuts[98]:6.2f} ms   [{ok}]"
-        )
-    ratio = http.rate / store.rate if store.rate else 0.0
-    print(f"  ratio (HTTP / store)           {ratio:.2f}   (three requests a cycle over loopback)")
+    print(f"  {'side':<44} {'1 client':>16} {f'{CONCURRENT} clients':>18} {'batch msgs/s':>20}")
+    peer = tallies[0] if isinstance(sides[0], RedisPeer) else None
+    for side, tally in zip(sides, tallies, strict=True):
+        cells = []
+        for name, width in (("single", 16), ("concurrent", 18), ("batch", 20)):
+            mine: Tally = getattr(tally, name)
+            text = f"{mine.rate:,.0f}/s"
+            if peer is not None and side is not sides[0]:
+                theirs: Tally = getattr(peer, name)
+                text += f" ({mine.rate / theirs.rate:.2f}x)" if theirs.rate else ""
+            cells.append(f"{text:>{width}}")
+        faults = sum(t.faults for t in (tally.single, tally.concurrent, tally.batch))
+        ok = "" if faults == 0 else f"  FAULTY ({faults})"
+        print(f"  {side.name:<44} {''.join(cells)}{ok}")
+    if peer is None:
+        print("  (redis-server is not installed: no Redis Streams beside it)")
+    else:
+        print("  ratios: each side ÷ Redis Streams (appendfsync always); above 1.00x is faster")
 
 
-async def run(cycles: int, rounds: int) -> int:
-    per_round = max(1, cycles // rounds)
-    store_tally, http_tally = Tally(), Tally()
+async def run(cycles: int, rounds: int, agents: int, batch_messages: int = 250) -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        store = InboxStore(Path(tmp) / "baseline.db")
-        spawned = SpawnedAgent(["--data-dir", str(Path(tmp) / "agent"), "--node-id", NODE])
+        home = Path(tmp)
+        redis = start_redis(home / "redis") if redis_server_path() else None
+        sides: list[Side] = []
         try:
-            client = await spawned.connect()
-            await client.info()
-            store_cycles(store, WARMUP, None)
-            await http_cycles(client, WARMUP, None)
+            if redis is not None:
+                sides.append(RedisPeer(redis.url))
+            sides.append(AgentSide("opsconsole, SQLite store", home / "sqlite", None, 1))
+            if redis is not None:
+                sides.append(AgentSide("opsconsole, Redis store", home / "r1", redis.url, 1))
+                sides.append(
+                    AgentSide(
+                        f"opsconsole, Redis store, {agents} agents", home / "rn", redis.url, agents
+                    )
+                )
+            sides.append(StoreSide(home / "store"))
+            for side in sides:
+                await side.start()
+                await side.cycles(0, 20)  # warm up: connections, scripts, caches
+            tallies = [SideTallies() for _ in sides]
             for _ in range(rounds):
-                store_cycles(store, per_round, store_tally)
-                await http_cycles(client, per_round, http_tally)
+                for side, tally in zip(sides, tallies, strict=True):
+                    await one_round(side, tally, cycles, batch_messages)
         finally:
-            await spawned.close()
-            store.close()
-    report(per_round * rounds, rounds, store_tally, http_tally)
-    return 1 if store_tally.faults or http_tally.faults else 0
+            for side in sides:
+                await side.close()
+            if redis is not None:
+                redis.stop()
+    report(sides, tallies, cycles, rounds, batch_messages)
+    faults = sum(t.faults for s in tallies for t in (s.single, s.concurrent, s.batch))
+    return 1 if faults else 0
 
 
-def main(cycles: int = 2_000, rounds: int = 5) -> int:
-    return asyncio.run(run(cycles, rounds))
+def main(cycles: int = 200, rounds: int = 5, agents: int = 3) -> int:
+    return asyncio.run(run(cycles, rounds, agents))

@@ -99,7 +99,7 @@ async def load_demo(
             {"cmd": "add", "args": {"type": "ticker", "args": {"symbol": "SRE", "price": 87.25}}},
         ]
     )
-    if inbox.store.list(limit=1):
+    if await inbox.store.list(limit=1):
         return
     for source, payload, payload_type, topic, scheduled in demo_messages(time.time()):
         await inbox.push(source, inbox.node_id, payload, payload_type, topic, scheduled)

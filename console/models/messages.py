@@ -84,6 +84,8 @@ class Message:
     processed_time: float | None = None
     error_time: float | None = None
     tries: int = 0
+    accepted_by: str | None = None
+    """Ours: the name of the agent that took the push (many agents may share one inbox)."""
 
     @property
     def content(self) -> Any:
@@ -107,6 +109,7 @@ class Message:
             "topic": self.topic,
             "tries": self.tries,
             "payload_type": self.payload_type,
+            "accepted_by": self.accepted_by,
             **{name: iso_time(getattr(self, name)) for name in MESSAGE_TIMES},
         }
 
@@ -129,6 +132,7 @@ class Message:
             payload_type=value("payload_type") or BINARY_TYPE,
             topic=value("topic"),
             tries=int(value("tries") or 0),
+            accepted_by=value("accepted_by"),
             created_time=times.pop("created_time") or 0.0,
             update_time=times.pop("update_time") or 0.0,
             **times,
@@ -161,6 +165,7 @@ class Message:
             payload_type=payload_type,
             topic=wire.get("topic"),
             tries=int(wire.get("tries", 0)),
+            accepted_by=wire.get("accepted_by"),
             created_time=times.pop("created_time") or 0.0,
             update_time=times.pop("update_time") or 0.0,
             **times,

@@ -19,12 +19,16 @@ class ProcessState(StrEnum):
     PROCESSING = "processing"
     NO_PROCFILE = "no procfile"
     UNKNOWN_PROCESS_TYPE = "unknown process type"
+    INVALID_PROCFILE = "invalid procfile"
+    """The Procfile has a bad line or a type twice; the message names the lines."""
     STARTING = "starting"
     RUNNING = "running"
     BACKOFF = "backoff"
     STOPPING = "stopping"
     STOPPED = "stopped"
     FATAL = "fatal"
+    DAEMONIZED = "daemonized"
+    """Its main process exited, leaving descendants running (a daemon): watched, not restarted."""
 
     @property
     def failed(self) -> bool:
@@ -41,10 +45,15 @@ _FAILED_STATES = frozenset(
         ProcessState.DOWNLOAD_FAILURE,
         ProcessState.NO_PROCFILE,
         ProcessState.UNKNOWN_PROCESS_TYPE,
+        ProcessState.INVALID_PROCFILE,
         ProcessState.FATAL,
     }
 )
-_SETTLED_STATES = _FAILED_STATES | {ProcessState.RUNNING, ProcessState.STOPPED}
+_SETTLED_STATES = _FAILED_STATES | {
+    ProcessState.RUNNING,
+    ProcessState.STOPPED,
+    ProcessState.DAEMONIZED,
+}
 
 
 @dataclass(frozen=True)
@@ -157,4 +166,25 @@ class LogGap:
         return self.seq + self.count
 
 
-LogEvent = LogBatch | LogGap
+@dataclass(frozen=True)
+class LogPartial:
+    """The line a stream is still writing, as it stands (a prompt, a ``\\r`` progress bar).
+
+    Shown in place of that stream's last line until its complete line (any
+    batch of the same stream) or a newer partial arrives; ``text == ""`` takes
+    it away. It is never a line of its own: ``seq`` is where the next line will go.
+    """
+
+    seq: int
+    stream: Stream
+    text: str
+
+    @property
+    def end(self) -> int:
+        return self.seq
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"partial": {"seq": self.seq, "stream": self.stream.value, "text": self.text}}
+
+
+LogEvent = LogBatch | LogGap | LogPartial

@@ -8,7 +8,6 @@ newest are queued: the older ones would be pruned before anyone saw them.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
@@ -17,7 +16,6 @@ from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
-from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -27,6 +25,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from console.models import Stream
+from console.tui.widgets.ansi_line import printable, styled_line
 from console.tui.widgets.rich_style import component_style
 
 FRAME = 1 / 30
@@ -37,24 +36,17 @@ MAX_LINES = 10_000
 Kind = Stream | None
 """Which stream a line came from; None for the view's own notes (gaps, endings)."""
 
-_control_codes = re.compile("[\x00-\x08\x0b-\x1f\x7f]").sub
-
-
-def printable(text: str) -> str:
-    """A line as it may reach the operator's terminal: tabs expanded, control codes replaced."""
-    return _control_codes("\ufffd", text.expandtabs())
-
 
 def _cells(line: str) -> int:
-    if line.isascii() and "\t" not in line:
+    if line.isascii() and "\t" not in line and "\x1b" not in line:
         return len(line)
     return cell_len(printable(line))
 
 
 def _plain(lines: list[str]) -> bool:
-    """True when every line is as many cells wide as it is long (ASCII, no tabs): the fast path."""
+    """True when every line is as wide as it is long (ASCII, no tabs, no colour codes): fast."""
     joined = "".join(lines)
-    return joined.isascii() and "\t" not in joined
+    return joined.isascii() and "\t" not in joined and "\x1b" not in joined
 
 
 class LogView(ScrollView, can_focus=True):
@@ -158,13 +150,33 @@ class LogView(ScrollView, can_focus=True):
         """(line number, column) of the current search match."""
         self.received = 0
         """Lines of output ever added (the view keeps at most ``max_lines``)."""
+        self._partials: dict[Stream, str] = {}
+        """Lines still being written, shown last until their complete line comes."""
+        self._partials_shown = 0
+        self._partials_changed = False
 
     # -- adding lines -----------------------------------------------------------
 
     def add_lines(self, stream: Stream, lines: list[str]) -> None:
         """Queue a batch of one stream's lines; they are shown with the next frame."""
         self.received += len(lines)
+        if self._partials.pop(stream, None) is not None:
+            self._partials_changed = True
         self._queue(stream, lines)
+
+    def set_partial(self, stream: Stream, text: str) -> None:
+        """Show ``text`` as the line ``stream`` is still writing, below the others.
+
+        Its complete line (the next batch of ``stream``) or a newer partial replaces
+        it; ``""`` takes it away. It never counts as a line received.
+        """
+        if text:
+            self._partials[stream] = text
+        else:
+            self._partials.pop(stream, None)
+        self._partials_changed = True
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(FRAME, self.flush)
 
     def add_gap(self, count: int) -> None:
         """Say that ``count`` lines were dropped before they reached us."""
@@ -198,11 +210,17 @@ class LogView(ScrollView, can_focus=True):
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
-        if not self._pending:
+        if not self._pending and not self._partials_changed:
             return
         pending, self._pending = self._pending, []
         added, self._pending_count = self._pending_count, 0
         lines = self._lines
+        if self._partials_changed or self._partials_shown:
+            # Partial lines stay last: they go, the new lines come, they come back (or not).
+            self._drop_newest(self._partials_shown)
+            pending += [(kind, [text]) for kind, text in self._partials.items()]
+            added += len(self._partials)
+            self._partials_shown, self._partials_changed = len(self._partials), False
         overflow = max(0, len(lines) + added - self.max_lines)
         for kind, batch in pending:
             lines.extend(zip(repeat(kind), batch))
@@ -213,7 +231,14 @@ class LogView(ScrollView, can_focus=True):
         if self._wrapping:
             removed_rows = self._add_rows(islice(lines, len(lines) - added, None), overflow)
         self._resized(removed_rows)
-        self.kept = len(lines)
+        self.kept = len(lines) - self._partials_shown
+
+    def _drop_newest(self, count: int) -> None:
+        for _ in range(min(count, len(self._lines))):
+            self._lines.pop()
+            self._strips.discard(self._first + len(self._lines))
+            if self._wrapping and self._row_starts:
+                self._rows_end = self._row_starts.pop()
 
     def _add_rows(self, new: Iterable[tuple[Kind, str]], dropped: int) -> int:
         """Extend the wrapped rows by the new lines, forget the dropped ones; rows dropped."""
@@ -257,6 +282,8 @@ class LogView(ScrollView, can_focus=True):
         """Forget every line, queued or shown."""
         self._pending.clear()
         self._pending_count = 0
+        self._partials.clear()
+        self._partials_shown, self._partials_changed = 0, False
         self._first += len(self._lines)
         self._lines.clear()
         self._width = 0
@@ -440,9 +467,8 @@ class LogView(ScrollView, can_focus=True):
             style += self._style("log-view--stderr")
         elif kind is None:
             style += self._style("log-view--note")
-        text = Text(shown, no_wrap=True, end="")
-        # A span, not Text(style=...): render() paints spans only.
-        text.stylize(style)
+        # Spans, not Text(style=...): render() paints spans only. Colour codes go over the base.
+        text = styled_line(raw, style)
         query = self.search.lower()
         if query:
             lowered = shown.lower()

@@ -183,6 +183,8 @@ class MessageDetail(Vertical):
             ("from", f"{message.node_source} → {message.node_destination}"),
             ("created", moment_text(message.created_time)),
         ]
+        if message.accepted_by:  # many agents share the inbox: which one took it
+            rows.insert(1, ("agent", message.accepted_by))
         for label, field in _TIMES:
             moment = getattr(message, field)
             if moment is not None:

@@ -18,7 +18,7 @@ from textual.reactive import reactive
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from console.models import LogBatch, ProcessStatus
+from console.models import LogBatch, LogPartial, ProcessStatus
 from console.tui.keyboard import focus_now
 from console.tui.messages import BackendFailed
 from console.tui.widgets.log_view import FRAME, LogView
@@ -139,13 +139,15 @@ class ProcessLog(Vertical):
             self.status = fresh
             self.next_seq = self._start_at(fresh.next_seq)
             breather = time.monotonic()
-            async for event in backend.tail(slug, self.next_seq):
+            async for event in backend.tail(slug, self.next_seq, partial=True):
                 # A backlog arrives without the stream ever waiting: give the screen its turn.
                 if time.monotonic() - breather > FRAME / 2:
                     await asyncio.sleep(0)
                     breather = time.monotonic()
                 if isinstance(event, LogBatch):
                     view.add_lines(event.stream, event.lines)
+                elif isinstance(event, LogPartial):
+                    view.set_partial(event.stream, event.text)
                 else:
                     view.add_gap(event.count)
                 self.next_seq = event.end

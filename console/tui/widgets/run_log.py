@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
 from rich.style import Style
 from rich.text import Text
 from textual.timer import Timer
 from textual.widgets import RichLog
 
 from console.models import Stream
+from console.tui.widgets.ansi_line import styled_line
 
 FRAME = 1 / 30
 """Lines that arrive within one frame are written to the log together."""
 
 MAX_LINES = 10_000
-
-_control_codes = re.compile("[\x00-\x08\x0b-\x1f\x7f]").sub
 
 
 class RunLog(RichLog):
@@ -69,8 +66,7 @@ class RunLog(RichLog):
         self._queue("note", text)
 
     def _queue(self, kind: str, text: str) -> None:
-        # Control codes in a script's output must not reach the operator's terminal.
-        self._pending.append((kind, _control_codes("\ufffd", text.expandtabs())))
+        self._pending.append((kind, text))
         self.written += 1
         if self.max_lines and len(self._pending) > self.max_lines:
             # A burst bigger than the log keeps only what the log would keep.
@@ -95,7 +91,8 @@ class RunLog(RichLog):
         for index, (kind, line) in enumerate(pending):
             if index:
                 text.append("\n")
-            text.append(line, styles[kind])
+            # Colours rendered; other control codes never reach the operator's terminal.
+            text.append_text(styled_line(line, styles[kind]))
         self.write(text, shrink=False)
 
     def _line_style(self, component: str) -> Style:
