@@ -132,10 +132,10 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
         add.add_argument("--args", help="the module's args, a JSON object")
         for verb, help_text in (("rm", "remove modules"), ("mv", "move modules to the front")):
             actions.add_parser(verb, help=help_text, parents=[common]).add_argument(
-                "uids", type=int, nargs="+"
+                "uids", nargs="+"
             )
         tell = actions.add_parser("tell", help="send a module a command", parents=[common])
-        tell.add_argument("uid", type=int)
+        tell.add_argument("uid")
         tell.add_argument("cmd")
         tell.add_argument("--args", help="the command's args, a JSON object")
 

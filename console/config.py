@@ -199,6 +199,18 @@ class AgentSettings:
     """``[agent.output]``: the OutputBudget fields (ring_bytes, reader_bytes, ...), in bytes."""
     connections: dict[str, float] = field(default_factory=dict)
     """``[agent.connections]``: the ConnectionLimits fields (max_open, head_timeout, ...)."""
+    module_uids: str = "uuid4"
+    """``uuid4`` (shmooze's uids) or ``sequential`` ("1", "2"...: shmooze's debug mode, for
+    reproducible screens and tests)."""
+
+    def module_tcp_port(self, service: str) -> int | None:
+        """``[SERVICE] tcp_port = N``: serve shmooze's raw newline-JSON protocol there too."""
+        port = self.modules.get(service, {}).get("tcp_port")
+        if port is None:
+            return None
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ConfigError(f"[{service}] tcp_port = {port!r}: not a port number")
+        return port
 
     def module_types(self, service: str, kind: str = "modules") -> dict[str, list[str]]:
         """``{type: command}`` of ``[SERVICE.KIND.TYPE] command = [...]``."""
@@ -321,6 +333,9 @@ class AgentSettings:
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")
+            self.module_tcp_port(service)
+        if self.module_uids not in ("uuid4", "sequential"):
+            raise ConfigError(f"module_uids = {self.module_uids!r}: uuid4 or sequential")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port {self.port}: not a port number")
 

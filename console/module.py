@@ -88,7 +88,9 @@ class Module:
             raise RuntimeError(reply.get("error", f"the agent refused {cmd}"))
         return reply.get("result")
 
-    async def _answer(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
+    async def _answer(self, cmd: str, args: Any) -> dict[str, Any]:
+        if not isinstance(args, dict):
+            return {"success": False, "error": f"{cmd} args must be an object, not {args!r}"}
         try:
             match cmd:
                 case "init":
@@ -110,7 +112,8 @@ class Module:
                         {"success": True} if result is None else {"success": True, "result": result}
                     )
                 case _:
-                    return {"success": False, "error": f"unknown command {cmd!r}"}
+                    # shmooze's module helper's words (JSONParentPoller).
+                    return {"success": False, "error": "Unrecognized command"}
         except Exception as exc:  # the agent gets the error; the module goes on
             return {"success": False, "error": f"{type(exc).__name__}: {exc}"}
         return {"success": True}
@@ -133,7 +136,8 @@ class Module:
         async def serve_commands() -> None:
             while line := await reader.readline():
                 packet = json.loads(line)
-                reply = await self._answer(packet.get("cmd", ""), packet.get("args") or {})
+                args = packet.get("args")
+                reply = await self._answer(packet.get("cmd", ""), {} if args is None else args)
                 writer.write(json.dumps(reply).encode() + b"\n")
                 await writer.drain()
             self._done.set()  # the agent hung up

@@ -75,6 +75,7 @@ SAFE_SOURCES = [
 ]
 SHMOOZE_COMMANDS = [
     "queue",
+    "pool",
     "bg",
     "modules_available",
     "backgrounds_available",

@@ -110,9 +110,11 @@ async def test_list_get_update_delete(client: AgentClient) -> None:
 
     got = await inbox.get(b.id)
     assert (got.content, got.status, got.node_destination) == ("two", MessageStatus.PENDING, "web1")
+    # As scirocco, an update changes the payload and keeps the type: text stays text.
     updated = await inbox.update(b.id, {"now": "json"})
-    assert (updated.content, updated.payload_type) == ({"now": "json"}, JSON_TYPE)
-    assert (await inbox.get(b.id)).content == {"now": "json"}
+    assert (updated.content, updated.payload_type) == ('{"now": "json"}', TEXT_TYPE)
+    assert (await inbox.get(b.id)).content == '{"now": "json"}'
+    assert (await inbox.update(c.id, b"\x03")).content == b"\x03"  # bytes through base64
     with pytest.raises(NotFound):
         await inbox.update("no-such-id", "x")
 
@@ -174,7 +176,7 @@ async def test_the_events_stream_tells_of_new_and_changed_messages(client: Agent
         assert (await next_message_event(events, message.id))["status"] == "processed"
         await inbox.update(message.id, "edited")
         edited = await next_message_event(events, message.id)
-        assert (edited["payload_type"], edited["size"]) == (TEXT_TYPE, len("edited"))
+        assert (edited["payload_type"], edited["size"]) == (JSON_TYPE, len('"edited"'))
         await inbox.delete(message.id)
         assert await next_message_event(events, message.id, "message.deleted") == {"id": message.id}
 

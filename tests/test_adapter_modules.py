@@ -92,10 +92,11 @@ async def test_a_pool_snapshot_plays_every_module(client: AgentClient, tmp_path:
     assert [shape(m) for m in snapshot.modules] == [
         (uid, "recorder", {"i": i}, True) for i, uid in enumerate(uids)
     ]
-    await pool.move_to_front(uids[2])
     await pool.remove(uids[0])
     snapshot = await pool.snapshot()
-    assert [(m.uid, m.playing) for m in snapshot.modules] == [(uids[2], True), (uids[1], True)]
+    assert [(m.uid, m.playing) for m in snapshot.modules] == [(uids[1], True), (uids[2], True)]
+    with pytest.raises(BackendError, match=r"mv: Bad command\."):
+        await pool.move_to_front(uids[2])  # as shmooze: a pool has no order
 
 
 async def test_tell_available_and_errors_with_the_agents_message(
@@ -107,23 +108,27 @@ async def test_tell_available_and_errors_with_the_agents_message(
     uid = await queue.add("recorder", {"log": str(tmp_path / "a.log")})
     assert await queue.tell(uid, "echo", {"x": 1}) == {"echo": {"x": 1}, "playing": True}
     assert await queue.tell(uid, "nothing") is None
-    assert await queue.command("ask_module", {"uid": uid}) == {}
+    assert await queue.command("ask_module", {"uid": uid, "parameters": ["x"]}) == {}
 
+    # Every error in shmooze's words (clients match them).
     failures = [
-        (queue.add("nope"), "add: unknown module type 'nope' (available: recorder, stubborn)"),
-        (queue.set_background("nope"), "set_bg: unknown module type 'nope'"),
-        (queue.tell(999, "echo"), "tell_module: no module with uid 999"),
+        (queue.add("nope"), "add: Unrecognized module name"),
+        (queue.set_background("nope"), "set_bg: Unrecognized module name"),
+        (queue.tell("999", "echo"), "tell_module: Module identifier not in queue"),
+        (client.pool.tell("999", "echo"), "tell_module: Module identifier not in pool"),
         (queue.tell(uid, "fail", {"message": "no"}), "tell_module: ValueError: no"),
-        (queue.tell(uid, "dance"), "tell_module: unknown command 'do_dance'"),
-        (queue.remove(999), "rm: no module with uid [999]"),
-        (queue.move_to_front(999), "mv: no module with uid [999]"),
-        (client.pool.command("dance"), "dance: unknown command 'dance'"),
+        (queue.tell(uid, "dance"), "tell_module: Unrecognized command"),
+        (queue.command("ask_module", {"uid": uid}), "ask_module: ask_module() takes exactly 3"),
+        (client.pool.command("dance"), "dance: Bad command."),
     ]
     for call, message in failures:
         with pytest.raises(BackendError) as raised:
             await call
         assert raised.value.message.startswith(message), raised.value.message
     assert [m.uid for m in (await queue.snapshot()).modules] == [uid], "errors changed nothing"
+    await queue.remove("999")  # unknown uids are ignored, as shmooze
+    await queue.move_to_front("999", uid)
+    assert [m.uid for m in (await queue.snapshot()).modules] == [uid]
 
 
 async def next_event(

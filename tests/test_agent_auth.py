@@ -121,7 +121,12 @@ def test_each_hash_scheme_lets_its_user_list_and_run(auth_agent: AgentProcess, u
         assert "echo" in listing.json()["scripts"]
         run = http.post("/scripts/echo", json={"text": f"hi {user}"})
         assert run.status_code == 200
-        assert run.json() == {"retcode": 0, "stdout": [f"hi {user}"], "stderr": []}
+        assert run.json() == {
+            "retcode": 0,
+            "stdout": [f"hi {user}"],
+            "stderr": [],
+            "return_values": {},
+        }
         # Proven pairs are remembered; a second request must still be checked and pass.
         assert http.get("/scripts").status_code == 200
         assert http.get("/scripts", auth=(user, password + "x")).status_code == 401

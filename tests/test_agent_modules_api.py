@@ -100,42 +100,54 @@ def agent(
 
 # -- malformed bodies ------------------------------------------------------------------------
 
+NEITHER = "Command must be either dict (single command) or list (multiple commands)"
 COMMAND_ERRORS = [
-    ("string", b'"queue"', "a command is a JSON object"),
-    ("number", b"42", "a command is a JSON object"),
-    ("null", b"null", "a command is a JSON object"),
-    ("missing-cmd", {"args": {}}, "missing 'cmd'"),
-    ("cmd-not-a-string", {"cmd": 5}, "missing 'cmd'"),
-    ("args-a-list", {"cmd": "queue", "args": [1]}, "'args' must be an object"),
-    ("args-a-string", {"cmd": "queue", "args": "x"}, "'args' must be an object"),
-    ("unknown-command", {"cmd": "dance"}, "unknown command 'dance'"),
-    ("no-such-method", {"cmd": "_start"}, "unknown command '_start'"),
-    ("add-unknown-type", {"cmd": "add", "args": {"type": "nope"}}, "unknown module type 'nope'"),
-    ("add-without-type", {"cmd": "add", "args": {}}, "'type' must be str"),
+    ("string", b'"queue"', NEITHER),
+    ("number", b"42", NEITHER),
+    ("null", b"null", NEITHER),
+    ("missing-cmd", {"args": {}}, "No command given."),
+    ("cmd-not-a-string", {"cmd": 5}, "Bad command."),
+    ("args-a-list", {"cmd": "modules_available", "args": [1]}, "Argument list not a dict."),
+    ("args-a-string", {"cmd": "modules_available", "args": "x"}, "Argument list not a dict."),
+    ("args-null", {"cmd": "modules_available", "args": None}, "Argument list not a dict."),
+    ("unknown-command", {"cmd": "dance"}, "Bad command."),
+    ("no-such-method", {"cmd": "_start"}, "Bad command."),
+    ("add-unknown-type", {"cmd": "add", "args": {"type": "nope"}}, "Unrecognized module name"),
+    ("add-without-type", {"cmd": "add", "args": {}}, "add() takes at least 2 arguments (1 given)"),
+    (
+        "add-extra-argument",
+        {"cmd": "add", "args": {"type": "recorder", "typo": 1}},
+        "add() got an unexpected keyword argument 'typo'",
+    ),
     (
         "add-args-a-list",
         {"cmd": "add", "args": {"type": "recorder", "args": [1]}},
-        "'args' of the module must be an object",
+        "init args must be an object",
     ),
-    ("rm-uids-a-number", {"cmd": "rm", "args": {"uids": 3}}, "'uids' must be list"),
-    ("rm-unknown-uid", {"cmd": "rm", "args": {"uids": [999]}}, "no module with uid [999]"),
-    ("rm-uids-of-objects", {"cmd": "rm", "args": {"uids": [{}]}}, "rm: "),
-    ("mv-unknown-uid", {"cmd": "mv", "args": {"uids": [999]}}, "no module with uid [999]"),
-    (
-        "queue-parameters-a-list",
-        {"cmd": "queue", "args": {"parameters": ["x"]}},
-        "'parameters' must map module types",
-    ),
+    ("rm-without-uids", {"cmd": "rm"}, "rm() takes exactly 2 arguments (1 given)"),
+    ("rm-uids-a-number", {"cmd": "rm", "args": {"uids": 3}}, "'uids' must be a list"),
     (
         "tell-unknown-uid",
-        {"cmd": "tell_module", "args": {"uid": 999, "cmd": "echo"}},
-        "no module with uid 999",
+        {"cmd": "tell_module", "args": {"uid": "999", "cmd": "echo"}},
+        "Module identifier not in ",
     ),
-    ("tell-uid-a-string", {"cmd": "tell_module", "args": {"uid": "1"}}, "'uid' must be int"),
-    ("ask-unknown-uid", {"cmd": "ask_module", "args": {"uid": 999}}, "no module with uid 999"),
-    ("ask-background-none", {"cmd": "ask_background", "args": {}}, "there is no background"),
-    ("tell-background-none", {"cmd": "tell_background", "args": {}}, "there is no background"),
+    (
+        "tell-without-cmd",
+        {"cmd": "tell_module", "args": {"uid": "1"}},
+        "tell_module() takes at least 3 arguments (2 given)",
+    ),
+    (
+        "ask-unknown-uid",
+        {"cmd": "ask_module", "args": {"uid": "999", "parameters": []}},
+        "Module identifier not in queue",  # the pool's too: upstream's copy
+    ),
+    (
+        "available-with-args",
+        {"cmd": "modules_available", "args": {"x": 1}},
+        "modules_available() got an unexpected keyword argument 'x'",
+    ),
 ]
+"""Each in shmooze's own words (its Python 2 TypeErrors included): clients match them."""
 
 
 @pytest.mark.parametrize("service", ["queue", "pool"])
@@ -147,27 +159,50 @@ def test_a_bad_command_is_an_error_packet(
 ) -> None:
     packet = send(shared_agent, service, body)
     assert is_error(packet, words), packet
-    assert result(shared_agent, service, "queue") == [], "nothing was done, and it still serves"
+    assert result(shared_agent, service, service) == [], "nothing was done, and it still serves"
 
 
 HTTP_ERRORS = [
-    ("not-json", b"{nope", "application/json", "the body is not JSON"),
-    ("empty", b"", "application/json", "the body is not JSON"),
-    ("not-utf8", b"\xff\xfe\xfd", "application/json", "the body is not JSON"),
-    ("text-plain", b'{"cmd": "queue"}', "text/plain", "application/json or text/json"),
-    ("form", b'{"cmd": "queue"}', "application/x-www-form-urlencoded", "or text/json"),
-    ("no-content-type", b'{"cmd": "queue"}', None, "application/json or text/json"),
+    ("not-json", b"{nope", "the body is not JSON"),
+    ("empty", b"", "the body is not JSON"),
+    ("not-utf8", b"\xff\xfe\xfd", "the body is not JSON"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type", "words"), [c[1:] for c in HTTP_ERRORS], ids=[c[0] for c in HTTP_ERRORS]
+    ("body", "words"), [c[1:] for c in HTTP_ERRORS], ids=[c[0] for c in HTTP_ERRORS]
 )
 def test_a_body_that_cannot_be_read_is_a_400_error_packet(
-    shared_agent: AgentProcess, body: bytes, content_type: str | None, words: str
+    shared_agent: AgentProcess, body: bytes, words: str
 ) -> None:
-    packet = send(shared_agent, "queue", body, content_type, status=400)
+    # shmooze.wsgi answered these with a 500 page (a bug we do not keep).
+    packet = send(shared_agent, "queue", body, "application/json", status=400)
     assert is_error(packet, words), packet
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_not_sent_as_json_gets_the_proxys_plain_answer(
+    shared_agent: AgentProcess, content_type: str | None
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = httpx.post(
+        f"{shared_agent.url}/queue", content=b'{"cmd": "queue"}', headers=headers, timeout=10
+    )
+    # As shmooze.wsgi: 200, text/plain, one sentence.
+    assert (response.status_code, response.text) == (200, "Endpoint only accepts JSON.")
+    assert response.headers["Content-Type"].startswith("text/plain")
+
+
+def test_answers_are_text_json_and_sub_paths_are_the_service(shared_agent: AgentProcess) -> None:
+    response = httpx.request(
+        "GET",
+        f"{shared_agent.url}/pool/any/thing",
+        content=b'{"cmd": "pool"}',
+        headers={"Content-Type": "text/json"},
+        timeout=10,
+    )
+    assert response.json() == {"success": True, "result": []}
+    assert response.headers["Content-Type"] == "text/json"
 
 
 @pytest.mark.parametrize(
@@ -192,18 +227,19 @@ def test_a_list_mixing_good_and_bad_commands_is_answered_by_a_list(
             "not a command",
             {"cmd": "add", "args": {"type": "nope"}},
             {"cmd": "queue", "args": None},
-            {"cmd": "rm", "args": {"uids": [999]}},
+            {"cmd": "rm", "args": {"uids": ["999"]}},
         ],
         "text/json",
     )
     assert isinstance(answers, list) and len(answers) == 6
     assert answers[0]["success"] is True
     uid = answers[0]["result"]["uid"]
-    assert is_error(answers[1], "unknown command 'dance'")
-    assert is_error(answers[2], "a command is a JSON object")
-    assert is_error(answers[3], "unknown module type 'nope'")
-    assert answers[4] == {"success": True, "result": [{"uid": uid, "type": "recorder"}]}
-    assert is_error(answers[5], "no module with uid [999]")
+    assert is_error(answers[1], "Bad command.")
+    assert is_error(answers[2], "Command not a dict.")
+    assert is_error(answers[3], "Unrecognized module name")
+    assert is_error(answers[4], "Argument list not a dict.")
+    assert answers[5] == {"success": True}, "unknown uids are ignored"
+    assert result(agent, "queue", "queue") == [{"uid": uid, "type": "recorder"}]
     assert received(log) == ["init", "play"], "the good command was done"
 
 
@@ -257,13 +293,14 @@ def test_every_queue_command(agent: AgentProcess, tmp_path: Path) -> None:
     }
     bad = {"cmd": "queue", "args": {"parameters": {"recorder": 5}}}
     assert is_error(call(bad), "queue: ")
+    assert is_error(call({"cmd": "queue", "args": {"parameters": ["x"]}}), "'parameters' must map")
     ask = {"cmd": "ask_module", "args": {"uid": uid_b, "parameters": ["n", "x"]}}
     assert call(ask) == {"success": True, "result": {"n": 2}}
     ask = {"cmd": "ask_background", "args": {"uid": uid_bg, "parameters": ["idle"]}}
     assert call(ask) == {"success": True, "result": {"idle": 1}}
-    assert call({"cmd": "ask_background", "args": {"uid": uid_a}}) == {
+    assert call({"cmd": "ask_background", "args": {"uid": uid_a, "parameters": []}}) == {
         "success": False,
-        "error": f"the background module is {uid_bg}, not {uid_a}",
+        "error": "Background identifier doesn't match current background",
     }
 
     # tell_* answers what the module answered.
@@ -274,8 +311,8 @@ def test_every_queue_command(agent: AgentProcess, tmp_path: Path) -> None:
     fail = {"cmd": "tell_module", "args": {"uid": uid_a, "cmd": "fail", "args": {"message": "no"}}}
     assert call(fail) == {"success": False, "error": "ValueError: no"}
     unknown = {"cmd": "tell_module", "args": {"uid": uid_a, "cmd": "dance"}}
-    assert call(unknown) == {"success": False, "error": "unknown command 'do_dance'"}
-    nothing = {"cmd": "tell_background", "args": {"cmd": "nothing"}}
+    assert call(unknown) == {"success": False, "error": "Unrecognized command"}
+    nothing = {"cmd": "tell_background", "args": {"uid": uid_bg, "cmd": "nothing"}}
     assert call(nothing) == {"success": True}
 
     # mv and rm return nothing.
@@ -288,10 +325,15 @@ def test_every_queue_command(agent: AgentProcess, tmp_path: Path) -> None:
     assert result(agent, "queue", "queue") == []
     assert received(a) == ["init", "play", "do_set", "do_echo", "do_fail", "suspend", "rm"]
     assert received(b) == ["init", "do_set", "do_echo", "play", "rm"]
-    assert received(bg) == ["init", "do_set", "do_nothing", "play"], "plays once all are gone"
+    # Told to suspend when it came (modules played), as shmooze; plays once all are gone.
+    assert received(bg) == ["init", "suspend", "do_set", "do_nothing", "play"]
     assert call({"cmd": "rm", "args": {"uids": [uid_bg]}}) == {"success": True}
-    assert call({"cmd": "bg"}) in ({"success": True}, {"success": True, "result": None})
+    assert call({"cmd": "bg"}) == {"success": True}
     assert received(bg)[-1] == "rm"
+    for cmd in ("ask_background", "tell_background"):
+        told = {"cmd": cmd, "args": {"uid": uid_bg, "cmd": "x", "parameters": []}}
+        told["args"].pop("parameters" if cmd == "tell_background" else "cmd")
+        assert call(told) == {"success": False, "error": "No background"}
 
 
 def test_every_pool_command(agent: AgentProcess, tmp_path: Path) -> None:
@@ -301,32 +343,35 @@ def test_every_pool_command(agent: AgentProcess, tmp_path: Path) -> None:
         return send(agent, "pool", body)
 
     assert call({"cmd": "modules_available"}) == {"success": True, "result": ["recorder"]}
-    assert call({"cmd": "backgrounds_available"}) == {"success": True, "result": []}
-    assert is_error(call({"cmd": "set_bg", "args": {"type": "recorder"}}), "available: none")
+    # Exactly shmooze's pool commands: nothing about order or a background.
+    for cmd in ("queue", "mv", "bg", "set_bg", "backgrounds_available", "ask_background"):
+        assert call({"cmd": cmd}) == {"success": False, "error": "Bad command."}, cmd
     uid_a = result(agent, "pool", "add", type="recorder", args={"log": str(a)})["uid"]
     uid_b = result(
         agent, "pool", "add", type="recorder", args={"log": str(b), "parameters": {"n": 7}}
     )["uid"]
-    assert call({"cmd": "queue", "args": {"parameters": {"recorder": ["n"]}}}) == {
+    assert call({"cmd": "pool", "args": {"parameters": {"recorder": ["n"]}}}) == {
         "success": True,
         "result": [
             {"uid": uid_a, "type": "recorder", "parameters": {}},
             {"uid": uid_b, "type": "recorder", "parameters": {"n": 7}},
         ],
     }
-    assert call({"cmd": "ask_module", "args": {"uid": uid_b}}) == {
+    assert call({"cmd": "ask_module", "args": {"uid": uid_b, "parameters": ["n"]}}) == {
         "success": True,
         "result": {"n": 7},
     }
+    assert call({"cmd": "tell_module", "args": {"uid": "nope", "cmd": "echo"}}) == {
+        "success": False,
+        "error": "Module identifier not in pool",
+    }
     echo = {"cmd": "tell_module", "args": {"uid": uid_b, "cmd": "echo"}}
     assert call(echo) == {"success": True, "result": {"echo": {}, "playing": True}}
-    assert call({"cmd": "mv", "args": {"uids": [uid_b]}}) == {"success": True}
-    assert [m["uid"] for m in result(agent, "pool", "queue")] == [uid_b, uid_a]
-    assert call({"cmd": "bg"}) in ({"success": True}, {"success": True, "result": None})
+    assert [m["uid"] for m in result(agent, "pool", "pool")] == [uid_a, uid_b]
     assert call({"cmd": "rm", "args": {"uids": [uid_a]}}) == {"success": True}
     assert call({"cmd": "rm", "args": {"uids": [uid_b]}}) == {"success": True}
     assert received(a) == ["init", "play", "rm"]
-    assert received(b) == ["init", "play", "do_echo", "rm"], "all play; mv suspends nobody"
+    assert received(b) == ["init", "play", "do_echo", "rm"], "all play"
 
 
 # -- the demo ----------------------------------------------------------------------------------
@@ -349,7 +394,7 @@ def test_the_demo_has_a_queue_with_a_background_and_a_pool_of_tickers(
     assert result(agent, "queue", "modules_available") == ["countdown"]
     assert result(agent, "queue", "backgrounds_available") == ["idle"]
 
-    pool = result(agent, "pool", "queue", parameters={"ticker": ["symbol", "price"]})
+    pool = result(agent, "pool", "pool", parameters={"ticker": ["symbol", "price"]})
     assert [(m["type"], m["parameters"]["symbol"]) for m in pool] == [
         ("ticker", "OPS"),
         ("ticker", "SRE"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from tests.conftest import AgentProcess, start_agent
@@ -190,6 +190,7 @@ def test_create_refuses_the_types_a_browser_sends_without_asking(
         ("{not json", "is not JSON"),
         ([create_body("a", "n", "/x")], "JSON object"),
         ('"a string"', "JSON object"),
+        ({**create_body("a", "n", "/x"), "bogus": 1}, "unknown keys ['bogus']"),
     ],
     ids=[
         "empty",
@@ -204,6 +205,7 @@ def test_create_refuses_the_types_a_browser_sends_without_asking(
         "not-json",
         "list",
         "string",
+        "unknown-key",
     ],
 )
 def test_invalid_create_bodies_are_400(agent: AgentProcess, body: Any, words: str) -> None:
@@ -242,12 +244,10 @@ def test_an_existing_slug_is_409_and_unknown_slugs_are_404(
         assert response.status_code == 404, path
         assert "nope.web.0" in response.json()["error"]["message"]
     ws_url = agent.url.replace("http", "ws", 1) + "/attach-console/nope.web.0"
-    with (
-        ws_connect(ws_url, additional_headers=agent.headers, open_timeout=10) as ws,
-        pytest.raises(ConnectionClosed),
-    ):
-        ws.recv(timeout=10)
-    assert ws.close_code == 4404
+    # As smartmob-agent: the handshake itself is answered 404, no WebSocket opens.
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(ws_url, additional_headers=agent.headers, open_timeout=10)
+    assert refused.value.response.status_code == 404
 
 
 # Sources: where the code comes from, and the states on the way to running.
@@ -334,6 +334,13 @@ def test_sources_that_cannot_run(
     assert failed["pid"] is None
     # It stays there, and deleting it still works.
     assert wait_status(agent, f"bad.{node}", lambda s: True)["state"] == state
+    # Attached, it closes at once (1000, as smartmob-agent): nothing will ever come.
+    attach_url = agent.url.replace("http", "ws", 1) + f"/attach-console/bad.{node}"
+    with (
+        ws_connect(attach_url, additional_headers=agent.headers, open_timeout=10) as ws,
+        pytest.raises(ConnectionClosedOK),
+    ):
+        ws.recv(timeout=10)
     delete(agent, f"bad.{node}")
 
 

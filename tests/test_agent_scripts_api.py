@@ -28,28 +28,82 @@ def test_list_is_a_dict_keyed_by_name(http: httpx.Client) -> None:
     assert {"echo", "env_dump", "fail", "deploy_web", "locked"} <= set(scripts)
     echo = scripts["echo"]
     assert echo["name"] == "echo"
-    assert echo["filename"] == "echo.sh"
+    assert echo["filename"].endswith("/scripts/echo.sh")  # absolute, as pyjojo
     assert echo["params"] == [{"name": "text", "description": "Text to echo"}]
     assert echo["tags"] == ["basic", "demo"]
     assert (echo["http_method"], echo["output"], echo["lock"]) == ("post", "split", False)
     assert echo["filtered_params"] == []
 
 
-def test_get_of_a_post_script_gives_its_details(http: httpx.Client) -> None:
+def test_get_of_a_post_script_is_405_as_pyjojo(http: httpx.Client) -> None:
     response = http.get("/scripts/echo")
-    assert response.status_code == 200
-    assert response.json()["script"]["name"] == "echo"
+    assert response.status_code == 405
+    assert response.headers["Content-Type"] == "application/json; charset=UTF-8"
+    assert error_of(response)["message"] == "Wrong HTTP method for script 'echo'. Use 'POST'"
+
+
+def test_script_names_and_tag_filters(http: httpx.Client, scripts_dir: Path) -> None:
+    write_script(scripts_dir, "tagged.sh", "tags: demo, misc", "echo")
+    http.post("/reload")
+    names = http.get("/script_names").json()["script_names"]
+    assert set(names) == set(http.get("/scripts").json()["scripts"]) >= {"echo", "tagged"}
+    for query, wanted in (
+        ("tags=basic,demo", {"echo"}),
+        ("tags=demo", {"echo", "tagged"}),
+        ("any_tags=misc,basic", {"echo", "tagged"}),
+        ("not_tags=demo", set(names) - {"echo", "tagged"}),
+        ("tags=demo&not_tags=demo", {"echo", "tagged"}),  # as pyjojo: the first one counts
+    ):
+        assert set(http.get(f"/script_names?{query}").json()["script_names"]) == wanted, query
+        assert set(http.get(f"/scripts/?{query}").json()["scripts"]) == wanted, query
+
+
+def test_trailing_slashes_are_served_without_a_redirect(http: httpx.Client) -> None:
+    for method, path in (
+        ("GET", "/scripts/"),
+        ("GET", "/script_names/"),
+        ("POST", "/scripts/echo/"),
+        ("OPTIONS", "/scripts/echo/"),
+        ("POST", "/reload/"),
+    ):
+        assert http.request(method, path).status_code == 200, path
+
+
+def test_return_values_come_from_marked_stdout_lines(http: httpx.Client, scripts_dir: Path) -> None:
+    write_script(
+        scripts_dir,
+        "answers.sh",
+        "description: returns values",
+        "echo 'jojo_return_value answer = 42'; echo 'jojo_return_value url=http://x/?a=b'; "
+        "echo 'jojo_return_value broken'; echo plain",
+    )
+    http.post("/reload")
+    answer = http.post("/scripts/answers").json()
+    assert answer["return_values"] == {"answer": "42", "url": "http://x/?a=b"}
+    assert answer["stdout"][-1] == "plain"
+
+
+def test_a_body_without_content_type_is_json(http: httpx.Client) -> None:
+    response = http.post("/scripts/echo", content=b'{"text": "no header"}')
+    assert response.json()["stdout"] == ["no header"]
+    refused = http.post("/scripts/echo", content=b"{}", headers={"Content-Type": "text/plain"})
+    assert error_of(refused)["message"].startswith("This application only support json")
 
 
 def test_options_gives_details_and_get_runs_a_get_script(http: httpx.Client) -> None:
     assert http.options("/scripts/getter").json()["script"]["http_method"] == "get"
-    assert http.get("/scripts/getter").json() == {"retcode": 0, "stdout": ["got"], "stderr": []}
+    assert http.get("/scripts/getter").json() == {
+        "retcode": 0,
+        "stdout": ["got"],
+        "stderr": [],
+        "return_values": {},
+    }
 
 
 def test_run_with_params_gives_retcode_stdout_stderr(http: httpx.Client) -> None:
     response = http.post("/scripts/echo", json={"text": "hi"})
     assert response.status_code == 200
-    assert response.json() == {"retcode": 0, "stdout": ["hi"], "stderr": []}
+    assert response.json() == {"retcode": 0, "stdout": ["hi"], "stderr": [], "return_values": {}}
 
 
 def test_params_become_upper_case_env_and_undeclared_ones_are_dropped(http: httpx.Client) -> None:
@@ -84,12 +138,17 @@ def test_output_is_split_on_newlines_not_whitespace(http: httpx.Client) -> None:
 def test_non_zero_retcode_is_still_200(http: httpx.Client) -> None:
     response = http.post("/scripts/fail")
     assert response.status_code == 200
-    assert response.json() == {"retcode": 3, "stdout": ["out"], "stderr": ["bad thing"]}
+    assert response.json() == {
+        "retcode": 3,
+        "stdout": ["out"],
+        "stderr": ["bad thing"],
+        "return_values": {},
+    }
 
 
 def test_combined_output_has_no_stderr_key(http: httpx.Client) -> None:
     result = http.post("/scripts/combined").json()
-    assert result == {"retcode": 0, "stdout": ["one", "two", "three"]}
+    assert result == {"retcode": 0, "stdout": ["one", "two", "three"], "return_values": {}}
 
 
 def test_unknown_script_is_404_with_the_error_shape(http: httpx.Client) -> None:
@@ -127,7 +186,12 @@ def test_bad_bodies_are_400(http: httpx.Client, body: bytes, content_type: str) 
 
 
 def test_an_empty_body_runs_with_empty_params(http: httpx.Client) -> None:
-    assert http.post("/scripts/echo").json() == {"retcode": 0, "stdout": [""], "stderr": []}
+    assert http.post("/scripts/echo").json() == {
+        "retcode": 0,
+        "stdout": [""],
+        "stderr": [],
+        "return_values": {},
+    }
 
 
 def test_a_huge_body_is_refused_and_the_agent_keeps_serving(http: httpx.Client) -> None:
@@ -206,7 +270,7 @@ def test_a_script_that_leaves_a_child_holding_its_output_still_finishes(
     with httpx.Client(base_url=agent.url, headers=agent.headers, timeout=30) as client:
         client.post("/reload")
         result = client.post("/scripts/leaver").json()
-    assert result == {"retcode": 0, "stdout": ["left"], "stderr": []}
+    assert result == {"retcode": 0, "stdout": ["left"], "stderr": [], "return_values": {}}
     from tests.test_spawned_agent import alive
 
     sleepers = [

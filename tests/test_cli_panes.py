@@ -109,7 +109,7 @@ def test_queue_and_pool(demo: AgentProcess) -> None:
     assert str(uid) not in opsconsole("queue", "list", "--agent", demo.url).stdout.split()
     assert "ticker" in opsconsole("pool", "list", "--agent", demo.url).stdout
     bad = opsconsole("queue", "add", "nope", "--agent", demo.url, check=False)
-    assert bad.returncode == 1 and "unknown module type" in bad.stderr
+    assert bad.returncode == 1 and "Unrecognized module name" in bad.stderr  # shmooze's words
 
 
 def test_inbox_push_pull_ack(demo: AgentProcess, tmp_path: Path) -> None:

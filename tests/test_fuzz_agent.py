@@ -100,7 +100,7 @@ class FuzzTarget:
                 m.get("uid")
                 for m in self.client.post(
                     f"/{service}",
-                    json={"cmd": "queue"},
+                    json={"cmd": service},  # a pool lists itself with "pool", as shmooze
                     headers=self.agent.headers,
                 ).json()["result"]
             ]

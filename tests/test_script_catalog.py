@@ -105,7 +105,8 @@ def test_scan_skips_invalid_non_executable_and_hidden_files(
     catalog = scan(tmp_path)
 
     assert sorted(catalog) == ["good"]
-    assert catalog["good"].script.filename == "good.py"  # sorted order: good.py before good.sh
+    # Sorted order: good.py before good.sh. Absolute, as pyjojo.
+    assert catalog["good"].script.filename == str(tmp_path / "good.py")
     assert "not executable" in caplog.text
     assert "never closes" in caplog.text
     assert "is taken by" in caplog.text

@@ -6,13 +6,16 @@ travels as its payload in the body and its metadata in Scirocco-* headers.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from console.adapters.base import Endpoint, json_body, request
-from console.adapters.errors import AuthError, BackendError
+from console.adapters.errors import AuthError, BackendError, NotFound
 from console.models import (
     BINARY_TYPE,
     JSON_TYPE,
@@ -98,7 +101,7 @@ class SciroccoInbox:
     async def list(
         self, status: MessageStatus | None = None, destination: str | None = None, limit: int = 500
     ) -> list[Message]:
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = {"limit": limit, "order": "newest"}
         if status is not None:
             params["status"] = status.value
         if destination is not None:
@@ -120,17 +123,32 @@ class SciroccoInbox:
         return _from_response(response)
 
     async def delete(self, message_id: str) -> None:
-        await self._send("DELETE", f"/messages/{message_id}")
+        """Raises NotFound when there was no such message (scirocco answers ``{"n": 0}``)."""
+        body = json_body(await self._send("DELETE", f"/messages/{message_id}"))
+        if isinstance(body, dict) and body.get("n") == 0:
+            raise NotFound(f"no message {message_id}")
 
     async def delete_all(self) -> int:
         body = json_body(await self._send("DELETE", "/messages"))
-        return int(body.get("deleted", 0)) if isinstance(body, dict) else 0
+        return int(body.get("n", 0)) if isinstance(body, dict) else 0
 
 
 def _from_response(response: httpx.Response) -> Message:
     if not response.headers.get(header_name("id")):
         raise BackendError(f"no {header_name('id')} header in the answer from {response.url}")
-    return Message.from_headers(response.headers, response.content)
+    message = Message.from_headers(response.headers, response.content)
+    if isinstance(message.content, bytes) and _media_type(response) == JSON_TYPE:
+        # scirocco reads back a binary payload as a JSON string of its base64.
+        try:
+            encoded = json.loads(response.content)
+            return replace(message, payload=base64.b64decode(encoded, validate=True))
+        except (ValueError, TypeError, binascii.Error):
+            raise BackendError(f"a binary payload not in base64 from {response.url}") from None
+    return message
+
+
+def _media_type(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def _array(body: object) -> list[dict[str, Any]]:

@@ -35,16 +35,19 @@ class ShmoozeModules:
 
     async def snapshot(self) -> ModuleSnapshot:
         """The modules in order with all their parameters, and the background: two requests."""
-        listing, background = (
-            _result(a, c)
-            for a, c in zip(
-                await self.batch([{"cmd": "queue"}, {"cmd": "bg"}]), ("queue", "bg"), strict=True
-            )
-        )
+        # A queue lists itself with "queue" and has a background; a pool, "pool" and none.
+        asked = [self.service, "bg"] if self.service == "queue" else [self.service]
+        answers = await self.batch([{"cmd": cmd} for cmd in asked])
+        results = [_result(a, c) for a, c in zip(answers, asked, strict=True)]
+        listing, background = results[0], results[1] if len(results) > 1 else None
         modules = [ModuleInfo.from_wire(m) for m in listing or []]
         everyone = modules + ([ModuleInfo.from_wire(background)] if background else [])
         asks = [
-            {"cmd": "ask_background" if i == len(modules) else "ask_module", "args": {"uid": m.uid}}
+            {
+                "cmd": "ask_background" if i == len(modules) else "ask_module",
+                # null: every parameter (ours; shmooze wants the names).
+                "args": {"uid": m.uid, "parameters": None},
+            }
             for i, m in enumerate(everyone)
         ]
         answers = await self.batch(asks) if asks else []
@@ -61,27 +64,29 @@ class ShmoozeModules:
             self.service, filled[: len(modules)], filled[-1] if background else None
         )
 
-    async def add(self, type_name: str, args: dict[str, Any] | None = None) -> int:
+    async def add(self, type_name: str, args: dict[str, Any] | None = None) -> str:
         return await self._start("add", type_name, args)
 
-    async def set_background(self, type_name: str, args: dict[str, Any] | None = None) -> int:
+    async def set_background(self, type_name: str, args: dict[str, Any] | None = None) -> str:
         return await self._start("set_bg", type_name, args)
 
-    async def _start(self, cmd: str, type_name: str, args: dict[str, Any] | None) -> int:
+    async def _start(self, cmd: str, type_name: str, args: dict[str, Any] | None) -> str:
         result = await self.command(cmd, {"type": type_name, "args": args or {}})
-        return int(_field(result, "uid"))
+        return str(_field(result, "uid"))
 
-    async def remove(self, *uids: int) -> None:
+    async def remove(self, *uids: str) -> None:
         await self.command("rm", {"uids": list(uids)})
 
-    async def move_to_front(self, *uids: int) -> None:
+    async def move_to_front(self, *uids: str) -> None:
         await self.command("mv", {"uids": list(uids)})
 
-    async def tell(self, uid: int, cmd: str, args: dict[str, Any] | None = None) -> Any:
+    async def tell(self, uid: str, cmd: str, args: dict[str, Any] | None = None) -> Any:
         return await self.command("tell_module", {"uid": uid, "cmd": cmd, "args": args or {}})
 
     async def available(self) -> tuple[list[str], list[str]]:
-        """Module types, and background types."""
+        """Module types, and background types (a pool has none)."""
+        if self.service != "queue":
+            return await self.command("modules_available") or [], []
         answers = await self.batch([{"cmd": "modules_available"}, {"cmd": "backgrounds_available"}])
         return (
             _result(answers[0], "modules_available") or [],

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from console.adapters.base import Endpoint
-from console.adapters.errors import AuthError, BackendError, Unavailable
+from console.adapters.errors import AuthError, BackendError, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -37,7 +37,7 @@ async def connect(endpoint: Endpoint, path: str) -> AsyncIterator[ClientConnecti
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
-        error = AuthError if status in (401, 403) else BackendError
+        error = AuthError if status in (401, 403) else NotFound if status == 404 else BackendError
         raise error(f"{path}: refused (HTTP {status})", status) from exc
     except (OSError, WebSocketException, TimeoutError) as exc:
         raise Unavailable(f"{path}: {exc or type(exc).__name__}") from exc

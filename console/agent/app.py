@@ -27,12 +27,14 @@ from console.agent.credentials import (
 )
 from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
+from console.agent.header_case import TitleCaseHeaders
 from console.agent.htpasswd import Htpasswd
 from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
 from console.agent.inbox_backend import open_store
 from console.agent.module_process import ModuleTimeouts
-from console.agent.modules import ModuleService
+from console.agent.modules import ModuleService, new_uid, sequential_uids
+from console.agent.modules_tcp import serve_tcp
 from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
@@ -67,6 +69,7 @@ def create_app(settings: AgentSettings) -> Starlette:
     inbox.reserve = SpaceReserve(settings.data_dir / "space-reserve")
     inbox.reserve.ensure()
     timeouts = ModuleTimeouts(**settings.module_timeouts)
+    uids = sequential_uids() if settings.module_uids == "sequential" else new_uid
     module_services = [
         ModuleService(
             name,
@@ -76,6 +79,7 @@ def create_app(settings: AgentSettings) -> Starlette:
             children,
             events,
             timeouts,
+            uids,
         )
         for name in ("queue", "pool")
     ]
@@ -141,11 +145,18 @@ def create_app(settings: AgentSettings) -> Starlette:
         await children.start()
         inbox.start()
         watcher = asyncio.create_task(raise_alerts(events, inbox)) if settings.alerts else None
+        tcp_servers = [
+            await serve_tcp(service, port)
+            for service in module_services
+            if (port := settings.module_tcp_port(service.name)) is not None
+        ]
         if settings.demo:
             await load_demo(processes, inbox, *module_services)
         try:
             yield
         finally:
+            for server in tcp_servers:
+                server.close()
             await stop_children()
             if watcher is not None:
                 watcher.cancel()
@@ -153,7 +164,12 @@ def create_app(settings: AgentSettings) -> Starlette:
             history.close()
 
     # First: it must see the server's own ``send``, before anything wraps it.
-    middleware = [Middleware(KeepServerSend), Middleware(AuthMiddleware, policy=policy)]
+    # Then names are title-cased whatever answered (a route, auth, a 404).
+    middleware = [
+        Middleware(KeepServerSend),
+        Middleware(TitleCaseHeaders),
+        Middleware(AuthMiddleware, policy=policy),
+    ]
     app = Starlette(
         routes=[
             Route("/", index, methods=["GET"]),

@@ -143,6 +143,8 @@ def uvicorn_options(limits: ConnectionLimits, file_limit: int) -> dict[str, Any]
         {"cap": cap, "head_timeout": limits.head_timeout},
     )
     return {
+        # h11, never "auto": h11 writes header names as the app gives them, which
+        # header_case.TitleCaseHeaders relies on (old clients match Scirocco-* exactly).
         "http": protocol,
         # One above the cap: the cap itself is kept by closing idle connections; past it,
         # every connection is busy and a new request is answered 503 at once.

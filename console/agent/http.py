@@ -23,25 +23,31 @@ MAX_BODY = 1 << 20
 
 
 def error_response(
-    status: int, message: str, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    media_type: str = "application/json",
 ) -> JSONResponse:
     """The Jojo error shape: ``{"error": {"code", "type", "message"}}``."""
     body = {"error": {"code": status, "type": HTTPStatus(status).phrase, "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=media_type)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def answering(not_found: type[Exception]) -> Callable[[Handler], Handler]:
+def answering(
+    not_found: type[Exception], media_type: str = "application/json"
+) -> Callable[[Handler], Handler]:
     """Wrap route handlers so that their errors are error answers, never crashes.
 
-    ``not_found`` (the service's own "no such thing") is a 404; the rest as :func:`answered`.
+    ``not_found`` (the service's own "no such thing") is a 404; the rest as :func:`answered`;
+    ``media_type`` is the errors' Content-Type.
     """
 
     def wrap(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
-            return await answered(request, lambda: handler(request), not_found)
+            return await answered(request, lambda: handler(request), not_found, media_type)
 
         return wrapped
 
@@ -52,6 +58,7 @@ async def answered(
     request: Request,
     call: Callable[[], Awaitable[Response]],
     not_found: type[Exception] | tuple[type[Exception], ...] = (),
+    media_type: str = "application/json",
 ) -> Response:
     """``call()``'s answer, or its error as an error answer (see :func:`as_http_error`)."""
     try:
@@ -60,7 +67,7 @@ async def answered(
         error = as_http_error(exc, request, not_found)
         if error is None:
             raise
-        return error_response(error.status, error.message)
+        return error_response(error.status, error.message, media_type=media_type)
 
 
 def as_http_error(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -25,28 +28,50 @@ PREFIXES = ("/messageQueue", "/messages", "/globalDataSpace")
 """Paths of the inbox family (the auth middleware lets the inbox token in here)."""
 
 FEATURES = ("inbox.batch", "inbox.batch_ack", "inbox.redelivery")
-MAX_PAYLOAD = 8 << 20
+PAYLOAD_LIMITS = {JSON_TYPE: 100 << 10, TEXT_TYPE: 100 << 10, BINARY_TYPE: 1000 << 10}
+"""Bytes a payload may have, by how it is sent: scirocco-server's body-parser defaults
+(``SCIROCCO_MAX_KB_SIZE_JSON``/``_TEXT``/``_RAW``: 100, 100 and 1000 KiB)."""
+MAX_PAYLOAD_TYPE = 30
+"""Characters a ``Scirocco-Payload-Type`` may have (scirocco-server's schema)."""
 MAX_QUANTITY = 1000
 MAX_ACK_BODY = 256 << 10
+JSON_UTF8 = "application/json; charset=utf-8"
 
 
-def message_response(message: Message, status_code: int = 200) -> Response:
-    """The payload as the body, the metadata in Scirocco-* headers."""
-    return Response(
-        message.payload,
-        status_code=status_code,
-        media_type=message.payload_type,
-        headers=message.headers(),
-    )
+def message_response(message: Message, status_code: int = 200, echo: bool = False) -> Response:
+    """The payload as the body, the metadata in Scirocco-* headers.
+
+    As scirocco-server: a binary payload goes back raw only in the push's echo
+    (``echo``); a read, pull, ack or update gives it as a JSON string of base64.
+    """
+    content = message.content
+    if isinstance(content, bytes) and not echo:
+        body = json.dumps(base64.b64encode(content).decode()).encode()
+        media_type = JSON_UTF8
+    else:
+        body = message.payload
+        media_type = JSON_UTF8 if message.payload_type == JSON_TYPE else message.payload_type
+    return Response(body, status_code=status_code, media_type=media_type, headers=message.headers())
+
+
+def deleted_response(count: int) -> JSONResponse:
+    """scirocco-server's answer to every delete (MongoDB's ``{n, ok}``), 200 even for none."""
+    return JSONResponse({"n": count, "ok": 1}, media_type=JSON_UTF8)
 
 
 def routes(service: InboxService) -> list[BaseRoute]:
-    def authorized(handler: Callable[[Request, str], Awaitable[Response]]) -> Handler:
-        """The caller's node id for ``handler`` (its token was checked by the auth middleware)."""
+    # scirocco-server refuses a schedule before its own start (its schema's ``min: Date.now()``).
+    started_at = time.time()
+
+    def authorized(
+        handler: Callable[[Request, str], Awaitable[Response]], anyone: bool = False
+    ) -> Handler:
+        """The caller's node id for ``handler``, required unless ``anyone`` may call (its
+        token was checked by the auth middleware)."""
 
         async def wrapped(request: Request) -> Response:
             caller = request.headers.get(header_name("node_source"), "").strip()
-            if not caller:
+            if not caller and not anyone:
                 return error_response(400, f"the {header_name('node_source')} header is required")
             try:
                 return await answered(request, lambda: handler(request, caller))
@@ -66,13 +91,17 @@ def routes(service: InboxService) -> list[BaseRoute]:
             scheduled = parse_moment(scheduled_text, header_name("scheduled_time"))
             if scheduled is None:
                 raise HttpError(400, "a scheduled message needs Scirocco-Scheduled-Time")
+            if scheduled < started_at:
+                raise HttpError(400, f"{scheduled_text} is before the agent started")
         elif status != MessageStatus.PENDING:
             raise HttpError(400, f"a pushed message is pending or scheduled, not {status!r}")
-        payload = await read_body(request, MAX_PAYLOAD)
-        payload_type = _payload_type(request.headers.get("content-type", ""), payload)
+        payload, kind = await _payload(request)
+        declared = request.headers.get(header_name("payload_type"), "").strip() or kind
+        if len(declared) > MAX_PAYLOAD_TYPE:
+            raise HttpError(400, f"a payload type has at most {MAX_PAYLOAD_TYPE} characters")
         topic = request.headers.get(header_name("topic"))
-        message = await service.push(caller, destination, payload, payload_type, topic, scheduled)
-        return message_response(message, 201)
+        message = await service.push(caller, destination, payload, declared, topic, scheduled)
+        return message_response(message, 201, echo=True)
 
     async def pull(request: Request, caller: str) -> Response:
         quantity = request.query_params.get("quantity")
@@ -81,7 +110,7 @@ def routes(service: InboxService) -> list[BaseRoute]:
             return message_response(messages[0]) if messages else Response(status_code=204)
         count = parse_int(quantity, "quantity", 1, MAX_QUANTITY)
         messages = await service.pull(caller, count)
-        return JSONResponse([m.to_wire() for m in messages])
+        return JSONResponse([m.to_wire() for m in messages], media_type=JSON_UTF8)
 
     async def ack(request: Request, caller: str) -> Response:
         message_id = request.path_params["message_id"]
@@ -110,25 +139,29 @@ def routes(service: InboxService) -> list[BaseRoute]:
         limit = parse_int(request.query_params.get("limit", "500"), "limit")
         destination = request.query_params.get("node_destination")
         messages = await service.store.list(destination, status, min(limit, 10_000))
-        return JSONResponse([m.to_wire() for m in messages])
+        if request.query_params.get("order") != "newest":
+            messages.reverse()  # scirocco lists in the order messages came in
+        return JSONResponse([m.to_wire() for m in messages], media_type=JSON_UTF8)
 
     async def read(request: Request, caller: str) -> Response:
         found = await service.store.get(request.path_params["message_id"])
         return message_response(_found(found, request))
 
     async def update(request: Request, caller: str) -> Response:
-        payload = await read_body(request, MAX_PAYLOAD)
-        payload_type = _payload_type(request.headers.get("content-type", ""), payload)
-        message = await service.update(request.path_params["message_id"], payload, payload_type)
+        payload, kind = await _payload(request)
+        message_id = request.path_params["message_id"]
+        current = _found(await service.store.get(message_id), request)
+        # As scirocco-server, the payload changes and its type stays: the new body is
+        # stored in the form the message's type reads back.
+        stored = as_kind(payload, kind, current.payload_type)
+        message = await service.update(message_id, stored, current.payload_type)
         return message_response(_found(message, request))
 
     async def delete(request: Request, caller: str) -> Response:
-        if not await service.delete(request.path_params["message_id"]):
-            _found(None, request)
-        return JSONResponse({})
+        return deleted_response(int(await service.delete(request.path_params["message_id"])))
 
     async def delete_all(request: Request, caller: str) -> Response:
-        return JSONResponse({"deleted": await service.delete_all()})
+        return deleted_response(await service.delete_all())
 
     return [
         Route("/messageQueue", authorized(push), methods=["POST"]),
@@ -140,7 +173,7 @@ def routes(service: InboxService) -> list[BaseRoute]:
         Route("/messages/{message_id}", authorized(read), methods=["GET"]),
         Route("/messages/{message_id}", authorized(update), methods=["PATCH"]),
         Route("/messages/{message_id}", authorized(delete), methods=["DELETE"]),
-        Route("/globalDataSpace", authorized(delete_all), methods=["DELETE"]),
+        Route("/globalDataSpace", authorized(delete_all, anyone=True), methods=["DELETE"]),
     ]
 
 
@@ -163,16 +196,30 @@ def _id_list(body: bytes) -> list[str]:
     return ids
 
 
-def _payload_type(content_type: str, payload: bytes) -> str:
-    """JSON, text or bytes, from the Content-Type; JSON must parse."""
-    kind = content_type.split(";", 1)[0].strip().lower()
+async def _payload(request: Request) -> tuple[bytes, str]:
+    """The body and how it was sent (JSON, text or bytes), within that kind's size limit."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    kind = kind if kind == JSON_TYPE else TEXT_TYPE if kind.startswith("text/") else BINARY_TYPE
+    payload = await read_body(request, PAYLOAD_LIMITS[kind])
     if kind == JSON_TYPE:
         parse_json(payload, "the payload")
-        return JSON_TYPE
-    if kind.startswith("text/"):
+    elif kind == TEXT_TYPE:
         try:
             payload.decode()
         except UnicodeDecodeError:
             raise HttpError(400, "a text payload must be UTF-8") from None
-        return TEXT_TYPE
-    return BINARY_TYPE
+    return payload, kind
+
+
+def as_kind(payload: bytes, kind: str, payload_type: str) -> bytes:
+    """``payload`` (sent as ``kind``) in the form a message of ``payload_type`` reads back.
+
+    A JSON message given text or bytes keeps them as a JSON string (bytes in base64),
+    a text message given bytes keeps their base64: what scirocco-server answers then.
+    """
+    if kind == payload_type or payload_type not in (JSON_TYPE, TEXT_TYPE):
+        return payload
+    text = base64.b64encode(payload).decode() if kind == BINARY_TYPE else payload.decode()
+    if payload_type == TEXT_TYPE:
+        return text.encode()
+    return payload if kind == JSON_TYPE else json.dumps(text).encode()

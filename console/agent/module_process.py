@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
 from collections.abc import Callable, Coroutine
@@ -40,7 +39,17 @@ class ModuleTimeouts:
 
 
 class ModuleError(Exception):
-    """A module failed: did not connect, did not answer, answered nonsense, or refused."""
+    """A module failed: did not connect, did not answer, answered nonsense, or refused.
+
+    The message is shmooze's own words for it (clients match them); the details go to
+    the agent's log.
+    """
+
+
+TIMED_OUT = "Timeout sending message to module"
+PIPE_CLOSED = "Pipe to module unexpectedly closed"
+NOT_CONNECTED = "Could not connect to spawned module"
+MALFORMED = "Malformed response"
 
 
 class Garbled(ModuleError):
@@ -68,23 +77,24 @@ def failure(message: str) -> dict[str, Any]:
 class ModuleProcess:
     """A running module: its process, its two streams and its parameters."""
 
-    _uids = itertools.count(1)
-
     def __init__(
         self,
+        uid: str,
         type_name: str,
         command: list[str],
-        args: dict[str, Any],
+        args: Any,
         children: Children,
         timeouts: ModuleTimeouts,
         on_change: Callable[[ModuleProcess, str], None],
     ) -> None:
-        self.uid = next(self._uids)
+        self.uid = uid
         self.type = type_name
         self.command = command
         self.args = args
         self.parameters: dict[str, Any] = {}
         self.playing = False
+        self.told = False
+        """Sent ``play`` or ``suspend`` at least once."""
         self.children = children
         self.timeouts = timeouts
         self.on_change = on_change
@@ -97,7 +107,8 @@ class ModuleProcess:
         self.ended = asyncio.Event()
         self._removing = False
 
-    def describe(self, parameter_names: list[str] | None = None) -> dict[str, Any]:
+    def describe(self, parameter_names: Any = None) -> dict[str, Any]:
+        """``{"uid", "type"}``, plus ``parameters`` among the names when names are given."""
         entry: dict[str, Any] = {"uid": self.uid, "type": self.type}
         if parameter_names is not None:
             entry["parameters"] = {
@@ -133,9 +144,8 @@ class ModuleProcess:
                     self._commands = await accepted["cmd"]
                     updates = await accepted["update"]
             except TimeoutError:
-                raise ModuleError(
-                    f"{self.type} did not connect within {self.timeouts.connect:g}s"
-                ) from None
+                log.warning("%s did not connect within %gs", self.type, self.timeouts.connect)
+                raise ModuleError(NOT_CONNECTED) from None
             self._updates_task = asyncio.create_task(self._serve_updates(*updates))
             await self.ask("init", self.args)
         except BaseException:
@@ -145,25 +155,31 @@ class ModuleProcess:
             for server in servers:
                 server.close()
 
-    async def ask(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
+    async def ask(self, cmd: str, args: Any = None) -> Any:
         """Send one command; the module's result, or ModuleError (a timeout also kills it)."""
         if self._commands is None or self.ended.is_set():
-            raise ModuleError(f"module {self.uid} is not running")
+            raise ModuleError(PIPE_CLOSED)
         reader, writer = self._commands
         async with self._command_lock:
             try:
-                writer.write(json.dumps({"cmd": cmd, "args": args or {}}).encode() + b"\n")
+                packet = {"cmd": cmd, "args": {} if args is None else args}
+                writer.write(json.dumps(packet).encode() + b"\n")
                 await writer.drain()
                 async with asyncio.timeout(self.timeouts.reply):
                     line = await reader.readline()
             except TimeoutError:
+                log.warning(
+                    "module %s (%s) did not answer %r within %gs; stopping it",
+                    self.uid,
+                    self.type,
+                    cmd,
+                    self.timeouts.reply,
+                )
                 detach(self.kill())
-                raise ModuleError(
-                    f"module {self.uid} ({self.type}) did not answer {cmd!r} within "
-                    f"{self.timeouts.reply:g}s; it is being stopped"
-                ) from None
+                raise ModuleError(TIMED_OUT) from None
             except (ConnectionError, ValueError) as exc:
-                raise ModuleError(f"module {self.uid} dropped its command stream: {exc}") from None
+                log.warning("module %s dropped its command stream: %s", self.uid, exc)
+                raise ModuleError(PIPE_CLOSED) from None
         try:
             return _result(line, self)
         except Garbled:
@@ -251,6 +267,29 @@ class ModuleProcess:
         )
         await self.ended.wait()
 
+    async def dismiss(self) -> None:
+        """As shmooze's ``rm``: returns once the module answered ``rm`` (or failed to);
+        the rest of the ladder (wait, SIGTERM, SIGKILL) goes on in the background."""
+        if self._removing or self.proc is None:
+            detach(self.remove())
+            return
+        self._removing = True
+        with contextlib.suppress(ModuleError):
+            await self.ask("rm")
+        detach(self._stop_after_rm())
+
+    async def _stop_after_rm(self) -> None:
+        assert self.proc is not None
+        if self._commands is not None:
+            self._commands[1].close()  # as shmooze: the streams close, then the waits begin
+        await self.children.stop(
+            self.proc,
+            grace=self.timeouts.term_grace,
+            polite=_nothing,
+            polite_wait=self.timeouts.rm_grace,
+        )
+        await self.ended.wait()
+
     async def kill(self) -> None:
         """No politeness: for a module that failed to start or to answer."""
         self._removing = True
@@ -261,15 +300,24 @@ class ModuleProcess:
         self.ended.set()
 
 
+async def _nothing() -> None:
+    """The polite step after ``rm`` was said already."""
+
+
 def _result(line: bytes, module: ModuleProcess) -> Any:
     if not line:
-        raise Garbled(f"module {module.uid} closed its command stream")
+        log.warning("module %s closed its command stream", module.uid)
+        raise Garbled(PIPE_CLOSED)
     try:
         packet = json.loads(line)
     except ValueError:
-        raise Garbled(f"module {module.uid} answered garbage: {line[:80]!r}") from None
+        log.warning("module %s answered garbage: %r", module.uid, line[:80])
+        raise Garbled(MALFORMED) from None
     if not isinstance(packet, dict) or "success" not in packet:
-        raise Garbled(f"module {module.uid} answered without 'success': {line[:80]!r}")
+        log.warning("module %s answered without 'success': %r", module.uid, line[:80])
+        raise Garbled(MALFORMED)
     if not packet["success"]:
-        raise ModuleError(str(packet.get("error", "the module refused")))
+        if "error" not in packet:
+            raise Garbled(MALFORMED)
+        raise ModuleError(str(packet["error"]))
     return packet.get("result")

@@ -7,11 +7,23 @@ background module when it is empty; a pool plays all its modules at once.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from console.agent.children import Children
 from console.agent.events import EventBus
+from console.agent.module_commands import (
+    NEITHER_DICT_NOR_LIST,
+    NO_BACKGROUND,
+    POOL_COMMANDS,
+    QUEUE_COMMANDS,
+    UNKNOWN_TYPE,
+    WRONG_BACKGROUND,
+    check_packet,
+)
 from console.agent.module_process import (
     ModuleError,
     ModuleProcess,
@@ -24,20 +36,23 @@ from console.agent.module_process import (
 log = logging.getLogger(__name__)
 
 
+def new_uid() -> str:
+    """shmooze's uids: a uuid4 as a string."""
+    return str(uuid.uuid4())
+
+
+def sequential_uids() -> Callable[[], str]:
+    """Uids "1", "2"... for one agent: reproducible, as shmooze's debug mode (from 0 there)."""
+    numbers = itertools.count(1)
+    return lambda: str(next(numbers))
+
+
 class CommandError(Exception):
     """A command that cannot be carried out; its message goes back in the error packet."""
 
 
-def _arg(args: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = args.get(name)
-    if not isinstance(value, kind):
-        wanted = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise CommandError(f"'{name}' must be {wanted}")
-    return value
-
-
 class ModuleService:
-    """One queue (``ordered``) or pool of modules, driven by JSON commands."""
+    """One queue (``ordered``) or pool of modules, driven by shmooze's JSON commands."""
 
     def __init__(
         self,
@@ -48,9 +63,12 @@ class ModuleService:
         children: Children,
         events: EventBus,
         timeouts: ModuleTimeouts | None = None,
+        uids: Callable[[], str] = new_uid,
     ) -> None:
         self.name = name
+        self.uids = uids
         self.ordered = ordered
+        self.commands = QUEUE_COMMANDS if ordered else POOL_COMMANDS
         self.module_types = module_types
         self.background_types = background_types
         self.children = children
@@ -64,135 +82,117 @@ class ModuleService:
         """One command, or a list of them answered by a list; never raises."""
         if isinstance(body, list):
             return [await self.handle(packet) for packet in body]
-        return await self.handle(body)
+        if isinstance(body, dict):
+            return await self.handle(body)
+        return failure(NEITHER_DICT_NOR_LIST)
 
     async def handle(self, packet: Any) -> dict[str, Any]:
-        if not isinstance(packet, dict):
-            return failure('a command is a JSON object: {"cmd": NAME, "args": {...}}')
-        cmd, args = packet.get("cmd"), packet.get("args", {})
-        if args is None:
-            args = {}
-        if not isinstance(cmd, str):
-            return failure("missing 'cmd'")
-        if not isinstance(args, dict):
-            return failure("'args' must be an object")
-        handler = getattr(self, f"cmd_{cmd}", None)
-        if handler is None:
-            return failure(f"unknown command {cmd!r}")
+        try:
+            cmd, args = check_packet(packet, self.commands)
+        except ValueError as exc:
+            return failure(str(exc))
         try:
             async with self._lock:
-                return answer(await handler(args))
+                return answer(await getattr(self, f"cmd_{cmd}")(**args))
         except (CommandError, ModuleError) as exc:
             return failure(str(exc))
         except Exception as exc:  # a malformed argument deep in a command: still an answer
             log.exception("%s: %s failed", self.name, cmd)
             return failure(f"{cmd}: {type(exc).__name__}: {exc}")
 
-    # -- the commands ----------------------------------------------------------------
+    # -- the commands: upstream's names and keyword arguments (module_commands.py) -------
 
-    async def cmd_queue(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        wanted = args.get("parameters") or {}
-        if not isinstance(wanted, dict):
-            raise CommandError("'parameters' must map module types to lists of names")
+    async def cmd_queue(self, parameters: Any = None) -> list[dict[str, Any]]:
+        wanted = _parameter_map(parameters)
         return [m.describe(wanted.get(m.type)) for m in self.modules]
 
-    async def cmd_bg(self, args: dict[str, Any]) -> dict[str, Any] | None:
+    cmd_pool = cmd_queue
+
+    async def cmd_bg(self, parameters: Any = None) -> dict[str, Any] | None:
         if self.background is None:
             return None
-        wanted = args.get("parameters") or {}
-        names = wanted.get(self.background.type) if isinstance(wanted, dict) else None
-        return self.background.describe(names)
+        return self.background.describe(_parameter_map(parameters).get(self.background.type))
 
-    async def cmd_modules_available(self, args: dict[str, Any]) -> list[str]:
+    async def cmd_modules_available(self) -> list[str]:
         return sorted(self.module_types)
 
-    async def cmd_backgrounds_available(self, args: dict[str, Any]) -> list[str]:
+    async def cmd_backgrounds_available(self) -> list[str]:
         return sorted(self.background_types)
 
-    async def cmd_add(self, args: dict[str, Any]) -> dict[str, int]:
-        module = await self._start(args, self.module_types)
+    async def cmd_add(self, type: Any, args: Any = None) -> dict[str, str]:
+        module = await self._start(type, args, self.module_types)
         self.modules.append(module)
         await self._rebalance()
         return {"uid": module.uid}
 
-    async def cmd_set_bg(self, args: dict[str, Any]) -> dict[str, int]:
-        module = await self._start(args, self.background_types)
+    async def cmd_set_bg(self, type: Any, args: Any = None) -> dict[str, str]:
+        module = await self._start(type, args, self.background_types)
         old, self.background = self.background, module
         if old is not None:
-            await old.remove()
+            await old.dismiss()
         await self._rebalance()
         return {"uid": module.uid}
 
-    async def cmd_rm(self, args: dict[str, Any]) -> None:
-        uids = _arg(args, "uids", list)
-        doomed = [m for m in self.modules if m.uid in uids]
-        if self.background is not None and self.background.uid in uids:
+    async def cmd_rm(self, uids: Any) -> None:
+        """Unknown uids are ignored; answers once the modules answered ``rm`` (not ended)."""
+        wanted = _uid_list(uids)
+        doomed = [m for m in self.modules if m.uid in wanted]
+        if self.background is not None and self.background.uid in wanted:
             doomed.append(self.background)
-        missing = set(uids) - {m.uid for m in doomed}
-        if missing:
-            raise CommandError(f"no module with uid {sorted(missing)}")
-        await asyncio.gather(*(m.remove() for m in doomed))
         self._forget(doomed)
+        await asyncio.gather(*(m.dismiss() for m in doomed))
         await self._rebalance()
 
-    async def cmd_mv(self, args: dict[str, Any]) -> None:
-        uids = _arg(args, "uids", list)
+    async def cmd_mv(self, uids: Any) -> None:
+        """The listed uids that exist go first, in that order; unknown ones are ignored."""
         by_uid = {m.uid: m for m in self.modules}
-        missing = [uid for uid in uids if uid not in by_uid]
-        if missing:
-            raise CommandError(f"no module with uid {missing}")
-        front = [by_uid[uid] for uid in dict.fromkeys(uids)]
+        front = [by_uid[uid] for uid in dict.fromkeys(_uid_list(uids)) if uid in by_uid]
         self.modules = front + [m for m in self.modules if m not in front]
         await self._rebalance()
 
-    async def cmd_tell_module(self, args: dict[str, Any]) -> Any:
-        return await self._tell(self._module(args), args)
+    async def cmd_tell_module(self, uid: Any, cmd: Any, args: Any = None) -> Any:
+        where = "queue" if self.ordered else "pool"
+        return await self._tell(self._module(uid, where), cmd, args)
 
-    async def cmd_tell_background(self, args: dict[str, Any]) -> Any:
-        return await self._tell(self._background(args), args)
+    async def cmd_tell_background(self, uid: Any, cmd: Any, args: Any = None) -> Any:
+        return await self._tell(self._background(uid), cmd, args)
 
-    async def cmd_ask_module(self, args: dict[str, Any]) -> dict[str, Any]:
-        return _ask(self._module(args), args)
+    async def cmd_ask_module(self, uid: Any, parameters: Any) -> dict[str, Any]:
+        # "queue" in a pool too: upstream's pool copied the queue's words here.
+        return _ask(self._module(uid, "queue"), parameters)
 
-    async def cmd_ask_background(self, args: dict[str, Any]) -> dict[str, Any]:
-        return _ask(self._background(args), args)
+    async def cmd_ask_background(self, uid: Any, parameters: Any) -> dict[str, Any]:
+        return _ask(self._background(uid), parameters)
 
     # -- the machinery ---------------------------------------------------------------
 
-    def _module(self, args: dict[str, Any]) -> ModuleProcess:
-        uid = _arg(args, "uid", int)
+    def _module(self, uid: Any, where: str) -> ModuleProcess:
         for module in self.modules:
             if module.uid == uid:
                 return module
-        raise CommandError(f"no module with uid {uid}")
+        raise CommandError(f"Module identifier not in {where}")
 
-    def _background(self, args: dict[str, Any]) -> ModuleProcess:
+    def _background(self, uid: Any) -> ModuleProcess:
         if self.background is None:
-            raise CommandError("there is no background module")
-        uid = args.get("uid")
-        if uid is not None and uid != self.background.uid:
-            raise CommandError(f"the background module is {self.background.uid}, not {uid}")
+            raise CommandError(NO_BACKGROUND)
+        if uid != self.background.uid:
+            raise CommandError(WRONG_BACKGROUND)
         return self.background
 
-    async def _tell(self, module: ModuleProcess, args: dict[str, Any]) -> Any:
-        cmd = _arg(args, "cmd", str)
-        command_args = args.get("args") or {}
-        if not isinstance(command_args, dict):
-            raise CommandError("'args' of the told command must be an object")
-        return await module.ask(f"do_{cmd}", command_args)
+    async def _tell(self, module: ModuleProcess, cmd: Any, args: Any) -> Any:
+        if not isinstance(cmd, str):
+            raise CommandError(f"'cmd' must be a string, not {type(cmd).__name__}")
+        return await module.ask(f"do_{cmd}", {} if args is None else args)
 
-    async def _start(self, args: dict[str, Any], types: dict[str, list[str]]) -> ModuleProcess:
-        type_name = _arg(args, "type", str)
-        if type_name not in types:
-            known = ", ".join(sorted(types)) or "none"
-            raise CommandError(f"unknown module type {type_name!r} (available: {known})")
-        module_args = args.get("args") or {}
-        if not isinstance(module_args, dict):
-            raise CommandError("'args' of the module must be an object")
+    async def _start(self, type_name: Any, args: Any, types: dict[str, list[str]]) -> ModuleProcess:
+        if not isinstance(type_name, str) or type_name not in types:
+            raise CommandError(UNKNOWN_TYPE)
+        # The args go to the module's init as they came: the module judges them (upstream).
         module = ModuleProcess(
+            self.uids(),
             type_name,
             types[type_name],
-            module_args,
+            {} if args is None else args,
             self.children,
             self.timeouts,
             self._changed,
@@ -233,10 +233,13 @@ class ModuleService:
             wanted[self.background] = not self.modules
         # Suspends first: in a queue two modules never play at once, even for a moment.
         for module, play in sorted(wanted.items(), key=lambda item: item[1]):
-            if module.playing != play and not module.ended.is_set():
+            # A background that arrives while modules play is told to suspend, as
+            # shmooze's queue told it (modules waiting below the head are told nothing).
+            fresh_background = module is self.background and not module.told
+            if (module.playing != play or fresh_background) and not module.ended.is_set():
                 try:
                     await module.ask("play" if play else "suspend")
-                    module.playing = play
+                    module.playing, module.told = play, True
                 except ModuleError as exc:
                     log.warning("%s: %s", self.name, exc)
         self.events.publish("modules", self.snapshot())
@@ -260,10 +263,26 @@ class ModuleService:
         await asyncio.gather(*(m.remove() for m in everyone))
 
 
-def _ask(module: ModuleProcess, args: dict[str, Any]) -> dict[str, Any]:
-    names = args.get("parameters")
+def _ask(module: ModuleProcess, names: Any) -> dict[str, Any]:
+    """The cached parameters among ``names`` (a dict gives its keys, as upstream iterates it);
+    ``None`` gives them all (ours: shmooze wants the names, and crashed on null)."""
     if names is None:
         return dict(module.parameters)
-    if not isinstance(names, list):
+    if not isinstance(names, list | dict):
         raise CommandError("'parameters' must be a list of names")
     return {name: module.parameters[name] for name in names if name in module.parameters}
+
+
+def _parameter_map(parameters: Any) -> dict[str, Any]:
+    """A listing's ``{TYPE: [names]}``; None (not given) is no parameters."""
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, dict):
+        raise CommandError("'parameters' must map module types to lists of names")
+    return parameters
+
+
+def _uid_list(uids: Any) -> list[Any]:
+    if not isinstance(uids, list):
+        raise CommandError("'uids' must be a list of module identifiers")
+    return uids

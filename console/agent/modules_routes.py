@@ -14,19 +14,25 @@ from console.agent.modules import ModuleService
 from console.agent.parsing import parse_json
 
 JSON_TYPES = ("application/json", "text/json")
+NOT_JSON = "Endpoint only accepts JSON."
+"""shmooze.wsgi's answer (200, text/plain) to a body sent as anything but JSON."""
 
 
 def packet_response(body: object, status_code: int = 200) -> Response:
-    return Response(json.dumps(body), status_code=status_code, media_type="text/json")
+    """``text/json`` exactly, as shmooze.wsgi (Starlette would add a charset to a text type)."""
+    response = Response(json.dumps(body), status_code=status_code)
+    response.raw_headers.append((b"content-type", b"text/json"))
+    return response
 
 
 def routes(services: list[ModuleService]) -> list[BaseRoute]:
     def endpoint(service: ModuleService):
         async def commands(request: Request) -> Response:
+            if not is_json_type(request.headers.get("content-type", ""), JSON_TYPES):
+                return Response(NOT_JSON, media_type="text/plain")
             try:
-                if not is_json_type(request.headers.get("content-type", ""), JSON_TYPES):
-                    raise HttpError(400, "send the commands as application/json or text/json")
                 body = await read_body(request)
+                # shmooze.wsgi crashed here (a 500 page); a clear 400 instead.
                 packet = parse_json(body)
             except HttpError as exc:
                 return packet_response(failure(exc.message), exc.status)
@@ -34,7 +40,10 @@ def routes(services: list[ModuleService]) -> list[BaseRoute]:
 
         return commands
 
+    # As shmooze.wsgi: any method, and any path below the service's own.
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return [
-        Route(f"/{service.name}", endpoint(service), methods=["GET", "POST", "PUT"])
+        Route(path, endpoint(service), methods=methods)
         for service in services
+        for path in (f"/{service.name}", f"/{service.name}/{{rest:path}}")
     ]

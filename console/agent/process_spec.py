@@ -37,8 +37,16 @@ class SlugTaken(ValueError):
         super().__init__(f"A process with slug '{slug}' exists already")
 
 
+SPEC_KEYS = frozenset({"app", "node", "process_type", "source_url", "env"})
+"""The keys of a create request (smartmob-agent 0.3.0's schema; none of ours yet)."""
+
+
 def parse_spec(body: dict[str, object]) -> ProcessSpec:
     """Validate a create request; every problem is one InvalidSpec with a clear message."""
+    unknown = sorted(set(body) - SPEC_KEYS)
+    if unknown:
+        # smartmob-agent's schema is strict: a typo is an error, not a silent default.
+        raise InvalidSpec(f"unknown keys {unknown}: a process takes {sorted(SPEC_KEYS)}")
     fields = {}
     for key in ("app", "node", "process_type", "source_url"):
         value = body.get(key)

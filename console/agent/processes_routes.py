@@ -18,6 +18,7 @@ from console.agent.http import (
     HttpError,
     answering,
     close_reason,
+    error_response,
     json_object_body,
     send_until_gone,
 )
@@ -31,7 +32,7 @@ from console.agent.processes import (
     parse_spec,
 )
 from console.agent.ws_frames import send_text_frames
-from console.models import LogBatch, LogEvent, LogGap, LogPartial, ProcessStatus
+from console.models import LogBatch, LogEvent, LogGap, LogPartial, ProcessState, ProcessStatus
 from console.output.ansi import strip_sgr
 
 FEATURES = (
@@ -53,6 +54,18 @@ SETTLE_PER_PROCESS = 0.02
 
 _SLUG_MARK = "\x00slug\x00"
 """Stands for the slug in link templates; slugs never hold it (see processes.NAME)."""
+NEVER_STARTED = frozenset(
+    {ProcessState.DOWNLOAD_FAILURE, ProcessState.NO_PROCFILE, ProcessState.UNKNOWN_PROCESS_TYPE}
+)
+"""States of a process whose command never ran and never will (its source is bad)."""
+
+
+async def refuse_handshake(websocket: WebSocket, status: int, message: str) -> None:
+    """Answer a WebSocket handshake with an HTTP error, or close it where the server cannot."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(error_response(status, message))
+    else:
+        await websocket.close(code=4000 + status, reason=close_reason(message))
 
 
 def status_document(status: ProcessStatus, connection: HTTPConnection) -> dict[str, object]:
@@ -133,16 +146,21 @@ def routes(service: ProcessService) -> list[BaseRoute]:
         query = websocket.query_params
         since = query.get("since")
         as_json = query.get("format") == "json"
-        await websocket.accept()
         try:
             process = service.get(slug)
+        except UnknownProcess as exc:
+            # As smartmob-agent: a 404 answer to the handshake, no WebSocket at all.
+            await refuse_handshake(websocket, 404, str(exc))
+            return
+        await websocket.accept()
+        try:
             first = None if since is None else parse_int(since, "since")
             strip, partials = _flag(query, "strip_ansi"), _flag(query, "partial")
-        except (UnknownProcess, HttpError) as exc:
-            await websocket.close(
-                code=4404 if isinstance(exc, UnknownProcess) else 4400,
-                reason=close_reason(str(exc)),
-            )
+        except HttpError as exc:
+            await websocket.close(code=4400, reason=close_reason(str(exc)))
+            return
+        if process.status.state in NEVER_STARTED:
+            await websocket.close()  # as smartmob-agent: nothing will ever come
             return
         reader = process.log.follow(first, as_json and partials)
 

@@ -132,7 +132,8 @@ def scan(directory: Path) -> dict[str, CatalogEntry]:
         try:
             with path.open("rb") as handle:
                 text = handle.read(HEADER_SCAN_BYTES).decode(errors="replace")
-            script = parse_header(name, str(relative), header_lines(text) or [])
+            # The absolute path, as pyjojo gave it (clients show where a script lives).
+            script = parse_header(name, str(path.absolute()), header_lines(text) or [])
         except (OSError, InvalidHeader) as exc:
             log.warning("script %s skipped: %s", relative, exc)
             continue

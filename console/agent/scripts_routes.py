@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,34 +21,82 @@ from console.agent.http import (
 )
 from console.agent.parsing import parse_int, parse_json
 from console.agent.scripts import ScriptService, UnknownScript
-from console.models import HttpMethod, run_event_to_wire
+from console.models import Script, run_event_to_wire
 
 FEATURES = ("scripts.stream", "scripts.history")
 FIRST_FRAME_TIMEOUT = 30.0
 """Seconds a stream waits for its first frame before it closes (a silent client holds a task)."""
+JOJO_JSON = "application/json; charset=UTF-8"
+"""pyjojo's Content-Type for every JSON answer, errors included."""
+WRONG_TYPE = (
+    "This application only support json, please set the http header Content-Type "
+    "to application/json"
+)
+"""pyjojo's words (sic) for a body sent as anything but JSON."""
+TAG_FILTERS = ("tags", "not_tags", "any_tags")
+
+
+def jojo_json(body: object, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, media_type=JOJO_JSON)
+
+
+def tag_filter(request: Request) -> Callable[[Script], bool]:
+    """pyjojo's ``?tags=a,b`` (all of them), ``?not_tags=`` (none), ``?any_tags=`` (one at least).
+
+    As pyjojo, only the first of the three given (in that order) counts.
+    """
+    for kind in TAG_FILTERS:
+        if kind in request.query_params:
+            wanted = set(request.query_params[kind].split(","))
+            break
+    else:
+        return lambda script: True
+    match kind:
+        case "tags":
+            return lambda script: wanted <= set(script.tags)
+        case "not_tags":
+            return lambda script: not wanted & set(script.tags)
+        case _:
+            return lambda script: bool(wanted & set(script.tags))
+
+
+async def jojo_params(request: Request) -> dict[str, object]:
+    """The run's params: a JSON object body; no Content-Type at all means JSON, as pyjojo."""
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not content_type.startswith("application/json"):
+        raise HttpError(400, WRONG_TYPE)
+    return await json_object_body(request, require_type=False)
 
 
 def routes(service: ScriptService) -> list[BaseRoute]:
-    answering_errors = answering(UnknownScript)
+    answering_errors = answering(UnknownScript, JOJO_JSON)
+
+    def selected(request: Request) -> dict[str, Script]:
+        keep = tag_filter(request)
+        return {name: script for name, script in service.scripts.items() if keep(script)}
 
     async def list_scripts(request: Request) -> Response:
-        return JSONResponse({"scripts": {n: s.to_wire() for n, s in service.scripts.items()}})
+        return jojo_json({"scripts": {n: s.to_wire() for n, s in selected(request).items()}})
+
+    async def script_names(request: Request) -> Response:
+        return jojo_json({"script_names": list(selected(request))})
 
     async def script(request: Request) -> Response:
         name = request.path_params["name"]
         found = service.get(name)
         method = request.method.lower()
-        if method == "options" or (method == "get" and found.http_method is not HttpMethod.GET):
-            return JSONResponse({"script": found.to_wire()})
+        if method == "options":
+            return jojo_json({"script": found.to_wire()})
         if method != found.http_method.value:
-            raise HttpError(405, f"Script '{name}' runs with {found.http_method.value.upper()}")
-        params = await json_object_body(request)
+            wanted = found.http_method.value.upper()
+            raise HttpError(405, f"Wrong HTTP method for script '{name}'. Use '{wanted}'")
+        params = await jojo_params(request)
         result = await service.run(name, params)
-        return JSONResponse(result.to_wire())
+        return jojo_json(result.to_wire())
 
     async def reload(request: Request) -> Response:
         service.reload()
-        return JSONResponse({"status": "ok"})
+        return jojo_json({"status": "ok"})
 
     async def runs(request: Request) -> Response:
         limit = parse_int(request.query_params.get("limit", "50"), "limit")
@@ -83,15 +132,25 @@ def routes(service: ScriptService) -> list[BaseRoute]:
             return
         await websocket.close()
 
+    # pyjojo's routes end in an optional slash: each is served both ways, without a redirect.
     return [
         Route("/scripts", answering_errors(list_scripts), methods=["GET"], name="scripts_index"),
-        Route(
-            "/scripts/{name}",
-            answering_errors(script),
-            methods=["GET", "OPTIONS", "POST", "PUT", "DELETE"],
+        Route("/scripts/", answering_errors(list_scripts), methods=["GET"]),
+        *(
+            Route(path, answering_errors(script_names), methods=["GET"])
+            for path in ("/script_names", "/script_names/")
+        ),
+        *(
+            Route(
+                path, answering_errors(script), methods=["GET", "OPTIONS", "POST", "PUT", "DELETE"]
+            )
+            for path in ("/scripts/{name}", "/scripts/{name}/")
         ),
         WebSocketRoute("/scripts/{name}/stream", stream),
-        Route("/reload", answering_errors(reload), methods=["POST"]),
+        *(
+            Route(path, answering_errors(reload), methods=["POST"])
+            for path in ("/reload", "/reload/")
+        ),
         Route("/runs", answering_errors(runs), methods=["GET"]),
         Route("/runs/{run_id}", answering_errors(run), methods=["GET"]),
     ]

@@ -10,7 +10,8 @@ from typing import Any
 class ModuleInfo:
     """One module of a queue or pool, with its last known parameters."""
 
-    uid: int
+    uid: str
+    """shmooze's: a uuid4 string (older servers in debug mode: a number, kept as text)."""
     type: str
     parameters: dict[str, Any] = field(default_factory=dict)
     playing: bool | None = None
@@ -19,7 +20,7 @@ class ModuleInfo:
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> ModuleInfo:
         return cls(
-            uid=int(wire["uid"]),
+            uid=str(wire["uid"]),
             type=str(wire.get("type", "")),
             parameters=dict(wire.get("parameters") or {}),
             playing=wire.get("playing"),

@@ -102,6 +102,9 @@ class Script:
         )
 
 
+RETURN_VALUE_PREFIX = "jojo_return_value"
+
+
 @dataclass(frozen=True)
 class RunResult:
     """The answer to a blocking run; ``stderr`` is None for combined output."""
@@ -110,10 +113,26 @@ class RunResult:
     stdout: list[str]
     stderr: list[str] | None = None
 
+    @property
+    def return_values(self) -> dict[str, str]:
+        """``jojo_return_value KEY=VALUE`` lines of stdout as ``{KEY: VALUE}`` (pyjojo's form).
+
+        Split at the first ``=`` and stripped; a line without ``=`` is not a value (pyjojo
+        answered 500 to both, a bug we do not keep).
+        """
+        values = {}
+        for line in self.stdout:
+            if line.startswith(RETURN_VALUE_PREFIX):
+                key, sep, value = line.removeprefix(RETURN_VALUE_PREFIX).partition("=")
+                if sep:
+                    values[key.strip()] = value.strip()
+        return values
+
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"retcode": self.retcode, "stdout": self.stdout}
         if self.stderr is not None:
             wire["stderr"] = self.stderr
+        wire["return_values"] = self.return_values
         return wire
 
     @classmethod

@@ -323,7 +323,10 @@ class ModulesPane(Vertical):
         if action in ("tell", "remove"):
             return selected is not None
         if action in ("to_front", "move"):
-            if selected is None or self.active.is_background(selected.uid):
+            # A pool has no order (shmooze's pool has no mv): only a queue's modules move.
+            if selected is None or self.service != "queue":
+                return False
+            if self.active.is_background(selected.uid):
                 return False
             order = self.active.order
             index = order.index(selected.uid) if selected.uid in order else -1
@@ -371,7 +374,7 @@ class ModulesPane(Vertical):
         if client is None:
             return
 
-        def added(uid: int | None) -> None:
+        def added(uid: str | None) -> None:
             if uid is not None:
                 self._started(client, service, uid, "Module added")
 
@@ -390,7 +393,7 @@ class ModulesPane(Vertical):
         if client is None:
             return
 
-        def added(uid: int | None) -> None:
+        def added(uid: str | None) -> None:
             if uid is not None:
                 self._started(client, service, uid, "Background set")
 
@@ -408,7 +411,7 @@ class ModulesPane(Vertical):
         dialog = ConfirmDialog(question, title="Set background", yes_label="Replace")
         self.app.push_screen(dialog, open_form)
 
-    def _started(self, client: AgentClient, service: str, uid: int, title: str) -> None:
+    def _started(self, client: AgentClient, service: str, uid: str, title: str) -> None:
         module_list = self.lists[service]
         if uid in module_list.modules:
             module_list.move_to(uid)
@@ -472,7 +475,7 @@ class ModulesPane(Vertical):
         # mv puts the uids given first, the rest keep their order: the prefix is enough.
         self._reorder(order, min(index, other) + 1)
 
-    def _reorder(self, order: list[int], prefix: int) -> None:
+    def _reorder(self, order: list[str], prefix: int) -> None:
         """Show the new order now (the next key sees it), and have the agent make it so."""
         client = self._client()
         if client is None:

@@ -84,9 +84,14 @@ def write_config(
     backgrounds: dict[str, list[str]] | None = None,
     pool: dict[str, list[str]] | None = None,
     timeouts: dict[str, float] | None = None,
+    uids: str = "sequential",
+    tcp_ports: dict[str, int] | None = None,
 ) -> Path:
-    """An agent config file with these module types and ``[agent.module_timeouts]``."""
-    lines = ["[agent.module_timeouts]"]
+    """An agent config file with these module types and ``[agent.module_timeouts]``.
+
+    ``uids`` sequential by default: screens and answers come out the same every run.
+    """
+    lines = ["[agent]", f"module_uids = {toml_string(uids)}", "", "[agent.module_timeouts]"]
     lines += [f"{key} = {value}" for key, value in (timeouts or EASY).items()]
     for table, types in (
         ("queue.modules", queue),
@@ -96,6 +101,8 @@ def write_config(
         for name, argv in types.items():
             lines += ["", f"[{table}.{name}]"]
             lines.append(f"command = [{', '.join(toml_string(a) for a in argv)}]")
+    for service, port in (tcp_ports or {}).items():
+        lines += ["", f"[{service}]", f"tcp_port = {port}"]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -120,7 +120,7 @@ def _set_problem(screen: ModalScreen[Any], problem: str) -> None:
     shown.set_class(not problem, "-empty")
 
 
-class AddModuleForm(ModalScreen[int | None]):
+class AddModuleForm(ModalScreen[str | None]):
     """Picks a type from what the service has and takes JSON args; dismisses with the new uid."""
 
     DEFAULT_CSS = f"""

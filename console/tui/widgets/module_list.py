@@ -84,23 +84,23 @@ class ModuleList(Vertical):
         return self.query_one(DataTable)
 
     @property
-    def modules(self) -> dict[int, ModuleInfo]:
+    def modules(self) -> dict[str, ModuleInfo]:
         """Every module shown by uid, the background included."""
         snapshot = self.snapshot
         everyone = [*snapshot.modules, *([snapshot.background] if snapshot.background else [])]
         return {module.uid: module for module in everyone}
 
     @property
-    def order(self) -> list[int]:
+    def order(self) -> list[str]:
         """The uids in the service's order (the background is not in it)."""
         return [module.uid for module in self.snapshot.modules]
 
     @property
-    def shown(self) -> list[int]:
+    def shown(self) -> list[str]:
         """The uids in the table, top to bottom."""
         if not self._ready:
             return []
-        return [int(str(row.value)) for row in self.table.rows]
+        return [str(row.value) for row in self.table.rows]
 
     @property
     def selected(self) -> ModuleInfo | None:
@@ -111,9 +111,9 @@ class ModuleList(Vertical):
         if table.row_count == 0:
             return None
         key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        return self.modules.get(int(str(key)))
+        return self.modules.get(str(key))
 
-    def is_background(self, uid: int) -> bool:
+    def is_background(self, uid: str) -> bool:
         background = self.snapshot.background
         return background is not None and background.uid == uid
 
@@ -160,7 +160,7 @@ class ModuleList(Vertical):
         self.note = note
         self.update_title()
 
-    def move_to(self, uid: int) -> None:
+    def move_to(self, uid: str) -> None:
         key = str(uid)
         if self._ready and key in self.table.rows:
             self.table.move_cursor(row=self.table.get_row_index(key))
