@@ -333,7 +333,14 @@ class AgentSettings:
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")
-            self.module_tcp_port(service)
+            if self.module_tcp_port(service) is not None and not (
+                self.no_auth or "modules" in self.open_families
+            ):
+                # shmooze's raw protocol has no credentials: serving it opens the family.
+                raise ConfigError(
+                    f"[{service}] tcp_port serves modules without credentials to every local "
+                    'user: say so with --open modules (or open_families = ["modules"])'
+                )
         if self.module_uids not in ("uuid4", "sequential"):
             raise ConfigError(f"module_uids = {self.module_uids!r}: uuid4 or sequential")
         if not 0 <= self.port <= 65535:
