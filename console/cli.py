@@ -76,13 +76,18 @@ def build_parser() -> Parser:
     scripts = commands.add_parser(
         "scripts", help="the script catalog: list, show, run, history", parents=[common]
     )
-    actions = scripts.add_subparsers(dest="action", parser_class=Parser, metavar="ACTION")
+    actions = scripts.add_subparsers(
+        dest="action", parser_class=Parser, metavar="ACTION", required=True
+    )
     actions.add_parser("list", help="list the catalog", parents=[common])
     actions.add_parser("show", help="one script's details", parents=[common]).add_argument("name")
     run = actions.add_parser("run", help="run a script, streaming its output", parents=[common])
     run.add_argument("name")
     run.add_argument(
         "-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a param"
+    )
+    run.add_argument(
+        "-y", "--yes", action="store_true", help="run a script that asks first without asking"
     )
     history = actions.add_parser("history", help="past runs, newest first", parents=[common])
     history.add_argument("name", nargs="?")
@@ -96,7 +101,18 @@ def build_parser() -> Parser:
     bench = commands.add_parser("bench", help="measure this machine (figures beside a baseline)")
     bench.add_argument("name", choices=["startup", "logs", "inbox", "supervise"])
     bench.add_argument("--rounds", type=int, default=5, help="measurements of each side")
+    describe_subcommands(parser)
     return parser
+
+
+def describe_subcommands(parser: argparse.ArgumentParser) -> None:
+    """Every subcommand's --help starts with what it does (its line in its parent's list)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, child in action.choices.items():
+                child.description = child.description or helps.get(name)
+                describe_subcommands(child)
 
 
 def add_pane_commands(commands: Any, common: Parser) -> None:
@@ -125,7 +141,9 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
 
     for service in ("queue", "pool"):
         parser = command(service, f"the {service} of modules: list, add, rm, mv, tell")
-        actions = parser.add_subparsers(dest="action", parser_class=Parser, metavar="ACTION")
+        actions = parser.add_subparsers(
+            dest="action", parser_class=Parser, metavar="ACTION", required=True
+        )
         actions.add_parser("list", help="modules in order, with parameters", parents=[common])
         add = actions.add_parser("add", help="add a module of TYPE", parents=[common])
         add.add_argument("type")
@@ -140,7 +158,9 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
         tell.add_argument("--args", help="the command's args, a JSON object")
 
     inbox = command("inbox", "the message inbox: list, push, pull, ack")
-    actions = inbox.add_subparsers(dest="action", parser_class=Parser, metavar="ACTION")
+    actions = inbox.add_subparsers(
+        dest="action", parser_class=Parser, metavar="ACTION", required=True
+    )
     listing = actions.add_parser("list", help="messages, newest first", parents=[common])
     listing.add_argument("--status", type=MessageStatus, choices=list(MessageStatus))
     push = actions.add_parser("push", help="push a message to a node", parents=[common])
@@ -186,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went (``| head``): say nothing more, and let the exit not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def pane_command(name: str) -> Callable[[Any, argparse.Namespace], Awaitable[int]]:
@@ -242,6 +266,8 @@ def connector_for(args: argparse.Namespace, demo: bool = False) -> AgentConnecto
             )
     if getattr(args, "insecure", False):
         verify = False
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--agent {url!r}: expected an http:// or https:// URL")
     home = data_dir() / ("demo" if demo else "agent")
     if not url and not demo:
         # An agent of this user already serving this data dir (standalone, or a console's).
@@ -320,9 +346,14 @@ def run_console(args: argparse.Namespace, demo: bool) -> int:
     from console.tui.app import OpsConsoleApp
 
     config = ConsoleConfig.load(getattr(args, "config", None))
-    theme = getattr(args, "theme", None) or config.theme
+    asked = getattr(args, "theme", None)
+    theme = asked or config.theme
     hosts = console_hosts(config)
-    OpsConsoleApp(connector_for(args, demo=demo), theme=theme, hosts=hosts).run()
+    app = OpsConsoleApp(connector_for(args, demo=demo), theme=theme, hosts=hosts)
+    if asked and app.theme != asked:
+        known = ", ".join(sorted(app.available_themes))
+        raise ConfigError(f"--theme {asked!r}: no such theme (known: {known})")
+    app.run()
     return 0
 
 
@@ -387,6 +418,9 @@ async def scripts_command(client: Any, args: argparse.Namespace) -> int:
             print_script(await scripts.get_script(args.name), as_json)
         case "run":
             params = dict(parse_param(p) for p in args.param)
+            script = await scripts.get_script(args.name)
+            if script.confirm and not args.yes and not confirmed(script, params):
+                return 2
             return await print_run(scripts.stream_run(args.name, params), as_json)
         case "history":
             print_history(await scripts.history(args.name, args.limit), as_json)
@@ -394,6 +428,16 @@ async def scripts_command(client: Any, args: argparse.Namespace) -> int:
             await scripts.reload()
             print(json.dumps({"status": "ok"}) if as_json else "reloaded")
     return 0
+
+
+def confirmed(script: Any, params: dict[str, str]) -> bool:
+    """Ask, as the console does, before a script that says ``confirm: True`` runs (secrets
+    masked); without a terminal to ask on, --yes is needed. Raises ConfigError then."""
+    shown = ", ".join(f"{k}={v!r}" for k, v in script.mask(params).items()) or "no params"
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{script.name} asks before it runs: add --yes to run it unasked")
+    answer = input(f"Run {script.name} with {shown}? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def parse_param(text: str) -> tuple[str, str]:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from console.adapters.agent import AgentClient
+from console.cli_output import payload_text
+from console.config import ConfigError
 from console.models import LogGap, ModuleSnapshot, Stream
 from console.output.ansi import strip_sgr
 
@@ -30,9 +32,9 @@ def _json_arg(text: str | None, what: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise SystemExit(f"opsconsole: {what} is not JSON: {exc}") from None
+        raise ConfigError(f"{what} is not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise SystemExit(f"opsconsole: {what} must be a JSON object")
+        raise ConfigError(f"{what} must be a JSON object")
     return value
 
 
@@ -146,7 +148,7 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             fleet = any(m.accepted_by for m in messages)
             for m in messages:
                 when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
-                preview = str(m.content)[:40].replace("\n", " ")
+                preview = payload_text(m.content)
                 agent = f"{m.accepted_by or '-':<14} " if fleet else ""
                 print(
                     f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
@@ -157,7 +159,10 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             if args.file is not None:
                 content = await asyncio.to_thread(Path(args.file).read_bytes)
             elif args.json_payload:
-                content = json.loads(args.payload)
+                try:
+                    content = json.loads(args.payload)
+                except ValueError as exc:
+                    raise ConfigError(f"the payload is not JSON: {exc}") from None
             message = await box.push(args.destination, content, topic=args.topic)
             print(json.dumps(message.to_wire()) if args.json else f"pushed {message.id}")
         case "pull":
@@ -168,7 +173,7 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             print(
                 json.dumps(message.to_wire())
                 if args.json
-                else f"{message.id} from {message.node_source}: {message.content!r}"
+                else f"{message.id} from {message.node_source}: {payload_text(message.content)}"
             )
         case "ack":
             message = await box.ack(args.id)

@@ -64,6 +64,18 @@ async def print_run(events: AsyncIterator[RunEvent], as_json: bool) -> int:
     return retcode if 0 <= retcode < 256 else 1
 
 
+def payload_text(content: object, width: int = 40) -> str:
+    """A message's payload on one line: compact JSON, text's first line, or its size in bytes."""
+    if isinstance(content, bytes | bytearray):
+        return f"{len(content)} bytes"
+    if isinstance(content, str):
+        lines = content.strip().splitlines() or ["(empty)"]
+        text = lines[0] + (" …" if len(lines) > 1 else "")
+    else:
+        text = json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def print_history(records: list[RunRecord], as_json: bool) -> None:
     if as_json:
         print(json.dumps({"runs": [r.to_wire(with_output=False) for r in records]}, indent=2))

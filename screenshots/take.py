@@ -1,6 +1,7 @@
-"""Screenshots of every pane, from the real app driving a real demo agent.
+"""Screenshots of every pane at 80x24 (the size we promise) and 120x40, from the real app
+driving a real demo agent.
 
-    python screenshots/take.py          # writes screenshots/*.svg and *.png
+    python screenshots/take.py          # writes screenshots/NAME-80x24.svg/.png, NAME-120x40...
 
 PNGs need the ``screenshots`` extra (cairosvg): ``pip install -e '.[screenshots]'``.
 """
@@ -19,13 +20,21 @@ from console.adapters.connect import SpawnedAgent
 from console.tui.app import OpsConsoleApp
 
 HERE = Path(__file__).parent
-SIZE = (120, 32)
+SIZES = ((80, 24), (120, 40))
 
 Scene = Callable[[Pilot], Awaitable[None]]
 
 
 async def settle(pilot: Pilot, seconds: float = 0.5) -> None:
+    """Let the demo's live data arrive, then wait (bounded) for a frame that holds still."""
     await pilot.pause(seconds)
+    before = ""
+    for _ in range(20):
+        now = pilot.app.export_screenshot()
+        if now == before:
+            return
+        before = now
+        await pilot.pause(0.1)
 
 
 async def scripts_catalog(pilot: Pilot) -> None:
@@ -82,18 +91,19 @@ SCENES: dict[str, Scene] = {
 async def take(names: list[str]) -> None:
     with tempfile.TemporaryDirectory() as data:
         for name in names:
-            app = OpsConsoleApp(SpawnedAgent(["--demo", "--data-dir", data]))
-            async with app.run_test(size=SIZE) as pilot:
-                for _ in range(100):
-                    if app.client is not None:
-                        break
-                    await pilot.pause(0.05)
-                await settle(pilot)
-                await SCENES[name](pilot)
-                svg = HERE / f"{name}.svg"
-                app.save_screenshot(str(svg))
-            to_png(svg)
-            print(f"wrote {svg.relative_to(HERE.parent)}")
+            for width, height in SIZES:
+                app = OpsConsoleApp(SpawnedAgent(["--demo", "--data-dir", data]))
+                async with app.run_test(size=(width, height)) as pilot:
+                    for _ in range(200):
+                        if app.client is not None:
+                            break
+                        await pilot.pause(0.05)
+                    await settle(pilot)
+                    await SCENES[name](pilot)
+                    svg = HERE / f"{name}-{width}x{height}.svg"
+                    app.save_screenshot(str(svg))
+                to_png(svg)
+                print(f"wrote {svg.relative_to(HERE.parent)}")
 
 
 def to_png(svg: Path) -> None:

@@ -44,14 +44,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> AgentProcess:
         agent.process.stdout.close()
 
 
-def wait_for_running(agent: AgentProcess, slug: str) -> None:
-    for _ in range(100):
+def wait_for_process(agent: AgentProcess, slug: str, what: str, ready: object) -> None:
+    """Ask the agent until its listing of ``slug`` satisfies ``ready`` (bounded: 30 s)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         listing = json.loads(opsconsole("ps", "--json", "--agent", agent.url).stdout)
-        states = {p["slug"]: p["state"] for p in listing["processes"]}
-        if states.get(slug) == "running":
+        status = next((p for p in listing["processes"] if p["slug"] == slug), None)
+        if status is not None and ready(status):  # type: ignore[operator]
             return
-        time.sleep(0.1)
-    raise AssertionError(f"{slug} never ran: {states}")
+    raise AssertionError(f"{slug} never {what}: {status}")
+
+
+def wait_for_running(agent: AgentProcess, slug: str) -> None:
+    wait_for_process(agent, slug, "ran", lambda status: status["state"] == "running")
 
 
 def test_ps_lists_the_demo_processes(demo: AgentProcess) -> None:
@@ -79,8 +84,7 @@ def test_restart_answers_the_new_state_and_a_new_pid(demo: AgentProcess) -> None
 
 
 def test_logs_prints_recent_lines_and_stops(demo: AgentProcess) -> None:
-    wait_for_running(demo, "shop.web.0")
-    time.sleep(1.0)
+    wait_for_process(demo, "shop.web.0", "printed 2 lines", lambda s: s.get("next_seq", 0) >= 2)
     lines = opsconsole("logs", "shop.web.0", "-n", "2", "--agent", demo.url)
     printed = (lines.stdout + lines.stderr).splitlines()
     assert 1 <= len(printed) <= 2

@@ -127,3 +127,32 @@ def test_new_user_runs_a_script_by_keyboard_and_quits_clean(
     while processes_mentioning(str(tmp_path / "data")) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_mentioning(str(tmp_path / "data")) == [], "processes left behind"
+
+
+def test_new_user_over_a_bursty_link_filters_pauses_acks_and_sees_the_agent_die(
+    terminal: Terminal, tmp_path: Path
+) -> None:
+    terminal.wait_for("deploy_release")
+    # Each line below is one write, as a slow SSH link delivers what was typed.
+    terminal.tmux("send-keys", "-t", "console", "2")
+    terminal.wait_for("shop.web.0")
+    terminal.tmux("send-keys", "-t", "console", "/web", "Enter", "Enter")
+    screen = terminal.wait_for("following")
+    assert "shop.web.0" in screen and "running" in screen
+    # Paused, the log holds what keeps coming and says how much.
+    terminal.tmux("send-keys", "-t", "console", "f")
+    terminal.wait_for("new · G follows")
+    terminal.tmux("send-keys", "-t", "console", "G", "Escape", "Escape")
+    terminal.wait_for("3 processes")
+    # Pull and ack three messages quickly: every ack waits for its pull.
+    terminal.tmux("send-keys", "-t", "console", "4")
+    terminal.wait_for("4 Inbox (4)")
+    terminal.tmux("send-keys", "-t", "console", "papapa")
+    terminal.wait_for("4 Inbox (1)")
+    # The agent dies: the header says so at once.
+    agents = [p for p in processes_mentioning(str(tmp_path / "data")) if " agent " in p]
+    assert agents, processes_mentioning(str(tmp_path / "data"))
+    killed = time.monotonic()
+    os.kill(int(agents[0].split(":")[0]), 9)
+    terminal.wait_for("offline", bound=10)
+    assert time.monotonic() - killed < 3.0  # 2 s, and the poll of the screen

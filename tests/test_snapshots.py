@@ -23,8 +23,10 @@ from textual.widgets import Input
 from console.adapters.errors import Unavailable
 from console.models import ProcessState, ProcessStatus
 from console.tui.app import OpsConsoleApp
-from console.tui.widgets import process_table, run_history, script_view
-from console.tui.widgets.connection_indicator import ConnectionIndicator
+from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.processes import table as process_table
+from console.tui.scripts import history as run_history
+from console.tui.scripts import view as script_view
 from tests.tui_helpers import (
     LONG_LINE,
     QUIET,
@@ -33,6 +35,7 @@ from tests.tui_helpers import (
     make_procfile_app,
     process_state,
     processes_agent,
+    settled,
     spawned_agent,
     wait_for,
     wait_for_catalog,
@@ -87,7 +90,7 @@ def steady(*steps: Before) -> Before:
         app.query_one(ConnectionIndicator).url = "http://127.0.0.1:8470"
         for field in app.screen.query(Input):
             field.cursor_blink = False
-        await pilot.pause(0.1)
+        await settled(pilot)
 
     return before
 
@@ -95,14 +98,14 @@ def steady(*steps: Before) -> Before:
 def keys(*pressed: str) -> Before:
     async def press(pilot: Pilot[object]) -> None:
         await pilot.press(*pressed)
-        await pilot.pause(0.1)
+        await settled(pilot)
 
     return press
 
 
 async def open_rotate_key(pilot: Pilot[object]) -> None:
     await pilot.press("slash", *"rotate", "enter", "enter", *"billing", "tab", *"hunter2")
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 async def run_fail(pilot: Pilot[object]) -> None:
@@ -110,8 +113,8 @@ async def run_fail(pilot: Pilot[object]) -> None:
     assert isinstance(app, OpsConsoleApp)
     await pilot.press("slash", *"fail", "enter", "enter", "enter")
     pane = app.scripts_pane
-    await wait_for(pilot, lambda: pane.query_one(run_history.RunHistory).row_count, "history")
-    await pilot.pause(0.2)
+    await wait_for(pilot, lambda: pane.query_one(run_history.RunHistoryTable).row_count, "history")
+    await settled(pilot)
 
 
 def test_catalog_narrow(snap_compare, tmp_path: Path) -> None:
@@ -184,7 +187,7 @@ def test_offline_narrow(snap_compare) -> None:
 
     async def before(pilot: Pilot[object]) -> None:
         await wait_for(pilot, lambda: app.connection_state == "offline", "offline")
-        await pilot.pause(0.1)
+        await settled(pilot)
 
     assert snap_compare(app, terminal_size=NARROW, run_before=before)
 
@@ -213,7 +216,10 @@ def settled_processes(tmp_path: Path) -> Before:
             shows = partial(lambda s, t: process_state(app, f"shop.{s}.0") == t, slug, state)
             await wait_for(pilot, shows, f"{slug} {state}")
         pane.apply(replace(pane.statuses["shop.steady.0"], pid=4242))
-        await pilot.pause(0.1)
+        # The toast that says crash went fatal lasts seconds: whether it is still up at the
+        # shot would depend on the machine's speed (tests/test_tui_kit.py proves it).
+        app.clear_notifications()
+        await settled(pilot)
 
     return settle
 
@@ -233,7 +239,7 @@ def steady_log(*more: str) -> Before:
         await wait_for(pilot, lambda: LONG_LINE in log.view.text_lines, "every line")
         if more:
             await pilot.press(*more)
-        await pilot.pause(0.1)
+        await settled(pilot)
 
     return open_it
 

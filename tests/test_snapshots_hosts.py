@@ -18,13 +18,13 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from console.adapters.ssh import SshHosts
-from console.tui import hosts_pane
 from console.tui.app import OpsConsoleApp
-from console.tui.hosts_pane import HostsPane
-from console.tui.widgets import host_table
-from console.tui.widgets.connection_indicator import ConnectionIndicator
+from console.tui.hosts import pane as hosts_pane
+from console.tui.hosts import table as host_table
+from console.tui.hosts.pane import HostsPane
+from console.tui.kit.connection_indicator import ConnectionIndicator
 from tests.ssh_server import SshServer
-from tests.tui_helpers import make_catalog, spawned_agent, wait_for
+from tests.tui_helpers import make_catalog, settled, spawned_agent, wait_for
 
 NARROW = (80, 24)
 WIDE = (120, 40)
@@ -94,7 +94,7 @@ async def settle(pilot: Pilot[object]) -> None:
     app.query_one(ConnectionIndicator).url = "http://127.0.0.1:8470"
     for field in app.screen.query(Input):
         field.cursor_blink = False
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 def test_hosts_ran_narrow(snap_compare, tmp_path: Path, sshd: SshServer) -> None:

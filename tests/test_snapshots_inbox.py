@@ -23,10 +23,11 @@ from console.adapters.agent import AgentClient
 from console.adapters.base import Endpoint
 from console.models import MessageStatus
 from console.tui.app import OpsConsoleApp
-from console.tui.inbox_pane import InboxPane
-from console.tui.widgets import message_detail, message_table
+from console.tui.inbox import detail as message_detail
+from console.tui.inbox import table as message_table
+from console.tui.inbox.pane import InboxPane
 from tests.test_snapshots import NARROW, WIDE, Before, _SnapshotsDirectory, steady
-from tests.tui_helpers import make_catalog, spawned_agent, wait_for
+from tests.tui_helpers import make_catalog, settled, spawned_agent, wait_for
 
 NODE = "ops-1"
 PINNED_ID = "5f0c2d9e8b7a41c3a6e1d2f3b4c5d6e7"
@@ -77,7 +78,7 @@ async def settled_inbox(pilot: Pilot[object]) -> None:
     await pilot.press("4")
     table = app.query_one(InboxPane).message_table
 
-    def settled() -> bool:
+    def arrived() -> bool:
         statuses = [m.status for m in table.messages.values()]
         return (
             len(table.shown) == 6
@@ -86,12 +87,12 @@ async def settled_inbox(pilot: Pilot[object]) -> None:
             and statuses.count(MessageStatus.PROCESSING) == 1
         )
 
-    await wait_for(pilot, settled, "the messages settle")
-    await pilot.pause(0.2)
+    await wait_for(pilot, arrived, "the messages settle")
+    await settled(pilot)
     # Rows came in any order of events: the cursor goes where the shot wants it.
     processing = next(m for m in table.messages.values() if m.topic == "alert.disk")
     table.move_to(processing.id)
-    await pilot.pause(0.1)
+    await settled(pilot)
 
 
 def open_message(topic: str) -> Before:
@@ -109,7 +110,7 @@ def open_message(topic: str) -> Before:
         assert detail is not None
         ackable = pane.message_table.is_ackable(message)
         detail.show(replace(message, id=PINNED_ID), ackable=ackable, fetched=True)
-        await pilot.pause(0.1)
+        await settled(pilot)
 
     return open_it
 
@@ -117,14 +118,14 @@ def open_message(topic: str) -> Before:
 async def fill_push_form(pilot: Pilot[object]) -> None:
     """A push with a payload that is not JSON and a time that does not parse: both flagged."""
     await pilot.press("n")
-    await pilot.pause(0.1)
+    await settled(pilot)
     await pilot.press(*'{"deploy": web}')
     app = pilot.app
     app.screen.query_one("#field-topic", Input).value = "deploy.later"
     app.screen.query_one("#field-when", Input).value = "+soon"
     app.screen.query_one(TextArea).cursor_blink = False
     await pilot.press("ctrl+s")
-    await pilot.pause(0.1)
+    await settled(pilot)
 
 
 def test_inbox_narrow(snap_compare, tmp_path: Path) -> None:

@@ -18,11 +18,12 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from console.tui.app import OpsConsoleApp
-from console.tui.modules_pane import ModulesPane
-from console.tui.widgets.connection_indicator import ConnectionIndicator
-from console.tui.widgets.module_forms import AddModuleForm, TellModuleForm
+from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.modules.forms import AddModuleForm, TellModuleForm
+from console.tui.modules.pane import ModulesPane
 from tests.test_snapshots import _SnapshotsDirectory
 from tests.test_tui_modules import modules_agent, playing
+from tests.tui_helpers import settled as screen_settled
 from tests.tui_helpers import wait_for
 
 NARROW = (80, 24)
@@ -76,7 +77,7 @@ def settled(*steps: Before) -> Before:
         app.query_one(ConnectionIndicator).url = "http://127.0.0.1:8470"
         for field in app.screen.query(Input):
             field.cursor_blink = False
-        await pilot.pause(0.1)
+        await screen_settled(pilot)
 
     return before
 

@@ -8,16 +8,16 @@ import signal
 from pathlib import Path
 
 import pytest
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 from textual.widgets import ContentSwitcher, Tabs
 
 from console.adapters.agent import AgentClient
 from console.adapters.connect import SpawnedAgent
 from console.models import ConnectionState
 from console.tui.app import OpsConsoleApp
+from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.kit.help_screen import HelpScreen
 from console.tui.themes import bundled_themes_dir, load_themes, user_themes_dir
-from console.tui.widgets.connection_indicator import ConnectionIndicator
-from console.tui.widgets.help_screen import HelpScreen
 from tests.tui_helpers import (
     make_catalog,
     record_notifications,
@@ -156,9 +156,16 @@ async def test_number_keys_and_mouse_switch_between_the_five_panes(
         assert app.focused is app.processes_pane.table
         for key, pane in [("3", "modules"), ("4", "inbox"), ("5", "hosts")]:
             await pilot.press(key)
-            await pilot.pause(0.1)  # a pane builds its widgets when first shown
-            assert switcher.current == pane
             shown = app.query_one(f"#{pane}")
+            # A pane builds its widgets when first shown: wait for the focus to land in it.
+            await wait_for(
+                pilot,
+                lambda shown=shown: (
+                    app.focused is not None and shown in (app.focused, *app.focused.ancestors)
+                ),
+                f"the {pane} pane focused",
+            )
+            assert switcher.current == pane
             # The keys go to the pane now shown, never to the hidden catalog.
             assert app.focused is not None and app.focused is not app.scripts_pane.table
             assert app.focused is shown or shown in app.focused.ancestors
@@ -206,13 +213,27 @@ async def test_command_palette_offers_every_action_and_runs_them(
         await pilot.press("ctrl+p")
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"Open script gated")
-        await pilot.pause(0.3)
+        palette = app.screen
+        await wait_for(
+            pilot,
+            lambda: (
+                "Open script gated"
+                in str(palette.query_one(CommandList).get_option_at_index(0).prompt)
+            ),
+            "the palette offers it first",
+        )
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.scripts_pane.current_view is not None, "opened")
         view = app.scripts_pane.current_view
         assert view is not None and view.script.name == "gated"
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert "Scripts: run gated" in titles
+
+
+def first_offer(palette: object) -> object:
+    """The palette's first command, as shown (None while it is still searching)."""
+    commands = palette.query_one(CommandList)  # type: ignore[attr-defined]
+    return commands.get_option_at_index(0).prompt if commands.option_count else None
 
 
 def test_bundled_themes_load_and_are_well_formed() -> None:

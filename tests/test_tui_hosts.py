@@ -18,12 +18,12 @@ from console.adapters.connect import SpawnedAgent, SshAgent
 from console.adapters.ssh import SshHosts
 from console.models import ConnectionState, Stream
 from console.tui.app import OpsConsoleApp
-from console.tui.hosts_pane import HostsPane
-from console.tui.widgets.confirm_dialog import ConfirmDialog
-from console.tui.widgets.connection_indicator import ConnectionIndicator
-from console.tui.widgets.help_screen import HelpScreen
-from console.tui.widgets.host_table import HostState
-from console.tui.widgets.log_view import MAX_LINES
+from console.tui.hosts.pane import HostsPane
+from console.tui.hosts.table import HostState
+from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.kit.help_screen import HelpScreen
+from console.tui.kit.log_view import MAX_LINES
 from tests.ssh_server import THIS_CODE, SshServer, _free_port
 from tests.tui_helpers import make_catalog, record_notifications, spawned_agent, wait_for
 
@@ -193,11 +193,11 @@ async def test_an_unknown_host_key_is_shown_and_k_records_it_only_on_yes(
         await wait_for(pilot, lambda: cell(app, "testhost", "state") == "host key unknown", "key")
         assert pane(app).rows["testhost"].exit_status is None
         fingerprint = await ssh.host_key_fingerprint(pane(app)._parsed["testhost"])
-        # The refusal shows the key; here k accepts it, so no shell command is offered.
+        # The refusal shows the key; here K accepts it, so no shell command is offered.
         notes = [text for stream, text in output(app) if stream is None]
         assert any(f"ssh-ed25519 {fingerprint}" in note for note in notes), notes
         assert not any("--accept-host-key" in note for note in notes)
-        await pilot.press("escape", "k")
+        await pilot.press("escape", "K")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
         assert isinstance(app.screen, ConfirmDialog)
         question = app.screen.question
@@ -205,7 +205,7 @@ async def test_an_unknown_host_key_is_shown_and_k_records_it_only_on_yes(
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), "no")
         assert not known_hosts.exists()
-        await pilot.press("k")
+        await pilot.press("K")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "asked again")
         await pilot.press("y")
         await wait_for(pilot, lambda: cell(app, "testhost", "state") == "connected", "trusted")
@@ -326,7 +326,7 @@ async def test_keys_are_listed_and_every_action_is_in_the_palette(
         await pilot.press("5", "question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
-        for key in ("r / :", "space", "t", "k", "c", "x"):
+        for key in ("r / :", "space", "t", "K", "c", "x"):
             assert any(line.startswith(key) for line in text.splitlines()), key
         assert "raw shell line" in text
         await pilot.press("escape")

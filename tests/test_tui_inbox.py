@@ -18,10 +18,10 @@ from console.adapters.base import Endpoint
 from console.adapters.connect import SpawnedAgent
 from console.models import Message, MessageStatus
 from console.tui.app import OpsConsoleApp
-from console.tui.inbox_pane import InboxPane
-from console.tui.widgets.confirm_dialog import ConfirmDialog
-from console.tui.widgets.help_screen import HelpScreen
-from console.tui.widgets.message_push_form import PushMessageForm, parse_payload, parse_when
+from console.tui.inbox.pane import InboxPane
+from console.tui.inbox.push_form import PushMessageForm, parse_payload, parse_when
+from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.help_screen import HelpScreen
 from tests.tui_helpers import make_catalog, record_notifications, spawned_agent, wait_for
 
 SIZE = (80, 24)
@@ -140,8 +140,8 @@ async def test_pull_next_selects_it_and_a_click_on_its_ack_cell_acks_it(app: Ops
         )
         await wait_for(pilot, lambda: first in inbox.message_table.table.ackable, "an [Ack] cell")
         await wait_for(pilot, lambda: "ack" in inbox.message_table._columns, "the ack column")
-        await pilot.pause(0.1)
-        assert cell(app, first, "ack") == "[Ack]" and cell(app, second, "ack") == ""
+        await wait_for(pilot, lambda: cell(app, first, "ack") == "[Ack]", "the [Ack] cell drawn")
+        assert cell(app, second, "ack") == ""
         assert tab_label(app) == "4 Inbox (3)"  # processing is still unacked
         # Select another row, then click the first one's [Ack]: that one is acked, and opened not.
         inbox.message_table.move_to(third)
@@ -330,7 +330,7 @@ async def test_an_ack_refused_by_the_agent_is_a_notification_and_help_lists_keys
         await pilot.press("p")
         await wait_for(pilot, lambda: cell(app, message_id, "status") == "processing", "pulled")
         # Acked behind the console's back while it is not listening: the row still says processing.
-        inbox.workers.cancel_group(inbox, "events")
+        inbox.workers.cancel_group(inbox, "feed")
         assert app.client is not None
         await app.client.inbox.ack(message_id)
         await pilot.press("a")
@@ -392,6 +392,6 @@ async def check_help_and_palette(pilot: Pilot[object], app: OpsConsoleApp) -> No
         assert any(line.startswith(key) and what in line for line in text.splitlines()), key
     await pilot.press("escape")
     titles = {command.title for command in app.get_system_commands(app.screen)}
-    assert {"Inbox: pull next", "Inbox: push a message", "Inbox: filter"} <= titles
-    assert {"Inbox: next status", "Inbox: delete every message"} <= titles
+    assert {"Inbox: pull", "Inbox: push", "Inbox: filter"} <= titles
+    assert {"Inbox: status", "Inbox: delete every message"} <= titles
     assert {"Inbox: open topic.0 from ci", "Inbox: delete topic.0 from ci"} <= titles

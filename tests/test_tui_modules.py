@@ -12,11 +12,11 @@ from textual.widgets import Input, Static
 from console.adapters.agent import AgentClient
 from console.adapters.connect import SpawnedAgent
 from console.tui.app import OpsConsoleApp
-from console.tui.modules_pane import ModulesPane
-from console.tui.widgets.confirm_dialog import ConfirmDialog
-from console.tui.widgets.help_screen import HelpScreen
-from console.tui.widgets.module_forms import AddModuleForm, TellModuleForm
-from console.tui.widgets.module_list import ModuleList
+from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.help_screen import HelpScreen
+from console.tui.modules.forms import AddModuleForm, TellModuleForm
+from console.tui.modules.lists import ModuleList
+from console.tui.modules.pane import ModulesPane
 from tests.modules import command, write_config
 from tests.tui_helpers import MAX_POLLS, POLL, record_notifications, wait_for
 
@@ -114,6 +114,9 @@ async def test_queue_pool_and_parameters_show_and_tick_live_without_a_key(
         await pilot.press("p")
         pool = pane.lists["pool"]
         assert pool.display and not queue.display and app.focused is pool.table
+        # A pool plays every module: the queue's order and background keys are not offered.
+        offered = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+        assert not {"to_front", "background"} & offered
         await wait_for(pilot, lambda: pool.shown == [ticker], "the pool")
         await wait_for(pilot, lambda: params.shown.get("symbol") == '"OPS"', "its parameters")
         await pilot.press("q")
@@ -121,8 +124,8 @@ async def test_queue_pool_and_parameters_show_and_tick_live_without_a_key(
         assert params.module is not None and params.module.uid == first
         # Wide, both show side by side; tab onto the pool makes it the one the keys act on.
         await pilot.resize_terminal(120, 40)
-        await pilot.pause()
-        assert queue.display and pool.display and app.focused is queue.table
+        await wait_for(pilot, lambda: queue.display and pool.display, "both lists")
+        assert app.focused is queue.table
         await pilot.press("tab")
         assert app.focused is pool.table and pane.service == "pool"
         assert params.module is not None and params.module.uid == ticker
@@ -140,7 +143,7 @@ async def test_queue_pool_and_parameters_show_and_tick_live_without_a_key(
             "Modules: add to the pool",
             "Modules: set the queue's background",
             f"Modules: tell #{first} countdown",
-            f"Modules: move #{first} countdown down",
+            f"Modules: down #{first} countdown",
             f"Modules: remove #{first} countdown",
         ):
             assert title in titles
@@ -164,7 +167,6 @@ async def test_add_checks_the_json_args_as_typed_then_the_new_module_is_selected
         problem = form.query_one("#problem", Static)
         assert args.has_class("-invalid") and "not JSON" in str(problem.render())
         await pilot.press("enter")  # refused in the form: nothing is sent
-        await pilot.pause(0.1)
         assert app.screen is form and pane.lists["queue"].order == [first]
         await pilot.press(*' "size": 3}')
         assert not args.has_class("-invalid") and not problem.display
@@ -267,7 +269,7 @@ async def test_remove_and_replacing_the_background_ask_first(app: OpsConsoleApp)
         await pilot.press("ctrl+d")
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("n")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), "the answer")
         assert queue.order == [a, b]
         await pilot.press("delete", "y")
         await wait_for(pilot, lambda: queue.order == [a], "b is removed")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from console.tui.app import OpsConsoleApp
-from console.tui.widgets.log_view import LogView
+from console.tui.kit.log_view import LogView
 from tests.test_tui_processes import open_log, show_processes
 from tests.tui_helpers import processes_agent, wait_for
 

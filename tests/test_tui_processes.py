@@ -11,13 +11,14 @@ from console.adapters.agent import AgentClient
 from console.adapters.base import Endpoint
 from console.models import ProcessState, Stream
 from console.tui.app import OpsConsoleApp
-from console.tui.widgets import log_view
-from console.tui.widgets.confirm_dialog import ConfirmDialog
-from console.tui.widgets.create_process_form import CreateProcessForm
-from console.tui.widgets.help_screen import HelpScreen
-from console.tui.widgets.log_view import LogView
-from console.tui.widgets.process_log import ProcessLog
-from console.tui.widgets.prompt_dialog import PromptDialog
+from console.tui.kit import log_view
+from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.help_screen import HelpScreen
+from console.tui.kit.log_view import LogView
+from console.tui.kit.prompt_dialog import PromptDialog
+from console.tui.kit.rich_style import component_style
+from console.tui.processes.create_form import CreateProcessForm
+from console.tui.processes.log_panel import ProcessLogPanel
 from tests.tui_helpers import (
     LONG_LINE,
     create_processes,
@@ -150,13 +151,17 @@ async def test_scrolling_up_pauses_following_and_G_resumes_it(
         await pilot.press("up", "up", "up")
         await wait_for(pilot, lambda: not view.follow, "following pauses")
         assert "paused" in header(app)
-        top = view.scroll_y
-        kept = view.kept
-        await wait_for(pilot, lambda: view.kept > kept + 20, "more lines arrive")
-        assert view.scroll_y == top  # the lines on screen stay put
+        top, shown = view.scroll_y, view.text_lines
+        # Paused, the lines are held: what is read does not move, however busy the process.
+        await wait_for(pilot, lambda: view.held > 20, "more lines arrive, held")
+        assert view.scroll_y == top and view.text_lines == shown
+        assert f"{view.held:,} new" in header(app) or "new" in header(app)
         await pilot.press("G")
         assert view.follow and "following" in header(app)
         await wait_for(pilot, lambda: view.scroll_y == view.max_scroll_y, "back at the end")
+        # Nothing held was lost or repeated: the ticks run on, one by one.
+        ticks = [int(line.split()[1]) for line in view.text_lines if line.startswith("tick ")]
+        assert ticks == list(range(ticks[0], ticks[0] + len(ticks)))
         await pilot.press("f")
         assert not view.follow
 
@@ -186,7 +191,7 @@ async def test_search_highlights_every_match_and_n_N_move_between_them(
         await pilot.pause()
         # The match on screen is painted in the current-match colour, others in the match colour.
         current = view.get_component_rich_style("log-view--current-match").bgcolor
-        other = log_view.component_style(view, "log-view--match").bgcolor
+        other = component_style(view, "log-view--match").bgcolor
         painted = {
             strip.text.strip(): {seg.style.bgcolor for seg in strip if seg.style}
             for strip in (view.render_line(y) for y in range(view.size.height))
@@ -200,7 +205,7 @@ async def test_search_highlights_every_match_and_n_N_move_between_them(
         assert seen and "no newer match" in seen[-1].message
 
 
-async def test_restart_stop_start_and_delete_each_ask_first(
+async def test_restart_stop_and_delete_ask_first_and_start_does_not(
     app: OpsConsoleApp, source: Path
 ) -> None:
     async with app.run_test(size=SIZE) as pilot:
@@ -227,9 +232,9 @@ async def test_restart_stop_start_and_delete_each_ask_first(
         await pilot.press("s", "y")
         await wait_for(pilot, lambda: process_state(app, "shop.quiet.0") == "stopped", "stop")
         assert app.screen.active_bindings["s"].binding.description == "Start"
+        # Starting what is stopped loses nothing: no question (operator item 10).
         await pilot.press("s")
-        assert "Start shop.quiet.0?" in str(app.screen.query_one("#question", Static).render())
-        await pilot.press("y")
+        assert not isinstance(app.screen, ConfirmDialog)
         await wait_for(pilot, lambda: process_state(app, "shop.quiet.0") == "running", "start")
         await pilot.press("ctrl+d")
         assert isinstance(app.screen, ConfirmDialog)
@@ -301,7 +306,7 @@ async def test_agent_errors_are_notifications_and_old_agents_cannot_restart(
         assert "no control routes" in seen[-1].message and seen[-1].severity == "warning"
         # A process deleted behind the console's back: the control call fails with a notice.
         app.client.processes.features = frozenset({"processes.control"})
-        pane.workers.cancel_group(pane, "events")  # so the row stays to act on
+        pane.workers.cancel_group(pane, "feed")  # so the row stays to act on
         async with AgentClient(
             Endpoint(app.client.endpoint.url, agent_token=app.client.endpoint.agent_token)
         ) as other:
@@ -340,7 +345,7 @@ async def test_a_flood_of_lines_is_added_in_batches_and_the_view_stays_bounded(
         await pilot.press("w")
         assert view.wrap
         await wait_for(pilot, lambda: view.received == 30000, "every line arrives")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: view.text_lines[-1:] == ["30000"], "the last one shown")
         assert view.kept == log_view.MAX_LINES
         assert view.text_lines[-1] == "30000" and view.text_lines[0] == "20001"
         assert flushes < 30000 / 100  # one update per frame, not per line or per batch
@@ -397,7 +402,7 @@ async def test_help_and_palette_list_the_panes_actions(app: OpsConsoleApp, sourc
             assert listed(text, key, what), key
         assert text.index("Processes table") < text.index("Console")
         titles = {command.title for command in app.get_system_commands(app.screen)}
-        assert {"Processes: new process", "Processes: restart shop.quiet.0"} <= titles
+        assert {"Processes: new", "Processes: restart shop.quiet.0"} <= titles
         assert {"Open log of shop.quiet.0", "Show Scripts", "Scripts: filter"} <= titles
         await open_log(pilot, app, "shop.quiet.0")
         text = await help_text()
@@ -415,4 +420,23 @@ async def test_help_and_palette_list_the_panes_actions(app: OpsConsoleApp, sourc
         assert "Processes table" not in text  # at 80x24, the keys of what is shown
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Log: follow on/off", "Log: save to a file", "Log: search"} <= titles
-        assert isinstance(app.processes_pane.process_log, ProcessLog)
+        assert isinstance(app.processes_pane.process_log, ProcessLogPanel)
+
+
+async def test_a_fatal_log_opens_at_its_true_end_above_the_scrollbar(
+    app: OpsConsoleApp, tmp_path: Path
+) -> None:
+    long_app = tmp_path / "long"
+    long_app.mkdir()
+    script = f"seq 1 40; echo '{LONG_LINE} {LONG_LINE}'; echo 'the last words'; exit 1"
+    (long_app / "Procfile").write_text(f"dies: {script}\n")
+    async with app.run_test(size=SIZE) as pilot:
+        await show_processes(pilot, app, long_app, "dies")
+        await wait_for(pilot, lambda: process_state(app, "shop.dies.0") == "fatal", "fatal")
+        view = await open_log(pilot, app, "shop.dies.0")
+        await wait_for(pilot, lambda: "the last words" in view.text_lines, "the history")
+        await pilot.pause()
+        # A line wider than the view brings a scrollbar row: the last line stays above it.
+        rows = view.scrollable_content_region.height
+        assert view.show_horizontal_scrollbar
+        assert view.scroll_y + rows >= len(view.text_lines), (view.scroll_y, rows)

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from console.models import ProcessState
 from console.tui.app import OpsConsoleApp
-from console.tui.widgets.confirm_dialog import ConfirmDialog
+from console.tui.kit.confirm_dialog import ConfirmDialog
 from tests.test_tui_processes import SIZE, select, show_processes
 from tests.tui_helpers import make_procfile_app, processes_agent, wait_for
 

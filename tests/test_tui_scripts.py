@@ -9,13 +9,13 @@ from textual.widgets import Input, Static
 
 from console.adapters.agent import AgentClient
 from console.adapters.base import Endpoint
-from console.models import FILTERED, AgentInfo, RunOutput, RunStarted
+from console.models import FILTERED, AgentInfo, RunOutput, RunStarted, Stream
 from console.tui.app import OpsConsoleApp
-from console.tui.widgets.confirm_dialog import ConfirmDialog
-from console.tui.widgets.run_history import RunHistory
-from console.tui.widgets.run_log import MAX_LINES
-from console.tui.widgets.run_record_screen import RunRecordScreen
-from console.tui.widgets.script_view import ScriptView
+from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.log_view import MAX_LINES
+from console.tui.scripts.history import RunHistoryTable
+from console.tui.scripts.record_screen import RunRecordScreen
+from console.tui.scripts.view import ScriptView
 from tests.tui_helpers import (
     make_catalog,
     record_notifications,
@@ -51,7 +51,7 @@ async def open_script(pilot, app: OpsConsoleApp, name: str) -> ScriptView:
 
 
 def history_rows(app: OpsConsoleApp) -> int:
-    return app.scripts_pane.query_one(RunHistory).row_count
+    return app.scripts_pane.query_one(RunHistoryTable).row_count
 
 
 async def test_catalog_lists_every_script_with_its_flags(app: OpsConsoleApp) -> None:
@@ -137,15 +137,9 @@ async def test_failing_run_shows_its_exit_code_and_stderr_in_the_error_colour(
         await wait_for(pilot, lambda: view.last_retcode == 3, "exit 3")
         await pilot.pause()
         assert "exit 3" in str(view.query_one(".status", Static).render())
-        log = view.log_view
-        stdout = next(s for s in log.lines if s.text.startswith("checking"))
-        stderr = next(s for s in log.lines if s.text.startswith("disk is full"))
-        error = app.theme_variables["error"].lower()
-        assert {seg.style.color.name for seg in stderr if seg.style and seg.style.color} == {error}
-        assert all(
-            seg.style is None or seg.style.color is None or seg.style.color.name != error
-            for seg in stdout
-        )
+        kinds = dict((text, kind) for kind, text in view.log_view.entries)
+        assert kinds["checking"] is Stream.STDOUT
+        assert kinds["disk is full"] is Stream.STDERR
 
 
 async def test_run_history_updates_and_a_past_run_opens_with_its_output(
@@ -158,13 +152,13 @@ async def test_run_history_updates_and_a_past_run_opens_with_its_output(
         await wait_for(pilot, lambda: history_rows(app) == 1, "first run in history")
         await pilot.press("ctrl+a", "ctrl+k", *"Bob", "ctrl+j")
         await wait_for(pilot, lambda: history_rows(app) == 2, "second run in history")
-        history = app.scripts_pane.query_one(RunHistory)
+        history = app.scripts_pane.query_one(RunHistoryTable)
         assert [r.params for r in history.records] == [{"name": "Bob"}, {"name": "Ada"}]
         assert {"hello Bob", "greeted on stderr"} <= set(view.log_view.text_lines)
         history.focus()
         await pilot.press("down", "enter")  # the older run, Ada's
         await wait_for(pilot, lambda: isinstance(app.screen, RunRecordScreen), "record opens")
-        shown = app.screen.query_one("RunLog").text_lines
+        shown = app.screen.query_one("LogView").text_lines
         assert "hello Ada" in shown and "greeted on stderr" in shown
         await pilot.press("escape")
         assert not isinstance(app.screen, RunRecordScreen)
@@ -182,14 +176,14 @@ async def test_confirm_dialog_guards_the_run_and_filtered_params_stay_masked(
         assert "billing" in question and FILTERED in question and "s3cret9" not in question
         await pilot.press("n")
         assert not isinstance(app.screen, ConfirmDialog)
-        assert view.log_view.written == 0 and not view.running
+        assert view.log_view.received == 0 and not view.running
         await pilot.press("ctrl+j", "y")
         await wait_for(pilot, lambda: view.last_retcode == 0, "the confirmed run ends")
-        await pilot.pause(0.1)
-        assert "stored 7 characters for billing" in view.log_view.text_lines
+        stored = "stored 7 characters for billing"
+        await wait_for(pilot, lambda: stored in view.log_view.text_lines, "its line")
         assert not any("s3cret9" in line for line in view.log_view.text_lines)
         await wait_for(pilot, lambda: history_rows(app) == 1, "history")
-        record = app.scripts_pane.query_one(RunHistory).records[0]
+        record = app.scripts_pane.query_one(RunHistoryTable).records[0]
         assert record.params == {"service": "billing", "token": FILTERED}
 
 
@@ -221,7 +215,7 @@ async def test_locked_script_says_it_waits_for_the_lock(app: OpsConsoleApp, tmp_
             async for _event in holder:
                 pass
         await wait_for(pilot, lambda: view.last_retcode == 0, "our run gets the lock and ends")
-        assert "deployed" in view.log_view.text_lines
+        await wait_for(pilot, lambda: "deployed" in view.log_view.text_lines, "its last line")
 
 
 async def test_running_a_script_the_agent_dropped_notifies_and_reload_closes_it(
@@ -260,23 +254,23 @@ async def test_a_flood_of_output_is_written_in_batches_and_the_log_stays_bounded
         await wait_for_catalog(pilot)
         view = await open_script(pilot, app, "chatty")
         log = view.log_view
-        writes = 0
-        write = log.write
+        flushes = 0
+        flush = log.flush
 
-        def counting_write(*args: object, **kwargs: object) -> object:
-            nonlocal writes
-            writes += 1
-            return write(*args, **kwargs)  # type: ignore[arg-type]
+        def counting_flush() -> None:
+            nonlocal flushes
+            flushes += 1
+            flush()
 
-        log.write = counting_write  # type: ignore[method-assign]
+        log.flush = counting_flush  # type: ignore[method-assign]
         await pilot.press("enter")
         await wait_for(pilot, lambda: view.last_retcode == 0, "the run ends")
-        await pilot.pause(0.1)
-        assert log.written == 12000 + 2  # the command line and the exit note too
-        assert len(log.lines) == MAX_LINES
+        await wait_for(pilot, lambda: log.text_lines[-1].startswith("exit 0"), "the exit note")
+        assert log.received == 12000
+        assert log.kept == MAX_LINES
         assert log.text_lines[-2] == "12000"
-        # One write per frame, not per line.
-        assert writes < 12000 / 20
+        # One update of the view per frame, not per line.
+        assert flushes < 12000 / 20
 
 
 async def test_an_agent_without_history_says_so(app: OpsConsoleApp) -> None:

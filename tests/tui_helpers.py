@@ -216,3 +216,17 @@ def process_state(app: OpsConsoleApp, slug: str) -> str | None:
     if status is None or slug not in app.processes_pane.table.rows:
         return None
     return str(app.processes_pane.table.get_cell(slug, "state"))
+
+
+async def settled(pilot: Pilot[object]) -> None:
+    """Let the app run until its screen stops changing (two looks alike, a poll apart), so a
+    snapshot shows a finished frame; fail (not hang) if it never settles."""
+    app = pilot.app
+    before = ""
+    for _ in range(MAX_POLLS):
+        await pilot.pause(POLL)
+        now = app.export_screenshot()
+        if now == before:
+            return
+        before = now
+    raise AssertionError("the screen never settled")

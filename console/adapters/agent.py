@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 from types import TracebackType
 
-from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
-from console.adapters.errors import AuthError, NotFound, Unavailable
+from console.adapters.errors import NotFound
 from console.adapters.jojo import JojoScripts
 from console.adapters.scirocco import SciroccoInbox
 from console.adapters.shmooze import ShmoozeModules
-from console.adapters.smartmob import RECONNECT_DELAYS, SmartmobProcesses
+from console.adapters.smartmob import SmartmobProcesses
+from console.adapters.watch import agent_events
 from console.models import AgentEvent, AgentInfo
 
 EVENTS_FEATURE = "events"
@@ -30,6 +28,8 @@ class AgentClient:
         self.inbox = SciroccoInbox(self._http, endpoint)
         self.queue = ShmoozeModules(self._http, "queue")
         self.pool = ShmoozeModules(self._http, "pool")
+        for adapter in (self.processes, self.inbox, self.queue, self.pool):
+            adapter.events = self.events
         self.info_cache: AgentInfo | None = None
 
     async def info(self) -> AgentInfo:
@@ -56,32 +56,17 @@ class AgentClient:
         """The agent's state changes, for ever: re-connects by itself after a drop.
 
         Each (re)connection starts with a ``hello`` event: re-read what you show then,
-        since changes made while disconnected were not seen.
+        since changes made while disconnected were not seen; each drop yields an
+        ``offline`` event. Raises NotFound when the agent has no events stream (an
+        older server), AuthError when it refuses us.
         """
         if self.info_cache is not None and EVENTS_FEATURE not in self.info_cache.features:
             raise NotFound("this agent has no events stream")
-        path = "/events" + (f"?topics={','.join(topics)}" if topics else "")
-        attempt = 0
-        while True:
-            try:
-                async with websocket.connect(self.endpoint, path) as ws:
-                    from websockets.exceptions import ConnectionClosed  # loaded by connect
-
-                    try:
-                        async for frame in ws:
-                            attempt = 0
-                            wire = json.loads(frame)
-                            yield AgentEvent(str(wire.get("topic", "")), wire.get("data") or {})
-                    except ConnectionClosed:
-                        pass
-            except AuthError:
-                raise
-            except Unavailable:
-                pass
-            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
-            attempt += 1
+        async for event in agent_events(self.endpoint, topics):
+            yield event
 
     async def aclose(self) -> None:
+        """Close the connection pool every adapter of this agent shares."""
         await self._http.aclose()
 
     async def __aenter__(self) -> AgentClient:

@@ -38,9 +38,11 @@ class Endpoint:
 
     @property
     def base_url(self) -> str:
+        """The URL without a trailing slash."""
         return self.url.rstrip("/")
 
     def auth(self) -> httpx.BasicAuth | None:
+        """HTTP Basic credentials for httpx, or None."""
         if self.username is None:
             return None
         return httpx.BasicAuth(self.username, self.password or "")
@@ -62,6 +64,7 @@ class Endpoint:
 
     def http_client(self, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
         # httpx deprecates a path for verify: give it the context that path names.
+        """An httpx client for this backend (its TLS and Basic credentials), to share."""
         verify = (
             ssl.create_default_context(cafile=self.verify)
             if isinstance(self.verify, str)
@@ -79,13 +82,16 @@ class Endpoint:
         )
 
     def ws_url(self, path: str) -> str:
+        """The ws:// (or wss://) URL of ``path`` on this backend."""
         scheme, rest = self.base_url.split("://", 1)
         return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{path}"
 
     def ws_headers(self) -> dict[str, str]:
+        """Headers a WebSocket needs (its credentials, as ``headers``), possibly none."""
         return self.headers()
 
     def ws_ssl(self) -> ssl.SSLContext | None:
+        """The TLS context of a wss:// connection (verification as set); None for ws://."""
         if not self.base_url.startswith("https://"):
             return None
         if self.verify is False:
@@ -152,16 +158,23 @@ class ScriptsBackend(Protocol):
     def streams(self) -> bool:
         """True when runs stream line by line; False when output comes at the end."""
 
-    async def list_scripts(self) -> list[Script]: ...
+    async def list_scripts(self) -> list[Script]:
+        """Every script; raises AuthError, Unavailable, BackendError."""
 
-    async def get_script(self, name: str) -> Script: ...
+    async def get_script(self, name: str) -> Script:
+        """One script; raises NotFound, BackendError."""
 
-    async def run(self, name: str, params: dict[str, str]) -> RunResult: ...
+    async def run(self, name: str, params: dict[str, str]) -> RunResult:
+        """Run to the end; its RunResult. Raises NotFound, BackendError."""
 
-    def stream_run(self, name: str, params: dict[str, str]) -> AsyncIterator[RunEvent]: ...
+    def stream_run(self, name: str, params: dict[str, str]) -> AsyncIterator[RunEvent]:
+        """Run, yielding its RunEvents as they happen. Raises NotFound, BackendError."""
 
-    async def history(self, name: str | None = None, limit: int = 50) -> list[RunRecord]: ...
+    async def history(self, name: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """Past runs, newest first. Raises NotFound (no history), BackendError."""
 
-    async def run_record(self, run_id: int) -> RunRecord: ...
+    async def run_record(self, run_id: int) -> RunRecord:
+        """One past run with output. Raises NotFound, BackendError."""
 
-    async def reload(self) -> None: ...
+    async def reload(self) -> None:
+        """Re-read the catalog. Raises BackendError."""

@@ -35,11 +35,15 @@ class AgentConnector(Protocol):
     """Opens a client on an agent, and closes whatever it opened for it."""
 
     @property
-    def description(self) -> str: ...
+    def description(self) -> str:
+        """Which agent, in words that stay the same between runs ("local agent", a URL)."""
 
-    async def connect(self) -> AgentClient: ...
+    async def connect(self) -> AgentClient:
+        """A client of the agent (spawning or tunnelling first if that is the way). Raises
+        Unavailable, AuthError, BackendError."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Close the client (and stop what was spawned or opened for it)."""
 
 
 class ExistingAgent:
@@ -51,15 +55,18 @@ class ExistingAgent:
 
     @property
     def description(self) -> str:
+        """The agent's URL."""
         return self.endpoint.base_url
 
     async def connect(self) -> AgentClient:
+        """A client of the agent at the endpoint (nothing is sent yet; raises nothing)."""
         from console.adapters.agent import AgentClient
 
         self._client = AgentClient(self.endpoint)
         return self._client
 
     async def close(self) -> None:
+        """Close the client's connections."""
         if self._client is not None:
             await self._client.aclose()
 
@@ -98,9 +105,12 @@ class SpawnedAgent:
 
     @property
     def description(self) -> str:
+        """ "local agent"."""
         return "local agent"
 
     async def connect(self) -> AgentClient:
+        """Start the agent process on a free port and a client of it. Raises Unavailable when it
+        does not start (its log says why)."""
         from console.adapters.agent import AgentClient
         from console.adapters.base import Endpoint
         from console.config import agent_token
@@ -144,6 +154,7 @@ class SpawnedAgent:
         return url
 
     async def close(self) -> None:
+        """Close the client and stop the agent (and its children)."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -218,6 +229,7 @@ class SshAgent:
 
     @property
     def description(self) -> str:
+        """The ssh:// address of the host's agent."""
         return f"ssh://{self.host} → port {self.remote_port}"
 
     def _say(self, step: str) -> None:
@@ -225,6 +237,8 @@ class SshAgent:
             self.progress(step)
 
     async def connect(self) -> AgentClient:
+        """Reach the agent on the host through a forward (starting it there if so configured); a
+        client of it. Raises Unavailable, AuthError (SSH), BackendError."""
         from console.adapters.agent import AgentClient
         from console.adapters.base import Endpoint
 
@@ -337,6 +351,7 @@ class SshAgent:
             self.started_pid = None
 
     async def close(self) -> None:
+        """Close the client and the forward (an agent started here is stopped)."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None

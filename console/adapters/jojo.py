@@ -48,21 +48,30 @@ class JojoScripts:
 
     @property
     def streams(self) -> bool:
+        """True when the agent streams a run line by line (our extension); False: output at the
+        end."""
         return STREAM_FEATURE in self.features
 
     async def list_scripts(self) -> list[Script]:
+        """Every script of the catalog, in the agent's order. Raises AuthError without valid Basic
+        credentials, Unavailable when the agent cannot be reached, BackendError for an answer
+        that is not a catalog."""
         body = json_body(await request(self._http, "GET", "/scripts"))
         scripts = [Script.from_wire(meta) for meta in _field(body, "scripts").values()]
         self._methods = {s.name: s.http_method.value for s in scripts}
         return sorted(scripts, key=lambda s: s.name)
 
     async def get_script(self, name: str) -> Script:
+        """One script's header (params, flags). Raises NotFound for an unknown name, BackendError
+        otherwise."""
         body = json_body(await request(self._http, "OPTIONS", _script_path(name)))
         script = Script.from_wire(_field(body, "script"))
         self._methods[script.name] = script.http_method.value
         return script
 
     async def run(self, name: str, params: dict[str, str]) -> RunResult:
+        """Run a script to its end with ``params``; its RunResult (retcode, output). Raises
+        NotFound for an unknown script, BackendError otherwise."""
         method = self._methods.get(name) or (await self.get_script(name)).http_method.value
         response = await request(
             self._http, method.upper(), _script_path(name), json=params, timeout=RUN_TIMEOUT
@@ -70,6 +79,9 @@ class JojoScripts:
         return RunResult.from_wire(json_body(response))
 
     async def stream_run(self, name: str, params: dict[str, str]) -> AsyncIterator[RunEvent]:
+        """Run a script, yielding RunWaiting / RunStarted / RunOutput per line / RunFinished as
+        they happen (one RunFinished at the end from an agent without streaming). Raises
+        NotFound for an unknown script, BackendError otherwise."""
         if not self.streams:
             async for event in self._replayed_run(name, params):
                 yield event
@@ -103,6 +115,8 @@ class JojoScripts:
         yield RunFinished(None, result.retcode, time.time() - started)
 
     async def history(self, name: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """The newest ``limit`` runs (of ``name``, or of every script), newest first, without
+        output. Raises NotFound from an agent without run history, BackendError otherwise."""
         if HISTORY_FEATURE not in self.features:
             return []
         query: dict[str, str | int] = {"limit": limit}
@@ -112,12 +126,15 @@ class JojoScripts:
         return [RunRecord.from_wire(run) for run in _field(body, "runs")]
 
     async def run_record(self, run_id: int) -> RunRecord:
+        """One past run with its output. Raises NotFound for an unknown run id, BackendError
+        otherwise."""
         if HISTORY_FEATURE not in self.features:
             raise NotFound("this server keeps no run history")
         body = json_body(await request(self._http, "GET", f"/runs/{run_id}"))
         return RunRecord.from_wire(_field(body, "run"))
 
     async def reload(self) -> None:
+        """Have the agent re-read its scripts directory. Raises BackendError when it refuses."""
         await request(self._http, "POST", "/reload")
         self._methods.clear()
 

@@ -9,17 +9,27 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 
 from console.adapters.base import Endpoint, json_body, request
 from console.adapters.errors import AuthError, BackendError, NotFound
+from console.adapters.watch import (
+    Change,
+    EventSource,
+    Removed,
+    Upsert,
+    no_events,
+    resyncing,
+)
 from console.models import (
     BINARY_TYPE,
     JSON_TYPE,
     TEXT_TYPE,
+    AgentEvent,
     Message,
     MessageStatus,
     header_name,
@@ -36,6 +46,27 @@ def encode_payload(content: Any) -> tuple[bytes, str]:
     return json.dumps(content).encode(), JSON_TYPE
 
 
+LIST_LIMIT = 1000
+"""Newest messages a watch lists."""
+FETCH_BATCH = 20
+"""Past this many payloads to fetch at once, one listing is cheaper than a request each."""
+
+
+@dataclass(frozen=True)
+class MessageSeen:
+    """A message as a watch saw it; events carry metadata only, so its payload may be to come."""
+
+    message: Message
+    payload_size: int | None = None
+    """The payload's size in bytes while it is not in ``message`` yet (None: it is)."""
+
+
+def message_from_event(data: dict[str, Any]) -> MessageSeen:
+    """The message an event describes (metadata only: an empty payload), with its size."""
+    message = Message.from_wire({**data, "payload": None})
+    return MessageSeen(replace(message, payload=b""), int(data.get("size") or 0))
+
+
 class SciroccoInbox:
     """An inbox client acting as node ``node_id``."""
 
@@ -43,6 +74,44 @@ class SciroccoInbox:
         self._http = http
         self._endpoint = endpoint
         self.node_id = node_id
+        self.events: EventSource = no_events
+        """The agent's events (set by ``AgentClient``), for ``watch``."""
+
+    def watch(self, limit: int = LIST_LIMIT) -> AsyncIterator[Change[MessageSeen]]:
+        """This node's messages as they change, for ever: a Resync of the newest ``limit``
+        after every (re)connection, Upsert of a new or changed one (metadata only: fetch its
+        payload with ``fetch_payloads``), Removed(id) of a deleted one (None: all deleted),
+        Offline when the stream drops. Listing raises AuthError without a valid token,
+        BackendError otherwise."""
+        node = self.node_id
+
+        async def listing() -> list[MessageSeen]:
+            listed = await self.list(destination=node or None, limit=limit)
+            return [MessageSeen(message) for message in listed]
+
+        def change(event: AgentEvent) -> Change[MessageSeen] | None:
+            data = event.data
+            if event.topic == "message" and data.get("node_destination") == node and "id" in data:
+                return Upsert(message_from_event(data))
+            if event.topic == "message.deleted":
+                return Removed(None if data.get("all") else str(data.get("id", "")))
+            return None
+
+        return resyncing(self.events(("message",)), listing, change)
+
+    async def fetch_payloads(self, ids: set[str], limit: int = LIST_LIMIT) -> list[Message]:
+        """The messages (payloads included) of ``ids`` that still exist: one request each, or
+        one listing of this node's newest ``limit`` for many. Raises BackendError."""
+        if len(ids) > FETCH_BATCH:
+            listed = await self.list(destination=self.node_id, limit=limit)
+            return [message for message in listed if message.id in ids]
+        fetched = []
+        for message_id in ids:
+            try:
+                fetched.append(await self.get(message_id))
+            except NotFound:
+                continue  # deleted since: its deletion event says so
+        return fetched
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         authorization = self._endpoint.inbox_authorization()
@@ -68,6 +137,9 @@ class SciroccoInbox:
         topic: str | None = None,
         scheduled_time: float | None = None,
     ) -> Message:
+        """Push ``content`` (bytes, text or JSON) to ``destination``; the stored Message (pending,
+        or scheduled). Raises AuthError without a valid inbox token, BackendError for a refused
+        message."""
         payload, payload_type = encode_payload(content)
         headers = {header_name("node_destination"): destination, "Content-Type": payload_type}
         if topic:
@@ -84,10 +156,14 @@ class SciroccoInbox:
         return None if response.status_code == 204 else _from_response(response)
 
     async def pull_many(self, quantity: int) -> list[Message]:
+        """Up to ``quantity`` pending messages, oldest first, each now processing (empty: none).
+        Raises AuthError, BackendError."""
         response = await self._send("GET", "/messageQueue", params={"quantity": quantity})
         return [Message.from_wire(m) for m in _array(json_body(response))]
 
     async def ack(self, message_id: str) -> Message:
+        """Mark a processing message processed; the Message as it is now. Raises NotFound for an
+        unknown id, BackendError when it is not processing."""
         return _from_response(await self._send("PATCH", f"/messageQueue/{message_id}/ack"))
 
     async def ack_many(self, message_ids: list[str]) -> list[str]:
@@ -101,6 +177,8 @@ class SciroccoInbox:
     async def list(
         self, status: MessageStatus | None = None, destination: str | None = None, limit: int = 500
     ) -> list[Message]:
+        """Messages, newest first, at most ``limit``, narrowed by ``status`` and ``destination``.
+        Raises AuthError, BackendError."""
         params: dict[str, Any] = {"limit": limit, "order": "newest"}
         if status is not None:
             params["status"] = status.value
@@ -110,9 +188,13 @@ class SciroccoInbox:
         return [Message.from_wire(m) for m in _array(json_body(response))]
 
     async def get(self, message_id: str) -> Message:
+        """One message, payload included. Raises NotFound for an unknown id, AuthError,
+        BackendError."""
         return _from_response(await self._send("GET", f"/messages/{message_id}"))
 
     async def update(self, message_id: str, content: Any) -> Message:
+        """Replace a message's payload; the Message as it is now. Raises NotFound, AuthError,
+        BackendError."""
         payload, payload_type = encode_payload(content)
         response = await self._send(
             "PATCH",
@@ -123,12 +205,15 @@ class SciroccoInbox:
         return _from_response(response)
 
     async def delete(self, message_id: str) -> None:
-        """Raises NotFound when there was no such message (scirocco answers ``{"n": 0}``)."""
+        """Delete one message. Raises NotFound when there was no such message (scirocco answers
+        ``{"n": 0}``), AuthError, BackendError."""
         body = json_body(await self._send("DELETE", f"/messages/{message_id}"))
         if isinstance(body, dict) and body.get("n") == 0:
             raise NotFound(f"no message {message_id}")
 
     async def delete_all(self) -> int:
+        """Delete every message of the inbox (every node); how many went. Raises AuthError,
+        BackendError."""
         body = json_body(await self._send("DELETE", "/messages"))
         return int(body.get("n", 0)) if isinstance(body, dict) else 0
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from console.adapters.base import json_body, request
 from console.adapters.errors import BackendError
-from console.models import ModuleInfo, ModuleSnapshot
+from console.adapters.watch import Change, EventSource, Resync, Upsert, no_events, resyncing
+from console.models import AgentEvent, ModuleInfo, ModuleSnapshot
 
 
 class ShmoozeModules:
@@ -17,6 +19,28 @@ class ShmoozeModules:
     def __init__(self, http: httpx.AsyncClient, service: str) -> None:
         self._http = http
         self.service = service
+        self.events: EventSource = no_events
+        """The agent's events (set by ``AgentClient``), for ``watch``."""
+
+    def watch(self) -> AsyncIterator[Change[ModuleSnapshot | ModuleInfo]]:
+        """The service as it changes, for ever: a Resync holding one snapshot after every
+        (re)connection and after every add, remove, move or end; Upsert of a module whose
+        parameters changed; Offline when the stream drops. Snapshot errors raise
+        BackendError (NotFound: the agent serves no such service)."""
+
+        async def listing() -> list[ModuleSnapshot | ModuleInfo]:
+            return [await self.snapshot()]
+
+        def change(event: AgentEvent) -> Change[ModuleSnapshot | ModuleInfo] | None:
+            if event.data.get("service") != self.service:
+                return None
+            if event.topic == "modules":
+                return Resync([ModuleSnapshot.from_wire(event.data)])
+            if event.topic == "module":
+                return Upsert(ModuleInfo.from_wire(event.data))
+            return None
+
+        return resyncing(self.events(("module", "modules")), listing, change)
 
     async def batch(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Several commands in one request; their answer packets, in order."""
@@ -65,9 +89,13 @@ class ShmoozeModules:
         )
 
     async def add(self, type_name: str, args: dict[str, Any] | None = None) -> str:
+        """Add a module of ``type_name`` with ``args``; its uid. Raises BackendError with the
+        service's words (unknown type, bad args)."""
         return await self._start("add", type_name, args)
 
     async def set_background(self, type_name: str, args: dict[str, Any] | None = None) -> str:
+        """Make a module of ``type_name`` the background (the old one is stopped); its uid.
+        Raises BackendError."""
         return await self._start("set_bg", type_name, args)
 
     async def _start(self, cmd: str, type_name: str, args: dict[str, Any] | None) -> str:
@@ -75,12 +103,16 @@ class ShmoozeModules:
         return str(_field(result, "uid"))
 
     async def remove(self, *uids: str) -> None:
+        """Remove (and stop) the modules ``uids``. Raises BackendError."""
         await self.command("rm", {"uids": list(uids)})
 
     async def move_to_front(self, *uids: str) -> None:
+        """Put ``uids`` first, in that order (the rest keep theirs). Raises BackendError."""
         await self.command("mv", {"uids": list(uids)})
 
     async def tell(self, uid: str, cmd: str, args: dict[str, Any] | None = None) -> Any:
+        """Send module ``uid`` the command ``cmd`` with ``args``; its answer. Raises
+        BackendError with the module's error."""
         return await self.command("tell_module", {"uid": uid, "cmd": cmd, "args": args or {}})
 
     async def available(self) -> tuple[list[str], list[str]]:

@@ -7,7 +7,6 @@ cannot resume exactly after a drop.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -18,15 +17,29 @@ import httpx
 from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
 from console.adapters.errors import BackendError, NotFound, Unavailable
-from console.models import LogBatch, LogEvent, LogGap, LogPartial, ProcessStatus, Stream
+from console.adapters.watch import (
+    Backoff,
+    Change,
+    EventSource,
+    Removed,
+    Upsert,
+    no_events,
+    resyncing,
+)
+from console.models import (
+    AgentEvent,
+    LogBatch,
+    LogEvent,
+    LogGap,
+    LogPartial,
+    ProcessStatus,
+    Stream,
+)
 
 CONTROL_FEATURE = "processes.control"
 BULK_FEATURE = "processes.bulk"
 JSON_LOGS_FEATURE = "processes.json-logs"
 PARTIAL_LINES_FEATURE = "processes.partial-lines"
-
-RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
-"""Waits between attempts to re-attach a dropped tail; the last one repeats."""
 
 # Close codes our agent uses when it refuses an attach.
 CLOSE_UNKNOWN = 4404
@@ -42,18 +55,31 @@ class SmartmobProcesses:
         self._http = http
         self._endpoint = endpoint
         self.features = features
+        self.events: EventSource = no_events
+        """The agent's events (set by ``AgentClient``), for ``watch``."""
 
     @property
     def controllable(self) -> bool:
+        """True when the agent has our restart/stop/start routes."""
         return CONTROL_FEATURE in self.features
 
     async def list(self) -> list[ProcessStatus]:
+        """Every process's status. Raises Unavailable when the agent cannot be reached,
+        BackendError for an answer that is not a listing."""
         body = json_body(await request(self._http, "GET", "/list-processes"))
         if not isinstance(body, dict) or not isinstance(body.get("processes"), list):
             raise BackendError(f"unexpected process listing: {str(body)[:80]}")
         return [ProcessStatus.from_wire(p) for p in body["processes"]]
 
+    def watch(self) -> AsyncIterator[Change[ProcessStatus]]:
+        """The processes as they change, for ever: a Resync of the listing after every
+        (re)connection, Upsert of a new status, Removed(slug) of a deleted process, Offline
+        when the stream drops. Listing errors raise BackendError; an agent without an events
+        stream gives one Resync with ``live`` False and ends."""
+        return resyncing(self.events(("process",)), self.list, _process_change)
+
     async def get(self, slug: str) -> ProcessStatus:
+        """One process's status. Raises NotFound for an unknown slug, BackendError otherwise."""
         return await self._status("GET", f"/process-status/{_q(slug)}")
 
     async def create(
@@ -64,6 +90,8 @@ class SmartmobProcesses:
         source_url: str,
         env: dict[str, str] | None = None,
     ) -> ProcessStatus:
+        """Create (and start) a process of ``process_type`` from the Procfile at ``source_url``;
+        its first status. Raises BackendError with the agent's reason (slug taken, bad source)."""
         document = {
             "app": app,
             "node": node,
@@ -74,15 +102,23 @@ class SmartmobProcesses:
         return await self._status("POST", "/create-process", json=document)
 
     async def delete(self, slug: str) -> None:
+        """Stop a process and forget it. Raises NotFound for an unknown slug, BackendError
+        otherwise."""
         await request(self._http, "POST", f"/delete-process/{_q(slug)}", json={})
 
     async def restart(self, slug: str) -> ProcessStatus:
+        """Restart a process; its status once settled. Raises NotFound, BackendError (also without
+        control routes)."""
         return await self._control("restart", slug)
 
     async def stop(self, slug: str) -> ProcessStatus:
+        """Stop a process; its status once settled. Raises NotFound, BackendError (also without
+        control routes)."""
         return await self._control("stop", slug)
 
     async def start(self, slug: str) -> ProcessStatus:
+        """Start a stopped or fatal process; its status once settled. Raises NotFound, BackendError
+        (also without control routes)."""
         return await self._control("start", slug)
 
     async def control_many(
@@ -131,18 +167,16 @@ class SmartmobProcesses:
         sequence number it has not seen, so lines are neither lost nor repeated
         (a LogGap says so when the agent no longer holds them).
         """
-        attempt = 0
+        backoff = Backoff()
         while True:
             try:
                 async for event in self._attach_once(slug, since, partial):
-                    attempt = 0
+                    backoff.reset()
                     since = event.end
                     yield event
                 return
             except Unavailable:
-                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-                attempt += 1
-                await asyncio.sleep(delay)
+                await backoff.wait()
 
     async def _attach_once(
         self, slug: str, since: int | None, partial: bool
@@ -172,6 +206,14 @@ class SmartmobProcesses:
                     raise BackendError(ws.close_reason or "attach refused", 400) from None
                 if not isinstance(exc, ConnectionClosedOK):
                     raise Unavailable(f"log stream of {slug} dropped: {exc}") from exc
+
+
+def _process_change(event: AgentEvent) -> Change[ProcessStatus] | None:
+    if event.topic == "process":
+        return Upsert(ProcessStatus.from_wire(event.data))
+    if event.topic == "process.deleted":
+        return Removed(str(event.data.get("slug", "")))
+    return None
 
 
 def _log_event(wire: dict) -> LogEvent:

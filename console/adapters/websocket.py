@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from console.adapters.base import Endpoint
 from console.adapters.errors import AuthError, BackendError, NotFound, Unavailable
@@ -20,21 +20,24 @@ MAX_FRAME = 1 << 24
 
 
 @contextlib.asynccontextmanager
-async def connect(endpoint: Endpoint, path: str) -> AsyncIterator[ClientConnection]:
-    """A WebSocket to ``path`` on ``endpoint``; refusals and failures raise adapter errors."""
+async def connect(endpoint: Endpoint, path: str, **options: Any) -> AsyncIterator[ClientConnection]:
+    """A WebSocket to ``path`` on ``endpoint`` (``options`` go to ``websockets.connect``: pings);
+    raises AuthError when refused for credentials, BackendError for other refusals,
+    Unavailable when it cannot be reached."""
     import websockets
     from websockets.exceptions import InvalidStatus, WebSocketException
 
     try:
-        connection = await websockets.connect(
-            endpoint.ws_url(path),
-            additional_headers=endpoint.ws_headers(),
-            ssl=endpoint.ws_ssl(),
-            max_size=MAX_FRAME,
-            open_timeout=5,
+        settings: dict[str, Any] = {
+            "additional_headers": endpoint.ws_headers(),
+            "ssl": endpoint.ws_ssl(),
+            "max_size": MAX_FRAME,
+            "open_timeout": 5,
             # A reader that stops mid-stream should not wait long for the server's goodbye.
-            close_timeout=1,
-        )
+            "close_timeout": 1,
+            **options,
+        }
+        connection = await websockets.connect(endpoint.ws_url(path), **settings)
     except InvalidStatus as exc:
         status = exc.response.status_code
         error = AuthError if status in (401, 403) else NotFound if status == 404 else BackendError

@@ -11,28 +11,30 @@ from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
+from textual.widgets import ContentSwitcher, Footer, Tab, Tabs
 
 from console.models import AgentInfo, ConnectionState
-from console.tui.hosts_pane import HostsPane
-from console.tui.inbox_pane import InboxPane
-from console.tui.messages import BackendFailed
-from console.tui.modules_pane import ModulesPane
-from console.tui.pane import HelpSection, Pane, key_rows
-from console.tui.processes_pane import ProcessesPane
-from console.tui.scripts_pane import WIDE, ScriptsPane
+from console.tui.hosts.pane import HostsPane
+from console.tui.inbox.pane import InboxPane
+from console.tui.kit.connection_indicator import ConnectionIndicator
+from console.tui.kit.keys import KeyKeeper
+from console.tui.kit.messages import BackendFailed
+from console.tui.kit.pane import HelpSection, Pane, key_rows
+from console.tui.kit.resource_pane import LinkChanged
+from console.tui.modules.pane import ModulesPane
+from console.tui.processes.pane import ProcessesPane
+from console.tui.scripts.pane import WIDE, ScriptsPane
 from console.tui.themes import DEFAULT_THEME, load_themes
-from console.tui.widgets.connection_indicator import ConnectionIndicator
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.connect import AgentConnector
     from console.adapters.ssh import SshHosts
-    from console.tui.hosts_pane import HostsConfig
+    from console.tui.hosts.pane import HostsConfig
 
 PANES: dict[str, str] = {
     "scripts": "Scripts",
@@ -43,24 +45,8 @@ PANES: dict[str, str] = {
 }
 """Pane id → title, in tab order; pane N is on key N."""
 
-_COMING_SOON: dict[str, str] = {}
 
-
-class ComingSoon(Static):
-    """Stands in for a pane that is not built yet."""
-
-    DEFAULT_CSS = """
-    ComingSoon {
-        width: 1fr;
-        height: 1fr;
-        content-align: center middle;
-        text-align: center;
-        color: $text-muted;
-    }
-    """
-
-
-class OpsConsoleApp(App[None]):
+class OpsConsoleApp(KeyKeeper):
     """The operator console, driving one agent through the connector it is given."""
 
     TITLE = "opsconsole"
@@ -71,10 +57,22 @@ class OpsConsoleApp(App[None]):
     #top-bar { height: 2; background: $panel; }
     #top-bar Tabs { width: 1fr; height: 2; background: $panel; }
     #top-bar ConnectionIndicator { background: $panel; }
+    /* The agent is gone: the whole header says so, in red, from any pane. */
+    #top-bar.-offline, #top-bar.-offline Tabs, #top-bar.-offline ConnectionIndicator {
+        background: $error 35%;
+    }
     /* At 80 columns the inbox count in its tab takes columns from the indicator. */
     #top-bar ConnectionIndicator.-inbox-count { max-width: 21; }
     #top-bar ConnectionIndicator.-inbox-count.-wide { max-width: 50%; }
     #panes { height: 1fr; }
+    /* The one-line header above a log (a process's, the hosts' output). */
+    .header-line {
+        height: 1;
+        padding: 0 1;
+        background: $boost;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -138,8 +136,6 @@ class OpsConsoleApp(App[None]):
             yield ScriptsPane(id="scripts")
             yield ProcessesPane(id="processes")
             yield ModulesPane(id="modules")
-            for pane, blurb in _COMING_SOON.items():
-                yield ComingSoon(f"{PANES[pane]}\n\n{blurb}\n\ncoming soon", id=pane)
             yield InboxPane(id="inbox")
             yield HostsPane(self.hosts, self.ssh, id="hosts")
         yield Footer()
@@ -208,6 +204,8 @@ class OpsConsoleApp(App[None]):
         # The tab says how many messages wait for an ack, so they are seen from any pane.
         number = list(PANES).index("inbox") + 1
         count = f" [bold $text-warning]({event.count})[/]" if event.count else ""
+        if not self.query("#tab-inbox"):
+            return  # the console is closing: its tabs are gone
         self.query_one("#tab-inbox", Tab).label = f"{number} {PANES['inbox']}{count}"
         self.query_one(ConnectionIndicator).set_class(bool(count), "-inbox-count")
 
@@ -256,6 +254,16 @@ class OpsConsoleApp(App[None]):
         indicator = self.query_one(ConnectionIndicator)
         indicator.state = state
         indicator.error = error
+        self.query_one("#top-bar").set_class(state is ConnectionState.OFFLINE, "-offline")
+
+    def on_link_changed(self, message: LinkChanged) -> None:
+        # A pane's feed is the agent's heartbeat: its drop turns the header red at once.
+        if self.client is None:
+            return
+        if not message.alive and self.connection_state is ConnectionState.CONNECTED:
+            self._set_state(ConnectionState.OFFLINE, message.reason or "the agent went away")
+        elif message.alive and self.connection_state is ConnectionState.OFFLINE:
+            self._set_state(ConnectionState.CONNECTED)
 
     def on_backend_failed(self, message: BackendFailed) -> None:
         from console.adapters.errors import BackendError, Unavailable
@@ -291,7 +299,7 @@ class OpsConsoleApp(App[None]):
         return self.query_one("#panes", ContentSwitcher).current or "scripts"
 
     def action_help(self) -> None:
-        from console.tui.widgets.help_screen import HelpScreen
+        from console.tui.kit.help_screen import HelpScreen
 
         sections: list[HelpSection] = []
         shown = self.panes.get(self.current_pane)

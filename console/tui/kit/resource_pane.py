@@ -1,0 +1,381 @@
+"""The pane every resource lives in: a ResourceTable, the shared keys, a live feed, a detail.
+
+A subclass says what is particular to its resource: its table (``resource_table``),
+its feed (``watch``), what ``enter`` opens (``open``) and what ``ctrl+d`` deletes
+(``delete``). Written here once: the keys ``/`` ``escape`` ``R`` ``ctrl+d``, the
+palette entries and ``?`` rows made from the bindings, the events-feed worker,
+the lazily built detail, the "not connected" notice, and confirm-call-report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from functools import partial
+from inspect import isawaitable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import DataTable
+
+from console.tui.kit.keys import focus_now
+from console.tui.kit.messages import BackendFailed
+from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
+from console.tui.kit.resource_table import ResourceTable
+
+if TYPE_CHECKING:
+    from console.adapters.agent import AgentClient
+    from console.adapters.watch import Change
+    from console.models import AgentInfo
+
+Item = TypeVar("Item")
+Detail = TypeVar("Detail", bound=Widget)
+
+TALL = 32
+"""From this many rows, the table stays in view above an open detail."""
+
+
+class LinkChanged(Message):
+    """A pane's feed dropped (``alive`` False) or came back: the app's header says so."""
+
+    def __init__(self, alive: bool, reason: str = "") -> None:
+        super().__init__()
+        self.alive = alive
+        self.reason = reason
+
+
+class ResourcePane(Vertical, Generic[Item]):
+    """A live table of one kind of resource, with the keys and habits every pane shares."""
+
+    TABLE: ClassVar[type[ResourceTable[Any]]] = ResourceTable
+    """The resource's table class: the pane starts with one of these."""
+    TITLE: ClassVar[str] = "Resources"
+    """The pane's name, as in its palette entries ("Processes: filter")."""
+    ON_SELECTED: ClassVar[frozenset[str]] = frozenset()
+    """Actions on the selected resource: their palette entries name it."""
+
+    DEFAULT_CSS = """
+    ResourcePane {
+        & > ResourceTable { height: 1fr; }
+        & > .resource-detail { display: none; }
+        &.-detail-open {
+            & > ResourceTable { display: none; }
+            & > .resource-detail { display: block; }
+        }
+        &.-detail-open.-tall {
+            & > ResourceTable { display: block; height: auto; max-height: 40%; }
+            & > ResourceTable > DataTable { height: auto; max-height: 12; }
+            & > .resource-detail { border-top: solid $panel-lighten-2; }
+        }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Not in the footer: the filter line above the table says "/ filter" already.
+        hidden("slash", "filter", "Filter", "filter", "/"),
+        hidden("R,ctrl+l", "reload", "Reload", "list everything again", "R / ^l"),
+        Binding("escape", "back", "Back", show=False, tooltip="close, or clear the filter"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.client: AgentClient | None = None
+        self.info: AgentInfo | None = None
+        self.live = False
+        """True while the table follows the agent's events."""
+        self._detail: Widget | None = None
+
+    # -- what a resource declares ----------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield self.TABLE()
+
+    @property
+    def resource_table(self) -> ResourceTable[Item]:
+        return self.query_one(self.TABLE)
+
+    def watch_feed(
+        self, client: AgentClient, table: ResourceTable[Any]
+    ) -> AsyncIterator[Change[Any]]:
+        """The adapter's typed stream of the resources ``table`` shows."""
+        raise NotImplementedError
+
+    async def open(self, key: str) -> None:
+        """What enter on a row does (default: nothing)."""
+
+    def resynced(self) -> None:
+        """Everything was listed again (hook)."""
+
+    def changed(self, key: str | None) -> None:
+        """A resource changed (None: many): the keys in the footer may change with it."""
+        self.refresh_bindings()
+
+    # -- the pane protocol ---------------------------------------------------------------
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.resource_table.table
+
+    @property
+    def selected(self) -> Item | None:
+        return self.resource_table.selected
+
+    def on_mount(self) -> None:
+        self.resource_table.set_note("connecting…")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height >= TALL, "-tall")
+
+    def set_client(self, client: AgentClient | None, info: AgentInfo | None) -> None:
+        """The app's agent changed (connected, or gone when None): follow its resources."""
+        self.client, self.info, self.live = client, info, False
+        self.workers.cancel_group(self, "feed")
+        for table in self.feed_tables():
+            table.set_note("offline" if client is None else "loading…")
+            table.set_stale(client is None)
+            if client is not None:
+                self.follow(client, table)
+
+    def feed_tables(self) -> list[ResourceTable[Any]]:
+        """The tables that each follow a feed (one, but for Modules: the queue and the pool)."""
+        return [self.resource_table]
+
+    def focus_default(self) -> None:
+        """The open detail when there is one, else the table."""
+        detail = self._detail
+        if self.detail_open and detail is not None:
+            self.focus_detail(detail)
+        else:
+            focus_now(self.table)
+
+    def focus_detail(self, detail: Widget) -> None:
+        focus_now(detail)
+
+    def commands(self) -> Iterator[Command]:
+        """Palette entries: one per binding with a tooltip, then the pane's own."""
+        seen: set[str] = set()
+        for bound in self._bindings_in_order():
+            if isinstance(bound, Binding):
+                if not bound.tooltip or bound.action in seen or bound.action == "back":
+                    continue
+                seen.add(bound.action)
+                if self.check_action(*_action(bound.action)) is False:
+                    continue
+                key = bound.key_display or self.app.get_key_display(bound)
+                title = f"{self.TITLE}: {bound.description.lower()}"
+                if _action(bound.action)[0] in self.ON_SELECTED:
+                    if self.selected is None:
+                        continue
+                    title += f" {self.describe(self.selected)}"
+                title = self.command_title(_action(bound.action)[0], title)
+                yield (title, f"{bound.tooltip} ({key})", partial(self.run_action, bound.action))
+        yield from self.more_commands()
+
+    def command_title(self, action: str, title: str) -> str:
+        """The palette title of a binding's action (default: made from its description)."""
+        return title
+
+    def describe(self, item: Item) -> str:
+        """A resource in a few words, for palette entries (default: its key)."""
+        return self.resource_table.key_of(item)
+
+    def more_commands(self) -> Iterator[Command]:
+        """Palette entries beyond the bindings (one per resource to open, say)."""
+        yield from ()
+
+    def help_sections(self) -> list[HelpSection]:
+        """The keys for ``?``: the pane's, then the table's own."""
+        rows = key_rows(self.app, self._bindings_in_order())
+        table_rows = [
+            ("enter", "open the selected row"),
+            ("j / k  g / G", "down, up, first, last (or the arrows, home, end)"),
+            ("esc", "in the filter: clear it, back to the rows"),
+        ]
+        return [(f"{self.TITLE} table", [*rows, *table_rows])]
+
+    def _bindings_in_order(self) -> list[BindingType]:
+        found: list[BindingType] = []
+        for cls in reversed(type(self).__mro__):
+            found.extend(getattr(cls, "BINDINGS", []) if "BINDINGS" in cls.__dict__ else [])
+        return found
+
+    # -- the feed ----------------------------------------------------------------------------
+
+    @work(group="feed", exit_on_error=False)
+    async def follow(self, client: AgentClient, table: ResourceTable[Any]) -> None:
+        """Apply the changes of a table's feed to it, for as long as the client is ours."""
+        from console.adapters.errors import AuthError, BackendError
+        from console.adapters.watch import Offline, Removed, Resync, Upsert
+
+        try:
+            async for change in self.watch_feed(client, table):
+                if client is not self.client:
+                    return
+                if isinstance(change, Resync):
+                    self.live = change.live
+                    self.resync(change.items, table)
+                    table.set_note("" if change.live else "not live: R lists again")
+                    table.set_stale(False)
+                    self.post_message(LinkChanged(True))
+                    self.resynced()
+                    self.changed(None)
+                elif isinstance(change, Upsert):
+                    self.apply(change.item, table)
+                elif isinstance(change, Removed):
+                    self.forget(change.key, table)
+                elif isinstance(change, Offline):
+                    table.set_note("offline: reconnecting…")
+                    table.set_stale(True)
+                    self.post_message(LinkChanged(False, change.reason))
+        except AuthError as exc:
+            self.live = False
+            table.set_note("no access: R retries")
+            self.post_message(BackendFailed(exc, self.TITLE))
+        except BackendError as exc:
+            self.live = False
+            table.set_note("not live: R lists again")
+            self.post_message(BackendFailed(exc, f"{self.TITLE}: listing"))
+
+    def resync(self, items: Sequence[Any], table: ResourceTable[Any]) -> None:
+        """Show everything anew, as the feed listed it."""
+        table.show(items)
+
+    def apply(self, item: Any, table: ResourceTable[Any] | None = None) -> None:
+        """Show one resource's new state (in ``table``; default: the pane's)."""
+        table = table or self.resource_table
+        table.upsert(item)
+        self.changed(table.key_of(item))
+
+    def forget(self, key: str | None, table: ResourceTable[Any] | None = None) -> None:
+        """A resource went (None: all of them)."""
+        table = table or self.resource_table
+        if key is None:
+            table.show([])
+        else:
+            table.remove(key)
+        self.changed(key)
+
+    # -- the detail ----------------------------------------------------------------------
+
+    @property
+    def detail_open(self) -> bool:
+        return self.has_class("-detail-open")
+
+    async def ensure_detail(self, make: Callable[[], Detail]) -> Detail:
+        """The detail widget, made and mounted on first use (startup stays cheap)."""
+        if self._detail is None:
+            self._detail = make()
+            self._detail.add_class("resource-detail")
+            await self.mount(self._detail)
+        return self._detail  # type: ignore[return-value]
+
+    def show_detail(self) -> None:
+        self.add_class("-detail-open")
+        if self._detail is not None:
+            self.focus_detail(self._detail)
+        self.refresh_bindings()
+
+    def close_detail(self) -> None:
+        """Back to the table."""
+        self.remove_class("-detail-open")
+        focus_now(self.table)
+        self.refresh_bindings()
+
+    @property
+    def narrow_detail(self) -> bool:
+        """The detail hides the table (below TALL rows)."""
+        return self.detail_open and not self.has_class("-tall")
+
+    # -- the shared keys ---------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self.table:
+            event.stop()
+            self.refresh_bindings()
+
+    @on(DataTable.RowSelected)
+    async def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table is self.table and event.row_key.value is not None:
+            event.stop()
+            await self.open(str(event.row_key.value))
+
+    def action_filter(self) -> None:
+        if self.narrow_detail:
+            self.close_detail()
+        self.resource_table.focus_filter()
+
+    def action_back(self) -> None:
+        if self.detail_open:
+            self.close_detail()
+            return
+        self.resource_table.filter_input.value = ""
+        focus_now(self.table)
+
+    def action_reload(self) -> None:
+        client = self.connected()
+        if client is not None:
+            self.set_client(client, self.info)
+
+    # -- calls to the agent ---------------------------------------------------------------
+
+    def connected(self) -> AgentClient | None:
+        """The client, or None after telling the operator there is none."""
+        if self.client is None:
+            self.notify("Not connected to an agent.", severity="error")
+        return self.client
+
+    def confirm_call(
+        self,
+        question: str,
+        yes_label: str,
+        doing: str,
+        call: Callable[[], Awaitable[Any]],
+        done: Callable[[Any], object] | None = None,
+    ) -> None:
+        """Ask first; on yes, make the call (``doing`` titles the dialog and any failure)."""
+        from console.tui.kit.confirm_dialog import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call(doing, call, done)
+
+        self.app.push_screen(ConfirmDialog(question, title=doing, yes_label=yes_label), answered)
+
+    def call(self, doing: str, *call_and_done: Any) -> None:
+        """``call_now`` in a worker: the pane's keys go on while the agent answers."""
+        self.run_worker(self.call_now(doing, *call_and_done), group="calls", exit_on_error=False)
+
+    async def call_now(
+        self,
+        doing: str,
+        call: Callable[[], Awaitable[Any]],
+        done: Callable[[Any], object] | None = None,
+    ) -> bool:
+        """``call``, awaited here; False (after a notification) when it failed."""
+        from console.adapters.errors import BackendError
+
+        try:
+            answer = await call()
+        except BackendError as exc:
+            self.post_message(BackendFailed(exc, doing))
+            return False
+        result = done(answer) if done is not None else None
+        if isawaitable(result):
+            await result
+        return True
+
+
+def _action(action: str) -> tuple[str, tuple[object, ...]]:
+    """An action string's name and parameters ("control('stop')" → control, ('stop',))."""
+    import ast
+
+    name, _, rest = action.partition("(")
+    if not rest:
+        return name, ()
+    parsed = ast.literal_eval(f"({rest.rstrip(')')},)")
+    return name, tuple(parsed)

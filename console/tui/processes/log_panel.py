@@ -1,0 +1,273 @@
+"""One process's live log: a header (who, state, following, lines kept), the lines, a search bar."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
+
+from console.models import LogBatch, LogPartial, ProcessStatus
+from console.tui.kit.keys import focus_now
+from console.tui.kit.log_view import FRAME, LogView
+from console.tui.kit.messages import BackendFailed
+from console.tui.processes.table import state_style
+
+if TYPE_CHECKING:
+    from console.adapters.protocols import ProcessesBackend
+
+BACKLOG = 2000
+"""Lines of history a log opens with, before the live ones."""
+
+
+class ProcessLogPanel(Vertical):
+    """Tails one process into a LogView; escape asks the pane to go back to the table."""
+
+    DEFAULT_CSS = """
+    ProcessLogPanel {
+        height: 1fr;
+        LogView { height: 1fr; }
+        #search-bar { height: 1; background: $boost; display: none; }
+        #search-bar.-open { display: block; }
+        #search { width: 1fr; }
+        #search-count { width: auto; padding: 0 1; color: $text-muted; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", tooltip="search the lines kept; n / N move"),
+        Binding("s", "save", "Save", tooltip="save the lines kept to a file"),
+        Binding("escape", "back", "Back", tooltip="leave the search, or go back to the table"),
+    ]
+
+    status: reactive[ProcessStatus | None] = reactive(None, init=False)
+
+    class Closed(Message):
+        """The operator is done with the log (escape)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.next_seq: int | None = None
+        """Where the tail got to: re-opening the same process resumes there."""
+        self._tail_worker: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="log-header", classes="header-line")
+        yield LogView(id="log-lines")
+        with Horizontal(id="search-bar"):
+            yield Input(
+                placeholder="search: enter finds the latest match", id="search", compact=True
+            )
+            yield Static(id="search-count")
+
+    def on_mount(self) -> None:
+        view = self.view
+        for attribute in ("follow", "wrap", "kept", "held"):
+            self.watch(view, attribute, self._update_header, init=False)
+        self._update_header()
+
+    @property
+    def view(self) -> LogView:
+        return self.query_one(LogView)
+
+    @property
+    def search_input(self) -> Input:
+        return self.query_one("#search", Input)
+
+    @property
+    def slug(self) -> str | None:
+        return self.status.slug if self.status is not None else None
+
+    @property
+    def tailing(self) -> bool:
+        """True while lines of the process are coming in (or about to)."""
+        worker = self._tail_worker
+        return (
+            worker is not None
+            and worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            and not worker.is_cancelled
+        )
+
+    # -- tailing -----------------------------------------------------------------
+
+    def attach(self, backend: ProcessesBackend, status: ProcessStatus) -> None:
+        """Show ``status``'s process: resume where we left it, or start over for another one."""
+        resume = status.slug == self.slug and self.next_seq is not None
+        if not resume:
+            self.view.clear()
+            self.view.search = ""
+            self.search_input.value = ""
+            self.next_seq = None
+        self.status = status
+        self.view.follow = True
+        self._tail_worker = self._tail(backend, status.slug)
+        self._update_header()
+
+    def detach(self, why: str | None = None) -> None:
+        """Stop tailing (the lines stay); ``why`` is noted in the log when given."""
+        self.workers.cancel_group(self, "tail")
+        if why:
+            self.view.note(why)
+        self._update_header()
+
+    @work(group="tail", exclusive=True, exit_on_error=False)
+    async def _tail(self, backend: ProcessesBackend, slug: str) -> None:
+        from console.adapters.errors import BackendError
+
+        view = self.view
+        try:
+            # The table's status may be old news: its next_seq moves only with its state.
+            fresh = await backend.get(slug)
+            self.status = fresh
+            self.next_seq = self._start_at(fresh.next_seq)
+            breather = time.monotonic()
+            async for event in backend.tail(slug, self.next_seq, partial=True):
+                # A backlog arrives without the stream ever waiting: give the screen its turn.
+                if time.monotonic() - breather > FRAME / 2:
+                    await asyncio.sleep(0)
+                    breather = time.monotonic()
+                if isinstance(event, LogBatch):
+                    view.add_lines(event.stream, event.lines)
+                elif isinstance(event, LogPartial):
+                    view.set_partial(event.stream, event.text)
+                else:
+                    view.add_gap(event.count)
+                self.next_seq = event.end
+        except BackendError as exc:
+            view.note(f"log stream failed: {exc.message}")
+            self.post_message(BackendFailed(exc, f"Log of {slug}"))
+        else:
+            view.note(f"{slug} was deleted: no more lines")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._tail_worker:
+            self._update_header()
+
+    def _start_at(self, newest: int) -> int:
+        """Where to read from: the recent history, or where we left off if that is recent."""
+        recent = max(0, newest - BACKLOG)
+        left = self.next_seq
+        if left is None:
+            return recent
+        if left > newest:
+            self.view.note("the process was created again: its log starts over")
+            return recent
+        if left < recent:
+            # Not the whole backlog: a resume shows what a first look would, and says so.
+            self.view.note(f"… {recent - left:,} lines skipped while the log was closed …")
+            return recent
+        return left
+
+    # -- header ---------------------------------------------------------------------
+
+    def watch_status(self) -> None:
+        self._update_header()
+
+    def _update_header(self, *_: object) -> None:
+        if not self.is_mounted:
+            return
+        view = self.view
+        status = self.status
+        muted = "$foreground-muted"
+        parts: list[Content] = []
+        if status is not None:
+            parts.append(Content.styled(status.slug, "bold"))
+            parts.append(Content.styled(status.state.value, state_style(status.state)))
+        if not self.tailing:
+            parts.append(Content.styled("not attached", "$text-warning"))
+        elif view.follow:
+            parts.append(Content.styled("following", "$text-success"))
+        else:
+            held = f" · {view.held:,} new" if view.held else ""
+            parts.append(Content.styled(f"paused{held} · G follows", "$text-warning"))
+        parts.append(Content.styled(f"{view.kept:,} lines", muted))
+        if view.wrap:
+            parts.append(Content.styled("wrap", muted))
+        self.query_one("#log-header", Static).update(Content("  ").join(parts))
+
+    # -- search -------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        self.query_one("#search-bar").add_class("-open")
+        focus_now(self.search_input)
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.view.search = event.value
+        self._count_matches()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        view = self.view
+        focus_now(view)
+        if not event.value:
+            self.query_one("#search-bar").remove_class("-open")
+            return
+        view.flush()
+        if not view.find(forward=False):
+            self.notify(f"no match for {event.value!r}", severity="warning", timeout=2)
+        self._count_matches()
+
+    def _count_matches(self) -> None:
+        view = self.view
+        count = view.count_matches()
+        text = "" if not view.search else f"{count:,} line{'s' * (count != 1)}"
+        self.query_one("#search-count", Static).update(text)
+
+    def action_back(self) -> None:
+        if self.search_input.has_focus:
+            if not self.search_input.value:
+                self.query_one("#search-bar").remove_class("-open")
+            focus_now(self.view)
+            return
+        self.post_message(self.Closed())
+
+    # -- saving ---------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        from console.tui.kit.prompt_dialog import PromptDialog
+
+        slug = self.slug or "log"
+        default = f"./{slug}-{datetime.now():%Y%m%d-%H%M%S}.log"
+        kept = self.view.kept
+        prompt = f"Save the {kept:,} lines kept to:"
+
+        def answered(path: str | None) -> None:
+            if path:
+                self._save(Path(path).expanduser())
+
+        self.app.push_screen(PromptDialog(prompt, default, title=f"Save log of {slug}"), answered)
+
+    @work(group="save", exit_on_error=False)
+    async def _save(self, path: Path) -> None:
+        view = self.view
+        view.flush()
+        lines = view.text_lines
+        try:
+            where = await asyncio.to_thread(_write_new, path, lines)
+        except OSError as exc:
+            reason = "it exists already" if isinstance(exc, FileExistsError) else exc.strerror
+            self.notify(f"{path}: {reason or exc}", title="Log not saved", severity="error")
+            return
+        self.notify(f"{len(lines):,} lines in {where}", title="Log saved")
+
+
+def _write_new(path: Path, lines: list[str]) -> Path:
+    """Write the lines to a new file; where it is, in full."""
+    # "x": never overwrite a file the operator may want; they can pick another name.
+    with path.open("x", encoding="utf-8") as out:
+        out.writelines(f"{line}\n" for line in lines)
+    return path.resolve()
