@@ -45,7 +45,11 @@ def connection_flags() -> Parser:
     group = flags.add_argument_group("agent connection")
     group.add_argument("--config", type=Path, help="TOML config file")
     group.add_argument("--agent", metavar="URL", help="an agent's URL (default: spawn a local one)")
-    group.add_argument("--context", help="a context named in the config file")
+    group.add_argument(
+        "--context",
+        help="a context named in the config file; 'all' or a comma list for ps, logs, "
+        "restart/stop/start, scripts run and inbox list",
+    )
     group.add_argument("--user", help=f"HTTP Basic user; the password comes from ${PASSWORD_ENV}")
     group.add_argument(
         "--token-file",
@@ -99,7 +103,7 @@ def build_parser() -> Parser:
     add_pane_commands(commands, common)
 
     bench = commands.add_parser("bench", help="measure this machine (figures beside a baseline)")
-    bench.add_argument("name", choices=["startup", "logs", "inbox", "supervise"])
+    bench.add_argument("name", choices=["startup", "logs", "inbox", "supervise", "fleet"])
     bench.add_argument("--rounds", type=int, default=5, help="measurements of each side")
     describe_subcommands(parser)
     return parser
@@ -127,6 +131,9 @@ def add_pane_commands(commands: Any, common: Parser) -> None:
         which = control.add_mutually_exclusive_group(required=True)
         which.add_argument("slug", nargs="?", help="the process")
         which.add_argument("--app", help=f"{verb} every process of this app in one call")
+        which.add_argument(
+            "--type", help=f"{verb} every process of this Procfile type (web, worker...)"
+        )
         which.add_argument("--all", action="store_true", help=f"{verb} every process")
     logs = command("logs", "print a process's output (-f: and follow it)")
     logs.add_argument("slug")
@@ -387,8 +394,11 @@ def run_client(
 ) -> int:
     skip_unused_imports()
     from console.adapters.errors import BackendError
+    from console.cli_fleet import fleet_contexts, run_fleet
 
     args.json = getattr(args, "json", False)  # the flag is accepted at any level, so unset
+    if (contexts := fleet_contexts(args)) is not None:
+        return run_fleet(args, contexts)
 
     async def go() -> int:
         connector = connector_for(args)

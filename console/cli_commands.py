@@ -18,7 +18,7 @@ from typing import Any
 from console.adapters.agent import AgentClient
 from console.cli_output import payload_text
 from console.config import ConfigError
-from console.models import LogGap, ModuleSnapshot, Stream
+from console.models import LogGap, Message, ModuleSnapshot, ProcessStatus, Stream
 from console.output.ansi import strip_sgr
 
 
@@ -38,42 +38,68 @@ def _json_arg(text: str | None, what: str) -> dict[str, Any]:
     return value
 
 
+PS_HEADER = f"{'SLUG':<24} {'STATE':<20} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8}  LAST EXIT"
+
+
+def ps_line(p: ProcessStatus, now: float) -> str:
+    """One process as a line under PS_HEADER; ``now`` in epoch seconds, for its uptime."""
+    running = p.state == "running" and p.started_at
+    uptime = f"{now - p.started_at:.0f}s" if running and p.started_at else "-"
+    last_exit = "-" if p.last_exit is None else str(p.last_exit)
+    return (
+        f"{p.slug:<24} {p.state.value:<20} {p.pid or '-':>7} {uptime:>8} "
+        f"{p.restarts:>8}  {last_exit}"
+    )
+
+
 async def ps(client: AgentClient, args: argparse.Namespace) -> int:
     processes = await client.processes.list()
     if args.json:
         _print_json({"processes": [p.to_wire() for p in processes]})
         return 0
     now = time.time()
-    print(f"{'SLUG':<24} {'STATE':<20} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8}  LAST EXIT")
+    print(PS_HEADER)
     for p in processes:
-        running = p.state == "running" and p.started_at
-        uptime = f"{now - p.started_at:.0f}s" if running and p.started_at else "-"
-        last_exit = "-" if p.last_exit is None else str(p.last_exit)
-        print(
-            f"{p.slug:<24} {p.state.value:<20} {p.pid or '-':>7} {uptime:>8} "
-            f"{p.restarts:>8}  {last_exit}"
-        )
+        print(ps_line(p, now))
     return 0
 
 
+async def control_selected(client: AgentClient, args: argparse.Namespace) -> list[ProcessStatus]:
+    """restart/stop/start (``args.command``) of the processes ``args`` selects, on one agent:
+    one SLUG, ``--type`` (those of a Procfile type, as listed now), ``--app``, ``--all``."""
+    processes = client.processes
+    if args.slug is not None:
+        return [await getattr(processes, args.command)(args.slug)]
+    if getattr(args, "type", None) is not None:
+        from console.adapters.fleet_actions import processes_of_type
+
+        slugs = await processes_of_type(client, args.type)
+        if not slugs:
+            return []
+        return await processes.control_many(args.command, slugs=slugs)
+    return await processes.control_many(args.command, app=args.app)
+
+
 async def control(client: AgentClient, args: argparse.Namespace) -> int:
-    """restart/stop/start of one SLUG, or of ``--app`` / ``--all`` in one call."""
-    if args.slug is None:
-        statuses = await client.processes.control_many(args.command, app=args.app)
-        if args.json:
-            _print_json({"processes": [status.to_wire() for status in statuses]})
+    """restart/stop/start of one SLUG, or of ``--type`` / ``--app`` / ``--all`` in one call."""
+    statuses = await control_selected(client, args)
+    if args.json:
+        wires = [status.to_wire() for status in statuses]
+        _print_json(wires[0] if args.slug is not None else {"processes": wires})
     else:
-        statuses = [await getattr(client.processes, args.command)(args.slug)]
-        if args.json:
-            _print_json(statuses[0].to_wire())
-    if not args.json:
         for status in statuses:
             print(f"{status.slug}: {args.command} asked; now {status.state.value}")
     return 0
 
 
-async def logs(client: AgentClient, args: argparse.Namespace) -> int:
-    """Print the held lines (from ``--since``, or the last ``--lines``), following with -f."""
+async def logs(client: AgentClient, args: argparse.Namespace, context: str | None = None) -> int:
+    """Print the held lines (from ``--since``, or the last ``--lines``), following with -f.
+
+    With ``context`` (a fleet's), each text line starts with ``CONTEXT | `` and each JSON
+    line has a ``context`` key.
+    """
+    prefix = f"{context} | " if context is not None else ""
+    tagged = {"context": context} if context is not None else {}
     status = await client.processes.get(args.slug)
     since = args.since if args.since is not None else max(0, status.next_seq - args.lines)
     if not args.follow and since >= status.next_seq:
@@ -82,15 +108,15 @@ async def logs(client: AgentClient, args: argparse.Namespace) -> int:
     async with tail as events:
         async for event in events:
             if isinstance(event, LogGap):
-                print(f"[{event.count} lines not kept]", file=sys.stderr)
+                print(f"{prefix}[{event.count} lines not kept]", file=sys.stderr)
             elif args.json:
-                print(json.dumps(event.to_wire()), flush=True)
+                print(json.dumps({**tagged, **event.to_wire()}), flush=True)
             else:
                 out = sys.stderr if event.stream is Stream.STDERR else sys.stdout
                 lines = event.lines
                 if args.no_color or not out.isatty():
                     lines = [strip_sgr(line) for line in lines]
-                out.write("".join(f"{line}\n" for line in lines))
+                out.write("".join(f"{prefix}{line}\n" for line in lines))
                 out.flush()
             if not args.follow and event.end >= status.next_seq:
                 break
@@ -136,6 +162,18 @@ async def modules(client: AgentClient, args: argparse.Namespace) -> int:
     return 0
 
 
+def message_line(m: Message, accepted_by: bool = False) -> str:
+    """One message in a line: short id, local time, source, topic, status, (with
+    ``accepted_by``: the agent that took it, for an inbox shared by many), payload preview."""
+    when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
+    preview = payload_text(m.content)
+    agent = f"{m.accepted_by or '-':<14} " if accepted_by else ""
+    return (
+        f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
+        f"{m.status.value:<11} {agent}{preview}"
+    )
+
+
 async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
     box = client.inbox
     match args.action:
@@ -147,13 +185,7 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             # Many agents sharing one inbox (Redis): a column for the agent that took each.
             fleet = any(m.accepted_by for m in messages)
             for m in messages:
-                when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
-                preview = payload_text(m.content)
-                agent = f"{m.accepted_by or '-':<14} " if fleet else ""
-                print(
-                    f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
-                    f"{m.status.value:<11} {agent}{preview}"
-                )
+                print(message_line(m, accepted_by=fleet))
         case "push":
             content: Any = args.payload
             if args.file is not None:

@@ -44,21 +44,30 @@ def print_script(script: Script, as_json: bool) -> None:
         print(f"  param {param.name}{secret}: {param.description or ''}")
 
 
-async def print_run(events: AsyncIterator[RunEvent], as_json: bool) -> int:
-    """Print the run as it happens; the exit status is the script's retcode."""
+async def print_run(
+    events: AsyncIterator[RunEvent], as_json: bool, context: str | None = None
+) -> int:
+    """Print the run as it happens; the exit status is the script's retcode.
+
+    With ``context`` (a fleet's), each text line starts with ``CONTEXT | `` and each JSON
+    line has a ``context`` key.
+    """
     retcode = 1
+    prefix = f"{context} | " if context is not None else ""
+    tagged = {"context": context} if context is not None else {}
     async for event in events:
         if as_json:
-            print(json.dumps(run_event_to_wire(event)), flush=True)
+            print(json.dumps({**tagged, **run_event_to_wire(event)}), flush=True)
         match event:
             case RunWaiting(script) if not as_json:
-                print(f"waiting: another run of {script} holds its lock", file=sys.stderr)
+                print(f"{prefix}waiting: another run of {script} holds its lock", file=sys.stderr)
             case RunOutput(stream, text) if not as_json:
-                print(text, file=sys.stderr if stream is Stream.STDERR else sys.stdout, flush=True)
+                out = sys.stderr if stream is Stream.STDERR else sys.stdout
+                print(f"{prefix}{text}", file=out, flush=True)
             case RunFinished(_, code, duration):
                 retcode = code
                 if not as_json:
-                    print(f"exit {code} after {duration:.2f}s", file=sys.stderr)
+                    print(f"{prefix}exit {code} after {duration:.2f}s", file=sys.stderr)
             case RunStarted():
                 pass
     return retcode if 0 <= retcode < 256 else 1

@@ -115,7 +115,7 @@ def test_a_module_stopped_with_sigstop_is_removed_and_everything_else_keeps_serv
         listed = client.get("/list-processes", headers=agent.headers)
         assert listed.status_code == 200
         wait_until(
-            lambda: [m["uid"] for m in pool("queue")["result"]] == [alive],
+            lambda: [m["uid"] for m in pool("pool")["result"]] == [alive],
             "the frozen module to be removed",
         )
         wait_until(lambda: not Path(f"/proc/{pid}").exists() or _is_zombie(pid), "it to die")

@@ -20,4 +20,8 @@ def run_benchmark(name: str, rounds: int = 5) -> int:
         from console.bench.supervise import main as supervise
 
         return supervise(rounds=rounds)
+    if name == "fleet":
+        from console.bench.fleet import main as fleet
+
+        return fleet(rounds=rounds)
     raise ValueError(f"no benchmark {name!r}")

@@ -17,6 +17,8 @@ class ConnectionState(StrEnum):
 
     CONNECTING = "connecting"
     CONNECTED = "connected"
+    DEGRADED = "degraded"
+    """The agent answers, but part of what is shown of it is not live (fleet members)."""
     OFFLINE = "offline"
 
 

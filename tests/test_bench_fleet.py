@@ -1,0 +1,35 @@
+"""The measured side of ``bench fleet``, on two real agents: it sees the full view and says so."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from console.adapters.connect import INBOX_TOKEN_ENV
+from tests.conftest import AgentProcess
+from tests.fleet_helpers import INBOX_TOKEN, add_processes, fleet_app, start_fleet_agents
+
+
+def test_the_fleet_client_reports_its_first_full_view(
+    agent_factory: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    app = fleet_app(tmp_path / "shop")
+    agents = start_fleet_agents(agent_factory, 2, tmp_path)
+    for agent in agents:
+        add_processes(agent, app, 3, "worker")
+    result = subprocess.run(
+        [sys.executable, "-m", "console.bench.fleet_client", "6", "0.2", *(a.url for a in agents)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, INBOX_TOKEN_ENV: INBOX_TOKEN},
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert 0 < figures["view_s"] < 120
+    assert figures["view_cpu_s"] > 0 and figures["rss_mib"] >= figures["base_rss_mib"] > 0
+    assert figures["follow_cpu_s_per_s"] >= 0
