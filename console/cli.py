@@ -10,16 +10,26 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
 from console import __version__
-from console.adapters.connect import INBOX_TOKEN_ENV
-from console.config import AgentSettings, ConfigError, ConsoleConfig, data_dir, default_config_file
+from console.adapters.connect import AGENT_TOKEN_ENV, INBOX_TOKEN_ENV, PASSWORD_ENV
+from console.cli_agent import add_agent_command
+from console.config import (
+    ConfigError,
+    ConsoleConfig,
+    agent_token,
+    data_dir,
+    default_config_file,
+    is_loopback,
+    read_secret_file,
+    registered_agent_token,
+    running_agent_url,
+)
 from console.models import MessageStatus
 
 if TYPE_CHECKING:
     from console.adapters.connect import AgentConnector
-
-PASSWORD_ENV = "OPSCONSOLE_PASSWORD"
 
 
 class Parser(argparse.ArgumentParser):
@@ -41,6 +51,11 @@ def connection_flags() -> Parser:
         "restart/stop/start, scripts run and inbox list",
     )
     group.add_argument("--user", help=f"HTTP Basic user; the password comes from ${PASSWORD_ENV}")
+    group.add_argument(
+        "--token-file",
+        type=Path,
+        help=f"file holding the agent token (or ${AGENT_TOKEN_ENV}; a local agent's is found)",
+    )
     group.add_argument("--insecure", action="store_true", help="do not verify the agent's TLS")
     group.add_argument("--json", action="store_true", help="print JSON instead of text")
     return flags
@@ -60,20 +75,7 @@ def build_parser() -> Parser:
     demo = commands.add_parser("demo", help="the console on a local agent serving the bundled demo")
     demo.add_argument("--theme", default=argparse.SUPPRESS, help="colour theme")
 
-    agent = commands.add_parser("agent", help="run the headless agent until SIGINT/SIGTERM")
-    agent.add_argument("--config", type=Path, help="TOML config file; its [agent] table")
-    agent.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    agent.add_argument("--port", type=int, help="port to listen on; 0 picks a free one (8470)")
-    agent.add_argument("--data-dir", type=Path, help="where the agent keeps its state")
-    agent.add_argument("--scripts", type=Path, help="directory of the script catalog")
-    agent.add_argument("--htpasswd", type=Path, help="htpasswd file: require HTTP Basic auth")
-    agent.add_argument(
-        "--inbox-token", dest="inbox_tokens", action="append", help="inbox token (repeatable)"
-    )
-    agent.add_argument("--node-id", help="the operator's inbox node (default: the host name)")
-    agent.add_argument("--tls-cert", type=Path, help="TLS certificate (PEM)")
-    agent.add_argument("--tls-key", type=Path, help="TLS private key (PEM)")
-    agent.add_argument("--demo", action="store_true", default=None, help="serve the bundled demo")
+    add_agent_command(commands)
 
     scripts = commands.add_parser(
         "scripts", help="the script catalog: list, show, run, history", parents=[common]
@@ -189,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         match args.command:
             case "agent":
+                from console.cli_agent import run_agent
+
                 return run_agent(args)
             case "demo":
                 return run_console(args, demo=True)
@@ -245,33 +249,6 @@ def run_ssh(args: argparse.Namespace) -> int:
         return 1
 
 
-def run_agent(args: argparse.Namespace) -> int:
-    config = ConsoleConfig.load(args.config)
-    settings = AgentSettings.from_toml(config.agent)
-    settings.modules = {name: config.raw.get(name, {}) for name in ("queue", "pool")}
-    for name in (
-        "host",
-        "port",
-        "data_dir",
-        "scripts",
-        "htpasswd",
-        "inbox_tokens",
-        "node_id",
-        "tls_cert",
-        "tls_key",
-        "demo",
-    ):
-        settings.set(name, getattr(args, name))
-    if token := os.environ.get(INBOX_TOKEN_ENV):
-        settings.inbox_tokens = [*settings.inbox_tokens, token]
-    settings.apply_demo()
-    settings.check()
-    skip_unused_imports()  # the agent runs on asyncio alone: ~6 MiB and ~60 ms less
-    from console.agent.server import serve
-
-    return serve(settings)
-
-
 def connector_for(args: argparse.Namespace, demo: bool = False) -> AgentConnector:
     """The agent this invocation talks to: named, from a context, or spawned here."""
     from console.adapters.connect import ExistingAgent, SpawnedAgent
@@ -298,15 +275,25 @@ def connector_for(args: argparse.Namespace, demo: bool = False) -> AgentConnecto
         verify = False
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"--agent {url!r}: expected an http:// or https:// URL")
+    home = data_dir() / ("demo" if demo else "agent")
+    if not url and not demo:
+        # An agent of this user already serving this data dir (standalone, or a console's).
+        url = running_agent_url(home)
     if url and not demo:
         # Only here: httpx is slow to import, and the spawning path paints before it needs it.
         from console.adapters.base import Endpoint
 
         token = os.environ.get(INBOX_TOKEN_ENV) or (context or {}).get("inbox_token")
-        endpoint = Endpoint(url, user, os.environ.get(PASSWORD_ENV), verify, token)
+        endpoint = Endpoint(
+            url,
+            user,
+            os.environ.get(PASSWORD_ENV),
+            verify,
+            token,
+            agent_token=client_agent_token(args, context or {}, url, home),
+        )
         return ExistingAgent(endpoint)
-    home = data_dir() / ("demo" if demo else "agent")
-    home.mkdir(parents=True, exist_ok=True)
+    make_private_home(home)
     agent_args = ["--data-dir", str(home)]
     config_file = getattr(args, "config", None) or default_config_file()
     if config_file.exists():
@@ -314,6 +301,31 @@ def connector_for(args: argparse.Namespace, demo: bool = False) -> AgentConnecto
     if demo:
         agent_args.append("--demo")
     return SpawnedAgent(agent_args, log_file=home / "agent.log")
+
+
+def client_agent_token(
+    args: argparse.Namespace, context: dict[str, Any], url: str, home: Path
+) -> str | None:
+    """The agent token to send: ``--token-file``, ``$OPSCONSOLE_AGENT_TOKEN``, the context's
+    ``token_file``, or, for an agent on this machine's loopback, the local agent's own file."""
+    token_file = getattr(args, "token_file", None) or context.get("token_file")
+    if token_file:
+        path = Path(token_file).expanduser()
+        token = read_secret_file(path)
+        if token is None:
+            raise ConfigError(f"--token-file {path}: no token there")
+        return token
+    if token := os.environ.get(AGENT_TOKEN_ENV):
+        return token
+    if not is_loopback(urlsplit(url).hostname or ""):
+        return None
+    return registered_agent_token(url) or agent_token(home)
+
+
+def make_private_home(home: Path) -> None:
+    """The spawned agent's data dir, created 0700 (its token and logs live there)."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    home.chmod(0o700)
 
 
 def ssh_connector(url: str, context: dict[str, Any]) -> AgentConnector:

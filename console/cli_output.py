@@ -40,7 +40,7 @@ def print_script(script: Script, as_json: bool) -> None:
         print(f"  {script.description}")
     print(f"  method {script.http_method.upper()}, output {script.output}, lock {script.lock}")
     for param in script.params:
-        secret = " (filtered)" if param.name in script.filtered_params else ""
+        secret = " (filtered)" if script.is_filtered(param.name) else ""
         print(f"  param {param.name}{secret}: {param.description or ''}")
 
 

@@ -7,6 +7,8 @@ command-line flag; flags win), the rest is the console's (theme, hosts, contexts
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import socket
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -21,6 +23,12 @@ from console.output.budget import OutputBudget
 
 APP_NAME = "opsconsole"
 DEFAULT_PORT = 8470
+AGENT_TOKEN_FILE = "agent-token"
+"""The agent token's file in the agent's data dir: one line, mode 0600 in a 0700 dir."""
+AGENT_URL_FILE = "agent-url"
+"""A running agent's URL and pid (``URL PID``) in its data dir, so local clients find it."""
+OPEN_FAMILIES = ("processes", "modules")
+"""Route families whose old clients never authenticated (smartmob, shmooze)."""
 
 
 class ConfigError(ValueError):
@@ -55,12 +63,79 @@ def load_toml(path: Path | None) -> dict[str, Any]:
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    """True for ``localhost`` (and ``*.localhost``, which resolvers keep on this machine),
+    127.0.0.0/8 and ``::1`` (bracketed or not)."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def read_secret_file(path: Path) -> str | None:
+    """The first line of a secret's file, stripped; None when absent or empty.
+
+    Raises ConfigError when the file is readable by group or others: a secret
+    others can read is no secret (the check ssh does for private keys).
+    """
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise ConfigError(f"{path} is readable by others (mode {mode & 0o777:o}): chmod 600 it")
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return line or None
+
+
+def agent_token(agent_data_dir: Path) -> str | None:
+    """The token of the agent whose data dir this is, as a local client finds it; None if none."""
+    try:
+        return read_secret_file(agent_data_dir / AGENT_TOKEN_FILE)
+    except ConfigError:
+        return None
+
+
+def agent_registry() -> Path:
+    """Where running agents of this user say where they are (``PID.json``: url and data dir),
+    as Jupyter's runtime files do, so a client given only a URL finds that agent's token.
+    Under the user's state dir (home), never a shared /tmp another user could fill."""
+    return platformdirs.user_state_path(APP_NAME) / "agents"
+
+
+def registered_agent_token(url: str) -> str | None:
+    """The token of the running local agent announced at ``url``; None if none of ours is."""
+    registry = agent_registry()
+    try:
+        info = registry.stat()
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    for entry in sorted(registry.glob("*.json")):
+        try:
+            record = json.loads(entry.read_text())
+            os.kill(int(record["pid"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(record, dict) and str(record.get("url", "")).rstrip("/") == url.rstrip("/"):
+            return agent_token(Path(str(record.get("data_dir"))))
+    return None
+
+
+def running_agent_url(agent_data_dir: Path) -> str | None:
+    """The URL a running agent on this data dir announced, if its process is still alive."""
+    try:
+        url, _, pid = (agent_data_dir / AGENT_URL_FILE).read_text().strip().partition(" ")
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return None
+    return url or None
 
 
 @dataclass(frozen=True)
@@ -87,6 +162,21 @@ class AgentSettings:
     scripts: Path | None = None
     htpasswd: Path | None = None
     inbox_tokens: list[str] = field(default_factory=list)
+    inbox_token_file: Path | None = None
+    """A file holding one more inbox token (kept off the command line, where ps shows it)."""
+    token_file: Path | None = None
+    """The agent token's file (default DATA_DIR/agent-token, created on first start)."""
+    no_auth: bool = False
+    """Serve every route without credentials: loopback only, warned about at every start."""
+    open_families: list[str] = field(default_factory=list)
+    """Families (``processes``, ``modules``) served without credentials: loopback only."""
+    allowed_hosts: list[str] = field(default_factory=list)
+    """Host header values served besides loopback names (the names this agent is reached by)."""
+    source_allow_link_local: bool = False
+    """Let ``source_url`` reach link-local and cloud-metadata addresses (refused by default)."""
+    download_timeout: float = 300.0
+    """Seconds a ``source_url`` download may take in all, redirects included."""
+    download_max_bytes: int = 256 << 20
     node_id: str = field(default_factory=socket.gethostname)
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -181,7 +271,15 @@ class AgentSettings:
         """Set one setting from a flag or the file, converting paths."""
         if value is None:
             return
-        if name in ("data_dir", "scripts", "htpasswd", "tls_cert", "tls_key"):
+        if name in (
+            "data_dir",
+            "scripts",
+            "htpasswd",
+            "tls_cert",
+            "tls_key",
+            "token_file",
+            "inbox_token_file",
+        ):
             value = Path(value).expanduser()
         setattr(self, name, value)
 
@@ -196,16 +294,27 @@ class AgentSettings:
                 for name, command in types.items():
                     table.setdefault(name, {"command": command})
 
+    @property
+    def agent_token_file(self) -> Path:
+        return self.token_file or self.data_dir / AGENT_TOKEN_FILE
+
     def check(self) -> None:
         """Refuse settings that would be unsafe or cannot work, before anything starts."""
-        if not is_loopback(self.host) and self.htpasswd is None:
+        opened = "--no-auth" if self.no_auth else "--open" if self.open_families else None
+        if opened and not is_loopback(self.host):
             raise ConfigError(
-                f"refusing to listen on {self.host} without --htpasswd: anyone who can reach "
-                "it could run your scripts (bind 127.0.0.1, or configure credentials)"
+                f"refusing {opened} on {self.host}: anyone who can reach it could run your "
+                "commands (bind 127.0.0.1, or keep credentials on)"
             )
+        for family in self.open_families:
+            if family not in OPEN_FAMILIES:
+                raise ConfigError(
+                    f"--open {family}: not a family whose old clients lack credentials "
+                    f"(choose from {', '.join(OPEN_FAMILIES)})"
+                )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key go together")
-        for name in ("htpasswd", "tls_cert", "tls_key"):
+        for name in ("htpasswd", "tls_cert", "tls_key", "inbox_token_file"):
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ConfigError(f"--{name.replace('_', '-')} {path}: no such file")
@@ -224,7 +333,14 @@ class AgentSettings:
         for service in ("queue", "pool"):
             self.module_types(service)
             self.module_types(service, "backgrounds")
-            self.module_tcp_port(service)
+            if self.module_tcp_port(service) is not None and not (
+                self.no_auth or "modules" in self.open_families
+            ):
+                # shmooze's raw protocol has no credentials: serving it opens the family.
+                raise ConfigError(
+                    f"[{service}] tcp_port serves modules without credentials to every local "
+                    'user: say so with --open modules (or open_families = ["modules"])'
+                )
         if self.module_uids not in ("uuid4", "sequential"):
             raise ConfigError(f"module_uids = {self.module_uids!r}: uuid4 or sequential")
         if not 0 <= self.port <= 65535:

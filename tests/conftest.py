@@ -10,13 +10,14 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from console.adapters.base import Endpoint
+from console.config import agent_token, data_dir
 
 READY_TIMEOUT = 30
 
@@ -103,12 +104,17 @@ class AgentProcess:
     process: subprocess.Popen[str]
     url: str
     log: Path
-    headers: dict[str, str] = field(default_factory=dict)
-    """What a client must send to be let in (the agent's credentials); one place for every test."""
+    token: str | None = None
+    """The agent token, read from the agent's data dir as a local client of its user does."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What a client must send to be let in: the one place every test gets credentials."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def endpoint(self, **credentials: Any) -> Endpoint:
-        """The agent as the adapters reach it, with its credentials."""
-        return Endpoint(self.url, **credentials)
+        """The agent as the adapters reach it, with its credentials (Basic ones win if given)."""
+        return Endpoint(self.url, **{"agent_token": self.token, **credentials})
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         if self.process.poll() is None:
@@ -143,7 +149,13 @@ def start_agent(
         process.kill()
         process.wait(READY_TIMEOUT)
         raise RuntimeError(f"agent did not start: {log.read_text()[-2000:]}")
-    return AgentProcess(process, url, log)
+    return AgentProcess(process, url, log, token=agent_token(data_dir_of(args)))
+
+
+def data_dir_of(args: tuple[str, ...]) -> Path:
+    """The ``--data-dir`` an agent was started with (the last one wins), else the default one."""
+    given = [args[i + 1] for i in range(len(args) - 1) if args[i] == "--data-dir"]
+    return Path(given[-1]) if given else data_dir() / "agent"
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from console.agent.children import Children
 from console.agent.events import EventBus
 from console.agent.processes import ProcessService, ProcessSpec
 from console.models import ProcessState, ProcessStatus, RestartPolicy
+from tests.conftest import AgentProcess
 
 # A fast policy: tests see backoff, fatal and SIGKILL in fractions of a second.
 FAST = {
@@ -99,12 +100,16 @@ def create_body(app: str, node: str, source_url: str, process_type: str = "web",
 
 
 def wait_status(
-    url: str, slug: str, until: Callable[[dict[str, Any]], bool], bound: float = BOUND
+    agent: AgentProcess,
+    slug: str,
+    until: Callable[[dict[str, Any]], bool],
+    bound: float = BOUND,
 ) -> dict[str, Any]:
     """Poll ``GET /process-status/SLUG`` until ``until(status)``; that status."""
     deadline = time.monotonic() + bound
+    url = agent.url
     while True:
-        status = httpx.get(f"{url}/process-status/{slug}", timeout=10).json()
+        status = httpx.get(f"{url}/process-status/{slug}", headers=agent.headers, timeout=10).json()
         if until(status):
             return status
         assert time.monotonic() < deadline, f"{slug} never got there; last: {status}"
@@ -118,10 +123,12 @@ def in_state(*states: str) -> Callable[[dict[str, Any]], bool]:
 class EventsSocket:
     """The agent's ``/events`` WebSocket, read in a test thread."""
 
-    def __init__(self, url: str, topics: str = "process") -> None:
-        ws_url = url.replace("http", "ws", 1) + f"/events?topics={topics}"
+    def __init__(self, agent: AgentProcess, topics: str = "process") -> None:
+        ws_url = agent.url.replace("http", "ws", 1) + f"/events?topics={topics}"
         self._stack = contextlib.ExitStack()
-        self.ws = self._stack.enter_context(ws_connect(ws_url, open_timeout=10))
+        self.ws = self._stack.enter_context(
+            ws_connect(ws_url, additional_headers=agent.headers, open_timeout=10)
+        )
         hello = json.loads(self.ws.recv(timeout=10))
         assert hello == {"topic": "hello", "data": {}}
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import getpass
+import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import console
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+THIS_CODE = f"env PYTHONPATH={shlex.quote(str(Path(console.__file__).parents[1]))} {sys.executable}"
+"""How to run Python on the SSH side: sshd gives its sessions a fresh environment, so an
+agent started there would run the installed package, not the code under test."""
 
 
 @dataclass

@@ -21,7 +21,7 @@ from tests.processes_helpers import BOUND
 
 @pytest.fixture
 async def client(tmp_path: Path, inbox_store: str) -> AsyncIterator[AgentClient]:
-    """A client on a spawned agent: the spawner made up the inbox token and handed it over."""
+    """A client on a spawned agent: the spawner found the agent token in its data dir."""
     config = write_inbox_table(tmp_path / "agent.toml", inbox_store, agent_name="agent-1")
     spawned = SpawnedAgent(
         ["--data-dir", str(tmp_path / "data"), "--node-id", "ops", "--config", str(config)],
@@ -36,17 +36,18 @@ async def client(tmp_path: Path, inbox_store: str) -> AsyncIterator[AgentClient]
 
 
 def other_node(client: AgentClient, node_id: str, token: str | None = "same") -> AgentClient:
-    """Another client on the same agent, through a plain Endpoint, acting as ``node_id``."""
+    """Another client on the same agent, through a plain Endpoint, acting as ``node_id``,
+    holding ``token`` as its agent token (the same one by default)."""
     if token == "same":
-        token = client.endpoint.token
-    other = AgentClient(Endpoint(client.endpoint.url, token=token))
+        token = client.endpoint.agent_token
+    other = AgentClient(Endpoint(client.endpoint.url, agent_token=token))
     other.inbox.node_id = node_id
     return other
 
 
 async def test_push_pull_ack_of_each_payload_kind(client: AgentClient) -> None:
     inbox = client.inbox
-    assert client.endpoint.token and inbox.node_id == "ops"  # from the agent's info()
+    assert client.endpoint.agent_token and inbox.node_id == "ops"  # from the agent's info()
     blob = bytes(range(256)) + b"\x00\xff"
     pushed = [
         await inbox.push("ops", {"deploy": [1, 2]}, topic="deploy"),

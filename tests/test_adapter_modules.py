@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from console.adapters.agent import AgentClient
-from console.adapters.base import Endpoint
 from console.adapters.errors import BackendError
 from console.models import AgentEvent, ModuleInfo
 from tests.conftest import AgentProcess
@@ -41,7 +40,7 @@ def agent(
 
 @pytest.fixture
 async def client(agent: AgentProcess) -> AsyncIterator[AgentClient]:
-    async with AgentClient(Endpoint(agent.url)) as client:
+    async with AgentClient(agent.endpoint()) as client:
         yield client
 
 

@@ -95,7 +95,7 @@ def assert_ticks(events: list[LogEvent], start: int) -> int:
 async def test_create_list_get_control_and_delete(agent: AgentProcess, tmp_path: Path, node: str):
     app = write_app(tmp_path / "app", {"web": "echo up; exec sleep 60"})
     slug = f"ad.{node}"
-    async with AgentClient(Endpoint(agent.url)) as client:
+    async with AgentClient(agent.endpoint()) as client:
         info = await client.info()
         assert {"processes.control", "processes.cursor", "events"} <= info.features
         assert client.processes.controllable
@@ -149,7 +149,7 @@ async def test_tail_resumes_from_a_cursor_without_gap_or_duplicate(
     agent: AgentProcess, tmp_path: Path, node: str
 ) -> None:
     app = write_app(tmp_path / "app", {"web": TICKER})
-    async with AgentClient(Endpoint(agent.url)) as client:
+    async with AgentClient(agent.endpoint()) as client:
         await client.info()
         await client.processes.create("tail", node, "web", str(app))
         slug = f"tail.{node}"
@@ -182,7 +182,9 @@ async def test_tail_resumes_after_the_connection_really_drops(
 ) -> None:
     app = write_app(tmp_path / "app", {"web": TICKER})
     proxy = await TcpProxy(httpx.URL(agent.url).port).start()
-    async with AgentClient(Endpoint(f"http://127.0.0.1:{proxy.port}")) as client:
+    async with AgentClient(
+        Endpoint(f"http://127.0.0.1:{proxy.port}", agent_token=agent.token)
+    ) as client:
         await client.info()
         await client.processes.create("drop", node, "web", str(app))
         tail = client.processes.tail(f"drop.{node}", since=0)
@@ -212,7 +214,7 @@ async def test_an_old_cursor_gives_a_gap_with_the_exact_count(
 ) -> None:
     total = 250_000  # 1.6 MB: past the ring's 1 MiB
     app = write_app(tmp_path / "app", {"web": f"seq 0 {total - 1}; exec sleep 60"})
-    async with AgentClient(Endpoint(agent.url)) as client:
+    async with AgentClient(agent.endpoint()) as client:
         await client.info()
         await client.processes.create("ring", node, "web", str(app))
         slug = f"ring.{node}"

@@ -24,7 +24,7 @@ from tests.conftest import AgentProcess
 
 
 async def test_lists_and_inspects_the_catalog(agent: AgentProcess) -> None:
-    async with AgentClient(Endpoint(agent.url)) as client:
+    async with AgentClient(agent.endpoint()) as client:
         info = await client.info()
         assert {"scripts.stream", "scripts.history"} <= info.features
         names = [s.name for s in await client.scripts.list_scripts()]
@@ -38,7 +38,7 @@ async def test_stream_delivers_lines_while_the_script_still_runs(
     agent: AgentProcess, tmp_path: Path
 ) -> None:
     go = tmp_path / "go"
-    async with AgentClient(Endpoint(agent.url)) as client:
+    async with AgentClient(agent.endpoint()) as client:
         await client.info()
         assert client.scripts.streams
         events = client.scripts.stream_run("slow", {"go": str(go)})
@@ -57,7 +57,7 @@ async def test_stream_delivers_lines_while_the_script_still_runs(
 
 
 async def test_stream_of_a_failing_script_ends_with_its_retcode(agent: AgentProcess) -> None:
-    async with AgentClient(Endpoint(agent.url)) as client:
+    async with AgentClient(agent.endpoint()) as client:
         await client.info()
         events = [e async for e in client.scripts.stream_run("fail", {})]
     assert RunOutput(Stream.STDERR, "bad thing") in events
@@ -68,7 +68,7 @@ async def test_second_run_of_a_locked_script_says_it_waits(
     agent: AgentProcess, tmp_path: Path
 ) -> None:
     out = str(tmp_path / "times")
-    async with AgentClient(Endpoint(agent.url)) as client:
+    async with AgentClient(agent.endpoint()) as client:
         await client.info()
         first = client.scripts.stream_run("locked", {"label": "a", "out": out})
         await anext(first)  # started: it holds the lock now
@@ -79,7 +79,7 @@ async def test_second_run_of_a_locked_script_says_it_waits(
 
 
 async def test_history_and_run_record(agent: AgentProcess) -> None:
-    async with AgentClient(Endpoint(agent.url)) as client:
+    async with AgentClient(agent.endpoint()) as client:
         await client.info()
         result = await client.scripts.run("echo", {"text": "remember me"})
         assert result.stdout == ["remember me"]
@@ -90,7 +90,7 @@ async def test_history_and_run_record(agent: AgentProcess) -> None:
 
 
 async def test_errors_map_to_the_adapter_hierarchy(agent: AgentProcess) -> None:
-    async with AgentClient(Endpoint(agent.url)) as client:
+    async with AgentClient(agent.endpoint()) as client:
         await client.info()
         with pytest.raises(NotFound, match="nope"):
             await client.scripts.get_script("nope")

@@ -273,7 +273,11 @@ def test_a_tls_agent_announces_https_and_serves_to_who_trusts_it(
     assert tls_agent.url.startswith("https://127.0.0.1:")
     trusted = ssl.create_default_context(cafile=str(tls_files[0]))
     response = httpx.post(
-        f"{tls_agent.url}/scripts/echo", json={"text": "secure"}, verify=trusted, timeout=10
+        f"{tls_agent.url}/scripts/echo",
+        json={"text": "secure"},
+        headers=tls_agent.headers,
+        verify=trusted,
+        timeout=10,
     )
     assert response.status_code == 200
     assert response.json()["stdout"] == ["secure"]
@@ -288,7 +292,7 @@ def test_default_verification_refuses_the_self_signed_agent(tls_agent: AgentProc
 
 
 async def test_the_adapter_reports_a_tls_failure_as_unavailable(tls_agent: AgentProcess) -> None:
-    async with AgentClient(Endpoint(tls_agent.url)) as client:
+    async with AgentClient(tls_agent.endpoint()) as client:
         with pytest.raises(Unavailable):
             await client.info()
         client.scripts.features = frozenset({"scripts.stream"})
@@ -299,7 +303,7 @@ async def test_the_adapter_reports_a_tls_failure_as_unavailable(tls_agent: Agent
 async def test_the_adapter_streams_over_wss_with_the_cert(
     tls_agent: AgentProcess, tls_files: tuple[Path, Path]
 ) -> None:
-    async with AgentClient(Endpoint(tls_agent.url, verify=str(tls_files[0]))) as client:
+    async with AgentClient(tls_agent.endpoint(verify=str(tls_files[0]))) as client:
         info = await client.info()
         assert "scripts.stream" in info.features
         assert client.endpoint.ws_url("/x").startswith("wss://")
@@ -309,7 +313,7 @@ async def test_the_adapter_streams_over_wss_with_the_cert(
 
 
 async def test_insecure_mode_trusts_any_certificate(tls_agent: AgentProcess) -> None:
-    async with AgentClient(Endpoint(tls_agent.url, verify=False)) as client:
+    async with AgentClient(tls_agent.endpoint(verify=False)) as client:
         await client.info()
         assert outputs(await collect(client, "anyway")) == ["anyway"]
 

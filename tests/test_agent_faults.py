@@ -211,7 +211,7 @@ def test_a_slow_head_is_cut_off_a_slow_body_answered_408_and_a_full_house_503_at
 
     [slow_body] = open_idle(agent.url, 1)
     slow_body.sendall(
-        b"POST /create-process HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /create-process HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         + b"".join(f"{k}: {v}\r\n".encode() for k, v in agent.headers.items())
         + b"Content-Length: 100\r\n\r\n{"
     )

@@ -22,9 +22,9 @@ DEEP = b"[" * 200_000 + b"]" * 200_000
 
 
 def inbox_headers(agent: AgentProcess, **extra: str) -> dict[str, str]:
+    """The agent's credentials (its token opens every family, the inbox too) and a node."""
     return {
         **agent.headers,
-        "Authorization": TOKEN,
         "Scirocco-Node-Source": "tester",
         "Scirocco-Node-Destination": "tester",
         **extra,
@@ -220,3 +220,13 @@ def test_run_history_rows_that_do_not_decode_never_break_the_history(
         one = httpx.get(f"{agent.url}/runs/{run_id}", headers=agent.headers, timeout=BOUND)
         assert one.status_code == 200, one.text
         assert one.json()["run"]["params"] == {}
+
+
+def test_a_lone_surrogate_in_json_is_a_400_and_listings_keep_working(
+    inbox_agent: AgentProcess,
+) -> None:
+    refused = push(inbox_agent, b'{"text": "\\ud800"}')
+    assert refused.status_code == 400, refused.text
+    assert "surrogate" in refused.json()["error"]["message"]
+    assert push(inbox_agent, b'{"text": "\\ud83d\\ude00"}').status_code == 201  # a valid pair
+    assert [m["payload"] for m in listing(inbox_agent)] == [{"text": "\U0001f600"}]

@@ -99,7 +99,11 @@ def start_holding_run(
 ) -> tuple[Future[httpx.Response], int]:
     """Start a blocking run of hold.sh; once its grandchild and foreground sleep run, its pid."""
     response = pool.submit(
-        httpx.post, f"{agent.url}/scripts/hold", json={"out": str(pid_file)}, timeout=30
+        httpx.post,
+        f"{agent.url}/scripts/hold",
+        json={"out": str(pid_file)},
+        headers=agent.headers,
+        timeout=30,
     )
     assert eventually(lambda: pid_file.exists() or response.done(), 15), "the run did not start"
     assert not response.done(), f"the run ended early: {response.result().text}"
@@ -181,11 +185,18 @@ def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> str
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
-def test_a_non_loopback_bind_without_htpasswd_is_refused(tmp_path: Path, host: str) -> None:
+@pytest.mark.parametrize("opening", [["--no-auth"], ["--open", "processes"]])
+def test_a_non_loopback_bind_without_credentials_is_refused(
+    tmp_path: Path, host: str, opening: list[str]
+) -> None:
     data_dir = tmp_path / "data"
-    result = run_agent_cli("--host", host, "--port", "0", "--data-dir", str(data_dir))
-    assert_refused(result, host, "--htpasswd")
+    result = run_agent_cli("--host", host, "--port", "0", "--data-dir", str(data_dir), *opening)
+    assert_refused(result, host, opening[0])
     assert not data_dir.exists(), "a refused start changes nothing"
+
+
+def test_a_non_loopback_bind_with_its_token_passes_the_check() -> None:
+    AgentSettings(host="0.0.0.0", port=0).check()  # credentials are on by default
 
 
 def test_a_non_loopback_bind_with_htpasswd_passes_the_check(tmp_path: Path) -> None:
@@ -241,7 +252,7 @@ def test_the_url_is_the_only_stdout_line_and_port_0_picks_a_free_port(
         match = re.fullmatch(r"http://127\.0\.0\.1:(\d+)", agent.url)
         assert match, agent.url
         ports.add(int(match[1]))
-        index = httpx.get(agent.url + "/", timeout=10)
+        index = httpx.get(agent.url + "/", headers=agent.headers, timeout=10)
         assert index.status_code == 200
         assert "opsconsole" in index.json()
     assert 0 not in ports

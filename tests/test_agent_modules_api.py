@@ -33,7 +33,7 @@ def send(
 ) -> Any:
     """POST ``body`` (bytes as they are, anything else as JSON); the answer's JSON, checked."""
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {"Content-Type": content_type} if content_type else {}
+    headers = {**agent.headers, **({"Content-Type": content_type} if content_type else {})}
     response = httpx.post(f"{agent.url}/{service}", content=content, headers=headers, timeout=BOUND)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].split(";")[0] == "text/json"
@@ -184,7 +184,7 @@ def test_a_body_that_cannot_be_read_is_a_400_error_packet(
 def test_a_body_not_sent_as_json_gets_the_proxys_plain_answer(
     shared_agent: AgentProcess, content_type: str | None
 ) -> None:
-    headers = {"Content-Type": content_type} if content_type else {}
+    headers = {**shared_agent.headers, **({"Content-Type": content_type} if content_type else {})}
     response = httpx.post(
         f"{shared_agent.url}/queue", content=b'{"cmd": "queue"}', headers=headers, timeout=10
     )
@@ -198,7 +198,7 @@ def test_answers_are_text_json_and_sub_paths_are_the_service(shared_agent: Agent
         "GET",
         f"{shared_agent.url}/pool/any/thing",
         content=b'{"cmd": "pool"}',
-        headers={"Content-Type": "text/json"},
+        headers={**shared_agent.headers, "Content-Type": "text/json"},
         timeout=10,
     )
     assert response.json() == {"success": True, "result": []}

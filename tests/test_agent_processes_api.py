@@ -61,22 +61,30 @@ def node() -> str:
 
 
 def create(agent: AgentProcess, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
-    return httpx.post(f"{agent.url}/create-process", json=body, timeout=10, **kwargs)
+    return httpx.post(
+        f"{agent.url}/create-process", json=body, headers=agent.headers, timeout=10, **kwargs
+    )
 
 
 def delete(agent: AgentProcess, slug: str) -> None:
-    assert httpx.post(f"{agent.url}/delete-process/{slug}", timeout=30).status_code == 200
+    assert (
+        httpx.post(
+            f"{agent.url}/delete-process/{slug}", headers=agent.headers, timeout=30
+        ).status_code
+        == 200
+    )
 
 
-def attach_lines(attach_url: str, count: int) -> list[str]:
-    with ws_connect(attach_url, open_timeout=10) as ws:
+def attach_lines(attach_url: str, count: int, headers: dict[str, str]) -> list[str]:
+    with ws_connect(attach_url, additional_headers=headers, open_timeout=10) as ws:
         return [ws.recv(timeout=10) for _ in range(count)]
 
 
 def test_the_walk_through_of_the_old_readme(
     agent_factory: Callable[..., AgentProcess], tmp_path: Path
 ) -> None:
-    agent = agent_factory()
+    # The old client sends no credentials: the documented option opens its family alone.
+    agent = agent_factory("--open", "processes")
     source = write_app(tmp_path / "app", {"web": TICKER, "other": "exit 1"})
     # Index: absolute links to the listing and to creation.
     response = httpx.get(agent.url, timeout=10)
@@ -110,7 +118,7 @@ def test_the_walk_through_of_the_old_readme(
         k: process[k] for k in ("attach", "details", "delete")
     }
 
-    running = wait_status(agent.url, "myapp.web.0", in_state("running"))
+    running = wait_status(agent, "myapp.web.0", in_state("running"))
     pid = running["pid"]
     assert group_members(pid), "the Procfile command runs in its own group"
 
@@ -133,18 +141,38 @@ def test_the_walk_through_of_the_old_readme(
     assert httpx.get(index["list"], timeout=10).json() == {"processes": []}
 
 
-def test_create_accepts_json_under_another_content_type(
+def test_create_accepts_json_as_the_old_client_declares_it(
     agent: AgentProcess, tmp_path: Path, node: str
+) -> None:
+    """aiohttp (the smartmob client) posts ``data=json.dumps(...)`` as octet-stream."""
+    source = write_app(tmp_path / "app", {"web": SLEEPER})
+    response = httpx.post(
+        f"{agent.url}/create-process",
+        content=json.dumps(create_body("octets", node, str(source))),
+        headers={**agent.headers, "Content-Type": "application/octet-stream"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    delete(agent, f"octets.{node}")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain; charset=utf-8", "application/x-www-form-urlencoded", "multipart/form-data"],
+)
+def test_create_refuses_the_types_a_browser_sends_without_asking(
+    agent: AgentProcess, tmp_path: Path, node: str, content_type: str
 ) -> None:
     source = write_app(tmp_path / "app", {"web": SLEEPER})
     response = httpx.post(
         f"{agent.url}/create-process",
         content=json.dumps(create_body("plain", node, str(source))),
-        headers={"Content-Type": "text/plain; charset=utf-8"},
+        headers={**agent.headers, "Content-Type": content_type},
         timeout=10,
     )
-    assert response.status_code == 201, response.text
-    delete(agent, f"plain.{node}")
+    assert response.status_code == 400, response.text
+    listed = httpx.get(f"{agent.url}/list-processes", headers=agent.headers, timeout=10).json()
+    assert f"plain.{node}" not in [p["slug"] for p in listed["processes"]]
 
 
 @pytest.mark.parametrize(
@@ -182,12 +210,16 @@ def test_create_accepts_json_under_another_content_type(
 )
 def test_invalid_create_bodies_are_400(agent: AgentProcess, body: Any, words: str) -> None:
     content = body if isinstance(body, str) else json.dumps(body)
-    response = httpx.post(f"{agent.url}/create-process", content=content, timeout=10)
+    response = httpx.post(
+        f"{agent.url}/create-process", content=content, headers=agent.headers, timeout=10
+    )
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == 400
     assert words in error["message"]
-    listed = httpx.get(f"{agent.url}/list-processes", timeout=10).json()["processes"]
+    listed = httpx.get(f"{agent.url}/list-processes", headers=agent.headers, timeout=10).json()[
+        "processes"
+    ]
     assert not [p for p in listed if p["app"] in ("a", "my app", "../etc")]
 
 
@@ -208,13 +240,13 @@ def test_an_existing_slug_is_409_and_unknown_slugs_are_404(
         ("POST", "/stop-process/nope.web.0"),
         ("POST", "/start-process/nope.web.0"),
     ]:
-        response = httpx.request(method, agent.url + path, timeout=10)
+        response = httpx.request(method, agent.url + path, headers=agent.headers, timeout=10)
         assert response.status_code == 404, path
         assert "nope.web.0" in response.json()["error"]["message"]
     ws_url = agent.url.replace("http", "ws", 1) + "/attach-console/nope.web.0"
     # As smartmob-agent: the handshake itself is answered 404, no WebSocket opens.
     with pytest.raises(InvalidStatus) as refused:
-        ws_connect(ws_url, open_timeout=10)
+        ws_connect(ws_url, additional_headers=agent.headers, open_timeout=10)
     assert refused.value.response.status_code == 404
 
 
@@ -225,7 +257,7 @@ def states_until_settled(
     agent: AgentProcess, body: dict[str, Any], settled: tuple[str, ...] = ("running",)
 ) -> list[dict[str, Any]]:
     """Create the process; every state pushed for it until one of ``settled``."""
-    events = EventsSocket(agent.url)
+    events = EventsSocket(agent)
     try:
         assert create(agent, body).status_code == 201
         return events.states_of(f"{body['app']}.{body['node']}", in_state(*settled))
@@ -269,8 +301,8 @@ def test_sources_run_through_their_states(
     assert [s["state"] for s in statuses] == ["pending", *steps]
     assert statuses[-1]["pid"]
     details = f"{agent.url}/process-status/src.{node}"
-    attach = httpx.get(details, timeout=10).json()["attach"]
-    assert attach_lines(attach, 1) == [f"{marker} {kind}"]
+    attach = httpx.get(details, headers=agent.headers, timeout=10).json()["attach"]
+    assert attach_lines(attach, 1, agent.headers) == [f"{marker} {kind}"]
     delete(agent, f"src.{node}")
 
 
@@ -301,10 +333,13 @@ def test_sources_that_cannot_run(
     assert words in failed["message"]
     assert failed["pid"] is None
     # It stays there, and deleting it still works.
-    assert wait_status(agent.url, f"bad.{node}", lambda s: True)["state"] == state
+    assert wait_status(agent, f"bad.{node}", lambda s: True)["state"] == state
     # Attached, it closes at once (1000, as smartmob-agent): nothing will ever come.
     attach_url = agent.url.replace("http", "ws", 1) + f"/attach-console/bad.{node}"
-    with ws_connect(attach_url, open_timeout=10) as ws, pytest.raises(ConnectionClosedOK):
+    with (
+        ws_connect(attach_url, additional_headers=agent.headers, open_timeout=10) as ws,
+        pytest.raises(ConnectionClosedOK),
+    ):
         ws.recv(timeout=10)
     delete(agent, f"bad.{node}")
 

@@ -222,7 +222,7 @@ def test_locked_script_runs_never_overlap(
     results: list[dict] = []
 
     def run(label: str) -> None:
-        with httpx.Client(base_url=agent.url, timeout=30) as client:
+        with httpx.Client(base_url=agent.url, headers=agent.headers, timeout=30) as client:
             results.append(
                 client.post("/scripts/locked", json={"label": label, "out": str(out)}).json()
             )
@@ -267,7 +267,7 @@ def test_a_script_that_leaves_a_child_holding_its_output_still_finishes(
     write_script(
         scripts_dir, "leaver.sh", "description: leaves a sleeper", "sleep 41.5 & echo left"
     )
-    with httpx.Client(base_url=agent.url, timeout=30) as client:
+    with httpx.Client(base_url=agent.url, headers=agent.headers, timeout=30) as client:
         client.post("/reload")
         result = client.post("/scripts/leaver").json()
     assert result == {"retcode": 0, "stdout": ["left"], "stderr": [], "return_values": {}}

@@ -135,7 +135,9 @@ def test_an_unreachable_agent_exits_1_with_one_line(cli: Cli, agent: AgentProces
 
 def test_history_lists_past_runs_newest_first(cli: Cli, agent: AgentProcess) -> None:
     for name, params in (("echo", {"text": "first"}), ("echo", {"text": "second"}), ("fail", {})):
-        assert httpx.post(f"{agent.url}/scripts/{name}", json=params, timeout=30).is_success
+        assert httpx.post(
+            f"{agent.url}/scripts/{name}", json=params, headers=agent.headers, timeout=30
+        ).is_success
 
     result = cli("scripts", "--agent", agent.url, "history", "--json")
     assert result.returncode == 0, result.stderr
@@ -193,7 +195,9 @@ def test_credentials_come_from_user_and_the_password_variable(
         refused = cli(*args, env=env)
         assert refused.returncode == 1
         assert "401" in one_line(refused.stderr)
-    no_user = cli("scripts", "--agent", guarded.url, "list")
+    # Neither Basic credentials nor the agent token (a user who cannot find this agent's).
+    nobody = {"XDG_STATE_HOME": str(tmp_path / "another-user")}
+    no_user = cli("scripts", "--agent", guarded.url, "list", env=nobody)
     assert no_user.returncode == 1
     assert "401" in one_line(no_user.stderr)
 

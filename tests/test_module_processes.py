@@ -368,7 +368,10 @@ async def test_a_module_whose_program_does_not_exist_is_an_error_answer(marker: 
 
 def post(agent: AgentProcess, service: str, cmd: str, **args: Any) -> Any:
     packet = httpx.post(
-        f"{agent.url}/{service}", json={"cmd": cmd, "args": args}, timeout=BOUND
+        f"{agent.url}/{service}",
+        json={"cmd": cmd, "args": args},
+        headers=agent.headers,
+        timeout=BOUND,
     ).json()
     assert packet["success"] is True, packet
     return packet.get("result")

@@ -246,9 +246,14 @@ def start_process(agent: AgentProcess, folder: Path, node: str, command: str, li
     """Run ``command`` and wait until it has printed ``lines`` lines; its slug."""
     write_app(folder, {"web": command})
     body = create_body("logs", node, str(folder))
-    assert httpx.post(f"{agent.url}/create-process", json=body, timeout=10).status_code == 201
+    assert (
+        httpx.post(
+            f"{agent.url}/create-process", json=body, headers=agent.headers, timeout=10
+        ).status_code
+        == 201
+    )
     slug = f"logs.{node}"
-    wait_status(agent.url, slug, lambda s: s["state"] == "running" and s["next_seq"] >= lines)
+    wait_status(agent, slug, lambda s: s["state"] == "running" and s["next_seq"] >= lines)
     return slug
 
 
@@ -257,14 +262,20 @@ def attach(agent: AgentProcess, slug: str, query: str = "") -> str:
 
 
 def plain_frames(agent: AgentProcess, slug: str, query: str, count: int) -> list[str]:
-    with ws_connect(attach(agent, slug, query), open_timeout=10) as ws:
+    with ws_connect(
+        attach(agent, slug, query), additional_headers=agent.headers, open_timeout=10
+    ) as ws:
         return [ws.recv(timeout=10) for _ in range(count)]
 
 
 def json_batches(agent: AgentProcess, slug: str, query: str, end: int) -> list[LogBatch]:
     """JSON frames of an attach until sequence number ``end``; each must be a whole batch."""
     batches: list[LogBatch] = []
-    with ws_connect(attach(agent, slug, "?format=json" + query), open_timeout=10) as ws:
+    with ws_connect(
+        attach(agent, slug, "?format=json" + query),
+        additional_headers=agent.headers,
+        open_timeout=10,
+    ) as ws:
         while not batches or batches[-1].end < end:
             wire = json.loads(ws.recv(timeout=10))
             assert set(wire) == {"seq", "ts", "stream", "lines"}
@@ -297,8 +308,15 @@ def test_json_frames_are_numbered_batches_of_both_streams(
     assert [line for e in replay for line in e.lines] == [by_seq[n] for n in range(123, 200)]
 
     # A cursor at the end gets nothing; deleting the process ends the socket cleanly.
-    with ws_connect(attach(agent, slug, "?since=200"), open_timeout=10) as ws:
-        assert httpx.post(f"{agent.url}/delete-process/{slug}", timeout=30).status_code == 200
+    with ws_connect(
+        attach(agent, slug, "?since=200"), additional_headers=agent.headers, open_timeout=10
+    ) as ws:
+        assert (
+            httpx.post(
+                f"{agent.url}/delete-process/{slug}", headers=agent.headers, timeout=30
+            ).status_code
+            == 200
+        )
         with pytest.raises(ConnectionClosedOK):
             raise AssertionError(f"a frame too many: {ws.recv(timeout=10)}")
 
@@ -308,7 +326,11 @@ def test_an_old_cursor_gets_a_gap_frame_of_the_exact_count(
 ) -> None:
     total = 300_000  # 2 MB: past the agent's ring of 1 MiB
     slug = start_process(agent, tmp_path / "app", "gap", f"seq 0 {total - 1}; exec sleep 60", total)
-    with ws_connect(attach(agent, slug, "?format=json&since=0"), open_timeout=10) as ws:
+    with ws_connect(
+        attach(agent, slug, "?format=json&since=0"),
+        additional_headers=agent.headers,
+        open_timeout=10,
+    ) as ws:
         gap = json.loads(ws.recv(timeout=10))
         assert set(gap) == {"gap"}
         assert gap["gap"]["seq"] == 0
@@ -321,16 +343,33 @@ def test_an_old_cursor_gets_a_gap_frame_of_the_exact_count(
             lines += batch["lines"]
     assert lines == [str(n) for n in range(lost, total)]
     # Plain frames say it in words. (Unbounded queue: closing mid-backlog needs no wait.)
-    with ws_connect(attach(agent, slug, "?since=0"), open_timeout=10, max_queue=None) as ws:
+    with ws_connect(
+        attach(agent, slug, "?since=0"),
+        additional_headers=agent.headers,
+        open_timeout=10,
+        max_queue=None,
+    ) as ws:
         assert ws.recv(timeout=10) == f"[opsconsole: {lost} lines dropped]"
         assert ws.recv(timeout=10) == str(lost)
-    assert httpx.post(f"{agent.url}/delete-process/{slug}", timeout=30).status_code == 200
+    assert (
+        httpx.post(
+            f"{agent.url}/delete-process/{slug}", headers=agent.headers, timeout=30
+        ).status_code
+        == 200
+    )
 
 
 def test_a_bad_cursor_is_refused(agent: AgentProcess, tmp_path: Path) -> None:
     slug = start_process(agent, tmp_path / "app", "bad", "echo x; exec sleep 60", 1)
-    with ws_connect(attach(agent, slug, "?since=-1"), open_timeout=10) as ws:
+    with ws_connect(
+        attach(agent, slug, "?since=-1"), additional_headers=agent.headers, open_timeout=10
+    ) as ws:
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)
         assert ws.close_code == 4400
-    assert httpx.post(f"{agent.url}/delete-process/{slug}", timeout=30).status_code == 200
+    assert (
+        httpx.post(
+            f"{agent.url}/delete-process/{slug}", headers=agent.headers, timeout=30
+        ).status_code
+        == 200
+    )

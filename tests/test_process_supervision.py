@@ -159,7 +159,7 @@ def fast_agent(agent_factory: Callable[..., AgentProcess], tmp_path: Path) -> Ag
 
 
 def post(agent: AgentProcess, action: str, slug: str) -> dict:
-    response = httpx.post(f"{agent.url}/{action}-process/{slug}", timeout=30)
+    response = httpx.post(f"{agent.url}/{action}-process/{slug}", headers=agent.headers, timeout=30)
     assert response.status_code == (201 if action == "create" else 200), response.text
     return response.json()
 
@@ -167,10 +167,13 @@ def post(agent: AgentProcess, action: str, slug: str) -> dict:
 def test_restart_stop_and_start_routes(fast_agent: AgentProcess, tmp_path: Path) -> None:
     app = write_app(tmp_path / "app", {"web": "echo up; exec sleep 60"})
     url, slug = fast_agent.url, "ctl.web.0"
-    events = EventsSocket(url)
+    events = EventsSocket(fast_agent)
     try:
         response = httpx.post(
-            f"{url}/create-process", json=create_body("ctl", "web.0", str(app)), timeout=10
+            f"{url}/create-process",
+            json=create_body("ctl", "web.0", str(app)),
+            headers=fast_agent.headers,
+            timeout=10,
         )
         assert response.status_code == 201
         pid = events.states_of(slug, in_state("running"))[-1]["pid"]
@@ -196,7 +199,7 @@ def test_restart_stop_and_start_routes(fast_agent: AgentProcess, tmp_path: Path)
         assert not group_members(pids[-1])
         # Stopped stays stopped (no restart) and a second stop changes nothing.
         assert post(fast_agent, "stop", slug)["state"] == "stopped"
-        assert wait_status(url, slug, lambda s: True)["state"] == "stopped"
+        assert wait_status(fast_agent, slug, lambda s: True)["state"] == "stopped"
 
         post(fast_agent, "start", slug)
         running = events.states_of(slug, in_state("running"))[-1]
@@ -211,9 +214,13 @@ def test_restart_stop_and_start_routes(fast_agent: AgentProcess, tmp_path: Path)
 def test_start_after_fatal_runs_it_again(fast_agent: AgentProcess, tmp_path: Path) -> None:
     app = write_app(tmp_path / "app", {"web": "exit 7"})
     url, slug = fast_agent.url, "crash.web.0"
-    events = EventsSocket(url)
+    events = EventsSocket(fast_agent)
     try:
-        httpx.post(f"{url}/create-process", json=create_body("crash", "web.0", str(app)))
+        httpx.post(
+            f"{url}/create-process",
+            json=create_body("crash", "web.0", str(app)),
+            headers=fast_agent.headers,
+        )
         fatal = events.states_of(slug, in_state("fatal"))[-1]
         assert (fatal["restarts"], fatal["last_exit"]) == (2, 7)
         post(fast_agent, "start", slug)
@@ -234,8 +241,12 @@ def test_no_process_outlives_the_agent(
     background, foreground = markers()
     app = write_app(tmp_path / "app", {"web": f"sleep {background} & sleep {foreground}; exit 1"})
     url = fast_agent.url
-    assert httpx.post(f"{url}/create-process", json=create_body("d", "web.0", str(app))).is_success
-    pid = wait_status(url, "d.web.0", in_state("running"))["pid"]
+    assert httpx.post(
+        f"{url}/create-process",
+        json=create_body("d", "web.0", str(app)),
+        headers=fast_agent.headers,
+    ).is_success
+    pid = wait_status(fast_agent, "d.web.0", in_state("running"))["pid"]
     assert eventually(lambda: pids_with_argument(background) and pids_with_argument(foreground))
 
     code = fast_agent.stop(sig)

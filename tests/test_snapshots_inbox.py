@@ -65,7 +65,9 @@ async def settled_inbox(pilot: Pilot[object]) -> None:
     endpoint = app.client.endpoint
     ids = []
     for source, topic, payload in MESSAGES:
-        async with AgentClient(Endpoint(endpoint.url, token=endpoint.token)) as other:
+        async with AgentClient(
+            Endpoint(endpoint.url, token=endpoint.token, agent_token=endpoint.agent_token)
+        ) as other:
             other.inbox.node_id = source
             ids.append((await other.inbox.push(NODE, payload, topic)).id)
     reminder = "Reminder: change freeze starts at noon."

@@ -233,3 +233,77 @@ def test_not_an_archive(tmp_path: Path, box: Path) -> None:
 )
 def test_local_path(url: str, path: str | None) -> None:
     assert local_path(url) == (Path(path) if path else None)
+
+
+# Links resolved against what the archive puts on disk, not by the file system (CVE-2025-4517).
+
+
+def path_max_chain(tmp_path: Path) -> Path:
+    """A tar whose symlink chain, resolved on disk, is longer than PATH_MAX (CVE-2025-4517).
+
+    ``a/b/.../p/lll`` reads as 17 folders deep but is the unpack target itself on
+    disk; so ``escape`` → ``a/.../p/lll/../sentinel`` reads as inside the archive
+    and is the sentinel beside the target on disk. The file system's realpath gives
+    up on the long chain, so a check by resolved path sees it inside too; a file is
+    then written through ``escape``."""
+    long_name = "d" * 247
+    steps = "abcdefghijklmnop"
+    members: list[tuple[tarfile.TarInfo, bytes | None]] = [(tar_member("Procfile"), b"web: x\n")]
+    path = ""
+    for step in steps:
+        members.append((tar_member(f"{path}{long_name}", tarfile.DIRTYPE), None))
+        members.append((tar_member(f"{path}{step}", SYM, long_name), None))
+        path = f"{path}{long_name}/"
+    deep = "/".join(steps) + "/" + "l" * 254
+    members.append((tar_member(deep, SYM, "../" * len(steps)), None))
+    members.append((tar_member("escape", SYM, f"{deep}/../sentinel"), None))
+    members.append((tar_member("escape/evil"), b"written outside"))
+    return tar_with(tmp_path / "chain.tar.gz", *members)
+
+
+def test_a_symlink_chain_longer_than_path_max_is_refused(tmp_path: Path, box: Path) -> None:
+    archive = path_max_chain(tmp_path)
+    error = assert_refused(archive, box, "link")
+    assert "written through" in error.message or "outside" in error.message
+    assert not (box / "sentinel" / "evil").exists()
+
+
+def test_a_symlink_then_a_file_written_through_it_is_refused(tmp_path: Path, box: Path) -> None:
+    # The link points inside, so its target alone is fine: writing through it is not.
+    archive = tar_with(
+        tmp_path / "a.tgz",
+        (tar_member("Procfile"), b"web: x\n"),
+        (tar_member("sub", tarfile.DIRTYPE), None),
+        (tar_member("link", SYM, "sub"), None),
+        (tar_member("link/file"), b"through the link"),
+    )
+    assert_refused(archive, box, "'link/file'", "written through the symbolic link 'link'")
+
+
+def test_a_file_replacing_a_symlink_is_refused(tmp_path: Path, box: Path) -> None:
+    archive = tar_with(
+        tmp_path / "a.tgz",
+        (tar_member("Procfile"), b"web: x\n"),
+        (tar_member("link", SYM, "Procfile"), None),
+        (tar_member("link"), b"would land in the Procfile"),
+    )
+    assert_refused(archive, box, "'link'", "replaces the symbolic link")
+
+
+def test_a_hard_link_to_a_symlink_is_refused(tmp_path: Path, box: Path) -> None:
+    archive = tar_with(
+        tmp_path / "a.tgz",
+        (tar_member("Procfile"), b"web: x\n"),
+        (tar_member("soft", SYM, "Procfile"), None),
+        (tar_member("hard", HARD, "soft"), None),
+    )
+    assert_refused(archive, box, "'hard'", "hard link to the symbolic link")
+
+
+def test_unpacked_files_are_readable_by_their_owner_only(tmp_path: Path, box: Path) -> None:
+    app = write_app(tmp_path / "app", {"web": "./run.sh"}, **{"run.sh": "echo hi\n"})
+    (app / "run.sh").chmod(0o755)
+    unpack(tar_folder(app, tmp_path / "archive"), box / "target")
+    for path in [box / "target", *(box / "target").rglob("*")]:
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is open to others"
+    assert (box / "target" / "run.sh").stat().st_mode & stat.S_IXUSR

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import pytest
 
 from console.adapters import AgentClient, Endpoint
 from console.adapters.ssh import CommandFailed, Host, HostKeyRefused, SshHosts
-from tests.ssh_server import SshServer
+from console.config import agent_token
+from tests.ssh_server import THIS_CODE, SshServer
 
 
 def running(pid: int) -> bool:
@@ -140,7 +140,7 @@ async def test_a_forward_reaches_an_agent_started_on_the_remote_side(
 ) -> None:
     # Start the agent through SSH, as the console starts one on a host that has none.
     command = (
-        f"echo $$; exec {sys.executable} -m console agent --port 0 "
+        f"echo $$; exec {THIS_CODE} -m console agent --port 0 "
         f"--scripts {scripts_dir} --data-dir {tmp_path / 'remote-data'} 2>/dev/null"
     )
     lines = hosts.stream(host, command)
@@ -150,7 +150,10 @@ async def test_a_forward_reaches_an_agent_started_on_the_remote_side(
         remote_port = int(url.rsplit(":", 1)[1])
         local_port = await hosts.forward(host, remote_port)
         assert local_port != remote_port
-        async with AgentClient(Endpoint(f"http://127.0.0.1:{local_port}")) as client:
+        token = agent_token(tmp_path / "remote-data")  # what the SSH user reads there
+        async with AgentClient(
+            Endpoint(f"http://127.0.0.1:{local_port}", agent_token=token)
+        ) as client:
             await client.info()
             assert (await client.scripts.run("echo", {"text": "via ssh"})).stdout == ["via ssh"]
             events = [e async for e in client.scripts.stream_run("echo", {"text": "ws too"})]
@@ -172,7 +175,7 @@ async def test_an_ssh_context_starts_an_agent_on_the_host_and_reaches_it(
         ssh,
         host,
         remote_port=_free_port(),
-        remote_command=f"{sys.executable} -m console",
+        remote_command=f"{THIS_CODE} -m console",
         agent_args=["--scripts", str(scripts_dir), "--data-dir", str(tmp_path / "remote")],
     )
     try:

@@ -24,7 +24,7 @@ from console.tui.kit.confirm_dialog import ConfirmDialog
 from console.tui.kit.connection_indicator import ConnectionIndicator
 from console.tui.kit.help_screen import HelpScreen
 from console.tui.kit.log_view import MAX_LINES
-from tests.ssh_server import SshServer, _free_port
+from tests.ssh_server import THIS_CODE, SshServer, _free_port
 from tests.tui_helpers import make_catalog, record_notifications, spawned_agent, wait_for
 
 SIZE = (80, 24)
@@ -228,7 +228,7 @@ async def test_c_switches_the_console_to_the_agent_on_the_host_and_the_panes_fol
         "testhost": {
             "address": address(sshd),
             "remote_port": remote_port,
-            "remote_command": f"{sys.executable} -m console",
+            "remote_command": f"{THIS_CODE} -m console",
             "agent_args": ["--scripts", str(scripts_dir), "--data-dir", str(tmp_path / "remote")],
             "remote_log_dir": str(tmp_path / "remote-logs"),
         }

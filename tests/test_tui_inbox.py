@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from passlib.hash import bcrypt
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static, Tab
 
@@ -59,7 +60,9 @@ async def sender(app: OpsConsoleApp, node: str) -> AsyncIterator[AgentClient]:
     """Another node of the same agent (same token), pushing to this console's node."""
     assert app.client is not None
     endpoint = app.client.endpoint
-    async with AgentClient(Endpoint(endpoint.url, token=endpoint.token)) as other:
+    async with AgentClient(
+        Endpoint(endpoint.url, token=endpoint.token, agent_token=endpoint.agent_token)
+    ) as other:
         other.inbox.node_id = node
         yield other
 
@@ -338,18 +341,26 @@ async def test_an_ack_refused_by_the_agent_is_a_notification_and_help_lists_keys
 
 
 class _NoInboxToken(SpawnedAgent):
-    """A real spawned agent reached without its inbox token, as a console given none would be."""
+    """A real spawned agent reached with Basic credentials only (which open every route but
+    the inbox's), as a console given no inbox token would be."""
 
     async def connect(self) -> AgentClient:
         client = await super().connect()
         await client.aclose()
-        self._client = AgentClient(Endpoint(client.endpoint.url))
+        self._client = AgentClient(Endpoint(client.endpoint.url, "ops", "ops-pw"))
         return self._client
 
 
 async def test_no_inbox_token_is_a_notification_not_a_crash(tmp_path: Path) -> None:
     catalog = make_catalog(tmp_path / "scripts")
-    connector = _NoInboxToken(["--scripts", str(catalog), "--data-dir", str(tmp_path / "data")])
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(f"ops:{bcrypt.using(rounds=4).hash('ops-pw')}\n")
+    connector = _NoInboxToken(
+        [
+            *("--scripts", str(catalog), "--data-dir", str(tmp_path / "data")),
+            *("--htpasswd", str(htpasswd)),
+        ]
+    )
     app = OpsConsoleApp(connector)
     async with app.run_test(size=SIZE) as pilot:
         seen = record_notifications(app)

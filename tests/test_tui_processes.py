@@ -94,7 +94,9 @@ async def test_table_shows_processes_and_follows_their_states_without_a_key(
         assert str(table.get_cell("shop.quiet.0", "pid")).isdigit()
         # Somebody else stops and deletes processes: the table changes with no key pressed.
         assert app.client is not None
-        async with AgentClient(Endpoint(app.client.endpoint.url)) as other:
+        async with AgentClient(
+            Endpoint(app.client.endpoint.url, agent_token=app.client.endpoint.agent_token)
+        ) as other:
             await other.info()
             await other.processes.stop("shop.quiet.0")
             await wait_for(
@@ -305,7 +307,9 @@ async def test_agent_errors_are_notifications_and_old_agents_cannot_restart(
         # A process deleted behind the console's back: the control call fails with a notice.
         app.client.processes.features = frozenset({"processes.control"})
         pane.workers.cancel_group(pane, "feed")  # so the row stays to act on
-        async with AgentClient(Endpoint(app.client.endpoint.url)) as other:
+        async with AgentClient(
+            Endpoint(app.client.endpoint.url, agent_token=app.client.endpoint.agent_token)
+        ) as other:
             await other.processes.delete("shop.quiet.0")
         await pilot.press("r", "y")
         await wait_for(pilot, lambda: seen[-1].severity == "error", "the error")

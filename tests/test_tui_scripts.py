@@ -194,7 +194,9 @@ async def test_locked_script_says_it_waits_for_the_lock(app: OpsConsoleApp, tmp_
         client = app.client
         assert client is not None
         # Another operator holds the lock: a run started outside the console.
-        async with AgentClient(Endpoint(client.endpoint.url)) as other:
+        async with AgentClient(
+            Endpoint(client.endpoint.url, agent_token=client.endpoint.agent_token)
+        ) as other:
             await other.info()
             holder = other.scripts.stream_run("deploy_web", {"gate": str(gate)})
             async for event in holder:
@@ -226,7 +228,9 @@ async def test_running_a_script_the_agent_dropped_notifies_and_reload_closes_it(
         # Somebody removes the script and reloads the agent behind the console's back.
         (catalog / "fail.sh").unlink()
         assert app.client is not None
-        async with AgentClient(Endpoint(app.client.endpoint.url)) as other:
+        async with AgentClient(
+            Endpoint(app.client.endpoint.url, agent_token=app.client.endpoint.agent_token)
+        ) as other:
             await other.scripts.reload()
         await pilot.press("ctrl+j")
         await wait_for(pilot, lambda: not view.running and seen, "the run fails")

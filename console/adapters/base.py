@@ -31,6 +31,10 @@ class Endpoint:
     """True checks TLS against the system CAs, a path names a CA bundle, False trusts anything."""
     token: str | None = None
     """The inbox token (sent as ``Authorization`` to the inbox routes only)."""
+    agent_token: str | None = None
+    """Our agent's token, sent as ``Authorization: Bearer`` (to the inbox too, without ``token``).
+
+    Basic credentials win over it where both are given (an older pyjojo wants Basic)."""
 
     @property
     def base_url(self) -> str:
@@ -43,6 +47,21 @@ class Endpoint:
             return None
         return httpx.BasicAuth(self.username, self.password or "")
 
+    def headers(self) -> dict[str, str]:
+        """What every request and handshake carries: the credentials, as one Authorization."""
+        if self.username is not None:
+            token = base64.b64encode(f"{self.username}:{self.password or ''}".encode()).decode()
+            return {"Authorization": f"Basic {token}"}
+        if self.agent_token:
+            return {"Authorization": f"Bearer {self.agent_token}"}
+        return {}
+
+    def inbox_authorization(self) -> str | None:
+        """The ``Authorization`` value for the inbox routes: the inbox token, else the agent's."""
+        if self.token:
+            return self.token
+        return f"Bearer {self.agent_token}" if self.agent_token else None
+
     def http_client(self, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
         # httpx deprecates a path for verify: give it the context that path names.
         """An httpx client for this backend (its TLS and Basic credentials), to share."""
@@ -53,8 +72,13 @@ class Endpoint:
         )
         if not self.base_url.startswith("https://"):
             verify = False  # no TLS here: loading the CA bundle would cost 20-90 ms for nothing
+        bearer = {} if self.username is not None else self.headers()
         return httpx.AsyncClient(
-            base_url=self.base_url, auth=self.auth(), verify=verify, timeout=timeout
+            base_url=self.base_url,
+            auth=self.auth(),
+            headers=bearer,
+            verify=verify,
+            timeout=timeout,
         )
 
     def ws_url(self, path: str) -> str:
@@ -63,11 +87,8 @@ class Endpoint:
         return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{path}"
 
     def ws_headers(self) -> dict[str, str]:
-        """Headers a WebSocket needs (Basic credentials), possibly none."""
-        if self.username is None:
-            return {}
-        token = base64.b64encode(f"{self.username}:{self.password or ''}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
+        """Headers a WebSocket needs (its credentials, as ``headers``), possibly none."""
+        return self.headers()
 
     def ws_ssl(self) -> ssl.SSLContext | None:
         """The TLS context of a wss:// connection (verification as set); None for ws://."""

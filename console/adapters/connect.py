@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import ctypes
 import os
-import secrets
 import shlex
 import signal
 import sys
@@ -25,6 +24,11 @@ if TYPE_CHECKING:
 
 READY_TIMEOUT = 20.0
 INBOX_TOKEN_ENV = "OPSCONSOLE_INBOX_TOKEN"
+AGENT_TOKEN_ENV = "OPSCONSOLE_AGENT_TOKEN"
+PASSWORD_ENV = "OPSCONSOLE_PASSWORD"
+"""A client's agent token by environment (an agent takes it out of its own environment)."""
+REMOTE_TOKEN_FILE = '"${XDG_DATA_HOME:-$HOME/.local/share}/opsconsole/agent/agent-token"'
+"""Where an agent started with the default data dir keeps its token, as a remote shell sees it."""
 
 
 class AgentConnector(Protocol):
@@ -70,6 +74,13 @@ class ExistingAgent:
 class SpawnedAgent:
     """A local agent started as a child process on a free loopback port.
 
+    Only the operator's user can use it: it requires its agent token on every
+    route, and the token sits in a 0600 file in the agent's 0700 data dir, read
+    from there once the agent announces its URL (never passed on argv or in the
+    environment, which other users and the agent's children could see). Chosen
+    over a Unix socket in a 0700 runtime dir because the same token works the
+    same way for a standalone agent, one reached through an SSH forward, and TLS.
+
     The agent dies with the console: it gets SIGTERM when the console exits,
     even by a crash, through the Linux parent-death signal, and stops its own
     children in turn.
@@ -80,12 +91,21 @@ class SpawnedAgent:
         self.log_file = log_file
         self.process: asyncio.subprocess.Process | None = None
         self._client: AgentClient | None = None
-        # The console's own key to its agent's inbox, handed over in the environment.
-        self._token = secrets.token_urlsafe(24)
+
+    @property
+    def data_dir(self) -> Path:
+        """The agent's data dir: its last ``--data-dir``, else the default one."""
+        args = self.agent_args
+        given = [args[i + 1] for i in range(len(args) - 1) if args[i] == "--data-dir"]
+        if given:
+            return Path(given[-1])
+        from console.config import data_dir
+
+        return data_dir() / "agent"
 
     @property
     def description(self) -> str:
-        """"local agent"."""
+        """ "local agent"."""
         return "local agent"
 
     async def connect(self) -> AgentClient:
@@ -93,13 +113,14 @@ class SpawnedAgent:
         does not start (its log says why)."""
         from console.adapters.agent import AgentClient
         from console.adapters.base import Endpoint
+        from console.config import agent_token
 
         url = await self._start()
-        self._client = AgentClient(Endpoint(url, token=self._token))
+        self._client = AgentClient(Endpoint(url, agent_token=agent_token(self.data_dir)))
         return self._client
 
     async def _start(self) -> str:
-        log = self.log_file.open("ab") if self.log_file else asyncio.subprocess.DEVNULL
+        log = _private_log(self.log_file) if self.log_file else asyncio.subprocess.DEVNULL
         try:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -114,12 +135,12 @@ class SpawnedAgent:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
-                env={**os.environ, INBOX_TOKEN_ENV: self._token},
+                env=_without_secrets(os.environ),
                 preexec_fn=_terminate_with_parent,
             )
         finally:
-            if not isinstance(log, int):
-                log.close()
+            if log != asyncio.subprocess.DEVNULL:
+                os.close(log)
         assert self.process.stdout is not None
         try:
             line = await asyncio.wait_for(self.process.stdout.readline(), READY_TIMEOUT)
@@ -147,6 +168,20 @@ class SpawnedAgent:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+
+
+def _private_log(path: Path) -> int:
+    """The agent's log opened for appending, readable by its owner only (it may hold paths
+    and names an operator would not share)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def _without_secrets(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """The environment for an agent: no client secrets (it has its own token file)."""
+    secrets = {AGENT_TOKEN_ENV, PASSWORD_ENV}
+    return {key: value for key, value in environ.items() if key not in secrets}
 
 
 def _terminate_with_parent() -> None:
@@ -209,12 +244,13 @@ class SshAgent:
 
         self._say(f"forwarding a local port to port {self.remote_port} on the host")
         local_port = await self.hosts.forward(self.host, self.remote_port)
-        client = AgentClient(Endpoint(f"http://127.0.0.1:{local_port}"))
+        url = f"http://127.0.0.1:{local_port}"
+        client = AgentClient(Endpoint(url, agent_token=await self._remote_token()))
         try:
             await client.info()
         except Unavailable:
+            await client.aclose()
             if not self.start:
-                await client.aclose()
                 raise
             self._say("no agent answers there: starting one")
             try:
@@ -223,15 +259,22 @@ class SshAgent:
                     f"agent started (pid {self.started_pid}), waiting for it to answer; "
                     f"its log: {self.remote_log}"
                 )
-                await self._wait_ready(client)
-            except BaseException as exc:
-                await client.aclose()
-                if isinstance(exc, BackendError):  # kept where the steps are, past the toast
-                    self._say(f"failed: {exc.message.removeprefix(f'{self.host.name}: ')}")
+                client = await self._wait_ready(url)
+            except BackendError as exc:  # kept where the steps are, past the toast
+                self._say(f"failed: {exc.message.removeprefix(f'{self.host.name}: ')}")
                 raise
         self._say("the agent answers")
         self._client = client
         return client
+
+    async def _remote_token(self) -> str | None:
+        """The agent token in the remote agent's data dir, read over SSH as its owner would."""
+        args = self.agent_args
+        given = [args[i + 1] for i in range(len(args) - 1) if args[i] == "--data-dir"]
+        path = shlex.quote(f"{given[-1]}/agent-token") if given else REMOTE_TOKEN_FILE
+        result = await self.hosts.check(self.host, f"cat {path} 2>/dev/null")
+        lines = [line.strip() for line in result.stdout if line.strip()]
+        return lines[0] if result.exit_status == 0 and lines else None
 
     async def _start_remote(self) -> None:
         folder = _remote_folder(self.remote_log_dir)
@@ -252,24 +295,39 @@ class SshAgent:
             )
         self.started_pid, self.remote_log = int(pid), log
 
-    async def _wait_ready(self, client: AgentClient) -> None:
-        """Until the agent answers; Unavailable with its log's last lines if it dies first,
-        or says nothing for READY_TIMEOUT seconds."""
+    async def _wait_ready(self, url: str) -> AgentClient:
+        """A client on the agent just started, once it answers (with the token it made at
+        start); Unavailable with its log's last lines if it dies first, or says nothing for
+        READY_TIMEOUT seconds."""
+        from console.adapters.agent import AgentClient
+        from console.adapters.base import Endpoint
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + READY_TIMEOUT
         next_look = loop.time()
-        while loop.time() < deadline:
-            with contextlib.suppress(Unavailable):
-                await client.info()
-                return
-            if loop.time() >= next_look:
-                next_look = loop.time() + 0.5
-                if not await self._remote_alive():
-                    raise Unavailable(await self._log_tail("the agent started there exited"))
-            await asyncio.sleep(0.1)
-        raise Unavailable(
-            await self._log_tail(f"the agent started there did not answer in {READY_TIMEOUT:g} s")
-        )
+        client: AgentClient | None = None
+        try:
+            while loop.time() < deadline:
+                if client is None and (token := await self._remote_token()) is not None:
+                    client = AgentClient(Endpoint(url, agent_token=token))
+                if client is not None:
+                    with contextlib.suppress(Unavailable):
+                        await client.info()
+                        return client
+                if loop.time() >= next_look:
+                    next_look = loop.time() + 0.5
+                    if not await self._remote_alive():
+                        raise Unavailable(await self._log_tail("the agent started there exited"))
+                await asyncio.sleep(0.1)
+            raise Unavailable(
+                await self._log_tail(
+                    f"the agent started there did not answer in {READY_TIMEOUT:g} s"
+                )
+            )
+        except BaseException:
+            if client is not None:
+                await client.aclose()
+            raise
 
     async def _remote_alive(self) -> bool:
         probe = ["kill", "-0", str(self.started_pid)]

@@ -114,19 +114,20 @@ class SciroccoInbox:
         return fetched
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        if not self._endpoint.token:
+        authorization = self._endpoint.inbox_authorization()
+        if not authorization:
             raise AuthError("no inbox token: give one (OPSCONSOLE_INBOX_TOKEN) to reach the inbox")
         if not self.node_id:
             raise BackendError("no node id to act as")
         return {
-            "Authorization": self._endpoint.token,
+            "Authorization": authorization,
             header_name("node_source"): self.node_id,
             **(extra or {}),
         }
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = self._headers(kwargs.pop("headers", None))
-        # Basic auth is for the agent's other routes; the inbox has its own token.
+        # Basic auth is for the agent's other routes; the inbox takes a token.
         return await request(self._http, method, path, headers=headers, auth=None, **kwargs)
 
     async def push(

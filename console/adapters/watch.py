@@ -67,6 +67,7 @@ class Offline:
 Change = Resync[Item] | Upsert[Item] | Removed | Offline
 """One element of a ``watch()`` stream."""
 
+
 class Backoff:
     """The waits between attempts to reach a stream again: short at first, then longer."""
 

@@ -20,9 +20,7 @@ MAX_FRAME = 1 << 24
 
 
 @contextlib.asynccontextmanager
-async def connect(
-    endpoint: Endpoint, path: str, **options: Any
-) -> AsyncIterator[ClientConnection]:
+async def connect(endpoint: Endpoint, path: str, **options: Any) -> AsyncIterator[ClientConnection]:
     """A WebSocket to ``path`` on ``endpoint`` (``options`` go to ``websockets.connect``: pings);
     raises AuthError when refused for credentials, BackendError for other refusals,
     Unavailable when it cannot be reached."""

@@ -17,11 +17,18 @@ from starlette.websockets import WebSocket
 
 from console import __version__
 from console.agent import inbox_routes, modules_routes, processes_routes, scripts_routes
-from console.agent.auth import BasicAuthMiddleware, Htpasswd
+from console.agent.auth import AuthMiddleware, AuthPolicy
 from console.agent.children import Children
+from console.agent.credentials import (
+    ensure_agent_token,
+    inbox_tokens,
+    keep_files_private,
+    make_tree_private,
+)
 from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
 from console.agent.header_case import TitleCaseHeaders
+from console.agent.htpasswd import Htpasswd
 from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
 from console.agent.inbox_backend import open_store
@@ -31,6 +38,7 @@ from console.agent.modules_tcp import serve_tcp
 from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
 from console.agent.scripts import ScriptService
+from console.agent.sources import Limits
 from console.agent.ws_frames import KeepServerSend
 from console.config import AgentSettings
 from console.demo import load_demo
@@ -38,8 +46,14 @@ from console.models import ProcessState
 
 
 def create_app(settings: AgentSettings) -> Starlette:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    children = Children()
+    """The agent's app, behind its auth middleware; creates the agent token if there is none.
+
+    Raises ConfigError when a secret's file cannot be used.
+    """
+    children = Children(umask=keep_files_private())
+    # Before the data dir is tightened: a token file others could read is refused, not hidden.
+    policy = auth_policy(settings)
+    make_tree_private(settings.data_dir)
     events = EventBus()
     history = RunHistory(settings.data_dir / "scripts.db", keep=settings.history_keep)
     scripts = ScriptService(settings.scripts, history, children)
@@ -74,6 +88,11 @@ def create_app(settings: AgentSettings) -> Starlette:
         children,
         events,
         policy=settings.restart_policy(),
+        limits=Limits(
+            download=settings.download_max_bytes,
+            download_seconds=settings.download_timeout,
+            allow_link_local=settings.source_allow_link_local,
+        ),
         log_dir=settings.data_dir / "logs" if settings.process_log_files else None,
         budget=settings.output_budget(),
     )
@@ -146,22 +165,18 @@ def create_app(settings: AgentSettings) -> Starlette:
 
     # First: it must see the server's own ``send``, before anything wraps it.
     # Then names are title-cased whatever answered (a route, auth, a 404).
-    middleware = [Middleware(KeepServerSend), Middleware(TitleCaseHeaders)]
-    if settings.htpasswd is not None:
-        middleware.append(
-            Middleware(
-                BasicAuthMiddleware,
-                htpasswd=Htpasswd(settings.htpasswd),
-                exempt_prefixes=inbox_routes.PREFIXES,
-            )
-        )
+    middleware = [
+        Middleware(KeepServerSend),
+        Middleware(TitleCaseHeaders),
+        Middleware(AuthMiddleware, policy=policy),
+    ]
     app = Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
             WebSocketRoute("/events", event_stream, name="events"),
             *scripts_routes.routes(scripts),
             *processes_routes.routes(processes),
-            *inbox_routes.routes(inbox, settings.inbox_tokens),
+            *inbox_routes.routes(inbox),
             *modules_routes.routes(module_services),
         ],
         middleware=middleware,
@@ -175,6 +190,22 @@ def create_app(settings: AgentSettings) -> Starlette:
     app.state.module_services = module_services
     app.state.stop_children = stop_children
     return app
+
+
+def auth_policy(settings: AgentSettings) -> AuthPolicy:
+    """Who may in, from the settings (the agent token is read, or made, here)."""
+    token, _ = ensure_agent_token(settings.agent_token_file)
+    allowed = {host.strip().lower().strip("[]") for host in settings.allowed_hosts}
+    if settings.host not in ("0.0.0.0", "::", ""):
+        allowed.add(settings.host.lower().strip("[]"))
+    return AuthPolicy(
+        agent_tokens=(token,),
+        inbox_tokens=tuple(inbox_tokens(settings)),
+        htpasswd=Htpasswd(settings.htpasswd) if settings.htpasswd is not None else None,
+        open_families=frozenset(settings.open_families),
+        no_auth=settings.no_auth,
+        allowed_hosts=frozenset(allowed),
+    )
 
 
 async def raise_alerts(events: EventBus, inbox: InboxService) -> None:

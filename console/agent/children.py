@@ -103,7 +103,10 @@ async def read_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
 class Children:
     """Starts, tracks and stops every child process of one agent."""
 
-    def __init__(self) -> None:
+    def __init__(self, umask: int = -1) -> None:
+        self.umask = umask
+        """The file mode mask children start with (-1: the agent's own): the agent keeps
+        its files private with 077, which its children should not inherit."""
         self._reaper: asyncio.subprocess.Process | None = None
         self._live: dict[int, asyncio.subprocess.Process] = {}
         self._origins: dict[int, str] = {}
@@ -157,6 +160,7 @@ class Children:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
             start_new_session=True,
+            umask=self.umask,
             **options,
         )
         self._live[proc.pid] = proc

@@ -124,15 +124,19 @@ def is_json_type(content_type: str, accepted: tuple[str, ...] = ("application/js
     return content_type.split(";", 1)[0].strip().lower() in accepted
 
 
-async def json_object_body(request: Request, require_type: bool = True) -> dict[str, Any]:
+async def json_object_body(
+    request: Request, accepted: tuple[str, ...] = ("application/json",)
+) -> dict[str, Any]:
     """A JSON object body, or {} when empty; anything else is a 400.
 
-    ``require_type=False`` serves older clients that post JSON under another content type.
+    ``accepted`` are the media types a body may be declared as (``""``: none at all),
+    for older clients that post JSON under another type. Never the types a browser
+    sends cross-site without asking first (``text/plain``, forms): a web page could.
     """
     body = await read_body(request)
     if not body.strip():
         return {}
-    if require_type and not is_json_type(request.headers.get("content-type", "")):
+    if not is_json_type(request.headers.get("content-type", ""), accepted):
         raise HttpError(400, "the body must be JSON, sent with Content-Type: application/json")
     value = parse_json(body)
     if not isinstance(value, dict):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,7 @@ from console.models import (
 )
 
 PREFIXES = ("/messageQueue", "/messages", "/globalDataSpace")
-"""Paths with their own token auth (the agent's Basic auth leaves them alone)."""
+"""Paths of the inbox family (the auth middleware lets the inbox token in here)."""
 
 FEATURES = ("inbox.batch", "inbox.batch_ack", "inbox.redelivery")
 PAYLOAD_LIMITS = {JSON_TYPE: 100 << 10, TEXT_TYPE: 100 << 10, BINARY_TYPE: 1000 << 10}
@@ -60,20 +59,17 @@ def deleted_response(count: int) -> JSONResponse:
     return JSONResponse({"n": count, "ok": 1}, media_type=JSON_UTF8)
 
 
-def routes(service: InboxService, tokens: list[str]) -> list[BaseRoute]:
+def routes(service: InboxService) -> list[BaseRoute]:
     # scirocco-server refuses a schedule before its own start (its schema's ``min: Date.now()``).
     started_at = time.time()
 
     def authorized(
         handler: Callable[[Request, str], Awaitable[Response]], anyone: bool = False
     ) -> Handler:
-        """Token checked; the caller's node id required unless ``anyone`` may call."""
+        """The caller's node id for ``handler``, required unless ``anyone`` may call (its
+        token was checked by the auth middleware)."""
 
         async def wrapped(request: Request) -> Response:
-            # Bytes: compare_digest refuses str with non-ASCII, and a header may hold any byte.
-            given = request.headers.get("authorization", "").encode("latin-1")
-            if not tokens or not any(hmac.compare_digest(given, t.encode()) for t in tokens):
-                return error_response(401, "a valid inbox token is required in Authorization")
             caller = request.headers.get(header_name("node_source"), "").strip()
             if not caller and not anyone:
                 return error_response(400, f"the {header_name('node_source')} header is required")

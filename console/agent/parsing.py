@@ -9,6 +9,7 @@ an exception a handler did not expect.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from console.agent.errors import HttpError
@@ -86,7 +87,19 @@ def parse_json(data: bytes | str, what: str = "the body") -> Any:
     # Fewer brackets than the limit cannot nest past it: the walk is skipped (the usual case).
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and nests_deeper(raw):
         raise too_deep
+    # json.loads takes a lone surrogate escape ("\ud800"): no UTF-8 text can hold it, so
+    # every answer that echoed it would fail. Checked only when such an escape appears.
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise HttpError(
+                400, f"{what} holds a lone UTF-16 surrogate (\\uD800-\\uDFFF)"
+            ) from None
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def parse_moment(text: str | None, what: str) -> float | None:

@@ -17,6 +17,7 @@ import httpx
 from console.agent import descendants
 from console.agent.children import Children
 from console.agent.disk import describe_full_disk, is_disk_full
+from console.agent.downloads import download, download_client
 from console.agent.events import EventBus
 from console.agent.process_logs import ProcessLog, RotatingFile
 from console.agent.process_spec import (
@@ -32,7 +33,6 @@ from console.agent.sources import (
     DEFAULT_LIMITS,
     Limits,
     SourceError,
-    download,
     local_path,
     unpack,
 )
@@ -347,7 +347,7 @@ class ProcessService:
         self.limits = limits
         self.log_dir = log_dir
         self.budget = budget
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        self.http = download_client(limits, httpx.Timeout(30.0, connect=10.0))
         self._processes: dict[str, ManagedProcess] = {}
 
     def list(self) -> list[ProcessStatus]:

@@ -43,6 +43,8 @@ FEATURES = (
     "processes.partial-lines",
     "processes.strip-ansi",
 )
+CREATE_BODY_TYPES = ("application/json", "application/octet-stream", "")
+"""What smartmob clients declare: aiohttp posts a JSON string as octet-stream, others none."""
 CONTROL_ACTIONS = ("restart", "stop", "start")
 SETTLE_LIMIT = 2.0
 """Seconds a control call waits for its process to settle before answering where it is."""
@@ -99,7 +101,7 @@ def routes(service: ProcessService) -> list[BaseRoute]:
         return JSONResponse({"processes": status_documents(service.list(), request)})
 
     async def create_process(request: Request) -> Response:
-        body = await json_object_body(request, require_type=False)
+        body = await json_object_body(request, CREATE_BODY_TYPES)
         try:
             status = service.create(parse_spec(body))
         except InvalidSpec as exc:
@@ -126,7 +128,7 @@ def routes(service: ProcessService) -> list[BaseRoute]:
 
     def bulk_control(action: str) -> Handler:
         async def handler(request: Request) -> Response:
-            chosen = select(service, await json_object_body(request, require_type=False))
+            chosen = select(service, await json_object_body(request))
             patience = SETTLE_LIMIT + SETTLE_PER_PROCESS * len(chosen)
             await asyncio.gather(*(act(process, action, patience) for process in chosen))
             statuses = [service.status(process.spec.slug) for process in chosen]

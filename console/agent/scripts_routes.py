@@ -60,12 +60,16 @@ def tag_filter(request: Request) -> Callable[[Script], bool]:
             return lambda script: bool(wanted & set(script.tags))
 
 
+JOJO_BODY_TYPES = ("application/json", "")
+"""pymojo posts ``requests.post(url, data=json_str)``: no Content-Type at all."""
+
+
 async def jojo_params(request: Request) -> dict[str, object]:
     """The run's params: a JSON object body; no Content-Type at all means JSON, as pyjojo."""
     content_type = request.headers.get("content-type")
     if content_type is not None and not content_type.startswith("application/json"):
         raise HttpError(400, WRONG_TYPE)
-    return await json_object_body(request, require_type=False)
+    return await json_object_body(request, JOJO_BODY_TYPES)
 
 
 def routes(service: ScriptService) -> list[BaseRoute]:

@@ -8,13 +8,15 @@ import logging
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import uvicorn
 
 from console.agent.app import create_app
 from console.agent.connections import raise_file_limit, uvicorn_options, widen_listen_backlog
+from console.agent.credentials import announce_credentials, forget_agent, register_agent
 from console.agent.log_throttle import throttle_agent_logs
-from console.config import AgentSettings
+from console.config import AGENT_URL_FILE, AgentSettings, ConfigError
 
 log = logging.getLogger("console.agent")
 
@@ -59,19 +61,23 @@ def url_of(settings: AgentSettings, sock: socket.socket) -> str:
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-async def _announce_when_ready(server: uvicorn.Server, url: str, sock: socket.socket) -> None:
+async def _announce_when_ready(
+    server: uvicorn.Server, url: str, sock: socket.socket, url_file: Path
+) -> None:
     while not server.started:
         if server.should_exit:
             return
         await asyncio.sleep(0.01)
     widen_listen_backlog(sock)
+    # Local clients of this user find the running agent (and its token beside it) here.
+    register_agent(url, url_file)
     # The one line on stdout: whoever spawned us reads the URL from it.
     print(url, flush=True)
     log.info("agent ready at %s", url)
 
 
-async def _serve(server: uvicorn.Server, sock: socket.socket, url: str) -> None:
-    announce = asyncio.create_task(_announce_when_ready(server, url, sock))
+async def _serve(server: uvicorn.Server, sock: socket.socket, url: str, url_file: Path) -> None:
+    announce = asyncio.create_task(_announce_when_ready(server, url, sock, url_file))
     try:
         await server.serve(sockets=[sock])
     finally:
@@ -95,6 +101,9 @@ def serve(settings: AgentSettings) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # httpx logs each request's full URL at INFO: a source URL's password and signature.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
@@ -104,7 +113,12 @@ def serve(settings: AgentSettings) -> int:
         )
         return 1
     url = url_of(settings, sock)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+        announce_credentials(settings)
+    except ConfigError as exc:
+        print(f"opsconsole agent: {exc}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -117,5 +131,9 @@ def serve(settings: AgentSettings) -> int:
     )
     throttle_agent_logs()  # after uvicorn.Config: it sets up uvicorn's log handlers
     server = _AgentServer(config, app.state.stop_children)
-    asyncio.run(_serve(server, sock, url))
+    url_file = settings.data_dir / AGENT_URL_FILE
+    try:
+        asyncio.run(_serve(server, sock, url, url_file))
+    finally:
+        forget_agent(url_file)
     return 0 if server.started else 1

@@ -1,8 +1,13 @@
 """Application sources: fetch an archive or take a folder, unpack it safely.
 
-Unpacking refuses absolute paths, ``..``, links that point outside, devices
-and archives that expand past a size limit; a refused archive writes nothing
-outside its own folder, and the error says which member was refused and why.
+Unpacking refuses absolute paths, ``..``, links that point outside, anything
+written through a link, devices and archives that expand past a size limit; a
+refused archive writes nothing outside its own folder, and the error says which
+member was refused and why. Links are checked against the archive's own links
+(what will be on disk), never by the file system's resolution, which gives up
+silently on chains longer than PATH_MAX (CVE-2025-4517).
+
+Fetching a remote source is ``downloads.py``'s.
 """
 
 from __future__ import annotations
@@ -13,15 +18,16 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlsplit
 
-import httpx
-
+from console.agent.credentials import make_tree_private
 from console.agent.disk import describe_full_disk, is_disk_full
 
 MAX_DOWNLOAD = 256 << 20
 MAX_UNPACKED = 1 << 30
 MAX_MEMBERS = 20_000
+MAX_LINK_HOPS = 40
+"""Links followed to resolve one path, as Linux's own limit (ELOOP) before giving up."""
 
 
 class SourceError(Exception):
@@ -38,6 +44,10 @@ class Limits:
     download: int = MAX_DOWNLOAD
     unpacked: int = MAX_UNPACKED
     members: int = MAX_MEMBERS
+    download_seconds: float = 300.0
+    """The whole download, redirects included."""
+    allow_link_local: bool = False
+    """Let downloads reach link-local and cloud-metadata addresses."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -45,34 +55,12 @@ DEFAULT_LIMITS = Limits()
 
 def local_path(source_url: str) -> Path | None:
     """The local file or folder a ``file://`` URL or plain path names; None for remote URLs."""
-    parsed = urlparse(source_url)
+    parsed = urlsplit(source_url)
     if parsed.scheme == "file":
         return Path(unquote(parsed.path))
     if parsed.scheme == "" and source_url.startswith("/"):
         return Path(source_url)
     return None
-
-
-async def download(url: str, target: Path, http: httpx.AsyncClient, limits: Limits) -> str:
-    """Fetch ``url`` into ``target``; the answer's content type, for telling zip from tar."""
-    if urlparse(url).scheme not in ("http", "https"):
-        raise SourceError("download failure", f"unsupported source URL {url!r}")
-    try:
-        async with http.stream("GET", url, follow_redirects=True) as response:
-            if response.status_code != 200:
-                raise SourceError("download failure", f"GET {url}: HTTP {response.status_code}")
-            received = 0
-            with target.open("wb") as out:
-                async for chunk in response.aiter_bytes():
-                    received += len(chunk)
-                    if received > limits.download:
-                        raise SourceError(
-                            "download failure", f"{url} is larger than {limits.download} bytes"
-                        )
-                    out.write(chunk)
-            return response.headers.get("content-type", "")
-    except httpx.HTTPError as exc:
-        raise SourceError("download failure", f"GET {url}: {exc or type(exc).__name__}") from None
 
 
 def unpack(
@@ -88,6 +76,7 @@ def unpack(
             _unpack_tar(archive, into, limits)
         else:
             raise SourceError("download failure", f"not a zip or tar archive ({kind or 'unknown'})")
+        make_tree_private(into)
     except SourceError:
         shutil.rmtree(into, ignore_errors=True)
         raise
@@ -142,22 +131,26 @@ def _unpack_zip(archive: Path, into: Path, limits: Limits) -> None:
                         raise _refuse(info.filename, f"expands past {limits.unpacked} bytes")
                     out.write(chunk)
             if (info.external_attr >> 16) & 0o111:
-                target.chmod(0o755)
+                target.chmod(0o700)
 
 
 def _unpack_tar(archive: Path, into: Path, limits: Limits) -> None:
     with tarfile.open(archive) as tar:
         total = 0
         members = []
+        links: dict[PurePosixPath, PurePosixPath] = {}
         for member in tar:
             members.append(member)
             if len(members) > limits.members:
                 raise _refuse(archive.name, f"has more than {limits.members} members")
-            _safe_relative(member.name)
+            path = PurePosixPath(*_safe_relative(member.name).parts)
             if member.isdev() or member.isfifo():
                 raise _refuse(member.name, "is a device or special file")
+            _check_not_through_link(member.name, path, links)
             if member.issym() or member.islnk():
-                _check_link(member, into)
+                _check_link(member, path, links)
+            if member.issym():
+                links[path] = PurePosixPath(member.linkname)
             total += member.size
             if total > limits.unpacked:
                 raise _refuse(member.name, f"expands past {limits.unpacked} bytes")
@@ -168,11 +161,59 @@ def _unpack_tar(archive: Path, into: Path, limits: Limits) -> None:
             raise _refuse(getattr(exc, "tarinfo", tarfile.TarInfo("?")).name, str(exc)) from None
 
 
-def _check_link(member: tarfile.TarInfo, into: Path) -> None:
+def _check_not_through_link(
+    name: str, path: PurePosixPath, links: dict[PurePosixPath, PurePosixPath]
+) -> None:
+    """Refuse a member that replaces, or is written through, a symlink earlier in the archive
+    (extraction would follow the link on disk, wherever it points)."""
+    for ancestor in [path, *path.parents]:
+        if ancestor in links:
+            why = "replaces" if ancestor == path else "is written through"
+            raise _refuse(name, f"{why} the symbolic link {str(ancestor)!r}")
+
+
+def _check_link(
+    member: tarfile.TarInfo, path: PurePosixPath, links: dict[PurePosixPath, PurePosixPath]
+) -> None:
+    """A link's target, resolved through the archive's earlier symlinks, stays inside."""
     target = PurePosixPath(member.linkname)
-    base = PurePosixPath(member.name).parent if member.issym() else PurePosixPath()
-    if target.is_absolute():
+    if target.is_absolute() or member.linkname.startswith("\\"):
         raise _refuse(member.name, f"links to the absolute path {member.linkname!r}")
-    resolved = (into / base / target).resolve()
-    if not resolved.is_relative_to(into.resolve()):
+    start = path.parent if member.issym() else PurePosixPath()
+    if _resolve(start, target, links, member.name) is None:
         raise _refuse(member.name, f"links outside the archive ({member.linkname!r})")
+    if member.islnk() and PurePosixPath(*_safe_relative(member.linkname).parts) in links:
+        raise _refuse(member.name, f"is a hard link to the symbolic link {member.linkname!r}")
+
+
+def _resolve(
+    start: PurePosixPath,
+    target: PurePosixPath,
+    links: dict[PurePosixPath, PurePosixPath],
+    name: str,
+) -> PurePosixPath | None:
+    """``start / target`` resolved lexically and through ``links`` (the archive's symlinks);
+    None when it climbs above the archive's root. Too many hops is refused outright."""
+    parts = list(start.parts)
+    pending = list(target.parts)
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+            continue
+        parts.append(part)
+        link = links.get(PurePosixPath(*parts))
+        if link is not None:
+            hops += 1
+            if hops > MAX_LINK_HOPS:
+                raise _refuse(name, f"resolves through more than {MAX_LINK_HOPS} links")
+            if link.is_absolute():
+                return None
+            parts.pop()
+            pending = list(link.parts) + pending
+    return PurePosixPath(*parts)

@@ -59,9 +59,14 @@ class Script:
     confirm: bool = False
     """Extension: the console asks before running it."""
 
+    def is_filtered(self, name: str) -> bool:
+        """Whether a param's value is a secret; names match whatever their case (a param
+        reaches the script as an upper-case variable, so ``Secret`` is ``secret``)."""
+        return name.casefold() in {f.casefold() for f in self.filtered_params}
+
     def mask(self, params: dict[str, str]) -> dict[str, str]:
         """The params as they may be shown or stored: filtered values hidden."""
-        return {k: FILTERED if k in self.filtered_params else v for k, v in params.items()}
+        return {k: FILTERED if self.is_filtered(k) else v for k, v in params.items()}
 
     def to_wire(self) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ import pytest
 from tests.conformance import envs
 from tests.conftest import AgentProcess, start_agent
 
-WITHOUT_CREDENTIALS: tuple[str, ...] = ()
+WITHOUT_CREDENTIALS: tuple[str, ...] = ("--open", "processes", "--open", "modules")
 """The agent flags for clients that send no credentials (smartmob, shmooze): the one place
 to name the documented loopback-only "no credentials" option once the agent requires them."""
 

@@ -48,7 +48,7 @@ class ParamsForm(Vertical):
             return
         width = max(len(_label_text(self.script, p.name)) for p in self.script.params) + 1
         for param in self.script.params:
-            filtered = param.name in self.script.filtered_params
+            filtered = self.script.is_filtered(param.name)
             with Horizontal():
                 label = Label(_label(self.script, param.name), classes="param-name")
                 label.styles.width = width
@@ -82,10 +82,10 @@ class ParamsForm(Vertical):
 
 
 def _label_text(script: Script, name: str) -> str:
-    return f"{name} (filtered)" if name in script.filtered_params else name
+    return f"{name} (filtered)" if script.is_filtered(name) else name
 
 
 def _label(script: Script, name: str) -> Content:
-    if name in script.filtered_params:
+    if script.is_filtered(name):
         return Content.assemble((name, "bold"), (" (filtered)", "$foreground-muted"))
     return Content.styled(name, "bold")
