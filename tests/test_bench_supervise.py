@@ -23,6 +23,7 @@ def test_a_small_run_prints_every_measure_beside_the_peer(
         assert len(words) == (5 if with_peer else 2), row
         assert all(float(figure) > 0 for figure in words[0:4:2]), row
         if with_peer:
-            assert float(words[4].removesuffix("x")) > 0, row
+            # A ratio is printed; it may round to 0.00x (5 ms against supervisord's 1 s tick).
+            assert float(words[4].removesuffix("x")) >= 0, row
     if not with_peer:
         assert "not installed" in table[-1]
