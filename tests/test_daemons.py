@@ -50,7 +50,7 @@ def daemonized(agent: AgentProcess, tmp_path: Path, node: str, command: str) -> 
     body = create_body("d", node, str(app))
     reply = httpx.post(f"{agent.url}/create-process", json=body, headers=agent.headers, timeout=10)
     assert reply.status_code == 201
-    status = wait_status(agent.url, f"d.{node}", lambda s: s["state"] == "daemonized")
+    status = wait_status(agent, f"d.{node}", lambda s: s["state"] == "daemonized")
     assert status["restarts"] == 0 and status["pid"] is None
     assert "not restarted" in status["message"]
     pids = [int(p) for p in re.findall(r"\d+", status["message"].split("pid", 1)[1])]
@@ -83,7 +83,7 @@ def test_a_daemon_that_keeps_the_pipe_logs_on_and_stop_ends_it(
     agent: AgentProcess, tmp_path: Path
 ) -> None:
     pids = daemonized(agent, tmp_path, "chatty", CHATTY_DAEMON)
-    seq = wait_status(agent.url, "d.chatty", lambda s: s["next_seq"] >= 4)["next_seq"]
+    seq = wait_status(agent, "d.chatty", lambda s: s["next_seq"] >= 4)["next_seq"]
     assert seq >= 4, "the daemon's output still reaches the log"
     reply = httpx.post(f"{agent.url}/stop-process/d.chatty", headers=agent.headers, timeout=30)
     assert reply.json()["state"] == "stopped"

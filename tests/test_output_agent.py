@@ -38,7 +38,7 @@ def start(agent: AgentProcess, tmp_path: Path, command: str, lines: int) -> str:
     body = create_body("out", "web.0", str(app))
     reply = httpx.post(f"{agent.url}/create-process", json=body, headers=agent.headers, timeout=10)
     assert reply.status_code == 201
-    wait_status(agent.url, "out.web.0", lambda s: s["next_seq"] >= lines)
+    wait_status(agent, "out.web.0", lambda s: s["next_seq"] >= lines)
     return "out.web.0"
 
 

@@ -79,7 +79,7 @@ def test_a_flood_to_a_stalled_reader_stays_within_budget_and_is_given_back(
             peak = max(peak, rss(pid))
             return int(status["next_seq"]) >= pieces  # type: ignore[call-overload]
 
-        wait_status(agent.url, "mem.flood.0", flooded, bound=BOUND * 4)
+        wait_status(agent, "mem.flood.0", flooded, bound=BOUND * 4)
         print(f"\nidle {idle / MiB:.1f} MiB, peak {peak / MiB:.1f} MiB during 200 MB")
         assert peak - idle <= budget, f"grew {(peak - idle) / MiB:.1f} MiB"
         reply = httpx.post(
