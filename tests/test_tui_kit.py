@@ -149,9 +149,11 @@ async def test_a_dead_agent_turns_the_header_red_within_two_seconds_and_it_comes
         assert time.monotonic() - killed < 2.0
         assert app.query_one("#top-bar").has_class("-offline")
         assert table.has_class("-stale") and "offline" in table.note
-        # The agent is back on the same address: the console follows it, no key pressed.
+        # The agent is back on the same address with the same data dir (so the same token):
+        # the console follows it, no key pressed.
         port = agent.url.rsplit(":", 1)[1]
-        agent_factory("--scripts", str(catalog), "--port", port)
+        data_dir = tmp_path / "agent-data-0"
+        agent_factory("--scripts", str(catalog), "--port", port, "--data-dir", str(data_dir))
         await wait_for(
             pilot, lambda: app.connection_state is ConnectionState.CONNECTED, "back by itself"
         )
