@@ -8,13 +8,10 @@ newest are queued: the older ones would be pruned before anyone saw them.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable
 from itertools import islice, repeat
 from typing import ClassVar
 
-from rich.cells import cell_len
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -23,6 +20,7 @@ from textual.strip import Strip
 
 from console.models import Stream
 from console.tui.kit.ansi_line import printable, styled_line
+from console.tui.kit.log_rows import WrappedRows, line_cells, plain_lines
 from console.tui.kit.log_search import LogSearch
 from console.tui.kit.pane import hidden
 from console.tui.kit.rich_style import StyleCache
@@ -35,18 +33,6 @@ MAX_LINES = 10_000
 
 Kind = Stream | None
 """Which stream a line came from; None for the view's own notes (gaps, endings)."""
-
-
-def _cells(line: str) -> int:
-    if line.isascii() and "\t" not in line and "\x1b" not in line:
-        return len(line)
-    return cell_len(printable(line))
-
-
-def _plain(lines: list[str]) -> bool:
-    """True when every line is as wide as it is long (ASCII, no tabs, no colour codes): fast."""
-    joined = "".join(lines)
-    return joined.isascii() and "\t" not in joined and "\x1b" not in joined
 
 
 class LogView(LogSearch, can_focus=True):
@@ -118,11 +104,8 @@ class LogView(LogSearch, can_focus=True):
         self._pending_count = 0
         self._flush_soon = Soon(self, FRAME, self.flush)
         self._width = 0
-        # With wrap on: the row each held line starts on (minus _row_origin), and the row after.
-        self._row_starts: list[int] = []
-        self._row_origin = 0
-        self._rows_end = 0
-        self._wrap_width = 0
+        self._rows = WrappedRows()
+        """With wrap on: the rows each held line takes."""
         self._wrapping = False
         """Whether the rows above are in use: ``wrap`` as it was before its watcher ran."""
         self._strips: LRUCache[int, Strip] = LRUCache(1024)
@@ -214,12 +197,13 @@ class LogView(LogSearch, can_focus=True):
         overflow = max(0, len(lines) + added - self.max_lines)
         for kind, batch in pending:
             lines.extend(zip(repeat(kind), batch))
-            widest = max(map(len, batch)) if _plain(batch) else max(map(_cells, batch))
+            widest = max(map(len, batch)) if plain_lines(batch) else max(map(line_cells, batch))
             self._width = max(self._width, widest)
         self._first += overflow
         removed_rows = overflow
         if self._wrapping:
-            removed_rows = self._add_rows(islice(lines, len(lines) - added, None), overflow)
+            new = islice(lines, len(lines) - added, None)
+            removed_rows = self._rows.add((line for _, line in new), overflow)
         self._resized(removed_rows)
         self.kept = len(lines) - self._partials_shown
 
@@ -227,36 +211,18 @@ class LogView(LogSearch, can_focus=True):
         for _ in range(min(count, len(self._lines))):
             self._lines.pop()
             self._strips.discard(self._first + len(self._lines))
-            if self._wrapping and self._row_starts:
-                self._rows_end = self._row_starts.pop()
-
-    def _add_rows(self, new: Iterable[tuple[Kind, str]], dropped: int) -> int:
-        """Extend the wrapped rows by the new lines, forget the dropped ones; rows dropped."""
-        width = max(self._wrap_width, 1)
-        starts = self._row_starts
-        end = self._rows_end
-        for _, line in new:
-            starts.append(end)
-            end += max(1, -(-_cells(line) // width))
-        self._rows_end = end
-        if not dropped:
-            return 0
-        origin = starts[dropped] if dropped < len(starts) else end
-        del starts[:dropped]
-        removed, self._row_origin = origin - self._row_origin, origin
-        return removed
+            if self._wrapping:
+                self._rows.drop_newest()
 
     def _rewrap(self) -> None:
         """Measure every held line's rows again (wrap turned on, or a new width)."""
-        self._row_starts = []
-        self._row_origin = self._rows_end = 0
-        self._wrap_width = self.scrollable_content_region.width
-        self._add_rows(self._lines, 0)
+        width = self.scrollable_content_region.width
+        self._rows.measure((line for _, line in self._lines), width)
 
     def _resized(self, removed_rows: int = 0) -> None:
         """Tell the scroll machinery the new size, and keep the view where it should be."""
         if self._wrapping:
-            self.virtual_size = Size(self._wrap_width, self._rows_end - self._row_origin)
+            self.virtual_size = Size(self._rows.width, self._rows.height)
         else:
             self.virtual_size = Size(self._width, len(self._lines))
         if self.follow:
@@ -277,8 +243,7 @@ class LogView(LogSearch, can_focus=True):
         self._first += len(self._lines)
         self._lines.clear()
         self._width = 0
-        self._row_starts = []
-        self._row_origin = self._rows_end = 0
+        self._rows.clear()
         self._strips.clear()
         self._match = None
         self.kept = 0
@@ -351,7 +316,7 @@ class LogView(LogSearch, can_focus=True):
             self.scroll_to(y=self._row_of(top[0]), animate=False, immediate=True, force=True)
 
     def on_resize(self) -> None:
-        if self._wrapping and self.scrollable_content_region.width != self._wrap_width:
+        if self._wrapping and self.scrollable_content_region.width != self._rows.width:
             self._rewrap()
         # Lines added while the view had no size (hidden, or not laid out) scrolled nowhere.
         self._resized()
@@ -359,9 +324,7 @@ class LogView(LogSearch, can_focus=True):
     # -- rows and painting --------------------------------------------------------------
 
     def _row_of(self, index: int) -> int:
-        if self._wrapping and index < len(self._row_starts):
-            return self._row_starts[index] - self._row_origin
-        return index
+        return self._rows.row_of(index) if self._wrapping else index
 
     def _locate(self, row: int) -> tuple[int, int] | None:
         """The held line (index) a row of the view shows, and which wrapped part of it."""
@@ -369,11 +332,7 @@ class LogView(LogSearch, can_focus=True):
             return None
         if not self._wrapping:
             return (row, 0) if row < len(self._lines) else None
-        target = row + self._row_origin
-        if target >= self._rows_end or not self._row_starts:
-            return None
-        index = bisect_right(self._row_starts, target) - 1
-        return index, target - self._row_starts[index]
+        return self._rows.locate(row)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
