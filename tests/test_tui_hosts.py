@@ -197,7 +197,7 @@ async def test_an_unknown_host_key_is_shown_and_k_records_it_only_on_yes(
         await pilot.press("r", *"echo in", "enter")
         await wait_for(pilot, lambda: cell(app, "testhost", "state") == "host key unknown", "key")
         assert pane(app).rows["testhost"].exit_status is None
-        fingerprint = await ssh.host_key_fingerprint(pane(app)._parsed["testhost"])
+        fingerprint = await ssh.host_key_fingerprint(pane(app)._reach.parsed["testhost"])
         # The refusal shows the key; here K accepts it, so no shell command is offered.
         notes = [text for stream, text in output(app) if stream is None]
         assert any(f"ssh-ed25519 {fingerprint}" in note for note in notes), notes

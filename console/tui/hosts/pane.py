@@ -2,8 +2,7 @@
 selected ones with their output live, unknown host keys accepted on sight, and the console's
 context switched to the agent on a host.
 
-asyncssh takes a fifth of a second to import, so nothing SSH is imported (nor any address
-parsed) until the pane first needs it, and then in a thread, so the screen never stalls.
+Nothing SSH is imported until the pane first needs a host (``reach.py`` says why).
 Hosts are tried only when the operator asks (``t``, a run, ``k``, ``c``): the state column
 says how far that got. Failures are notes in the output and notifications, never the app's
 agent going offline: a host down says nothing about the agent.
@@ -12,13 +11,10 @@ agent going offline: a host down says nothing about the agent.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import aclosing
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -32,20 +28,18 @@ from console.config import default_config_file
 from console.models import AgentInfo
 from console.tui.hosts.command import HostCommand
 from console.tui.hosts.empty import NoHosts
+from console.tui.hosts.host_keys import home_relative
 from console.tui.hosts.output import HostOutput
+from console.tui.hosts.reach import HostReach, HostsConfig
 from console.tui.hosts.table import HostRow, HostState, HostTable, failure_text, state_of
 from console.tui.kit.keys import focus_now
-from console.tui.kit.log_view import FRAME
 from console.tui.kit.pane import Command, HelpSection, hidden, pane_help
+from console.tui.kit.screen_turn import ScreenTurn
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.connect import AgentConnector
-    from console.adapters.ssh import Host, SshHosts
-
-HostsConfig = Mapping[str, Mapping[str, Any]]
-"""``[hosts.NAME]`` tables: ``address`` (``user@host:port``; the name when left out), and for
-``c`` the agent there: ``remote_port``, ``start``, ``remote_command``, ``agent_args``."""
+    from console.adapters.ssh import SshHosts
 
 
 class HostsPane(Vertical):
@@ -84,13 +78,12 @@ class HostsPane(Vertical):
     ) -> None:
         super().__init__(id=id)
         self.config = {name: dict(table) for name, table in (hosts or {}).items()}
-        self._ssh = ssh
-        self._parsed: dict[str, Host] = {}
+        self._reach = HostReach(self.config, ssh)
         self._runs: dict[str, Worker[None]] = {}
 
     def compose(self) -> ComposeResult:
         if not self.config:
-            yield NoHosts(_home_relative(default_config_file()), id="no-hosts")
+            yield NoHosts(home_relative(default_config_file()), id="no-hosts")
             return
         rows = [
             HostRow(name, str(table.get("address", name))) for name, table in self.config.items()
@@ -106,8 +99,7 @@ class HostsPane(Vertical):
 
     async def on_unmount(self) -> None:
         # The connections (and the forwards on them) close with the console.
-        if self._ssh is not None:
-            await self._ssh.close()
+        await self._reach.close()
 
     @property
     def host_table(self) -> HostTable:
@@ -226,41 +218,7 @@ class HostsPane(Vertical):
     def action_clear(self) -> None:
         self.output.clear()
 
-    # -- reaching hosts --------------------------------------------------------------------
-
-    async def _ssh_hosts(self) -> SshHosts:
-        """The SSH adapter, made (and asyncssh imported, off the event loop) on first use."""
-        if self._ssh is None:
-            module = await asyncio.to_thread(importlib.import_module, "console.adapters.ssh")
-            if self._ssh is None:  # another worker may have made it meanwhile
-                self._ssh = module.SshHosts()
-        return self._ssh
-
-    async def _host(self, name: str) -> tuple[SshHosts, Host]:
-        ssh = await self._ssh_hosts()
-        host = self._parsed.get(name)
-        if host is None:
-            from console.adapters.ssh import Host
-
-            address = str(self.config[name].get("address", name))
-            host = self._parsed[name] = Host.parse(address, name=name)
-        return ssh, host
-
-    async def _connect(self, name: str) -> tuple[SshHosts, Host]:
-        """Reach a host (its connection is reused), showing the state as it goes; raises."""
-        table = self.host_table
-        before = table.rows[name].state
-        if before is not HostState.CONNECTED:
-            table.update(name, state=HostState.CONNECTING)
-        try:
-            ssh, host = await self._host(name)
-            await ssh.connection(host)
-        except asyncio.CancelledError:
-            if self.is_attached:
-                table.update(name, state=before)
-            raise
-        table.update(name, state=HostState.CONNECTED, error="")
-        return ssh, host
+    # -- trying hosts ----------------------------------------------------------------------
 
     def _failed(self, name: str, error: Exception, doing: str) -> None:
         """Say why something failed on a host: in the table, the output and a notification."""
@@ -287,7 +245,7 @@ class HostsPane(Vertical):
     @work(group="try", exit_on_error=False)
     async def _try(self, name: str) -> None:
         try:
-            await self._connect(name)
+            await self._reach.connect(name, self.host_table)
         except Exception as exc:
             self._failed(name, exc, "Connect")
         self.refresh_bindings()
@@ -326,14 +284,11 @@ class HostsPane(Vertical):
         output = self.output
         status: int | None = None
         try:
-            ssh, host = await self._connect(name)
-            breather = time.monotonic()
+            ssh, host = await self._reach.connect(name, self.host_table)
+            turn = ScreenTurn()
             async with aclosing(ssh.stream(host, line)) as items:
                 async for item in items:
-                    # A flood arrives without the stream ever waiting: give the screen its turn.
-                    if time.monotonic() - breather > FRAME / 2:
-                        await asyncio.sleep(0)
-                        breather = time.monotonic()
+                    await turn.take()  # a flood arrives without the stream ever waiting
                     if isinstance(item, int):
                         status = item
                     else:
@@ -370,23 +325,18 @@ class HostsPane(Vertical):
     @work(group="keys", exclusive=True, exit_on_error=False)
     async def accept_keys(self, names: list[str]) -> None:
         """For each host, show the key it offers now and record it only if the operator says yes."""
+        from console.tui.hosts.host_keys import key_question
         from console.tui.kit.confirm_dialog import ConfirmDialog
 
         for name in names:
             try:
-                ssh, host = await self._host(name)
+                ssh, host = await self._reach.host(name)
                 offered = await ssh.host_key(host)
             except Exception as exc:
                 self._failed(name, exc, "Host key")
                 continue
             fingerprint = offered.fingerprint
-            where = _home_relative(offered.known_hosts) if offered.known_hosts else "known_hosts"
-            replaces = " in place of the key recorded before" if offered.changed else ""
-            question = (
-                f"Accept this key for {name} ({host})?\n\n  {offered}\n\n"
-                "Compare it with the host's own first (ssh-keygen -lf on the host): "
-                f"it is added to {where}{replaces} and trusted from then on."
-            )
+            question = key_question(name, host, offered)
             dialog = ConfirmDialog(question, title="Unknown host key", yes_label="Accept")
             if not await self.app.push_screen_wait(dialog):
                 self.notify(f"{name}: nothing recorded.", title="Host key", timeout=3, markup=False)
@@ -421,7 +371,7 @@ class HostsPane(Vertical):
             self.notify(str(exc), title="Switch context", severity="error", markup=False)
             return
         try:
-            ssh, host = await self._host(name)
+            ssh, host = await self._reach.host(name)
         except Exception as exc:
             self._failed(name, exc, "Switch context")
             return
@@ -439,10 +389,3 @@ class HostsPane(Vertical):
             self.output.note(f"agent: {first}", name)
             for line in more:  # a log's last lines, one note each (a note is one line)
                 self.output.note(f"  {line}", name)
-
-
-def _home_relative(path: Path) -> str:
-    try:
-        return f"~/{path.relative_to(Path.home())}"
-    except ValueError:
-        return str(path)

@@ -43,9 +43,7 @@ def delete(pane: InboxPane) -> None:
         return
     message_id = message.id
 
-    def deleted(_: object) -> None:
-        if not pane.live:
-            pane.forget(message_id)
+    def deleted() -> None:
         if pane.detail_open and pane._shown_id == message_id:
             pane.close_detail()
         pane.notify("Message deleted.", timeout=3)
@@ -53,7 +51,7 @@ def delete(pane: InboxPane) -> None:
     about = f"{message.topic or 'the message'} from {message.node_source}"
     question = f"Delete {about}? It is {message.status.value}; it cannot be brought back."
     delete = partial(client.inbox.delete, message_id)
-    pane.confirm_call(question, "Delete", "Delete message", delete, deleted)
+    pane.confirm_delete(message_id, question, "Delete message", delete, deleted)
 
 
 def delete_all(pane: InboxPane) -> None:

@@ -346,6 +346,24 @@ class ResourcePane(Vertical, Generic[Item]):
 
         self.app.push_screen(ConfirmDialog(question, title=doing, yes_label=yes_label), answered)
 
+    def confirm_delete(
+        self,
+        key: str,
+        question: str,
+        doing: str,
+        call: Callable[[], Awaitable[Any]],
+        done: Callable[[], object],
+    ) -> None:
+        """``confirm_call`` that deletes ``key``: once it is gone, its row goes (the feed
+        says so when live) and ``done()`` runs."""
+
+        def deleted(_: object) -> None:
+            if not self.live:
+                self.forget(key)
+            done()
+
+        self.confirm_call(question, "Delete", doing, call, deleted)
+
     def call(self, doing: str, *call_and_done: Any) -> None:
         """``call_now`` in a worker: the pane's keys go on while the agent answers."""
         self.run_worker(self.call_now(doing, *call_and_done), group="calls", exit_on_error=False)

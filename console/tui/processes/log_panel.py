@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -20,8 +19,9 @@ from textual.worker import Worker, WorkerState
 
 from console.models import LogBatch, LogPartial, ProcessStatus
 from console.tui.kit.keys import focus_now
-from console.tui.kit.log_view import FRAME, LogView
+from console.tui.kit.log_view import LogView
 from console.tui.kit.messages import BackendFailed
+from console.tui.kit.screen_turn import ScreenTurn
 from console.tui.processes.table import state_style
 
 if TYPE_CHECKING:
@@ -131,12 +131,9 @@ class ProcessLogPanel(Vertical):
             fresh = await backend.get(slug)
             self.status = fresh
             self.next_seq = self._start_at(fresh.next_seq)
-            breather = time.monotonic()
+            turn = ScreenTurn()
             async for event in backend.tail(slug, self.next_seq, partial=True):
-                # A backlog arrives without the stream ever waiting: give the screen its turn.
-                if time.monotonic() - breather > FRAME / 2:
-                    await asyncio.sleep(0)
-                    breather = time.monotonic()
+                await turn.take()  # a backlog arrives without the stream ever waiting
                 if isinstance(event, LogBatch):
                     view.add_lines(event.stream, event.lines)
                 elif isinstance(event, LogPartial):

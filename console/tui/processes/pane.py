@@ -262,15 +262,10 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         if selected is None or client is None:
             return
         slug = selected.slug
-
-        def deleted(_: object) -> None:
-            if not self.live:
-                self.forget(slug)
-            self.notify(slug, title="Process deleted", timeout=3)
-
         question = f"Delete {slug}? It is stopped and forgotten, its log with it."
         delete = partial(client.processes.delete, slug)
-        self.confirm_call(question, "Delete", f"Delete {slug}", delete, deleted)
+        deleted = partial(self.notify, slug, title="Process deleted", timeout=3)
+        self.confirm_delete(slug, question, f"Delete {slug}", delete, deleted)
 
     def action_create(self) -> None:
         from console.tui.processes.create_form import CreateProcessForm

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -15,8 +13,9 @@ from textual.reactive import reactive
 from textual.widgets import Button, Static
 
 from console.models import RunFinished, RunOutput, RunStarted, RunWaiting, Script
-from console.tui.kit.log_view import FRAME, LogView
+from console.tui.kit.log_view import LogView
 from console.tui.kit.messages import BackendFailed
+from console.tui.kit.screen_turn import ScreenTurn
 from console.tui.scripts.params_form import ParamsForm
 
 if TYPE_CHECKING:
@@ -104,13 +103,10 @@ class ScriptView(Vertical):
         shown = " ".join(f"{k}={v!r}" for k, v in self.script.mask(params).items())
         log.note(f"$ {self.script.name} {shown}".rstrip())
         self.status = Content.styled("starting…", "$text-accent")
-        breather = time.monotonic()
+        turn = ScreenTurn()
         try:
             async for event in backend.stream_run(self.script.name, params):
-                # A flood of buffered lines never suspends the stream: give the screen its turn.
-                if time.monotonic() - breather > FRAME / 2:
-                    await asyncio.sleep(0)
-                    breather = time.monotonic()
+                await turn.take()  # a flood of buffered lines never suspends the stream
                 match event:
                     case RunOutput(stream, text):
                         log.add_lines(stream, [text])
