@@ -165,9 +165,7 @@ async def modules(client: AgentClient, args: argparse.Namespace) -> int:
 def message_header(accepted_by: bool = False) -> str:
     """The column names above ``message_line``s (with ``accepted_by``: the AGENT column)."""
     agent = f"{'AGENT':<14} " if accepted_by else ""
-    return (
-        f"{'ID':<8}  {'CREATED':<8}  {'FROM':<18} {'TOPIC':<22} {'STATUS':<11} {agent}PAYLOAD"
-    )
+    return f"{'ID':<8}  {'CREATED':<8}  {'FROM':<18} {'TOPIC':<22} {'STATUS':<11} {agent}PAYLOAD"
 
 
 def message_line(m: Message, accepted_by: bool = False) -> str:
