@@ -162,9 +162,16 @@ async def modules(client: AgentClient, args: argparse.Namespace) -> int:
     return 0
 
 
+def message_header(accepted_by: bool = False) -> str:
+    """The column names above ``message_line``s (with ``accepted_by``: the AGENT column)."""
+    agent = f"{'AGENT':<14} " if accepted_by else ""
+    return f"{'ID':<8}  {'CREATED':<8}  {'FROM':<18} {'TOPIC':<22} {'STATUS':<11} {agent}PAYLOAD"
+
+
 def message_line(m: Message, accepted_by: bool = False) -> str:
-    """One message in a line: short id, local time, source, topic, status, (with
-    ``accepted_by``: the agent that took it, for an inbox shared by many), payload preview."""
+    """One message in a line under ``message_header``: short id, local time, source, topic,
+    status, (with ``accepted_by``: the agent that took it, for an inbox shared by many),
+    payload preview."""
     when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
     preview = payload_text(m.content)
     agent = f"{m.accepted_by or '-':<14} " if accepted_by else ""
@@ -182,8 +189,13 @@ async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
             if args.json:
                 _print_json([m.to_wire() for m in messages])
                 return 0
+            if not messages:
+                # On stderr: a pipeline reading stdout sees no rows, a person sees why.
+                print("no messages", file=sys.stderr)
+                return 0
             # Many agents sharing one inbox (Redis): a column for the agent that took each.
             fleet = any(m.accepted_by for m in messages)
+            print(message_header(accepted_by=fleet))
             for m in messages:
                 print(message_line(m, accepted_by=fleet))
         case "push":

@@ -110,11 +110,20 @@ def test_logs_follow_into_head_ends_without_a_traceback(
 
 def test_inbox_list_and_pull_print_payloads_not_reprs(inbox_agent: AgentProcess) -> None:
     url = inbox_agent.url
+    # Empty: no rows on stdout, one line on stderr saying so, exit 0; JSON is [].
+    empty = opsconsole("inbox", "list", "--agent", url)
+    assert (empty.returncode, empty.stdout, empty.stderr) == (0, "", "no messages\n")
+    empty_json = opsconsole("inbox", "list", "--json", "--agent", url)
+    assert empty_json.returncode == 0 and json.loads(empty_json.stdout) == []
     assert opsconsole("inbox", "push", "ops-1", '{"n": 1}', "--json-payload", "--agent", url)
     assert opsconsole("inbox", "push", "ops-1", "two\nlines", "--topic", "t", "--agent", url)
     listed = opsconsole("inbox", "list", "--agent", url)
     assert listed.returncode == 0, listed.stderr
     assert '{"n":1}' in listed.stdout and "two …" in listed.stdout
+    # A header row names the columns, as ps has; then one line a message.
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["ID", "CREATED", "FROM", "TOPIC", "STATUS", "PAYLOAD"]
+    assert len(rows) == 2 and all(header.index("STATUS") == row.index("pending") for row in rows)
     assert "{'n'" not in listed.stdout and "b'" not in listed.stdout
     pulled = opsconsole("inbox", "pull", "--agent", url)
     assert pulled.returncode == 0 and '{"n":1}' in pulled.stdout, pulled.stdout

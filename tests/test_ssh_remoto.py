@@ -1,7 +1,7 @@
 """``check`` and ``run`` beside the real remoto 1.2.1, both against the test sshd.
 
-Needs a Python with remoto: ``python3 -m venv V && V/bin/pip install remoto==1.2.1``, then
-``OPSCONSOLE_REMOTO_PYTHON=V/bin/python``; skipped (saying so) without it. Where remoto itself
+remoto 1.2.1 comes from the registry into the conformance cache (``tests/conformance/envs``),
+or from ``OPSCONSOLE_REMOTO_PYTHON`` (a Python with remoto) when set. Where remoto itself
 raises (bytes that are not UTF-8) we differ on purpose: the line comes back with U+FFFD.
 """
 
@@ -18,13 +18,22 @@ from pathlib import Path
 import pytest
 
 from console.adapters.ssh import CommandNotFound, Host, SshHosts
+from tests.conformance import envs
 from tests.ssh_server import SshServer
 
-REMOTO_PYTHON = os.environ.get("OPSCONSOLE_REMOTO_PYTHON", "")
 pytestmark = pytest.mark.skipif(
-    not (REMOTO_PYTHON and Path(REMOTO_PYTHON).exists() and shutil.which("ssh")),
-    reason="set OPSCONSOLE_REMOTO_PYTHON to a Python with remoto==1.2.1 (and have ssh)",
+    shutil.which("ssh") is None, reason="remoto drives OpenSSH's ssh client, not installed here"
 )
+
+
+@pytest.fixture(scope="session")
+def remoto_python() -> str:
+    """A Python that imports remoto 1.2.1."""
+    given = os.environ.get("OPSCONSOLE_REMOTO_PYTHON", "")
+    if given and Path(given).exists():
+        return given
+    return str(envs.env_or_skip(envs.REMOTO) / "bin" / "python")
+
 
 COMMANDS = [
     ["ls", "/nonexistent/path"],
@@ -39,7 +48,7 @@ COMMANDS = [
     ["printf", "a\\r\\n\\r\\nb\\x0bc\\x0cd\\x1ce\\n"],
 ]
 
-REMOTO = """
+REMOTO_SCRIPT = """
 import json, logging, sys
 import remoto
 from remoto.process import check, run
@@ -64,7 +73,9 @@ async def hosts(sshd: SshServer) -> AsyncIterator[SshHosts]:
     await ssh.close()
 
 
-async def remoto_answers(sshd: SshServer, tmp_path: Path, commands: list[list[str]]) -> list:
+async def remoto_answers(
+    remoto_python: str, sshd: SshServer, tmp_path: Path, commands: list[list[str]]
+) -> list:
     config = tmp_path / "ssh_config"
     config.write_text(
         f"Host cchost\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {sshd.user}\n"
@@ -72,9 +83,9 @@ async def remoto_answers(sshd: SshServer, tmp_path: Path, commands: list[list[st
         "  StrictHostKeyChecking yes\n  BatchMode yes\n"
     )
     process = await asyncio.create_subprocess_exec(
-        REMOTO_PYTHON,
+        remoto_python,
         "-c",
-        REMOTO,
+        REMOTO_SCRIPT,
         str(config),
         json.dumps(commands),
         stdout=asyncio.subprocess.PIPE,
@@ -86,10 +97,12 @@ async def remoto_answers(sshd: SshServer, tmp_path: Path, commands: list[list[st
 
 
 async def test_check_gives_what_remoto_gives(
-    hosts: SshHosts, sshd: SshServer, tmp_path: Path
+    remoto_python: str, hosts: SshHosts, sshd: SshServer, tmp_path: Path
 ) -> None:
     host = Host("testhost", "127.0.0.1", sshd.port, sshd.user)
-    theirs = await remoto_answers(sshd, tmp_path, [*COMMANDS, ["nonexistent-cmd-xyz"]])
+    theirs = await remoto_answers(
+        remoto_python, sshd, tmp_path, [*COMMANDS, ["nonexistent-cmd-xyz"]]
+    )
     for argv, answer in zip(COMMANDS, theirs, strict=False):
         ours = await hosts.check(host, argv)
         assert [ours.stdout, ours.stderr, ours.exit_status] == answer, argv

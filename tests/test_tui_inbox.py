@@ -124,6 +124,10 @@ async def test_rows_follow_the_inbox_live_and_the_tab_counts_the_unacked(
         await pilot.press("ctrl+d", "y")
         await wait_for(pilot, lambda: inbox.message_table.shown == [ids[2]], "deleted")
         assert tab_label(app) == "4 Inbox (1)"
+        # The header's count agrees with its number: "1 message", not "1 messages".
+        count = inbox.message_table.query_one("#message-count", Static)
+        await wait_for(pilot, lambda: "1 message" in str(count.render()), "the count")
+        assert "1 messages" not in str(count.render())
 
 
 async def test_pull_next_selects_it_and_a_click_on_its_ack_cell_acks_it(app: OpsConsoleApp) -> None:
@@ -294,6 +298,37 @@ async def test_enter_shows_a_binary_payload_as_a_hex_dump_and_json_indented(
         assert "processed" in str(detail.query_one("#detail-title", Static).render())
 
 
+async def test_p_in_the_message_view_shows_the_pulled_message_and_says_so(
+    app: OpsConsoleApp,
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        seen = record_notifications(app)
+        inbox = await show_inbox(pilot, app)
+        oldest, newest = await push_seen(pilot, app, "monitor", {"n": 1}, {"n": 2})
+        inbox.message_table.move_to(newest)
+        await pilot.press("enter")
+        detail = inbox.detail
+        await wait_for(pilot, lambda: inbox.detail_open and detail is not None, "detail")
+        assert detail is not None and detail.message is not None and detail.message.id == newest
+
+        def shown() -> str | None:
+            return None if detail.message is None else detail.message.id
+
+        # p pulls the oldest pending one (scirocco: no choosing): the view moves to it and a
+        # notice names it as the message just pulled, not the one that was open.
+        await pilot.press("p")
+        await wait_for(pilot, lambda: cell(app, oldest, "status") == "processing", "pulled")
+        await wait_for(pilot, lambda: shown() == oldest, "the pulled one shown")
+        await wait_for(pilot, lambda: bool(seen) and seen[-1].title == "Pull", "the notice")
+        notice = seen[-1].message
+        assert oldest[:8] in notice and "topic.0 from monitor" in notice, notice
+        assert cell(app, newest, "status") == "pending"
+        # Pulled again with the pulled one open: the view moves to the next, said so too.
+        await pilot.press("p")
+        await wait_for(pilot, lambda: shown() == newest, "the next one shown")
+        await wait_for(pilot, lambda: newest[:8] in seen[-1].message, "the second notice")
+
+
 async def test_filter_by_text_and_by_status(app: OpsConsoleApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         inbox = await show_inbox(pilot, app)
@@ -388,6 +423,8 @@ async def check_help_and_palette(pilot: Pilot[object], app: OpsConsoleApp) -> No
         ("enter", "open the message"),
         ("/", "filter"),
         ("s", "one status"),
+        ("tab (N)", "pending or processing"),  # what the count in the tab counts
+        ("p", "never the one open"),  # in the message view
     ]:
         assert any(line.startswith(key) and what in line for line in text.splitlines()), key
     await pilot.press("escape")

@@ -66,7 +66,8 @@ SHMOOZE = EnvSpec(
     ("tornado==4.3", "toro==1.0", "Werkzeug==0.11", "shmooze==1.2.4"),
 )
 PYJOJO = EnvSpec("pyjojo", "0.9", "2.7.18", ("pyjojo==0.9",))
-ALL = (SCIROCCO, SMARTMOB, SHMOOZE, PYJOJO)
+REMOTO = EnvSpec("remoto", "1.2.1", "current", ("remoto==1.2.1",))
+ALL = (SCIROCCO, SMARTMOB, SHMOOZE, PYJOJO, REMOTO)
 
 
 class EnvUnavailable(Exception):

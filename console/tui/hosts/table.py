@@ -109,6 +109,7 @@ class HostTable(ResourceTable[HostRow]):
     """
     COLUMNS = COLUMNS
     NOUN = "hosts"
+    NOUN_ONE = "host"
     PLACEHOLDER = "/ filter"
     STYLE_PREFIX = "host-table"
     FILTER_ID = "host-filter"

@@ -236,8 +236,10 @@ class InboxPane(ResourcePane[Message]):
         """The pane's keys, and how to read an open message."""
         sections = super().help_sections()
         sections[0][1].append(("click [Ack]", "ack that message"))
+        sections[0][1].append(("tab (N)", "messages not acked yet: pending or processing"))
         detail = [
             ("↑ ↓ pgup pgdn", "scroll the payload"),
+            ("p", "pull the next pending one: the view shows it, said so (never the one open)"),
             ("a / click Ack", "ack it while it is processing"),
             ("esc", "back to the table"),
         ]
@@ -360,7 +362,16 @@ class InboxPane(ResourcePane[Message]):
         table.select_when_shown(message.id)
         table.refill()
         if self.detail_open:
+            # Scirocco pulls the next pending message, never one chosen: the view moves to the
+            # message pulled, and says so, lest the operator think the one open was pulled.
+            shown = self._shown_id
             await self.open(message.id)
+            whose = "this message" if shown == message.id else self.describe(message)
+            self.notify(
+                f"Pulled {whose} ({message.id[:8]}): the next pending one, now shown.",
+                title="Pull",
+                timeout=NOTICE_SECONDS,
+            )
 
     def _answered(self, client: AgentClient, message: Message) -> None:
         if client is self.client:

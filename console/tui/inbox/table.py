@@ -153,6 +153,7 @@ class MessageTable(ResourceTable[Message]):
     """
     COLUMNS = COLUMNS
     NOUN = "messages"
+    NOUN_ONE = "message"
     EMPTY_HINT = "n pushes one"
     PLACEHOLDER = "/ filter by from, topic or payload"
     STYLE_PREFIX = "message-table"

@@ -91,6 +91,8 @@ class ResourceTable(Vertical, Generic[Item]):
     DROP_LAST_BELOW: ClassVar[int] = 0
     """With less room than this the last column is left out rather than cut (0: never)."""
     NOUN: ClassVar[str] = "items"
+    NOUN_ONE: ClassVar[str] = ""
+    """``NOUN`` for exactly one ("1 message"); empty: ``NOUN`` whatever the count."""
     EMPTY_HINT: ClassVar[str] = ""
     """Said when there is nothing at all: how to make one ("n creates one")."""
     PLACEHOLDER: ClassVar[str] = "/ filter"
@@ -160,7 +162,9 @@ class ResourceTable(Vertical, Generic[Item]):
         """What the count says, before the note."""
         if total == 0 and not filtered and self.EMPTY_HINT:
             return f"no {self.NOUN} · {self.EMPTY_HINT}"
-        return f"{shown}/{total}" if filtered else f"{total} {self.NOUN}"
+        if filtered:
+            return f"{shown}/{total}"
+        return f"{total} {self.NOUN_ONE if total == 1 and self.NOUN_ONE else self.NOUN}"
 
     def compose_status(self) -> ComposeResult:
         """Widgets between the filter and the count (a status switch, say)."""

@@ -50,6 +50,7 @@ class ModuleList(ResourceTable[ModuleInfo]):
     COLUMNS = COLUMNS
     RIGHT_ALIGNED = frozenset({"position", "uid"})
     NOUN = "modules"
+    NOUN_ONE = "module"
     EMPTY_HINT = "n adds one"
     PLACEHOLDER = "/ filter"
     STYLE_PREFIX = "module-list"

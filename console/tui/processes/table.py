@@ -83,6 +83,7 @@ class ProcessTable(ResourceTable[ProcessStatus]):
     RIGHT_ALIGNED = _NUMBERS
     FIXED_WIDTHS = FIXED_WIDTHS
     NOUN = "processes"
+    NOUN_ONE = "process"
     EMPTY_HINT = "n creates one"
     PLACEHOLDER = "/ filter by name, state or message"
     STYLE_PREFIX = "process-table"

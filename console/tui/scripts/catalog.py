@@ -18,6 +18,7 @@ class ScriptCatalog(ResourceTable[Script]):
     COLUMNS = COLUMNS
     DROP_LAST_BELOW = MIN_DESCRIPTION
     NOUN = "scripts"
+    NOUN_ONE = "script"
     PLACEHOLDER = "/ filter by name, description or tag"
     FILTER_ID = "filter"
     COUNT_ID = "catalog-count"
