@@ -74,7 +74,7 @@ def context_connectors(args: argparse.Namespace, contexts: list[str]) -> dict[st
     """Each context's connector as ``--context NAME`` alone would make it (its URL, tunnel,
     credentials), the other flags of ``args`` kept: what a ``Fleet`` is made of. Raises
     ConfigError for a context that cannot be used."""
-    from console.cli import connector_for
+    from console.cli_connect import connector_for
 
     return {
         name: connector_for(argparse.Namespace(**{**vars(args), "context": name}))

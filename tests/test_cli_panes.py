@@ -88,6 +88,7 @@ def test_logs_prints_recent_lines_and_stops(demo: AgentProcess) -> None:
     lines = opsconsole("logs", "shop.web.0", "-n", "2", "--agent", demo.url)
     printed = (lines.stdout + lines.stderr).splitlines()
     assert 1 <= len(printed) <= 2
+    wait_for_process(demo, "shop.worker.0", "printed", lambda s: s.get("next_seq", 0) >= 1)
     framed = opsconsole("logs", "shop.worker.0", "-n", "5", "--json", "--agent", demo.url)
     batches = [json.loads(line) for line in framed.stdout.splitlines()]
     assert batches and all({"seq", "ts", "stream", "lines"} <= set(b) for b in batches)

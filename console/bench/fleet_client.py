@@ -19,7 +19,7 @@ import time
 from console.adapters.connect import AgentConnector
 from console.adapters.fleet import Fleet
 from console.adapters.watch import Removed, Resync, Upsert
-from console.cli import connector_for
+from console.cli_connect import connector_for
 
 VIEW_LIMIT = 120.0
 """Seconds the first full view may take before the run fails (saying what it saw)."""
