@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sys
 import time
@@ -107,6 +108,9 @@ async def logs(client: AgentClient, args: argparse.Namespace, context: str | Non
     tail = contextlib.aclosing(client.processes.tail(args.slug, since))
     async with tail as events:
         async for event in events:
+            if not args.follow and not isinstance(event, LogGap) and event.end > status.next_seq:
+                # Without -f the listing ends where the status said: a batch may run past it.
+                event = dataclasses.replace(event, lines=event.lines[: status.next_seq - event.seq])
             if isinstance(event, LogGap):
                 print(f"{prefix}[{event.count} lines not kept]", file=sys.stderr)
             elif args.json:
