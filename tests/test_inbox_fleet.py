@@ -138,7 +138,8 @@ def test_two_agents_on_one_redis_deliver_each_of_1000_messages_exactly_once(
         env={**os.environ, INBOX_TOKEN_ENV: TOKEN},
     )
     assert shown.returncode == 0, shown.stderr
-    rows = shown.stdout.splitlines()
+    header, *rows = shown.stdout.splitlines()
+    assert header.split()[:2] == ["ID", "CREATED"] and "AGENT" in header.split()
     assert len(rows) == 500  # the listing's default limit
     assert {"host-a", "host-b"} <= {word for row in rows for word in row.split()}
 
