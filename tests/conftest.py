@@ -9,15 +9,19 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from console.adapters.base import Endpoint
 from console.config import agent_token, data_dir
+
+if TYPE_CHECKING:  # asyncssh loads only for the tests that use SSH
+    from console.adapters.ssh import Host, SshHosts
+    from tests.ssh_server import SshServer
 
 READY_TIMEOUT = 30
 
@@ -187,6 +191,24 @@ def agent_factory(tmp_path: Path) -> Iterator:
 def agent(agent_factory, scripts_dir: Path) -> AgentProcess:
     """An agent serving ``scripts_dir``."""
     return agent_factory("--scripts", str(scripts_dir))
+
+
+@pytest.fixture
+def host(sshd: SshServer) -> Host:
+    """The test sshd as a host, by address (no config file involved)."""
+    from console.adapters.ssh import Host
+
+    return Host("testhost", "127.0.0.1", sshd.port, sshd.user)
+
+
+@pytest.fixture
+async def hosts(sshd: SshServer) -> AsyncIterator[SshHosts]:
+    """SSH to the test sshd: its host key known, the test client key offered, no config file."""
+    from console.adapters.ssh import SshHosts
+
+    ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
+    yield ssh
+    await ssh.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,27 +14,7 @@ from console.adapters import AgentClient, Endpoint
 from console.adapters.ssh import CommandFailed, Host, HostKeyRefused, SshHosts
 from console.config import agent_token
 from tests.ssh_server import THIS_CODE, SshServer
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (an exited process its parent has not reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-@pytest.fixture
-def host(sshd: SshServer) -> Host:
-    return Host("testhost", "127.0.0.1", sshd.port, sshd.user)
-
-
-@pytest.fixture
-async def hosts(sshd: SshServer) -> AsyncIterator[SshHosts]:
-    ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
-    yield ssh
-    await ssh.close()
+from tests.test_spawned_agent import alive
 
 
 def test_addresses_parse() -> None:
@@ -186,10 +165,10 @@ async def test_an_ssh_context_starts_an_agent_on_the_host_and_reaches_it(
         pid = connector.started_pid
         await connector.stop_remote()
         for _ in range(100):
-            if not running(pid):
+            if not alive(pid):
                 break
             await asyncio.sleep(0.05)
-        assert not running(pid), "the agent started over SSH kept running"
+        assert not alive(pid), "the agent started over SSH kept running"
     finally:
         if connector.started_pid is not None:
             os.kill(connector.started_pid, signal.SIGTERM)

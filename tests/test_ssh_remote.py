@@ -6,7 +6,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,6 @@ from tests.remote import files
 from tests.ssh_server import SshServer
 
 FILES = Path(files.__file__)
-
-
-@pytest.fixture
-def host(sshd: SshServer) -> Host:
-    return Host("testhost", "127.0.0.1", sshd.port, sshd.user)
-
-
-@pytest.fixture
-async def hosts(sshd: SshServer) -> AsyncIterator[SshHosts]:
-    ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
-    yield ssh
-    await ssh.close()
 
 
 @pytest.fixture

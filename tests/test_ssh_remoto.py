@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -64,13 +63,6 @@ for argv in json.loads(sys.argv[2]):
         answers.append({"raises": type(exc).__name__})
 print(json.dumps(answers))
 """
-
-
-@pytest.fixture
-async def hosts(sshd: SshServer) -> AsyncIterator[SshHosts]:
-    ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
-    yield ssh
-    await ssh.close()
 
 
 async def remoto_answers(

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,18 +22,6 @@ from tests.ssh_server import SshServer
 
 CALL_BOUND = 20.0
 """Seconds within which a call that must not hang has to end (they take well under one)."""
-
-
-@pytest.fixture
-def host(sshd: SshServer) -> Host:
-    return Host("testhost", "127.0.0.1", sshd.port, sshd.user)
-
-
-@pytest.fixture
-async def hosts(sshd: SshServer) -> AsyncIterator[SshHosts]:
-    ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
-    yield ssh
-    await ssh.close()
 
 
 def sshd_children(sshd: SshServer) -> set[int]:

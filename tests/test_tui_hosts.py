@@ -25,6 +25,7 @@ from console.tui.kit.connection_indicator import ConnectionIndicator
 from console.tui.kit.help_screen import HelpScreen
 from console.tui.kit.log_view import MAX_LINES
 from tests.ssh_server import THIS_CODE, SshServer, _free_port
+from tests.test_spawned_agent import alive
 from tests.tui_helpers import make_catalog, record_notifications, spawned_agent, wait_for
 
 SIZE = (80, 24)
@@ -80,15 +81,6 @@ async def enter_command(pilot: Pilot[object], key: str, line: str) -> None:
     assert app.focused is command
     command.insert_text_at_cursor(line)
     await pilot.press("enter")
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (an exited process its parent has not reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def footer_keys(app: OpsConsoleApp) -> dict[str, str]:
@@ -274,11 +266,11 @@ async def test_c_switches_the_console_to_the_agent_on_the_host_and_the_panes_fol
         for pid in started:
             os.kill(pid, signal.SIGTERM)
             for _ in range(200):
-                if not running(pid):
+                if not alive(pid):
                     break
                 await asyncio.sleep(0.05)
     assert started, "no agent was started on the host"
-    assert not any(running(pid) for pid in started)
+    assert not any(alive(pid) for pid in started)
 
 
 async def test_an_agent_that_cannot_start_on_the_host_is_reported_with_its_log_within_seconds(

@@ -14,14 +14,13 @@ import asyncio
 import logging
 import shlex
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import asyncssh
 
-from console.adapters.errors import AuthError, BackendError, Unavailable
+from console.adapters.errors import AuthError, Unavailable
 from console.adapters.ssh_host import Host, HostConnection
 from console.adapters.ssh_keys import (
     HostKeyRefused,
@@ -32,6 +31,12 @@ from console.adapters.ssh_keys import (
     refusal,
 )
 from console.adapters.ssh_lines import LineSplitter
+from console.adapters.ssh_results import (
+    CallTimedOut,
+    CommandFailed,
+    CommandNotFound,
+    RemoteResult,
+)
 from console.adapters.ssh_settings import (
     DEFAULT_CONFIG,
     HostSettings,
@@ -60,37 +65,6 @@ DEFAULT_TIME_LIMIT = 600.0
 """Seconds a call may take when the caller names no limit."""
 _CHUNK = 65536
 _Batch = tuple[Stream, list[str]]
-
-
-class CommandFailed(BackendError):
-    """A remote command exited non-zero and the caller asked for that to raise."""
-
-    def __init__(self, host: str, argv: list[str], status: int) -> None:
-        super().__init__(f"{host}: {shlex.join(argv)} exited {status}")
-        self.exit_status = status
-
-
-class CommandNotFound(BackendError):
-    """The program an argv names does not exist on the host (or is not executable there)."""
-
-    def __init__(self, host: str, program: str) -> None:
-        super().__init__(f"{host}: command not found: {program}")
-        self.program = program
-
-
-class CallTimedOut(Unavailable):
-    """A remote call did not finish within its time limit: its channel was closed.
-
-    The host is asked to stop the command (SIGTERM), but OpenSSH's server may not honour
-    that; then the command ends when it next writes to its closed output or reads its input.
-    """
-
-
-@dataclass(frozen=True)
-class RemoteResult:
-    stdout: list[str]
-    stderr: list[str]
-    exit_status: int
 
 
 class SshHosts:
