@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import on
+from textual.app import App, ComposeResult
+
+from console.models import Stream
 from console.tui.app import OpsConsoleApp
 from console.tui.kit import log_view
+from console.tui.kit.log_search import LogSearch
+from console.tui.kit.log_view import LogView
 from console.tui.processes.log_panel import BACKLOG
 from tests.processes_helpers import write_app
 from tests.test_tui_processes import open_log
@@ -81,3 +87,51 @@ async def test_search_goes_on_in_the_agents_log_and_shows_the_hit_in_its_context
         await pilot.press("N")
         await wait_for(pilot, lambda: view.current_match == ("Needle MIDDLE", 0), "found again")
         assert log.history
+
+
+class OneLog(App[None]):
+    """A LogView of 50 lines alone, recording where it asks to search on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[bool, int | None]] = []
+
+    def compose(self) -> ComposeResult:
+        yield LogView(max_lines=50)
+
+    @on(LogSearch.FindBeyond)
+    def _asked(self, event: LogSearch.FindBeyond) -> None:
+        self.asked.append((event.forward, event.edge))
+
+
+async def test_the_view_knows_each_held_lines_sequence_number_as_lines_come_and_go() -> None:
+    app = OneLog()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(LogView)
+        view.add_lines(Stream.STDOUT, [f"a{n}" for n in range(30)], seq=100)
+        view.note("a note has no number")
+        view.add_lines(Stream.STDERR, [f"b{n}" for n in range(30)], seq=130)
+        view.set_partial(Stream.STDOUT, "a partial has none either")
+        view.flush()
+        # 61 lines and a partial came; the 50 newest stay: a0..a11 went.
+        assert view.kept == 49 and view.text_lines[0] == "a12"
+        assert view.seq_span == (112, 159)
+        view.search = "a2"
+        assert view.show_seq(120) and view.current_match == ("a20", 0)
+        assert not view.follow, "a hit shown pauses"
+        assert not view.show_seq(105), "pruned"
+        assert not view.show_seq(131), "held, but no match there"
+        # Past the oldest line: a plain view says so; one whose owner searches on asks it.
+        view.search = "nowhere"
+        await pilot.press("N")
+        assert app.asked == []
+        view.searches_beyond = (True, False)
+        await pilot.press("N", "n")
+        await wait_for(pilot, lambda: app.asked == [(False, 112)], "asked for older only")
+        # Paused, a flood past what the view keeps: the held lines keep their numbers.
+        view.add_lines(Stream.STDOUT, [f"c{n}" for n in range(80)], seq=1000)
+        view.follow = True
+        await wait_for(pilot, lambda: view.text_lines[-1:] == ["c79"], "the flood shown")
+        assert view.seq_span == (1030, 1079) and view.text_lines[0] == "c30"
+        view.clear()
+        assert view.seq_span is None

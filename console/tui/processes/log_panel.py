@@ -58,7 +58,7 @@ class ProcessLogPanel(Vertical):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "search", "Search", tooltip="search the lines kept; n / N move"),
+        Binding("slash", "search", "Search", tooltip="search the log, past the lines kept; n / N"),
         Binding("s", "save", "Save", tooltip="save the lines kept to a file"),
         Binding("escape", "back", "Back", tooltip="leave the search, or go back to the table"),
     ]
