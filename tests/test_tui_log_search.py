@@ -58,7 +58,7 @@ async def test_search_goes_on_in_the_agents_log_and_shows_the_hit_in_its_context
         await wait_for(pilot, lambda: view.current_match == ("Needle MIDDLE", 0), "found")
         assert log.history and not view.follow and not log.tailing
         header = str(log.query_one("#log-header").render())
-        assert "history: lines 11,901 to 12,101" in header, "the hit and 100 lines each side"
+        assert "history: lines 11,901-12,101 · G: live" in header, "the hit and 100 lines each side"
         shown = view.text_lines
         middle = shown.index("Needle MIDDLE")
         assert shown[middle - 1] == "line 12000" and shown[middle + 1] == "line 12001"

@@ -139,8 +139,10 @@ class ProcessLogPanel(Vertical):
         self._update_header()
 
     def detach(self, why: str | None = None) -> None:
-        """Stop tailing (the lines stay); ``why`` is noted in the log when given."""
+        """Stop tailing (the lines stay), and any search of the agent's log; ``why`` is noted
+        in the log when given."""
         self.workers.cancel_group(self, "tail")
+        self.workers.cancel_group(self, "agent-search")
         if why:
             self.view.note(why)
         self._update_header()
@@ -207,7 +209,7 @@ class ProcessLogPanel(Vertical):
             parts.append(Content.styled(status.state.value, state_style(status.state)))
         span = view.seq_span
         if self.history and span is not None:
-            stretch = f"history: lines {span[0]:,} to {span[1]:,} · G: the end"
+            stretch = f"history: lines {span[0]:,}-{span[1]:,} · G: live"
             parts.append(Content.styled(stretch, "$text-warning"))
         elif not self.tailing:
             parts.append(Content.styled("not attached", "$text-warning"))
