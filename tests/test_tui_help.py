@@ -71,6 +71,7 @@ async def check_help(pilot: Pilot[object], app: OpsConsoleApp, longer: bool) -> 
     await wait_for(pilot, lambda: body.scroll_y == body.max_scroll_y, "scrolled to the end")
     await wait_for(pilot, lambda: last.region.bottom <= bottom, "the last section shows")
     assert "escape closes" in str(body.border_subtitle)
+    assert ("scroll" in str(body.border_subtitle)) is longer, "the frame says it scrolls"
     await pilot.press("k", "g")
     await wait_for(pilot, lambda: body.scroll_y == 0, "back at the top")
     if longer:
