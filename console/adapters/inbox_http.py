@@ -104,6 +104,7 @@ class InboxHttp:
                 params=params,
                 data=content,
                 json=json_body,
+                allow_redirects=False,  # as httpx: a redirect is an answer, not followed
             ) as response:
                 answer = Answer(
                     response.status,
