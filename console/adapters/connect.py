@@ -13,20 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from console.adapters.endpoint import AGENT_TOKEN_ENV, PASSWORD_ENV
+from console.adapters.endpoint import INBOX_TOKEN_ENV as INBOX_TOKEN_ENV  # where clients look
 from console.adapters.errors import BackendError, Unavailable
 
 if TYPE_CHECKING:
     # Imported when first connecting: httpx and websockets are slow to import,
     # and the console paints before it connects.
     from console.adapters.agent import AgentClient
-    from console.adapters.base import Endpoint
+    from console.adapters.endpoint import Endpoint
     from console.adapters.ssh import Host, SshHosts
 
 READY_TIMEOUT = 20.0
-INBOX_TOKEN_ENV = "OPSCONSOLE_INBOX_TOKEN"
-AGENT_TOKEN_ENV = "OPSCONSOLE_AGENT_TOKEN"
-PASSWORD_ENV = "OPSCONSOLE_PASSWORD"
-"""A client's agent token by environment (an agent takes it out of its own environment)."""
 REMOTE_TOKEN_FILE = '"${XDG_DATA_HOME:-$HOME/.local/share}/opsconsole/agent/agent-token"'
 """Where an agent started with the default data dir keeps its token, as a remote shell sees it."""
 
@@ -112,7 +110,7 @@ class SpawnedAgent:
         """Start the agent process on a free port and a client of it. Raises Unavailable when it
         does not start (its log says why)."""
         from console.adapters.agent import AgentClient
-        from console.adapters.base import Endpoint
+        from console.adapters.endpoint import Endpoint
         from console.config import agent_token
 
         url = await self._start()
@@ -240,7 +238,7 @@ class SshAgent:
         """Reach the agent on the host through a forward (starting it there if so configured); a
         client of it. Raises Unavailable, AuthError (SSH), BackendError."""
         from console.adapters.agent import AgentClient
-        from console.adapters.base import Endpoint
+        from console.adapters.endpoint import Endpoint
 
         self._say(f"forwarding a local port to port {self.remote_port} on the host")
         local_port = await self.hosts.forward(self.host, self.remote_port)
@@ -300,7 +298,7 @@ class SshAgent:
         start); Unavailable with its log's last lines if it dies first, or says nothing for
         READY_TIMEOUT seconds."""
         from console.adapters.agent import AgentClient
-        from console.adapters.base import Endpoint
+        from console.adapters.endpoint import Endpoint
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + READY_TIMEOUT
