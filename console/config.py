@@ -224,6 +224,13 @@ class AgentSettings:
             raise ConfigError(f"[{service}] tcp_port = {port!r}: not a port number")
         return port
 
+    def module_limit(self, service: str, default: int) -> int:
+        """``[SERVICE] max_modules = N``: how many modules the queue or pool holds at once."""
+        limit = self.modules.get(service, {}).get("max_modules", default)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ConfigError(f"[{service}] max_modules = {limit!r}: not a count above zero")
+        return limit
+
     def module_types(self, service: str, kind: str = "modules") -> dict[str, list[str]]:
         """``{type: command}`` of ``[SERVICE.KIND.TYPE] command = [...]``."""
         types: dict[str, list[str]] = {}
