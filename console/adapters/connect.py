@@ -20,6 +20,8 @@ from console.adapters.errors import BackendError, Unavailable
 if TYPE_CHECKING:
     # Imported when first connecting: httpx and websockets are slow to import,
     # and the console paints before it connects.
+    import asyncssh
+
     from console.adapters.agent import AgentClient
     from console.adapters.endpoint import Endpoint
     from console.adapters.ssh import Host, SshHosts
@@ -224,6 +226,8 @@ class SshAgent:
         self.remote_log: str | None = None
         """The started agent's log, as a path on the host."""
         self._client: AgentClient | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        """Rebuilds the forward when its SSH connection goes (``_keep_forward``)."""
 
     @property
     def description(self) -> str:
@@ -241,8 +245,10 @@ class SshAgent:
         from console.adapters.endpoint import Endpoint
 
         self._say(f"forwarding a local port to port {self.remote_port} on the host")
-        local_port = await self.hosts.forward(self.host, self.remote_port)
-        url = f"http://127.0.0.1:{local_port}"
+        await self._stop_keeping()
+        listener = await self.hosts.forward_listener(self.host, self.remote_port)
+        self._keeper = asyncio.create_task(self._keep_forward(listener))
+        url = f"http://127.0.0.1:{listener.get_port()}"
         client = AgentClient(Endpoint(url, agent_token=await self._remote_token()))
         try:
             await client.info()
@@ -264,6 +270,32 @@ class SshAgent:
         self._say("the agent answers")
         self._client = client
         return client
+
+    async def _keep_forward(self, listener: asyncssh.SSHListener) -> None:
+        """Build the forward again, on the same local port, each time its SSH connection goes
+        (the listener closes with it): the client keeps its URL, and its reconnecting loops
+        get through once the host answers again. Retried with backoff until then."""
+        from console.adapters.watch import Backoff
+
+        port = listener.get_port()
+        while True:
+            await listener.wait_closed()
+            backoff = Backoff()
+            while True:
+                try:
+                    listener = await self.hosts.forward_listener(
+                        self.host, self.remote_port, local_port=port
+                    )
+                    break
+                except (BackendError, OSError, ValueError):
+                    await backoff.wait()
+
+    async def _stop_keeping(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+            self._keeper = None
 
     async def _remote_token(self) -> str | None:
         """The agent token in the remote agent's data dir, read over SSH as its owner would."""
@@ -350,6 +382,7 @@ class SshAgent:
 
     async def close(self) -> None:
         """Close the client and the forward (an agent started here is stopped)."""
+        await self._stop_keeping()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
