@@ -155,8 +155,8 @@ def make_private_home(home: Path) -> None:
 
 def ssh_connector(url: str, context: dict[str, Any]) -> AgentConnector:
     """``ssh://user@host[:port]``: the agent on that host's loopback, through a forward."""
-    from console.adapters.connect import SshAgent
     from console.adapters.ssh import Host, SshHosts
+    from console.adapters.ssh_agent import SshAgent
 
     try:
         host = Host.parse(url.removeprefix("ssh://").rstrip("/"))

@@ -149,7 +149,7 @@ async def test_a_forward_reaches_an_agent_started_on_the_remote_side(
 async def test_an_ssh_context_starts_an_agent_on_the_host_and_reaches_it(
     sshd: SshServer, host: Host, tmp_path: Path, scripts_dir: Path
 ) -> None:
-    from console.adapters.connect import SshAgent
+    from console.adapters.ssh_agent import SshAgent
     from tests.ssh_server import _free_port
 
     ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
@@ -219,7 +219,7 @@ async def test_an_ssh_context_whose_connection_dies_comes_back_by_itself(
 ) -> None:
     """The SSH connection under a tunnel dies (its sshd session killed): the tunnel is built
     again on the same local port, and the same client gets through without being told."""
-    from console.adapters.connect import SshAgent
+    from console.adapters.ssh_agent import SshAgent
 
     tunnel = SshAgent(
         hosts,
