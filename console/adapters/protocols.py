@@ -13,7 +13,15 @@ from typing import Any, Protocol
 
 from console.adapters.base import ScriptsBackend
 from console.adapters.watch import Change
-from console.models import LogEvent, Message, ModuleInfo, ModuleSnapshot, ProcessStatus
+from console.models import (
+    LogEvent,
+    Message,
+    ModuleInfo,
+    ModuleSnapshot,
+    ProcessDetails,
+    ProcessStatus,
+    ProcessUsage,
+)
 
 __all__ = ["InboxBackend", "ModulesBackend", "ProcessesBackend", "ScriptsBackend"]
 
@@ -32,6 +40,13 @@ class ProcessesBackend(Protocol):
 
     async def list(self) -> list[ProcessStatus]:
         """Every process's status. Raises Unavailable, BackendError."""
+
+    async def details(self, slug: str) -> ProcessDetails:
+        """Command, env (secrets masked), exits, usage. Raises NotFound, BackendError."""
+
+    async def usage(self) -> dict[str, ProcessUsage]:
+        """CPU and memory of running processes by slug ({} when not offered).
+        Raises Unavailable, BackendError."""
 
     async def create(
         self,
