@@ -228,12 +228,28 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
     @work(group="feed", exit_on_error=False)
     async def follow(self, client: AgentClient, table: ResourceTable[Any]) -> None:
         """Apply the changes of a table's feed to it, for as long as the client is ours."""
+        await self.apply_feed(client, self.watch_feed(client, table), table)
+
+    def watch_fleet(self, fleet: Fleet, table: ResourceTable[Any]) -> AsyncIterator[Change[Any]]:
+        """The fleet's merged stream of the resources ``table`` shows ("all" scope)."""
+        raise NotImplementedError
+
+    @work(group="feed", exit_on_error=False)
+    async def follow_fleet(self, fleet: Fleet, table: ResourceTable[Any]) -> None:
+        """``follow`` for the "all" scope: the fleet's merged feed, while it is ours."""
+        await self.apply_feed(fleet, self.watch_fleet(fleet, table), table)
+
+    async def apply_feed(
+        self, source: object, feed: AsyncIterator[Change[Any]], table: ResourceTable[Any]
+    ) -> None:
+        """Apply ``feed``'s changes to ``table`` until ``source`` (a client, a fleet) is no
+        longer the pane's."""
         from console.adapters.errors import AuthError, BackendError
         from console.adapters.watch import Offline, Removed, Resync, Upsert
 
         try:
-            async for change in self.watch_feed(client, table):
-                if client is not self.client:
+            async for change in feed:
+                if source is not (self.client if self.fleet is None else self.fleet):
                     return
                 if isinstance(change, Resync):
                     self.live = change.live
