@@ -84,3 +84,14 @@ def pane_help(
 ) -> list[HelpSection]:
     """A pane's ``?`` sections: its bindings under ``title``, then ``more_rows``."""
     return [(title, key_rows(pane.app, pane.BINDINGS)), (more_title, more_rows)]
+
+
+def parse_action(action: str) -> tuple[str, tuple[object, ...]]:
+    """An action string's name and parameters ("control('stop')" → control, ('stop',))."""
+    import ast
+
+    name, _, rest = action.partition("(")
+    if not rest:
+        return name, ()
+    parsed = ast.literal_eval(f"({rest.rstrip(')')},)")
+    return name, tuple(parsed)

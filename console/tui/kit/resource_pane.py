@@ -24,7 +24,7 @@ from textual.widgets import DataTable
 from console.tui.kit.agent_calls import AgentCalls
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
+from console.tui.kit.pane import Command, HelpSection, hidden, key_rows, parse_action
 from console.tui.kit.resource_table import ResourceTable
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
         &.-detail-open {
             & > ResourceTable { display: none; }
             & > .resource-detail { display: block; }
+            & > .resource-detail.-shelved { display: none; }
         }
         &.-detail-open.-tall {
             & > ResourceTable { display: block; height: auto; max-height: 40%; }
@@ -183,15 +184,15 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
                 if not bound.tooltip or bound.action in seen or bound.action == "back":
                     continue
                 seen.add(bound.action)
-                if self.check_action(*_action(bound.action)) is False:
+                if self.check_action(*parse_action(bound.action)) is False:
                     continue
                 key = bound.key_display or self.app.get_key_display(bound)
                 title = f"{self.TITLE}: {bound.description.lower()}"
-                if _action(bound.action)[0] in self.ON_SELECTED:
+                if parse_action(bound.action)[0] in self.ON_SELECTED:
                     if self.selected is None:
                         continue
                     title += f" {self.describe(self.selected)}"
-                title = self.command_title(_action(bound.action)[0], title)
+                title = self.command_title(parse_action(bound.action)[0], title)
                 yield (title, f"{bound.tooltip} ({key})", partial(self.run_action, bound.action))
         yield from self.more_commands()
 
@@ -301,13 +302,23 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
     def detail_open(self) -> bool:
         return self.has_class("-detail-open")
 
-    async def ensure_detail(self, make: Callable[[], Detail]) -> Detail:
-        """The detail widget, made and mounted on first use (startup stays cheap)."""
-        if self._detail is None:
-            self._detail = make()
-            self._detail.add_class("resource-detail")
-            await self.mount(self._detail)
-        return self._detail  # type: ignore[return-value]
+    async def ensure_detail(self, make: type[Detail]) -> Detail:
+        """The detail of class ``make``, made and mounted on first use (startup stays cheap),
+        now the one ``show_detail`` shows: a pane may have several (a log, a description)."""
+        detail = self.detail_of(make.__name__)
+        if detail is None:
+            detail = make()
+            detail.add_class("resource-detail")
+            await self.mount(detail)
+        for other in self.query_children(".resource-detail"):
+            other.set_class(other is not detail, "-shelved")
+        self._detail = detail
+        return detail  # type: ignore[return-value]
+
+    def detail_of(self, kind: str) -> Widget | None:
+        """The detail of the class named ``kind`` once made (by name: asking imports nothing)."""
+        made = self.query_children(".resource-detail")
+        return next((d for d in made if type(d).__name__ == kind), None)
 
     def show_detail(self) -> None:
         self.add_class("-detail-open")
@@ -385,14 +396,3 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
             done()
 
         self.confirm_call(question, "Delete", doing, call, deleted)
-
-
-def _action(action: str) -> tuple[str, tuple[object, ...]]:
-    """An action string's name and parameters ("control('stop')" → control, ('stop',))."""
-    import ast
-
-    name, _, rest = action.partition("(")
-    if not rest:
-        return name, ()
-    parsed = ast.literal_eval(f"({rest.rstrip(')')},)")
-    return name, tuple(parsed)
