@@ -55,7 +55,7 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         hidden("l", "open_log", "Log", "show the selected process's log", "enter / l"),
-        Binding("d", "details", "Details", tooltip="command, exits, environment, CPU, memory"),
+        hidden("d", "details", "Details", "the selected process: command, exits, env, CPU, memory"),
         Binding("r", "control('restart')", "Restart", tooltip="restart the selected process"),
         hidden(
             "A", "restart_app", "Restart app", "restart every process of the selected one's app"
