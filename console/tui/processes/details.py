@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Static
 
 from console.models import FILTERED, ProcessDetails, ProcessExit, ProcessStatus
@@ -113,10 +114,16 @@ class ProcessDetailsPanel(Vertical):
             self.details = details
             self._paint(details.status)
 
+    class OpenLog(Message):
+        """The operator wants the log of the process described (``l``)."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
     def action_open_log(self) -> None:
-        pane = self.parent
-        if self.key is not None and pane is not None:
-            self.run_worker(pane.open(self.key))  # type: ignore[attr-defined]
+        if self.key is not None:
+            self.post_message(self.OpenLog(self.key))
 
     # -- what is shown ------------------------------------------------------------------
 

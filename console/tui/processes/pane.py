@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from console.adapters.watch import Change
     from console.models import AgentInfo
     from console.tui.kit.resource_table import ResourceTable
+    from console.tui.processes.details import ProcessDetailsPanel
     from console.tui.processes.log_panel import ProcessLogPanel
 
 STARTABLE = frozenset({ProcessState.STOPPED, ProcessState.FATAL})
@@ -246,6 +247,10 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
     def on_process_log_panel_closed(self, event: ProcessLogPanel.Closed) -> None:
         event.stop()
         self.close_detail()
+
+    async def on_process_details_panel_open_log(self, event: ProcessDetailsPanel.OpenLog) -> None:
+        event.stop()
+        await self.open(event.key)
 
     # -- the selected row, in either scope ---------------------------------------------------
 
