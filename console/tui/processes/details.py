@@ -21,7 +21,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from console.models import FILTERED, ProcessDetails, ProcessExit, ProcessStatus
+from console.models import FILTERED, ProcessDetails, ProcessExit, ProcessState, ProcessStatus
 from console.tui.processes.fleet_bulk import status_of
 from console.tui.processes.table import (
     REQUESTED_EXIT,
@@ -143,7 +143,9 @@ def describe(status: ProcessStatus, details: ProcessDetails | None, now: float) 
     """The body: facts, then the exits (newest first), then the environment."""
     started = "-"
     if status.started_at is not None:
-        started = f"{_clock(status.started_at)}  (up {uptime_text(status, now)})"
+        started = _clock(status.started_at)
+        if status.state is ProcessState.RUNNING:
+            started += f"  (up {uptime_text(status, now)})"
     usage = None if details is None else details.usage
     failures = f"{status.failures} quick failure{'s' * (status.failures != 1)} in a row"
     facts = [
