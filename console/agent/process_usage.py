@@ -67,7 +67,7 @@ def _read(pid: int) -> tuple[float, float, int] | None:
             times = process.cpu_times()
             rss = process.memory_info().rss
             born = process.create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except psutil.Error:  # gone, a zombie, or not ours to read
         return None
     cpu = times.user + times.system + times.children_user + times.children_system
     return born, cpu, rss
