@@ -63,7 +63,9 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         Binding("ctrl+d", "delete", "Delete", tooltip="stop the selected process and forget it"),
         Binding("n", "create", "New", tooltip="create a process: a form"),
         # In the footer only in "all" scope (check_action).
-        Binding("B", "restart_type", "Restart type", tooltip="restart its type on every host"),
+        Binding(
+            "B", "restart_type", "Restart type", tooltip="all scope: restart its type on every host"
+        ),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
