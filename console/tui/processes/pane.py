@@ -240,9 +240,6 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             log.detach()
         super().close_detail()
 
-    def close_log(self) -> None:
-        self.close_detail()
-
     def on_process_log_panel_closed(self, event: ProcessLogPanel.Closed) -> None:
         event.stop()
         self.close_detail()
