@@ -58,8 +58,7 @@ def cell(app: OpsConsoleApp, slug: str, column: str) -> str:
 
 
 def details_text(app: OpsConsoleApp) -> str:
-    panel = app.processes_pane.detail_of("ProcessDetailsPanel")
-    assert isinstance(panel, ProcessDetailsPanel)
+    panel = app.processes_pane.query_children(ProcessDetailsPanel).first()
     body = str(panel.query_one("#details-text", Static).render())
     return f"{panel.query_one('#details-header', Static).render()}\n{body}"
 
@@ -170,8 +169,8 @@ async def test_d_describes_a_process_with_its_exits_and_secrets_masked(
         ):
             assert expected in text, (expected, text)
         assert "tok-4711" not in text and "pw-4712" not in text and FILTERED not in text
-        panel = pane.detail_of("ProcessDetailsPanel")
-        assert panel is not None and panel.details is not None
+        panel = pane.query_children(ProcessDetailsPanel).first()
+        assert panel.details is not None
         assert panel.details.env["API_TOKEN"] == FILTERED  # masked by the agent, not here
         assert app.focused is panel.view  # type: ignore[attr-defined]
         # l opens its log in the same place; escape goes back to the table.

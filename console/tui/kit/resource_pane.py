@@ -17,14 +17,20 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable
 
 from console.tui.kit.agent_calls import AgentCalls
 from console.tui.kit.keys import focus_now
-from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection, hidden, key_rows, parse_action
+from console.tui.kit.messages import BackendFailed, LinkChanged
+from console.tui.kit.pane import (
+    Command,
+    HelpSection,
+    binding_states,
+    hidden,
+    key_rows,
+    parse_action,
+)
 from console.tui.kit.resource_table import ResourceTable
 
 if TYPE_CHECKING:
@@ -41,15 +47,6 @@ ONE_CONTEXT = "this pane shows one context; press : to choose one"
 
 TALL = 32
 """From this many rows, the table stays in view above an open detail."""
-
-
-class LinkChanged(Message):
-    """A pane's feed dropped (``alive`` False) or came back: the app's header says so."""
-
-    def __init__(self, alive: bool, reason: str = "") -> None:
-        super().__init__()
-        self.alive = alive
-        self.reason = reason
 
 
 class ResourcePane(Vertical, AgentCalls, Generic[Item]):
@@ -95,6 +92,7 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
         self.fleet: Fleet | None = None
         """Every agent at once while the scope is "all"; None on one context."""
         self._detail: Widget | None = None
+        self._key_states: tuple[bool | None, ...] = ()
 
     # -- what a resource declares ----------------------------------------------------------
 
@@ -119,7 +117,15 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
 
     def changed(self, key: str | None) -> None:
         """A resource changed (None: many): the keys in the footer may change with it."""
-        self.refresh_bindings()
+        self.refresh_keys()
+
+    def refresh_keys(self) -> None:
+        """The footer again, when a key of the pane came or went (a redrawn footer costs a
+        layout: tens of ms, each cursor move or event over 1,000 rows)."""
+        states = binding_states(self, self._bindings_in_order())
+        if states != self._key_states:
+            self._key_states = states
+            self.refresh_bindings()
 
     # -- the pane protocol ---------------------------------------------------------------
 
@@ -305,7 +311,7 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
     async def ensure_detail(self, make: type[Detail]) -> Detail:
         """The detail of class ``make``, made and mounted on first use (startup stays cheap),
         now the one ``show_detail`` shows: a pane may have several (a log, a description)."""
-        detail = self.detail_of(make.__name__)
+        detail = next(iter(self.query_children(make.__name__)), None)
         if detail is None:
             detail = make()
             detail.add_class("resource-detail")
@@ -314,11 +320,6 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
             other.set_class(other is not detail, "-shelved")
         self._detail = detail
         return detail  # type: ignore[return-value]
-
-    def detail_of(self, kind: str) -> Widget | None:
-        """The detail of the class named ``kind`` once made (by name: asking imports nothing)."""
-        made = self.query_children(".resource-detail")
-        return next((d for d in made if type(d).__name__ == kind), None)
 
     def show_detail(self) -> None:
         self.add_class("-detail-open")
@@ -343,7 +344,7 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table is self.table:
             event.stop()
-            self.refresh_bindings()
+            self.refresh_keys()
 
     @on(DataTable.RowSelected)
     async def _row_selected(self, event: DataTable.RowSelected) -> None:

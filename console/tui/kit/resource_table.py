@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from console.tui.kit.cell_cache import CellCache
 from console.tui.kit.keys import focus_now
 from console.tui.kit.resource_grid import FilterInput, ResourceGrid
 from console.tui.kit.rich_style import StyleCache
@@ -86,6 +87,7 @@ class ResourceTable(Vertical, Generic[Item]):
         self.shown_columns: tuple[str, ...] = self.COLUMNS
         self._last_room = HIDDEN_ROOM
         self.style = StyleCache(self, f"{self.STYLE_PREFIX}--")
+        self.kept_cells: CellCache[Item] = CellCache()
         """The Rich style of component class ``<STYLE_PREFIX>--<name>``, kept per theme."""
         self._refill_soon = Soon(self, self.REFILL_DELAY, self.refill)
         self._select_when_shown: str | None = None
@@ -180,6 +182,7 @@ class ResourceTable(Vertical, Generic[Item]):
     def show(self, items: Iterable[Item]) -> None:
         """Replace every resource (the filter stays as typed)."""
         self.items = {self.key_of(item): item for item in items}
+        self.kept_cells.keep_only(self.items)
         self.refill()
 
     def upsert(self, item: Item) -> None:
@@ -250,7 +253,7 @@ class ResourceTable(Vertical, Generic[Item]):
             reverse=self.SORT_REVERSE,
         )
         columns = self.columns_for(shown)
-        rows = [self.cells(item) for item in shown]
+        rows = [self.kept_cells.cells(self.key_of(item), item, self.cells) for item in shown]
         room = table.scrollable_content_region.width
         widths = self._widths(columns, rows, room)
         for column in self.DROP_FIRST:
@@ -320,6 +323,7 @@ class ResourceTable(Vertical, Generic[Item]):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self.style.clear()
+        self.kept_cells.clear()
 
     def on_resize(self) -> None:
         # The last column is cut to the table's width, so a new width means new rows.

@@ -66,7 +66,9 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         Binding("ctrl+d", "delete", "Delete", tooltip="stop the selected process and forget it"),
         Binding("n", "create", "New", tooltip="create a process: a form"),
         # In the footer only in "all" scope (check_action).
-        Binding("B", "restart_type", "Restart type", tooltip="restart its type on every host"),
+        Binding(
+            "B", "restart_type", "Restart type", tooltip="all scope: restart its type on every host"
+        ),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -101,7 +103,8 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
     @property
     def process_log(self) -> ProcessLogPanel | None:
         """The log side, once it has been opened."""
-        return self.detail_of("ProcessLogPanel")  # type: ignore[return-value]
+        # By its type's name: asking imports nothing before the log is first opened.
+        return next(iter(self.query_children("ProcessLogPanel")), None)  # type: ignore[return-value]
 
     def on_mount(self) -> None:
         from console.tui.processes.details import USAGE_EVERY, sample_usage

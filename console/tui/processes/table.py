@@ -141,15 +141,18 @@ class ProcessTable(ResourceTable[ProcessStatus]):
     def set_usage(self, usage: dict[str, ProcessUsage]) -> None:
         """Show a new CPU and memory sample in the rows now (widths are fixed: no relayout)."""
         self.usage = usage
-        table = self.table
+        in_view = set(self.keys_in_view())
         for key, item in self.items.items():
             status = self.status_of(item)
-            if status is None or key not in table.rows:
+            if status is None:
                 continue
             found = usage.get(status.slug) if status.state is ProcessState.RUNNING else None
             for column, text in (("cpu", cpu_text(found)), ("mem", mem_text(found))):
-                if column in self.shown_columns:
-                    table.update_cell(key, column, Text(text, justify="right"))
+                cell = Text(text, justify="right")
+                if key in in_view:
+                    self._set_cell(key, column, cell)
+                else:  # drawn when it scrolls into view or the table is refilled
+                    self.kept_cells.set_cell(key, column, cell)
 
     @property
     def statuses(self) -> dict[str, ProcessStatus]:
@@ -192,12 +195,28 @@ class ProcessTable(ResourceTable[ProcessStatus]):
         return item
 
     def _tick(self) -> None:
+        # Only the rows in view: each cell update redraws the table, and a row scrolled
+        # into view gets its uptime at the next tick (1,000 rows cost seconds a tick).
         now = time.time()
+        for key in self.keys_in_view():
+            status = self.status_of(self.items[key]) if key in self.items else None
+            if status is None:
+                continue
+            if status.state is ProcessState.RUNNING:
+                self._set_cell(key, "uptime", Text(uptime_text(status, now), justify="right"))
+            countdown = backoff_text(status, now)
+            if countdown is not None:
+                self._set_cell(key, "message", Text(countdown))
+
+    def keys_in_view(self) -> list[str]:
+        """The keys of the rows on screen (a cell update redraws the table: only these)."""
         table = self.table
-        for key, item in self.items.items():
-            status = self.status_of(item)
-            if status is not None and status.state is ProcessState.RUNNING and key in table.rows:
-                table.update_cell(key, "uptime", Text(uptime_text(status, now), justify="right"))
-            countdown = None if status is None else backoff_text(status, now)
-            if countdown is not None and key in table.rows and "message" in self.shown_columns:
-                table.update_cell(key, "message", Text(countdown))
+        top = table.scroll_offset.y
+        return [str(row.key.value) for row in table.ordered_rows[top : top + table.size.height]]
+
+    def _set_cell(self, key: str, column: str, cell: Text) -> None:
+        """Change a cell in the table (when its column is shown) and in the kept cells (a
+        refill reuses those)."""
+        if column in self.shown_columns:
+            self.table.update_cell(key, column, cell)
+        self.kept_cells.set_cell(key, column, cell)
