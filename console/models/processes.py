@@ -133,6 +133,14 @@ def _optional_float(value: object) -> float | None:
     return float(value) if is_number else None  # type: ignore[arg-type]
 
 
+def process_listing(body: Any) -> list[ProcessStatus]:
+    """The statuses of a ``GET /list-processes`` answer, ``{"processes": [STATUS...]}``
+    (PROTOCOLS.md §2). Raises ValueError for an answer of any other shape."""
+    if not isinstance(body, dict) or not isinstance(body.get("processes"), list):
+        raise ValueError(f"unexpected process listing: {str(body)[:80]}")
+    return [ProcessStatus.from_wire(p) for p in body["processes"]]
+
+
 @dataclass(frozen=True)
 class RestartPolicy:
     """When a process that exits is started again, and when to give up on it."""
