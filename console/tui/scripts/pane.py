@@ -26,6 +26,7 @@ from console.tui.scripts.catalog import ScriptCatalog
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.fleet import Fleet
     from console.tui.scripts.history import RunHistoryTable
     from console.tui.scripts.params_form import ParamsForm
     from console.tui.scripts.view import ScriptView
@@ -92,6 +93,15 @@ class ScriptsPane(Horizontal):
             self.catalog.set_status("offline")
         else:
             self.load_catalog()
+
+    def set_fleet(self, fleet: Fleet | None) -> None:
+        """No fleet view yet: in "all" scope the catalog says it shows one context."""
+        if fleet is not None:
+            from console.tui.kit.resource_pane import ONE_CONTEXT
+
+            self.client = None
+            self.catalog.show([])
+            self.catalog.set_status(ONE_CONTEXT)
 
     @property
     def catalog(self) -> ScriptCatalog:
