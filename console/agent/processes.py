@@ -168,7 +168,7 @@ class ManagedProcess:
 
     async def _report_daemons(self, exit_code: int | None, stops: int) -> None:
         children = self.service.children
-        self._daemons = await asyncio.to_thread(children.descendants, self._origin)
+        self._daemons = await children.find_descendants(self._origin)
         if not self._daemons:
             return
         pids = ", ".join(map(str, self._daemons))
@@ -180,7 +180,7 @@ class ManagedProcess:
         )
         while self._daemons and self._wanted and self._stops == stops:
             await descendants.wait_gone(self._daemons, 1.0)
-            self._daemons = await asyncio.to_thread(children.descendants, self._origin)
+            self._daemons = await children.find_descendants(self._origin)
         self._daemons = []
 
     async def _wait_until_wanted(self) -> None:
