@@ -194,7 +194,10 @@ class Children:
         top = self._own_tree() if self.subreaper else None
         if top is None:
             return descendants.marked(prefix)
-        return descendants.marked_in_tree(prefix, self._origins, top)
+        known: dict[int, str] = self._origins
+        if self._reaper is not None:  # no descendant of ours: never walked nor read
+            known = {**known, self._reaper.pid: ""}
+        return descendants.marked_in_tree(prefix, known, top)
 
     def _own_tree(self) -> list[int] | None:
         """The agent's children now, read once per turn of the loop (None: /proc cannot say).
@@ -251,6 +254,10 @@ class Children:
         if self._last_release + delay > due:  # released since this reap was planned
             self._reaps_due[delay] = loop.call_at(self._last_release + delay, self._reap_now, delay)
 
+    def holds(self, proc: asyncio.subprocess.Process) -> bool:
+        """Whether ``proc`` is still this agent's to release (running, or what it left)."""
+        return proc.pid in self._live
+
     async def release(self, proc: asyncio.subprocess.Process) -> None:
         """Forget an exited child, killing whatever it left running in its group.
 
@@ -302,7 +309,8 @@ class Children:
             await self.stop(proc, grace=3.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(pumps), DRAIN_AFTER_EXIT)
-        if not (spare_descendants and self.descendants(self.origin(proc))):
+        # Released already (a stop ended it): its descendants were seen to then.
+        if self.holds(proc) and not (spare_descendants and self.descendants(self.origin(proc))):
             await self.release(proc)
         if pumps.done():
             await pumps
@@ -373,8 +381,10 @@ class Children:
 
 
 async def _wait(proc: asyncio.subprocess.Process, seconds: float) -> None:
+    # asyncio.timeout, not wait_for: no task per child (3.11's wait_for makes one).
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(exited(proc), seconds)
+        async with asyncio.timeout(seconds):
+            await exited(proc)
 
 
 async def exited(proc: asyncio.subprocess.Process) -> int:

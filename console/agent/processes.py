@@ -168,6 +168,8 @@ class ManagedProcess:
 
     async def _report_daemons(self, exit_code: int | None, stops: int) -> None:
         children = self.service.children
+        if self._spared is not None and not children.holds(self._spared):
+            return  # released when it exited: it left nothing running
         self._daemons = await children.find_descendants(self._origin)
         if not self._daemons:
             return
@@ -352,6 +354,10 @@ class ProcessService:
 
     def list(self) -> list[ProcessStatus]:
         return [self._current(p) for p in self._processes.values()]
+
+    def processes(self) -> list[ManagedProcess]:
+        """Every process, in the order they were created."""
+        return list(self._processes.values())
 
     def get(self, slug: str) -> ManagedProcess:
         try:
