@@ -307,8 +307,10 @@ class Children:
             if on_timeout is not None:
                 on_timeout()
             await self.stop(proc, grace=3.0)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(pumps), DRAIN_AFTER_EXIT)
+        if not pumps.done():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_AFTER_EXIT):
+                    await asyncio.shield(pumps)
         # Released already (a stop ended it): its descendants were seen to then.
         if self.holds(proc) and not (spare_descendants and self.descendants(self.origin(proc))):
             await self.release(proc)

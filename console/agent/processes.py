@@ -88,7 +88,9 @@ class ManagedProcess:
         if state is not ProcessState.BACKOFF:
             changes.setdefault("retry_at", None)
         self.status = replace(self.status, state=state, next_seq=self.log.next_seq, **changes)
-        self.service.events.publish("process", self.status.to_wire())
+        events = self.service.events
+        if events.wanted("process"):  # a stop of 200 changes 400 states: build none unheard
+            events.publish("process", self.status.to_wire())
         self._changed.set()
         if state.failed:
             log.warning("process %s: %s (%s)", self.spec.slug, state, self.status.message)
