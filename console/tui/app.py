@@ -113,6 +113,8 @@ class OpsConsoleApp(KeyKeeper):
         self.client: AgentClient | None = None
         self.agent_info: AgentInfo | None = None
         self.connection_state = ConnectionState.CONNECTING
+        self._shown_pane: str | None = None
+        """The pane last switched to (at once by its key, or when its tab was activated)."""
         loaded = load_themes()
         for found in loaded.themes:
             self.register_theme(found)
@@ -281,11 +283,19 @@ class OpsConsoleApp(KeyKeeper):
 
     def action_show_pane(self, pane: str) -> None:
         self.query_one(Tabs).active = f"tab-{pane}"
+        # At once, not when TabActivated comes back: keys in the same write ("4pa") are
+        # handled before it, and would go to the old pane.
+        self._show_pane(pane)
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab.id is None:
             return
         pane = event.tab.id.removeprefix("tab-")
+        if pane != self._shown_pane:  # the first one, a click, or left/right on the tabs
+            self._show_pane(pane)
+
+    def _show_pane(self, pane: str) -> None:
+        self._shown_pane = pane
         self.query_one("#panes", ContentSwitcher).current = pane
         shown = self.panes.get(pane)
         if shown is not None:
