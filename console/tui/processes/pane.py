@@ -124,7 +124,7 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             view = log.view
             yield ("Log: follow on/off", "Follow new lines or pause (f)", view.action_toggle_follow)
             yield ("Log: wrap on/off", "Wrap long lines (w)", view.action_toggle_wrap)
-            yield ("Log: search", "Search the lines kept (/)", log.action_search)
+            yield ("Log: search", "Search the log, past the lines kept (/)", log.action_search)
             yield ("Log: save to a file", "Save the lines kept (s)", log.action_save)
             yield ("Log: clear", "Clear the view (c)", view.action_clear)
             yield ("Log: back to the table", "Close the log (escape)", self.close_detail)
