@@ -18,6 +18,11 @@ from console.adapters.errors import AuthError, BackendError, NotFound, Unavailab
 from console.models import RunEvent, RunRecord, RunResult, Script
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+KEEPALIVE_EXPIRY = 2.0
+"""Seconds an idle connection is kept for reuse: well under the agent's keep-alive (5 s,
+``[agent.connections] keep_alive``). At equal timeouts (httpx's default is 5 s too) a request
+sent on a connection the agent was just closing failed with "Server disconnected without
+sending a response", and the console went offline (seen under load)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Endpoint:
             headers=bearer,
             verify=verify,
             timeout=timeout,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
         )
 
     def ws_url(self, path: str) -> str:
