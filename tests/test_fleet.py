@@ -257,8 +257,8 @@ async def test_restart_a_type_everywhere_gives_one_result_per_host(
 async def test_an_ssh_tunnel_context_sits_beside_local_agents(
     agents: dict[str, AgentProcess], sshd: SshServer, tmp_path: Path, app: Path
 ) -> None:
-    from console.adapters.connect import SshAgent
     from console.adapters.ssh import Host, SshHosts
+    from console.adapters.ssh_agent import SshAgent
     from tests.ssh_server import THIS_CODE, _free_port
 
     ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
@@ -266,7 +266,7 @@ async def test_an_ssh_tunnel_context_sits_beside_local_agents(
         ssh,
         Host("testhost", "127.0.0.1", sshd.port, sshd.user),
         remote_port=_free_port(),
-        remote_command=f"{THIS_CODE} -m console",  # the code under test, not the installed one
+        remote_command=f"{THIS_CODE} -m console",  # the code under test, on the SSH side too
         agent_args=["--data-dir", str(tmp_path / "remote"), "--inbox-token", INBOX_TOKEN],
     )
     members = {**connectors({"web1": agents["web1"]}), "remote": tunnel}
