@@ -253,7 +253,10 @@ class OpsConsoleApp(KeyKeeper):
 
     def _set_state(self, state: ConnectionState, error: str = "") -> None:
         self.connection_state = state
-        indicator = self.query_one(ConnectionIndicator)
+        indicators = self.query(ConnectionIndicator)
+        if not indicators:  # the app is closing: a late LinkChanged has no header to change
+            return
+        indicator = indicators.first()
         indicator.state = state
         indicator.error = error
         self.query_one("#top-bar").set_class(state is ConnectionState.OFFLINE, "-offline")
