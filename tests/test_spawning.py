@@ -146,7 +146,7 @@ async def test_a_child_that_exits_while_its_spawn_is_still_settling_keeps_its_st
                 codes.append(await asyncio.wait_for(children.watch(proc, lambda *_: None), 30))
             return codes
 
-        batches = await asyncio.gather(*(run_quick_ones(60) for _ in range(4)))
-        assert [code for batch in batches for code in batch] == [0] * 240
+        batches = await asyncio.gather(*(run_quick_ones(30) for _ in range(4)))
+        assert [code for batch in batches for code in batch] == [0] * 120
     finally:
         await children.close()
