@@ -189,7 +189,7 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
                 if not bound.tooltip or bound.action in seen or bound.action == "back":
                     continue
                 seen.add(bound.action)
-                if self.checkparse_action(*parse_action(bound.action)) is False:
+                if self.check_action(*parse_action(bound.action)) is False:
                     continue
                 key = bound.key_display or self.app.get_key_display(bound)
                 title = f"{self.TITLE}: {bound.description.lower()}"
