@@ -66,6 +66,7 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
         &.-detail-open {
             & > ResourceTable { display: none; }
             & > .resource-detail { display: block; }
+            & > .resource-detail.-shelved { display: none; }
         }
         &.-detail-open.-tall {
             & > ResourceTable { display: block; height: auto; max-height: 40%; }
@@ -307,13 +308,18 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
     def detail_open(self) -> bool:
         return self.has_class("-detail-open")
 
-    async def ensure_detail(self, make: Callable[[], Detail]) -> Detail:
-        """The detail widget, made and mounted on first use (startup stays cheap)."""
-        if self._detail is None:
-            self._detail = make()
-            self._detail.add_class("resource-detail")
-            await self.mount(self._detail)
-        return self._detail  # type: ignore[return-value]
+    async def ensure_detail(self, make: type[Detail]) -> Detail:
+        """The detail of class ``make``, made and mounted on first use (startup stays cheap),
+        now the one ``show_detail`` shows: a pane may have several (a log, a description)."""
+        detail = next(iter(self.query_children(make.__name__)), None)
+        if detail is None:
+            detail = make()
+            detail.add_class("resource-detail")
+            await self.mount(detail)
+        for other in self.query_children(".resource-detail"):
+            other.set_class(other is not detail, "-shelved")
+        self._detail = detail
+        return detail  # type: ignore[return-value]
 
     def show_detail(self) -> None:
         self.add_class("-detail-open")

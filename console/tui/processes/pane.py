@@ -1,8 +1,9 @@
 """The Processes pane: the agent's processes as a live table (k9s-like), and one process's log.
 
 What is particular to processes: restart, stop and start (a start asks nothing,
-the others ask first), the create form, and the log that opens on enter (built
-the first time, in the detail's place; from 32 rows the table stays above it).
+the others ask first), the create form, the log that opens on enter and the
+details on ``d`` (each built the first time, in the detail's place; from 32 rows
+the table stays above it), and CPU and memory sampled while the pane is shown.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from console.adapters.watch import Change
     from console.models import AgentInfo
     from console.tui.kit.resource_table import ResourceTable
+    from console.tui.processes.details import ProcessDetailsPanel
     from console.tui.processes.log_panel import ProcessLogPanel
 
 STARTABLE = frozenset({ProcessState.STOPPED, ProcessState.FATAL})
@@ -50,10 +52,11 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         &.-fleet.-detail-open.-tall > FleetProcessTable { display: block; }
     }
     """
-    ON_SELECTED = frozenset({"control", "delete", "open_log", "restart_app"})
+    ON_SELECTED = frozenset({"control", "delete", "open_log", "restart_app", "details"})
 
     BINDINGS: ClassVar[list[BindingType]] = [
         hidden("l", "open_log", "Log", "show the selected process's log", "enter / l"),
+        hidden("d", "details", "Details", "the selected process: command, exits, env, CPU, memory"),
         Binding("r", "control('restart')", "Restart", tooltip="restart the selected process"),
         hidden(
             "A", "restart_app", "Restart app", "restart every process of the selected one's app"
@@ -70,7 +73,8 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._select_when_seen: str | None = None
+        self.select_when_seen: str | None = None
+        """A new process's row key: the cursor goes there once its row is made."""
         self._log_key: str | None = None
         """The row key of the process whose log is open (``CONTEXT/SLUG`` in "all" scope)."""
 
@@ -94,12 +98,18 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
 
     @property
     def log_open(self) -> bool:
-        return self.detail_open
+        return self.detail_open and self._detail is self.process_log
 
     @property
     def process_log(self) -> ProcessLogPanel | None:
         """The log side, once it has been opened."""
-        return self._detail  # type: ignore[return-value]
+        # By its type's name: asking imports nothing before the log is first opened.
+        return next(iter(self.query_children("ProcessLogPanel")), None)  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        from console.tui.processes.details import USAGE_EVERY, sample_usage
+
+        self.set_interval(USAGE_EVERY, partial(sample_usage, self))
 
     # -- what is particular to processes ------------------------------------------------
 
@@ -177,8 +187,8 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         log = self.process_log
         if log is not None and self._log_key == key:
             log.status = status
-        if self._select_when_seen == key:
-            self._select_when_seen = None
+        if self.select_when_seen == key:
+            self.select_when_seen = None
             table.move_to(key)
 
     def more_commands(self) -> Iterator[Command]:
@@ -230,9 +240,6 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         log.attach(client.processes, status_of(item))
         self.show_detail()
 
-    async def open_log(self, key: str) -> None:
-        await self.open(key)
-
     def close_detail(self) -> None:
         """Back to the table; the tail stops (re-opening the same process resumes it)."""
         log = self.process_log
@@ -243,6 +250,10 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
     def on_process_log_panel_closed(self, event: ProcessLogPanel.Closed) -> None:
         event.stop()
         self.close_detail()
+
+    async def on_process_details_panel_open_log(self, event: ProcessDetailsPanel.OpenLog) -> None:
+        event.stop()
+        await self.open(event.key)
 
     # -- the selected row, in either scope ---------------------------------------------------
 
@@ -276,7 +287,7 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             if parameters == ("stop",):
                 return None if selected is None else selected.state not in STARTABLE
             return selected is not None
-        if action in ("delete", "open_log", "restart_app"):
+        if action in ("delete", "open_log", "restart_app", "details"):
             return selected is not None
         if action == "restart_type":
             return self.fleet is not None and selected is not None
@@ -289,6 +300,12 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         selected = self.selected
         if selected is not None:
             await self.open(self.resource_table.key_of(selected))
+
+    async def action_details(self) -> None:
+        from console.tui.processes.details import open_details
+
+        if (selected := self.selected) is not None:
+            await open_details(self, self.resource_table.key_of(selected))
 
     def action_control(self, action: str) -> None:
         """Restart or stop the selected process once the operator confirms; start at once.
@@ -375,24 +392,6 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         self.confirm_delete(key, question, f"Delete {where}{slug}", delete, deleted)
 
     def action_create(self) -> None:
-        from console.tui.processes.create_form import CreateProcessForm
+        from console.tui.processes.create_form import create_process
 
-        client = self.connected()
-        if client is None:
-            return
-        selected = self.selected_status
-        # Most new processes join an app already there: start from the selected one's app.
-        defaults = {"app": selected.app} if selected is not None else {}
-
-        def created(status: ProcessStatus | None) -> None:
-            if status is None:
-                return
-            self.notify(f"{status.slug}: {status.state.value}", title="Process created", timeout=3)
-            if status.slug in self.statuses:
-                self.process_table.move_to(status.slug)
-            else:
-                self._select_when_seen = status.slug
-            if not self.live:
-                self.apply(status)
-
-        self.app.push_screen(CreateProcessForm(client.processes, defaults), created)
+        create_process(self)
