@@ -143,7 +143,7 @@ class InboxPane(ResourcePane[Message]):
         super().set_client(client, info)
 
     def set_fleet(self, fleet: Fleet | None) -> None:
-        """ "all" scope: every agent's messages, each row acted on through its own agent (the
+        """In "all" scope: every agent's messages, each row acted on through its own agent (the
         tab's count is then the fleet's); None: back to one context (``set_client`` follows)."""
         self.workers.cancel_group(self, "feed")
         self.workers.cancel_group(self, "payloads")

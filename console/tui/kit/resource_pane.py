@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from functools import partial
-from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from textual import events, on, work
@@ -22,6 +21,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable
 
+from console.tui.kit.agent_calls import AgentCalls
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
@@ -29,11 +29,15 @@ from console.tui.kit.resource_table import ResourceTable
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.fleet import Fleet
     from console.adapters.watch import Change
     from console.models import AgentInfo
 
 Item = TypeVar("Item")
 Detail = TypeVar("Detail", bound=Widget)
+
+ONE_CONTEXT = "this pane shows one context; press : to choose one"
+"""What a pane without a fleet view says while the scope is "all"."""
 
 TALL = 32
 """From this many rows, the table stays in view above an open detail."""
@@ -48,7 +52,7 @@ class LinkChanged(Message):
         self.reason = reason
 
 
-class ResourcePane(Vertical, Generic[Item]):
+class ResourcePane(Vertical, AgentCalls, Generic[Item]):
     """A live table of one kind of resource, with the keys and habits every pane shares."""
 
     TABLE: ClassVar[type[ResourceTable[Any]]] = ResourceTable
@@ -87,6 +91,8 @@ class ResourcePane(Vertical, Generic[Item]):
         self.info: AgentInfo | None = None
         self.live = False
         """True while the table follows the agent's events."""
+        self.fleet: Fleet | None = None
+        """Every agent at once while the scope is "all"; None on one context."""
         self._detail: Widget | None = None
 
     # -- what a resource declares ----------------------------------------------------------
@@ -139,6 +145,20 @@ class ResourcePane(Vertical, Generic[Item]):
             table.set_stale(client is None)
             if client is not None:
                 self.follow(client, table)
+
+    def set_fleet(self, fleet: Fleet | None) -> None:
+        """The scope became "all" (``fleet``) or went back to one context (None; then
+        ``set_client`` follows). This default has no fleet view: in "all" the pane's rows
+        go and its notice says so (``ONE_CONTEXT``)."""
+        self.fleet = fleet
+        if fleet is None:
+            return
+        self.client, self.info, self.live = None, None, False
+        self.workers.cancel_group(self, "feed")
+        for table in self.feed_tables():
+            table.show([])
+            table.set_stale(False)
+            table.set_note(ONE_CONTEXT)
 
     def feed_tables(self) -> list[ResourceTable[Any]]:
         """The tables that each follow a feed (one, but for Modules: the queue and the pool)."""
@@ -208,12 +228,28 @@ class ResourcePane(Vertical, Generic[Item]):
     @work(group="feed", exit_on_error=False)
     async def follow(self, client: AgentClient, table: ResourceTable[Any]) -> None:
         """Apply the changes of a table's feed to it, for as long as the client is ours."""
+        await self.apply_feed(client, self.watch_feed(client, table), table)
+
+    def watch_fleet(self, fleet: Fleet, table: ResourceTable[Any]) -> AsyncIterator[Change[Any]]:
+        """The fleet's merged stream of the resources ``table`` shows ("all" scope)."""
+        raise NotImplementedError
+
+    @work(group="feed", exit_on_error=False)
+    async def follow_fleet(self, fleet: Fleet, table: ResourceTable[Any]) -> None:
+        """``follow`` for the "all" scope: the fleet's merged feed, while it is ours."""
+        await self.apply_feed(fleet, self.watch_fleet(fleet, table), table)
+
+    async def apply_feed(
+        self, source: object, feed: AsyncIterator[Change[Any]], table: ResourceTable[Any]
+    ) -> None:
+        """Apply ``feed``'s changes to ``table`` until ``source`` (a client, a fleet) is no
+        longer the pane's."""
         from console.adapters.errors import AuthError, BackendError
         from console.adapters.watch import Offline, Removed, Resync, Upsert
 
         try:
-            async for change in self.watch_feed(client, table):
-                if client is not self.client:
+            async for change in feed:
+                if source is not (self.client if self.fleet is None else self.fleet):
                     return
                 if isinstance(change, Resync):
                     self.live = change.live
@@ -326,25 +362,11 @@ class ResourcePane(Vertical, Generic[Item]):
     def connected(self) -> AgentClient | None:
         """The client, or None after telling the operator there is none."""
         if self.client is None:
-            self.notify("Not connected to an agent.", severity="error")
+            if self.fleet is not None:
+                self.notify(ONE_CONTEXT.capitalize() + ".", severity="warning")
+            else:
+                self.notify("Not connected to an agent.", severity="error")
         return self.client
-
-    def confirm_call(
-        self,
-        question: str,
-        yes_label: str,
-        doing: str,
-        call: Callable[[], Awaitable[Any]],
-        done: Callable[[Any], object] | None = None,
-    ) -> None:
-        """Ask first; on yes, make the call (``doing`` titles the dialog and any failure)."""
-        from console.tui.kit.confirm_dialog import ConfirmDialog
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.call(doing, call, done)
-
-        self.app.push_screen(ConfirmDialog(question, title=doing, yes_label=yes_label), answered)
 
     def confirm_delete(
         self,
@@ -363,29 +385,6 @@ class ResourcePane(Vertical, Generic[Item]):
             done()
 
         self.confirm_call(question, "Delete", doing, call, deleted)
-
-    def call(self, doing: str, *call_and_done: Any) -> None:
-        """``call_now`` in a worker: the pane's keys go on while the agent answers."""
-        self.run_worker(self.call_now(doing, *call_and_done), group="calls", exit_on_error=False)
-
-    async def call_now(
-        self,
-        doing: str,
-        call: Callable[[], Awaitable[Any]],
-        done: Callable[[Any], object] | None = None,
-    ) -> bool:
-        """``call``, awaited here; False (after a notification) when it failed."""
-        from console.adapters.errors import BackendError
-
-        try:
-            answer = await call()
-        except BackendError as exc:
-            self.post_message(BackendFailed(exc, doing))
-            return False
-        result = done(answer) if done is not None else None
-        if isawaitable(result):
-            await result
-        return True
 
 
 def _action(action: str) -> tuple[str, tuple[object, ...]]:

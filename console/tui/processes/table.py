@@ -125,9 +125,14 @@ class ProcessTable(ResourceTable[ProcessStatus]):
             ),
         }
 
+    def status_of(self, item: ProcessStatus) -> ProcessStatus | None:
+        """A row's status while it is live (None: stale, its uptime stands still)."""
+        return item
+
     def _tick(self) -> None:
         now = time.time()
         table = self.table
-        for slug, status in self.items.items():
-            if status.state is ProcessState.RUNNING and slug in table.rows:
-                table.update_cell(slug, "uptime", Text(uptime_text(status, now), justify="right"))
+        for key, item in self.items.items():
+            status = self.status_of(item)
+            if status is not None and status.state is ProcessState.RUNNING and key in table.rows:
+                table.update_cell(key, "uptime", Text(uptime_text(status, now), justify="right"))

@@ -104,7 +104,7 @@ class ScriptsPane(Horizontal):
             self.load_catalog()
 
     def set_fleet(self, fleet: Fleet | None) -> None:
-        """ "all" scope: every host's catalog, a run on the hosts chosen (``FleetScripts``);
+        """In "all" scope: every host's catalog, a run on the hosts chosen (``FleetScripts``);
         None: back to one context (``set_client`` follows)."""
         from console.tui.scripts.fleet_scripts import FleetScripts
 
