@@ -14,6 +14,7 @@ from console.models import MessageStatus
 from console.tui.app import OpsConsoleApp
 from console.tui.inbox.pane import InboxPane
 from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.fleet_rows import STALE
 from tests.conftest import AgentProcess
 from tests.fleet_helpers import connectors, counts_reach, start_fleet_agents
 from tests.tui_helpers import make_catalog, spawned_agent, wait_for
@@ -124,7 +125,7 @@ async def test_all_scope_rows_filter_actions_and_a_dead_agent(
                 "the note names the dead agent",
             )
             stale = table.table.get_cell(keys["db1"], "topic")
-            assert table.style("stale") in [span.style for span in stale.spans]
+            assert STALE in [span.style for span in stale.spans]
             later = await fleet.client("web2").inbox.push(
                 fleet.client("web2").inbox.node_id, "still here", topic="later"
             )

@@ -12,6 +12,7 @@ import pytest
 from console.adapters.fleet import Fleet
 from console.tui.app import OpsConsoleApp
 from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.fleet_rows import STALE
 from console.tui.modules.fleet_modules import FleetModuleTable
 from console.tui.modules.pane import ModulesPane
 from tests.conftest import AgentProcess
@@ -97,7 +98,7 @@ async def test_all_scope_rows_filter_remove_on_its_agent_and_a_dead_agent(
             assert pools.items[f"db1/{ticker}"].online
             assert "offline: web2" in str(queues.query_one("#fleet-queue-count").render())
             stale = queues.table.get_cell(web2, "type")
-            assert queues.style("stale") in [span.style for span in stale.spans]
+            assert STALE in [span.style for span in stale.spans]
             more = await fleet.client("db1").pool.add("ticker", {"symbol": "DB2", "price": 2})
             await wait_for(pilot, lambda: f"db1/{more}" in pools.shown, "db1 still live")
 

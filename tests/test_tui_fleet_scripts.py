@@ -13,6 +13,7 @@ from console.adapters.fleet import Fleet
 from console.models import Stream
 from console.tui.app import OpsConsoleApp
 from console.tui.kit.confirm_dialog import ConfirmDialog
+from console.tui.kit.fleet_rows import STALE
 from console.tui.scripts.fleet_scripts import FleetCatalog, FleetScripts
 from console.tui.scripts.pane import ScriptsPane
 from tests.conftest import AgentProcess, write_script
@@ -105,6 +106,8 @@ async def test_all_scope_catalogs_a_run_on_chosen_hosts_and_a_dead_host(
                 "web2's rows stale",
             )
             assert catalog.items["web1/hello"].online
+            stale = catalog.table.get_cell("web2/hello", "name")
+            assert STALE in [span.style for span in stale.spans]
             assert "offline: web2" in str(catalog.query_one("#fleet-catalog-count").render())
             page.focus_form()
             await pilot.press("ctrl+j")

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from console.adapters.errors import BackendError
 from console.adapters.fleet import fleet_key
 from console.adapters.fleet_feed import FleetItem, fleet_watch
-from console.tui.kit.fleet_follow import follow_fleet
 from console.tui.kit.messages import BackendFailed
 
 if TYPE_CHECKING:
@@ -60,8 +59,12 @@ def enter(pane: InboxPane, fleet: Fleet) -> None:
     table.show([])
     table.set_note("loading…")
     table.set_stale(False)
-    changes = fleet_watch(fleet, _inbox_of, _id_of)
-    pane.run_worker(follow_fleet(pane, fleet, table, changes), group="feed", exit_on_error=False)
+    pane.follow_fleet(fleet, table)
+
+
+def watch(fleet: Fleet) -> AsyncIterator[Change[FleetItem[MessageSeen]]]:
+    """Every agent's inbox (its node's messages), merged."""
+    return fleet_watch(fleet, _inbox_of, _id_of)
 
 
 def leave(pane: InboxPane) -> None:

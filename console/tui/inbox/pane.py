@@ -73,8 +73,6 @@ class InboxPane(ResourcePane[Message]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.unacked: int | None = None
-        self.fleet: Fleet | None = None
-        """Every agent at once while the scope is "all" (see ``fleet_scope``)."""
         self._listed = False
         self._to_fetch: set[str] = set()
         self._fetching = False
@@ -158,6 +156,11 @@ class InboxPane(ResourcePane[Message]):
         self, client: AgentClient, table: ResourceTable[Any]
     ) -> AsyncIterator[Change[MessageSeen]]:
         return client.inbox.watch()
+
+    def watch_fleet(
+        self, fleet: Fleet, table: ResourceTable[Any]
+    ) -> AsyncIterator[Change[FleetItem[MessageSeen]]]:
+        return fleet_scope.watch(fleet)
 
     def resync(self, items: Sequence[Any], table: ResourceTable[Any]) -> None:
         self._listed = True

@@ -17,6 +17,7 @@ from textual.message import Message as UiMessage
 from textual.widgets import Static
 
 from console.models import Message, MessageStatus
+from console.tui.kit.fleet_rows import CONTEXT, greyed, offline_note
 from console.tui.kit.resource_table import ResourceGrid, ResourceTable
 
 if TYPE_CHECKING:
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 
 COLUMNS = ("time", "from", "topic", "status", "ack", "preview")
 """Preview last: it is the one cut to the table's width."""
-CONTEXT = "context"
-"""The first column in "all" scope: which agent a message is on."""
 ACK_LABEL = "[Ack]"
 STATUS_CYCLE: tuple[MessageStatus | None, ...] = (
     None,
@@ -139,7 +138,6 @@ class MessageTable(ResourceTable[Message]):
         "message-table--error",
         "message-table--ack",
         "message-table--done",
-        "message-table--stale",
     }
 
     DEFAULT_CSS = """
@@ -152,7 +150,6 @@ class MessageTable(ResourceTable[Message]):
         & > .message-table--error { color: $text-error; text-style: bold; }
         & > .message-table--ack { color: $text-accent; background: $accent 20%; text-style: bold; }
         & > .message-table--done { color: $text-muted; }
-        & > .message-table--stale { color: $text-disabled; text-style: italic; }
     }
     """
     COLUMNS = COLUMNS
@@ -232,7 +229,8 @@ class MessageTable(ResourceTable[Message]):
         text = super().count_text(shown, total, filtered)
         if self.nodes:
             agents = len(self.nodes)
-            return f"{text} on {agents} agent{'s' * (agents != 1)}"
+            note = offline_note(self.offline)
+            return f"{text} on {agents} agent{'s' * (agents != 1)}" + (f" · {note}" if note else "")
         return f"{text} for {self.node}" if self.node and (total or filtered) else text
 
     def update_count(self) -> None:
@@ -265,11 +263,7 @@ class MessageTable(ResourceTable[Message]):
         if context is None:
             return cells
         cells[CONTEXT] = Text(context, style=Style(bold=True))
-        if context in self.offline:
-            # Its agent cannot vouch for it now: every cell greyed, over its own colours.
-            for text in cells.values():
-                text.stylize(self.style("stale"))
-        return cells
+        return greyed(cells) if context in self.offline else cells
 
     # -- what is shown ---------------------------------------------------------------------
 

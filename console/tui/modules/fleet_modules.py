@@ -9,7 +9,7 @@ An agent that drops keeps its rows, greyed, until it is back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,7 +26,7 @@ from console.adapters.errors import BackendError, NotFound
 from console.adapters.fleet_feed import FleetItem, fleet_watch
 from console.adapters.watch import Resync, Upsert
 from console.models import ModuleInfo
-from console.tui.kit.fleet_follow import follow_fleet
+from console.tui.kit.fleet_rows import CONTEXT, FleetRows
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 from console.tui.kit.pane import Command
@@ -77,36 +77,32 @@ async def placed(backend: ModulesBackend) -> AsyncIterator[Change[PlacedModule]]
         yield Resync([], live=False)
 
 
-def _service(name: str) -> Any:
-    """The feed of service ``name`` of one agent."""
+def watch(fleet: Fleet, service: str) -> AsyncIterator[Change[FleetItem[PlacedModule]]]:
+    """Service ``service`` (queue, pool) of every agent, merged."""
 
     def watch_of(client: AgentClient) -> AsyncIterator[Change[PlacedModule]]:
-        return placed(service_backend(client, name))
+        return placed(service_backend(client, service))
 
-    return watch_of
+    return fleet_watch(fleet, watch_of, _uid_of)
 
 
 def _uid_of(row: PlacedModule) -> str:
     return row.module.uid
 
 
-class FleetModuleTable(ResourceTable[FleetItem[PlacedModule]]):
+class FleetModuleTable(FleetRows, ResourceTable[FleetItem[PlacedModule]]):
     """One service of every agent: rows ``CONTEXT/UID``, by agent then place."""
 
-    COLUMNS = ("context", "play", "position", "uid", "type", "parameters")
+    COLUMNS = (CONTEXT, "play", "position", "uid", "type", "parameters")
     RIGHT_ALIGNED = frozenset({"position"})
     NOUN = "modules"
     NOUN_ONE = "module"
     STYLE_PREFIX = "fleet-modules"
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "fleet-modules--playing",
-        "fleet-modules--stale",
-    }
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"fleet-modules--playing"}
     DEFAULT_CSS = """
     FleetModuleTable {
         height: 1fr;
         & > .fleet-modules--playing { color: $text-success; text-style: bold; }
-        & > .fleet-modules--stale { color: $text-disabled; text-style: italic; }
         &.-active > Horizontal { background: $primary 25%; }
     }
     """
@@ -119,16 +115,13 @@ class FleetModuleTable(ResourceTable[FleetItem[PlacedModule]]):
         super().__init__(id=f"fleet-{service}")
         self.service = service
 
-    def key_of(self, item: FleetItem[PlacedModule]) -> str:
-        return item.fleet_key
-
     def sort_key(self, item: FleetItem[PlacedModule]) -> tuple[str, int]:
         position = item.item.position
         return (item.context, position if position is not None else 1 << 30)
 
-    def haystack(self, item: FleetItem[PlacedModule]) -> str:
-        module = item.item.module
-        return f"{item.context} {module.uid} {module.type} {summary(module)}"
+    def item_words(self, item: PlacedModule) -> str:
+        module = item.module
+        return f"{module.uid} {module.type} {summary(module)}"
 
     def header(self, column: str) -> Text:
         label = {"play": "", "position": "#"}.get(column, column)
@@ -138,20 +131,15 @@ class FleetModuleTable(ResourceTable[FleetItem[PlacedModule]]):
         title = SERVICES.get(self.service, (self.service,))[0]
         return f"{title}s: {super().count_text(shown, total, filtered)}"
 
-    def cells(self, item: FleetItem[PlacedModule]) -> dict[str, Text]:
-        module, position = item.item.module, item.item.position
-        cells = {
-            "context": Text(item.context, style=Style(bold=True)),
+    def item_cells(self, item: PlacedModule) -> dict[str, Text]:
+        module, position = item.module, item.position
+        return {
             "play": Text("▶" if module.playing else " ", style=self.style("playing")),
             "position": Text(BACKGROUND if position is None else str(position), justify="right"),
             "uid": Text(module.uid),
             "type": Text(module.type, style=Style(bold=True)),
             "parameters": Text(summary(module), no_wrap=True),
         }
-        if not item.online:  # its agent cannot vouch for it now
-            for text in cells.values():
-                text.stylize(self.style("stale"))
-        return cells
 
 
 class FleetModules(Vertical):
@@ -200,37 +188,17 @@ class FleetModules(Vertical):
     def selected(self) -> FleetItem[PlacedModule] | None:
         return self.active.selected
 
-    # -- the feeds (the hooks ``follow_fleet`` calls) -------------------------------------
+    # -- the feeds ------------------------------------------------------------------------
 
     def action_reload(self) -> None:
+        """Follow every agent's queue and pool (again): the pane's ``follow_fleet``."""
         fleet = self.fleet
         if fleet is None:
             return
-        self.workers.cancel_group(self, "feed")
-        for service, table in self.tables.items():
+        self.pane.workers.cancel_group(self.pane, "feed")
+        for table in self.tables.values():
             table.set_note("loading…")
-            changes = fleet_watch(fleet, _service(service), _uid_of)
-            follow = follow_fleet(self, fleet, table, changes)
-            self.run_worker(follow, group="feed", exit_on_error=False)
-
-    def resync(self, items: Sequence[FleetItem[PlacedModule]], table: Any) -> None:
-        table.show(items)
-
-    def apply(self, item: FleetItem[PlacedModule], table: Any = None) -> None:
-        (table or self.active).upsert(item)
-
-    def forget(self, key: str | None, table: Any = None) -> None:
-        table = table or self.active
-        if key is None:
-            table.show([])
-        else:
-            table.remove(key)
-
-    def resynced(self) -> None:
-        """Nothing more to do: the table was listed anew."""
-
-    def changed(self, key: str | None) -> None:
-        self.refresh_bindings()
+            self.pane.follow_fleet(fleet, table)
 
     # -- which table -----------------------------------------------------------------------
 

@@ -166,12 +166,22 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         assert isinstance(table, ModuleList)
         return service_backend(client, table.service).watch()
 
+    def watch_fleet(self, fleet: Fleet, table: ResourceTable[Any]) -> AsyncIterator[Change[Any]]:
+        from console.tui.modules.fleet_modules import watch
+
+        return watch(fleet, getattr(table, "service", "queue"))
+
     def resync(self, items: Sequence[Any], table: ResourceTable[Any]) -> None:
+        if self.fleet is not None:  # a FleetModuleTable: rows of every agent
+            table.show(items)
+            return
         for snapshot in items:
             self.apply_snapshot(snapshot)
 
     def apply(self, item: Any, table: ResourceTable[Any] | None = None) -> None:
-        if isinstance(table, ModuleList):
+        if self.fleet is not None and table is not None:
+            table.upsert(item)
+        elif isinstance(table, ModuleList):
             self.apply_module(table.service, item)
 
     def focus_default(self) -> None:

@@ -22,7 +22,7 @@ def help_sections(pane: ScriptsPane) -> list[HelpSection]:
     fleet_view = pane.fleet_view
     if fleet_view is not None:
         rows = [*ENTER_ROWS, ("space", "mark a host's row: the run goes to every host marked")]
-        return pane_help(fleet_view, "Scripts on every host", "Tables and forms", rows)
+        return [*fleet_view.help_sections(), ("Scripts on every host", rows)]
     rows = [*ENTER_ROWS, ("enter", "on a past run: show its output")]
     return pane_help(pane, "Scripts pane", "Tables and forms", rows)
 
