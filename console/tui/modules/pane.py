@@ -267,6 +267,8 @@ class ModulesPane(ResourcePane[ModuleInfo]):
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Tab (or a click) onto the other list makes it the one the keys act on.
+        if not self._built:
+            return  # the focus is in the "all" scope's view: its lists are not built
         for service, module_list in self.lists.items():
             if event.widget is module_list.table and service != self.service:
                 self.service = service
