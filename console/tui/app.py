@@ -97,7 +97,15 @@ class OpsConsoleApp(FleetScope):
             if number > 1
         ),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this list of keys"),
-        Binding("colon", "scope", "Scope", key_display=":", tooltip="one context, or all at once"),
+        # Not in the footer (full at 80 columns): on ? and in the palette.
+        Binding(
+            "colon",
+            "scope",
+            "Scope",
+            key_display=":",
+            show=False,
+            tooltip="one context, or all at once",
+        ),
         Binding("ctrl+r", "reconnect", "Reconnect", tooltip="reach the agent again"),
         # In the footer only while the console drives another agent than its first (check_action).
         Binding("L", "back_to_first", "Local", tooltip="back to the first agent, from a host's"),

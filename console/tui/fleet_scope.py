@@ -79,18 +79,19 @@ class FleetScope(KeyKeeper):
     def scope_entries(self) -> list[ScopeEntry]:
         """The picker's lines: each context with its state, then "all"."""
         fleet = self.fleet
-        states = {s.context: s.state for s in fleet.statuses()} if fleet is not None else {}
+        members = {s.context: s for s in fleet.statuses()} if fleet is not None else {}
         entries = []
         for name in self.known_contexts():
-            shared = self.contexts[name]
-            state = states.get(name)
+            shared, member = self.contexts[name], members.get(name)
+            state = None if member is None else member.state
             if fleet is None and shared is self.connector:
                 state = self.connection_state
-            entries.append(
-                ScopeEntry(
-                    name, state, shared.description, fleet is None and shared is self.connector
-                )
-            )
+            # Why an agent is not reached says more than where it is.
+            where = shared.description
+            if member is not None and member.reason:
+                where = member.reason.split("; ")[0]
+            current = fleet is None and shared is self.connector
+            entries.append(ScopeEntry(name, state, where, current))
         where = f"every context at once ({len(self.contexts)})"
         entries.append(
             ScopeEntry(
@@ -109,7 +110,8 @@ class FleetScope(KeyKeeper):
         if name is None:
             return
         if name == ALL:
-            self.enter_fleet()
+            if self.fleet is None:  # already "all": ctrl+r reaches every context afresh
+                self.enter_fleet()
         elif name in self.contexts:
             self.leave_fleet_for(self.contexts[name])
 
@@ -124,7 +126,7 @@ class FleetScope(KeyKeeper):
         self.fleet = fleet
         self.query_one(f"#{SUMMARY_ID}").display = True
         indicator = self.query_one(ConnectionIndicator)
-        indicator.description = f"all · {len(fleet.members)} contexts"
+        indicator.description = "all contexts"
         indicator.url = indicator.node = ""
         for pane in self.panes.values():
             pane.set_fleet(fleet)

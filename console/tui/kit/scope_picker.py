@@ -19,6 +19,9 @@ from console.tui.kit.form_frame import form_frame_css
 ALL = "all"
 """The scope of every context at once (no context may take this name)."""
 
+LINE_WIDTH = 64
+"""Cells of a picker line (the frame's 70 less its border and padding)."""
+
 _STATE_STYLE = {
     ConnectionState.CONNECTING: "$warning",
     ConnectionState.CONNECTED: "$success",
@@ -30,7 +33,7 @@ _STATE_STYLE = {
 @dataclass(frozen=True)
 class ScopeEntry:
     """One line of the picker: a context (or ``ALL``), its state (None: not reached yet),
-    where it is, and whether it is the scope now."""
+    where it is (or why it is not reached), and whether it is the scope now."""
 
     name: str
     state: ConnectionState | None
@@ -43,8 +46,10 @@ class ScopePicker(ModalScreen[str | None]):
 
     DEFAULT_CSS = f"""
     ScopePicker {{
-    {form_frame_css(70)}
-        OptionList {{ height: auto; max-height: 18; border: none; padding: 0; }}
+    {form_frame_css(LINE_WIDTH + 6)}
+        OptionList, OptionList:focus {{
+            height: auto; max-height: 18; border: none; padding: 0; background: $panel;
+        }}
     }}
     """
 
@@ -80,10 +85,14 @@ class ScopePicker(ModalScreen[str | None]):
 
 def _line(entry: ScopeEntry, width: int) -> Content:
     mark = "▸ " if entry.current else "  "
-    if entry.state is None:
+    if entry.state is None and entry.name == ALL:
+        state = Content(" " * 13)
+    elif entry.state is None:
         state = Content.styled("○ not reached".ljust(13), "$text-muted")
     else:
         state = Content.styled(f"● {entry.state.value}".ljust(13), _STATE_STYLE[entry.state])
-    return Content.assemble(
+    line = Content.assemble(
         mark, (entry.name.ljust(width), "bold"), "  ", state, " ", (entry.where, "$text-muted")
     )
+    # One line each: a long reason (an error) is cut, not wrapped.
+    return line.truncate(LINE_WIDTH, ellipsis=True)

@@ -93,7 +93,7 @@ def restart_type_everywhere(pane: ProcessesPane, fleet: Fleet, process_type: str
 
     def done(results: list[HostResult[list[ProcessStatus]]]) -> None:
         text, ok = report(results)
-        pane.notify(text, title=title, severity="information" if ok else "error", timeout=15)
+        pane.notify(text, title=title, severity="information" if ok else "error", timeout=8)
 
     call = partial(control_type, fleet, "restart", process_type, list(reachable))
     pane.confirm_call(question(process_type, reachable, offline), "Restart all", title, call, done)

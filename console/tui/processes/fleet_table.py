@@ -54,6 +54,8 @@ class FleetProcessTable(ProcessTable):
         if not row.online:
             cells = {column: _stale(cell) for column, cell in cells.items()}
             cells["uptime"] = Text("-", style=STALE, justify="right")
+            # Said in words too: a greyed "running" could still be read as running.
+            cells["message"] = Text("agent offline: last seen so", style=STALE)
         return cells
 
 
