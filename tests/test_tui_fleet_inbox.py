@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
+from textual.widgets import Input
 
 from console.adapters.fleet import Fleet, fleet_key
 from console.models import MessageStatus
 from console.tui.app import OpsConsoleApp
 from console.tui.inbox.pane import InboxPane
+from console.tui.inbox.push_form import PushMessageForm
 from console.tui.kit.confirm_dialog import ConfirmDialog
 from console.tui.kit.fleet_rows import STALE
 from tests.conftest import AgentProcess
@@ -114,6 +116,29 @@ async def test_all_scope_rows_filter_actions_and_a_dead_agent(
             await pilot.press("y")
             await wait_for(pilot, lambda: keys["web1"] not in table.shown, "web1's row deleted")
             assert len(await fleet.client("web1").inbox.list()) == 0
+
+            # Push on behalf of the row's agent: from db1's node, to it; its row comes in.
+            table.move_to(keys["db1"])
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, PushMessageForm), "the form")
+            form = app.screen
+            assert isinstance(form, PushMessageForm)
+            db1 = fleet.client("db1").inbox
+            assert form.inbox is db1 and form.values()["destination"] == db1.node_id
+            form.payload_area.text = '{"via": "db1"}'
+            form.query_one("#field-topic", Input).value = "pushed.db1"
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: not isinstance(app.screen, PushMessageForm), "pushed")
+
+            def pushed() -> str | None:
+                return next((k for k, m in table.messages.items() if m.topic == "pushed.db1"), None)
+
+            await wait_for(pilot, lambda: pushed() is not None, "the pushed row")
+            assert table.contexts[str(pushed())] == "db1"
+            assert [m.topic for m in await db1.list()].count("pushed.db1") == 1
+            for name in ("web1", "web2"):
+                topics = [m.topic for m in await fleet.client(name).inbox.list()]
+                assert "pushed.db1" not in topics
 
             # One agent killed: its rows greyed (not ackable), the others live.
             agents["db1"].stop(signal.SIGKILL)

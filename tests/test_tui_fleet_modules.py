@@ -14,6 +14,7 @@ from console.tui.app import OpsConsoleApp
 from console.tui.kit.confirm_dialog import ConfirmDialog
 from console.tui.kit.fleet_rows import STALE
 from console.tui.modules.fleet_modules import FleetModuleTable
+from console.tui.modules.forms import AddModuleForm, TellModuleForm
 from console.tui.modules.pane import ModulesPane
 from tests.conftest import AgentProcess
 from tests.fleet_helpers import INBOX_TOKEN, connectors, counts_reach
@@ -79,6 +80,19 @@ async def test_all_scope_rows_filter_remove_on_its_agent_and_a_dead_agent(
             await wait_for(pilot, lambda: queues.shown == [web2], "web2's row only")
             await pilot.press("escape")
             await wait_for(pilot, lambda: len(queues.shown) == 2, "the filter cleared")
+
+            # Tell and add go to the row's own agent too (its service in the forms).
+            queues.move_to(web2)
+            await pilot.pause()
+            await pilot.press("t")
+            await wait_for(pilot, lambda: isinstance(app.screen, TellModuleForm), "tell form")
+            assert app.screen.backend is fleet.client("web2").queue
+            await pilot.press("escape")
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, AddModuleForm), "add form")
+            assert app.screen.backend is fleet.client("web2").queue
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, AddModuleForm), "closed")
 
             # Remove goes to the row's own agent, after asking (naming it).
             queues.move_to(web1)
