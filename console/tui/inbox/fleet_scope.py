@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from console.tui.inbox.pane import InboxPane
 
 
+FLEET_PLACEHOLDER = "/ filter by context, from, topic or payload"
+
+
 @dataclass(frozen=True)
 class Where:
     """Where an action on a message goes: ``client``, and the message's id on that agent;
@@ -59,6 +62,7 @@ def enter(pane: InboxPane, fleet: Fleet) -> None:
     table.show([])
     table.set_note("loading…")
     table.set_stale(False)
+    table.filter_input.placeholder = FLEET_PLACEHOLDER
     pane.follow_fleet(fleet, table)
 
 
@@ -74,6 +78,7 @@ def leave(pane: InboxPane) -> None:
     table.contexts.clear()
     table.offline.clear()
     table.show([])
+    table.filter_input.placeholder = table.PLACEHOLDER
 
 
 def _inbox_of(client: AgentClient) -> AsyncIterator[Change[MessageSeen]]:

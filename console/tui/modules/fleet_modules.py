@@ -90,6 +90,15 @@ def _uid_of(row: PlacedModule) -> str:
     return row.module.uid
 
 
+UID_SHOWN = 8
+"""Characters of a uid shown (shmooze's are uuid4s); the filter matches the whole one."""
+
+
+def short_uid(uid: str) -> str:
+    """A uid as the table shows it: ``df6815c9…`` for a uuid4, a short one whole."""
+    return uid if len(uid) <= UID_SHOWN else f"{uid[:UID_SHOWN]}…"
+
+
 class FleetModuleTable(FleetRows, ResourceTable[FleetItem[PlacedModule]]):
     """One service of every agent: rows ``CONTEXT/UID``, by agent then place."""
 
@@ -136,7 +145,7 @@ class FleetModuleTable(FleetRows, ResourceTable[FleetItem[PlacedModule]]):
         return {
             "play": Text("▶" if module.playing else " ", style=self.style("playing")),
             "position": Text(BACKGROUND if position is None else str(position), justify="right"),
-            "uid": Text(module.uid),
+            "uid": Text(short_uid(module.uid)),
             "type": Text(module.type, style=Style(bold=True)),
             "parameters": Text(summary(module), no_wrap=True),
         }
