@@ -61,6 +61,7 @@ async def test_all_scope_catalogs_a_run_on_chosen_hosts_and_a_dead_host(
             everywhere = {"web1/hello", "web2/hello", "db1/backup"}
             await wait_for(pilot, lambda: set(catalog.shown) == everywhere, "every catalog")
             assert str(catalog.table.get_cell("db1/backup", "context")) == "db1"
+            assert not scripts.catalog.display and catalog.display  # the fleet's, not web1's
             # The app's own agent's catalog is not shown in "all" scope.
             assert "hello" not in catalog.shown  # the app's own agent is not a row here
             scripts.focus_default()
