@@ -181,7 +181,7 @@ async def run_script(fleet: Fleet, args: argparse.Namespace) -> int:
 
 async def inbox(fleet: Fleet, args: argparse.Namespace) -> int:
     from console.adapters.fleet_actions import across
-    from console.cli_commands import message_line
+    from console.cli_commands import message_header, message_line
 
     status = getattr(args, "status", None)
     results = await across(fleet, lambda _context, client: client.inbox.list(status=status))
@@ -190,11 +190,18 @@ async def inbox(fleet: Fleet, args: argparse.Namespace) -> int:
             {"context": r.context, **m.to_wire()} for r in results if r.ok for m in r.value or []
         ]
         print(json.dumps({"messages": messages, "errors": _errors(results)}, indent=2))
-    else:
-        width = _context_width(results)
-        for result in results:
-            for message in result.value or []:
-                print(f"{result.context:<{width}} {message_line(message)}")
+        return report(results)
+    listed = [(r.context, m) for r in results for m in r.value or []]
+    if not listed:
+        # As on one context: on stderr, so a pipeline reading stdout sees no rows.
+        print("no messages", file=sys.stderr)
+        return report(results)
+    # As on one context: a column for the agent that took each, when any was taken by one.
+    taken = any(message.accepted_by for _, message in listed)
+    width = _context_width(results)
+    print(f"{'CONTEXT':<{width}} {message_header(accepted_by=taken)}")
+    for context, message in listed:
+        print(f"{context:<{width}} {message_line(message, accepted_by=taken)}")
     return report(results)
 
 

@@ -232,9 +232,18 @@ def processes_requests(slugs: list[str]) -> st.SearchStrategy[FuzzRequest]:
         st.sampled_from(["/restart-processes", "/stop-processes", "/start-processes"]),
         body=bodies(selection),
     )
+    search_query = st.tuples(
+        text(), st.sampled_from(["before", "after", "context", "text", "limit"]), text()
+    ).map(lambda q: f"?text={quote(q[0], safe='')}&{q[1]}={quote(q[2], safe='')}")
+    search = st.builds(
+        FuzzRequest,
+        st.just("GET"),
+        st.tuples(segment(slugs), search_query).map(lambda t: f"/search-log/{t[0]}{t[1]}"),
+    )
     return st.one_of(
         _with("GET", "/"),
         _with("GET", "/list-processes"),
+        search,
         _with("POST", "/create-process", body=bodies(spec)),
         *slug_paths,
         bulk,

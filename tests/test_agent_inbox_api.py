@@ -384,6 +384,45 @@ def test_list_read_update_delete(node) -> None:
     assert (again.status_code, again.json()) == (200, {"n": 0, "ok": 1})
 
 
+def test_a_listing_of_large_messages_stays_within_its_byte_budget(
+    agent_factory: AgentFactory, inbox_store: str, tmp_path: Path
+) -> None:
+    budget = 1 << 20
+    config = tmp_path / "agent.toml"
+    config.write_text(f"[agent.output]\nanswer_bytes = {budget}\n")
+    agent = agent_factory(
+        "--config", str(write_inbox_table(config, inbox_store)), "--inbox-token", TOKEN
+    )
+    headers = {"Authorization": TOKEN, "Scirocco-Node-Source": "op"}
+    with httpx.Client(base_url=agent.url, headers=headers, timeout=30) as client:
+        # Each lists as about 400 KB of base64: two fit in 1 MiB, not three.
+        pushed = [
+            pushed_id(push(client, "big", bytes([i]) * (300 << 10), "application/octet-stream"))
+            for i in range(6)
+        ]
+        for limit in ("10000", "999999999999"):
+            listing = client.get("/messages", params={"limit": limit})
+            assert listing.status_code == 200
+            assert len(listing.content) <= budget
+            assert [m["id"] for m in listing.json()] == pushed[-2:], "the newest, oldest first"
+            assert listing.headers["Opsconsole-Left-Out"] == "4"
+            payloads = [base64.b64decode(m["payload"]) for m in listing.json()]
+            assert payloads == [bytes([4]) * (300 << 10), bytes([5]) * (300 << 10)]
+        newest = client.get("/messages", params={"limit": 3, "order": "newest"})
+        assert [m["id"] for m in newest.json()] == pushed[:-3:-1]
+        assert newest.headers["Opsconsole-Left-Out"] == "1"
+        small = client.get("/messages", params={"limit": 2})
+        assert [m["id"] for m in small.json()] == pushed[-2:]
+        assert "Opsconsole-Left-Out" not in small.headers
+        # One message larger than the budget (its base64 is 1.3 MB) is still given, alone.
+        huge = pushed_id(push(client, "big", b"h" * (999 << 10), "application/octet-stream"))
+        alone = client.get("/messages", params={"limit": 10000})
+        assert [m["id"] for m in alone.json()] == [huge]
+        assert alone.headers["Opsconsole-Left-Out"] == "6"
+        assert_error(client.get("/messages", params={"limit": "-1"}), 400)
+        assert_error(client.get("/messages", params={"limit": "1" * 40}), 400)
+
+
 def test_delete_all_and_the_global_data_space(
     agent_factory: AgentFactory, inbox_store: str, tmp_path: Path
 ) -> None:

@@ -31,6 +31,7 @@ def client(policy: AuthPolicy, host: str = "127.0.0.1:8470") -> AsyncClient:
         ("/", "processes"),
         ("/create-process", "processes"),
         ("/attach-console/a.b", "processes"),
+        ("/search-log/a.b", "processes"),
         ("/messages", "inbox"),
         ("/messages/abc", "inbox"),
         ("/messagesX", "agent"),

@@ -149,6 +149,27 @@ def test_logs_and_inbox_on_all_carry_the_context(fleet_config: Path) -> None:
     assert document["messages"] == [] and [e["context"] for e in document["errors"]] == ["gone"]
 
 
+def test_inbox_list_on_all_has_one_header_row_over_every_context(fleet_config: Path) -> None:
+    config = str(fleet_config)
+    empty = opsconsole("inbox", "list", "--context", "web1,db1", "--config", config)
+    assert empty.returncode == 0 and empty.stdout == "" and "no messages" in empty.stderr
+    for context in LIVE:
+        pushed = opsconsole(
+            "inbox", "push", "node", f"hello {context}", "--context", context, "--config", config
+        )
+        assert pushed.returncode == 0, pushed.stderr
+    listing = opsconsole("inbox", "list", "--context", "all", "--config", config)
+    assert listing.returncode == 1, "the dead context fails"
+    header, *rows = listing.stdout.splitlines()
+    assert header.split() == ["CONTEXT", "ID", "CREATED", "FROM", "TOPIC", "STATUS", "PAYLOAD"]
+    assert sorted((row.split()[0], row.split()[-1]) for row in rows) == [
+        ("db1", "db1"),
+        ("web1", "web1"),
+    ]
+    assert all("hello" in row for row in rows)
+    assert "opsconsole: gone:" in listing.stderr
+
+
 def test_commands_that_take_one_context_refuse_a_fleet(fleet_config: Path) -> None:
     push = opsconsole(
         "inbox", "push", "node", "hi", "--context", "all", "--config", str(fleet_config)

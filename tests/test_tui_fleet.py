@@ -118,7 +118,11 @@ async def test_all_scope_shows_every_agent_with_a_context_filter_and_a_summary_i
         assert [line.lstrip("▸ ").split()[0] for line in lines] == ["web1", "web2", "db1", "all"]
         assert "connected" in lines[0] and "not reached" in lines[1]
         await pilot.press("escape")
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Scope: choose", "Scope: web2", "Scope: all"} <= titles
         table = await all_scope(pilot, app)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert "Processes: restart web on every host" in titles
         assert table.shown_columns[0] == "context"
         assert {key.split("/")[0] for key in table.shown} == set(NAMES)
         assert summary(app) == "3 agents: 3 up · 0 fatal · 0 alerts"

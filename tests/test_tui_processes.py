@@ -394,7 +394,7 @@ async def test_help_and_palette_list_the_panes_actions(app: OpsConsoleApp, sourc
             ("enter / l", "log"),
             ("r", "restart"),
             ("s", "stop the selected"),
-            ("s", "start it again"),
+            (" ", "start it again"),  # under the row of s: the key is listed once
             ("^d", "forget it"),
             ("n", "create a process"),
             ("/", "filter"),

@@ -13,7 +13,14 @@ from typing import Any, Protocol
 
 from console.adapters.base import ScriptsBackend
 from console.adapters.watch import Change
-from console.models import LogEvent, Message, ModuleInfo, ModuleSnapshot, ProcessStatus
+from console.models import (
+    LogEvent,
+    LogSearchResult,
+    Message,
+    ModuleInfo,
+    ModuleSnapshot,
+    ProcessStatus,
+)
 
 __all__ = ["InboxBackend", "ModulesBackend", "ProcessesBackend", "ScriptsBackend"]
 
@@ -62,6 +69,22 @@ class ProcessesBackend(Protocol):
 
     def tail(self, slug: str, since: int | None = None) -> AsyncIterator[LogEvent]:
         """Its log from ``since`` on, following. Raises NotFound, BackendError."""
+
+    @property
+    def searchable(self) -> bool:
+        """True when ``search_log`` is offered."""
+
+    async def search_log(
+        self,
+        slug: str,
+        text: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        context: int = ...,
+    ) -> LogSearchResult:
+        """The nearest line holding ``text`` older than ``before`` (or newer than ``after``)
+        in its whole log, with its context. Raises NotFound, BackendError."""
 
 
 class InboxBackend(Protocol):

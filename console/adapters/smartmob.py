@@ -32,6 +32,7 @@ from console.models import (
     LogEvent,
     LogGap,
     LogPartial,
+    LogSearchResult,
     ProcessStatus,
     Stream,
 )
@@ -40,6 +41,7 @@ CONTROL_FEATURE = "processes.control"
 BULK_FEATURE = "processes.bulk"
 JSON_LOGS_FEATURE = "processes.json-logs"
 PARTIAL_LINES_FEATURE = "processes.partial-lines"
+LOG_SEARCH_FEATURE = "processes.log-search"
 
 # Close codes our agent uses when it refuses an attach.
 CLOSE_UNKNOWN = 4404
@@ -154,6 +156,41 @@ class SmartmobProcesses:
         if not isinstance(body, dict) or "slug" not in body:
             raise BackendError(f"unexpected process status: {str(body)[:80]}")
         return ProcessStatus.from_wire(body)
+
+    @property
+    def searchable(self) -> bool:
+        """True when the agent searches a process's whole log ring (``search_log``)."""
+        return LOG_SEARCH_FEATURE in self.features
+
+    async def search_log(
+        self,
+        slug: str,
+        text: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        context: int = 100,
+    ) -> LogSearchResult:
+        """The nearest line holding ``text`` (any case) older than sequence ``before``, or newer
+        than ``after`` (neither: the newest), with ``context`` lines each side, from the agent's
+        whole ring of the process's output (more than a view keeps).
+
+        Raises NotFound for an unknown slug, BackendError for a refused search (an agent
+        without the route, text too long) or an answer that is not a search result.
+        """
+        if not self.searchable:
+            raise BackendError("this agent cannot search a log (no search route)")
+        params: dict[str, str | int] = {"text": text, "context": context}
+        if before is not None:
+            params["before"] = before
+        if after is not None:
+            params["after"] = after
+        path = f"/search-log/{_q(slug)}"
+        body = json_body(await request(self._http, "GET", path, params=params))
+        try:
+            return LogSearchResult.from_wire(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackendError(f"unexpected log search answer: {str(body)[:80]}") from exc
 
     async def tail(
         self, slug: str, since: int | None = None, partial: bool = False

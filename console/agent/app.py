@@ -66,6 +66,7 @@ def create_app(settings: AgentSettings) -> Starlette:
     )
     scripts.events = events
     scripts.budget = settings.output_budget()
+    inbox.answer_bytes = scripts.budget.answer_bytes
     inbox.reserve = SpaceReserve(settings.data_dir / "space-reserve")
     inbox.reserve.ensure()
     timeouts = ModuleTimeouts(**settings.module_timeouts)

@@ -50,6 +50,7 @@ FAMILY_PREFIXES: dict[str, tuple[str, ...]] = {
         "/stop-processes",
         "/start-processes",
         "/attach-console",
+        "/search-log",
     ),
     "modules": ("/queue", "/pool"),
     "events": ("/events",),

@@ -21,6 +21,7 @@ from console.agent.disk import SpaceReserve
 from console.agent.events import EventBus
 from console.agent.inbox_backend import InboxStore, StoreUnavailable
 from console.models import JSON_TYPE, Message, MessageStatus
+from console.output.budget import DEFAULT_BUDGET
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +50,8 @@ class InboxService:
         self._tasks: list[asyncio.Task[None]] = []
         self.reserve: SpaceReserve | None = None
         """Space given up so that deletes work on a full disk (set by the app)."""
+        self.answer_bytes = DEFAULT_BUDGET.answer_bytes
+        """The largest listing answer, bytes (``[agent.output] answer_bytes``; set by the app)."""
 
     def start(self) -> None:
         self._tasks = [

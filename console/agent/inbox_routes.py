@@ -35,6 +35,10 @@ MAX_PAYLOAD_TYPE = 30
 """Characters a ``Scirocco-Payload-Type`` may have (scirocco-server's schema)."""
 MAX_QUANTITY = 1000
 MAX_ACK_BODY = 256 << 10
+MAX_LIST = 10_000
+"""Messages one listing gives at most (a larger ``limit`` is taken as this, as scirocco does)."""
+LEFT_OUT_HEADER = "Opsconsole-Left-Out"
+"""Ours, on a listing cut to its byte budget: how many of the messages asked for were left out."""
 JSON_UTF8 = "application/json; charset=utf-8"
 
 
@@ -138,10 +142,13 @@ def routes(service: InboxService) -> list[BaseRoute]:
             raise HttpError(400, str(exc)) from None
         limit = parse_int(request.query_params.get("limit", "500"), "limit")
         destination = request.query_params.get("node_destination")
-        messages = await service.store.list(destination, status, min(limit, 10_000))
+        messages = await service.store.list(destination, status, min(limit, MAX_LIST))
+        documents, left_out = newest_within(messages, service.answer_bytes)
         if request.query_params.get("order") != "newest":
-            messages.reverse()  # scirocco lists in the order messages came in
-        return JSONResponse([m.to_wire() for m in messages], media_type=JSON_UTF8)
+            documents.reverse()  # scirocco lists in the order messages came in
+        headers = {LEFT_OUT_HEADER: str(left_out)} if left_out else None
+        body = f"[{','.join(documents)}]".encode()
+        return Response(body, media_type=JSON_UTF8, headers=headers)
 
     async def read(request: Request, caller: str) -> Response:
         found = await service.store.get(request.path_params["message_id"])
@@ -175,6 +182,23 @@ def routes(service: InboxService) -> list[BaseRoute]:
         Route("/messages/{message_id}", authorized(delete), methods=["DELETE"]),
         Route("/globalDataSpace", authorized(delete_all, anyone=True), methods=["DELETE"]),
     ]
+
+
+def newest_within(messages: list[Message], budget: int) -> tuple[list[str], int]:
+    """The JSON documents of ``messages`` (newest first) that fit in ``budget`` bytes, and how
+    many were left out. The newest is always given, whatever its size (at most a payload's
+    limit, base64-encoded); each document is as compact as JSONResponse makes it."""
+    documents: list[str] = []
+    size = 2  # the brackets
+    for count, message in enumerate(messages):
+        document = json.dumps(
+            message.to_wire(), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        )
+        size += len(document.encode()) + 1
+        if documents and size > budget:
+            return documents, len(messages) - count
+        documents.append(document)
+    return documents, 0
 
 
 def _found(message: Message | None, request: Request) -> Message:

@@ -212,6 +212,10 @@ class ProcessLog:
         for reader in self.readers:
             reader.offer(partial)
 
+    def segments(self) -> list[Segment]:
+        """The segments held now, oldest first (a copy: the ring may move on meanwhile)."""
+        return list(self._segments)
+
     def held(self, since: int | None = None) -> list[LogEvent]:
         """What the ring holds from ``since`` on, led by a gap for what it no longer has."""
         return [s.batch(since) if isinstance(s, Segment) else s for s in self._held(since)]

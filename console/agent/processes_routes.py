@@ -22,6 +22,7 @@ from console.agent.http import (
     json_object_body,
     send_until_gone,
 )
+from console.agent.log_search import MAX_CONTEXT, MAX_TEXT, LogQuery, search_log
 from console.agent.parsing import parse_int
 from console.agent.processes import (
     InvalidSpec,
@@ -42,6 +43,7 @@ FEATURES = (
     "processes.bulk",
     "processes.partial-lines",
     "processes.strip-ansi",
+    "processes.log-search",
 )
 CREATE_BODY_TYPES = ("application/json", "application/octet-stream", "")
 """What smartmob clients declare: aiohttp posts a JSON string as octet-stream, others none."""
@@ -136,6 +138,14 @@ def routes(service: ProcessService) -> list[BaseRoute]:
 
         return handler
 
+    async def search_process_log(request: Request) -> Response:
+        """``?text=T`` and ``before=SEQ`` or ``after=SEQ`` (neither: the newest match),
+        ``context=N`` lines each side: a LogSearchResult (see console.agent.log_search)."""
+        process = service.get(request.path_params["slug"])
+        query = log_query(request.query_params)
+        found = search_log(process.log, query, service.budget.answer_bytes)
+        return JSONResponse(found.to_wire())
+
     async def attach_console(websocket: WebSocket) -> None:
         """Plain: one text frame per line. ``?format=json``: batches with seq, ts and stream.
 
@@ -220,8 +230,31 @@ def routes(service: ProcessService) -> list[BaseRoute]:
             Route(f"/{action}-processes", answering_errors(bulk_control(action)), methods=["POST"])
             for action in CONTROL_ACTIONS
         ),
+        Route(
+            "/search-log/{slug}",
+            answering_errors(search_process_log),
+            methods=["GET"],
+            name="search_log",
+        ),
         WebSocketRoute("/attach-console/{slug}", attach_console, name="attach_console"),
     ]
+
+
+def log_query(query: Mapping[str, str]) -> LogQuery:
+    """A log search's parameters, checked. Raises HttpError 400 naming what is wrong."""
+    unknown = sorted(set(query) - {"text", "before", "after", "context"})
+    if unknown:
+        raise HttpError(400, f"unknown parameter {unknown[0][:40]!r}")
+    text = query.get("text", "")
+    if not text or len(text) > MAX_TEXT or "\n" in text:
+        raise HttpError(400, f"text must be 1 to {MAX_TEXT} characters on one line")
+    if "before" in query and "after" in query:
+        raise HttpError(400, "give before or after, not both")
+    before, after = (
+        None if name not in query else parse_int(query[name], name) for name in ("before", "after")
+    )
+    context = parse_int(query.get("context", "100"), "context", 0, MAX_CONTEXT)
+    return LogQuery(text, before, after, context)
 
 
 def _flag(query: Mapping[str, str], name: str) -> bool:

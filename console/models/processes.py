@@ -188,3 +188,45 @@ class LogPartial:
 
 
 LogEvent = LogBatch | LogGap | LogPartial
+
+
+@dataclass(frozen=True)
+class LogSearchResult:
+    """What a search of a process's whole log ring found: the line, and the lines around it.
+
+    ``seq`` is the matching line's sequence number (None: no match in what was searched);
+    ``searched`` the sequence numbers looked at, ``[from, to)``; ``complete`` False when the
+    agent's time or byte bound stopped the search before the end of the ring in its direction
+    (ask again from the edge of ``searched``). ``lines`` are the hit's context, in order.
+    ``first_seq`` / ``next_seq``: what the ring holds now.
+    """
+
+    seq: int | None
+    searched: tuple[int, int]
+    complete: bool
+    first_seq: int
+    next_seq: int
+    lines: list[LogBatch]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "searched": list(self.searched),
+            "complete": self.complete,
+            "first_seq": self.first_seq,
+            "next_seq": self.next_seq,
+            "lines": [batch.to_wire() for batch in self.lines],
+        }
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> LogSearchResult:
+        seq = wire.get("seq")
+        start, end = wire["searched"]
+        return cls(
+            None if seq is None else int(seq),
+            (int(start), int(end)),
+            bool(wire["complete"]),
+            int(wire["first_seq"]),
+            int(wire["next_seq"]),
+            [LogBatch.from_wire(batch) for batch in wire.get("lines", [])],
+        )

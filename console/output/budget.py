@@ -23,6 +23,9 @@ class OutputBudget:
     """The longest line kept; a longer one is cut into pieces (at a character boundary)."""
     script_output_bytes: int = 4 << 20
     """One script run's output kept for its history and its blocking answer (the last part)."""
+    answer_bytes: int = 16 << 20
+    """One listing answer (the inbox's ``GET /messages``, a log search's lines): past it, the
+    answer stops early and says so (a listing of 10,000 one-megabyte messages would be 13 GB)."""
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

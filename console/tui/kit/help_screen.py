@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -41,12 +42,18 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "Close"),
+        # The list scrolls (the arrows, pgup/pgdn, home/end: the body's own keys) and, as
+        # in the tables and logs, with j / k and g / G.
+        Binding("j", "scroll('scroll_down')", "Down", show=False),
+        Binding("k", "scroll('scroll_up')", "Up", show=False),
+        Binding("g", "scroll('scroll_home')", "Top", show=False),
+        Binding("G", "scroll('scroll_end')", "Bottom", show=False),
     ]
 
     def __init__(self, title: str, sections: Iterable[tuple[str, list[KeyRow]]]) -> None:
         super().__init__()
         self.help_title = title
-        self.sections = [(heading, rows) for heading, rows in sections if rows]
+        self.sections = [(heading, once(rows)) for heading, rows in sections if rows]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as body:
@@ -56,8 +63,63 @@ class HelpScreen(ModalScreen[None]):
             for heading, rows in self.sections:
                 yield Static(_section(heading, rows, width))
 
+    def on_mount(self) -> None:
+        # The body takes the scrolling keys only when focused, and a screen focuses nothing
+        # by itself before its first layout (the body is not scrollable until then).
+        self.body.focus()
+
+    def on_resize(self) -> None:
+        body = self.body
+        body.border_subtitle = (
+            "↑↓ j k pgup pgdn scroll · escape closes" if body.max_scroll_y else "escape closes"
+        )
+
+    @property
+    def body(self) -> VerticalScroll:
+        """The scrolling list of sections."""
+        return self.query_one(VerticalScroll)
+
+    def action_scroll(self, action: str) -> None:
+        getattr(self.body, f"action_{action}")()
+
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def once(rows: list[KeyRow]) -> list[KeyRow]:
+    """``rows`` with each key listed once: a row for a key listed above (alone or among
+    others, "enter / l") moves under that row, its key left blank; a row with no key stays
+    under the one above it (a second line of its description)."""
+    # Each entry: the keys as shown (more than one when a later row adds keys), its lines.
+    kept: list[tuple[list[str], list[str]]] = []
+    row_of_key: dict[str, tuple[list[str], list[str]]] = {}
+    previous: tuple[list[str], list[str]] | None = None
+    for shown, description in rows:
+        keys = _keys(shown)
+        earlier = (
+            previous
+            if not keys
+            else next((row_of_key[key] for key in keys if key in row_of_key), None)
+        )
+        if earlier is None:
+            earlier = ([shown], [])
+            kept.append(earlier)
+        elif new := [key for key in keys if key not in row_of_key]:
+            earlier[0].extend(new)
+        row_of_key.update(dict.fromkeys(keys, earlier))
+        if description not in earlier[1]:
+            earlier[1].append(description)
+        previous = earlier
+    return [
+        (" / ".join(shown) if index == 0 else "", line)
+        for shown, lines in kept
+        for index, line in enumerate(lines)
+    ]
+
+
+def _keys(shown: str) -> list[str]:
+    """The keys a help row names: "enter / l" is enter and l; "j / k  g / G" four keys; "/" one."""
+    return [key for key in re.split(r" / |\s{2,}", shown.strip()) if key]
 
 
 def _section(heading: str, rows: list[KeyRow], width: int) -> Content:

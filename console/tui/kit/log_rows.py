@@ -88,3 +88,54 @@ class WrappedRows:
             return None
         index = bisect_right(self._starts, target) - 1
         return index, target - self._starts[index]
+
+
+class SequenceNumbers:
+    """The agent's sequence number of each held line that has one (our notes have none).
+
+    Kept as runs ``(line number, sequence number, count)``, one per batch, so a flood
+    costs one entry per batch; line numbers are LogView's (they survive pruning).
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[int, int, int]] = []
+
+    def clear(self) -> None:
+        self._runs = []
+
+    def add(self, number: int, seq: int, count: int) -> None:
+        """Lines ``number`` .. ``number + count - 1`` are sequence ``seq`` on."""
+        if count:
+            self._runs.append((number, seq, count))
+
+    def prune(self, first: int) -> None:
+        """Forget the runs of lines before line ``first`` (pruned from the view)."""
+        gone = 0
+        for start, _, count in self._runs:
+            if start + count > first:
+                break
+            gone += 1
+        del self._runs[:gone]
+
+    def seq_of(self, number: int) -> int | None:
+        """Line ``number``'s sequence number, or None (a note, or not held)."""
+        at = bisect_right(self._runs, (number, float("inf"))) - 1
+        if at < 0:
+            return None
+        start, seq, count = self._runs[at]
+        return seq + number - start if number < start + count else None
+
+    def number_of(self, seq: int) -> int | None:
+        """The line number of sequence ``seq``, or None when no held line has it."""
+        for start, first_seq, count in reversed(self._runs):
+            if first_seq <= seq < first_seq + count:
+                return start + seq - first_seq
+        return None
+
+    def span(self, first: int) -> tuple[int, int] | None:
+        """The oldest and newest sequence numbers held (from line ``first`` on), or None."""
+        if not self._runs:
+            return None
+        start, seq, _ = self._runs[0]
+        _, last_seq, last_count = self._runs[-1]
+        return seq + max(0, first - start), last_seq + last_count - 1

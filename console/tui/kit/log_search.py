@@ -3,6 +3,11 @@
 Matches are kept by line number (lines keep their number while older ones are
 pruned), so a match stays put while the log grows; a search pauses following,
 and a paused log holds new lines, so the hit never scrolls away.
+
+Past the lines held, a view whose lines carry the agent's sequence numbers asks
+its owner to search on (``FindBeyond``, from the oldest or newest sequence
+number held, when ``searches_beyond`` says the owner can): the owner loads the
+lines around a hit, and ``show_seq`` shows it.
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from collections import deque
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from textual.message import Message
 from textual.scroll_view import ScrollView
 
 from console.tui.kit.ansi_line import printable
 
 if TYPE_CHECKING:
     from console.models import Stream
+    from console.tui.kit.log_rows import SequenceNumbers
 
     Kind = Stream | None
 
@@ -29,8 +36,22 @@ class LogSearch(ScrollView):
     _match: tuple[int, int] | None
     _strips: Any
     _wrapping: bool
+    _seqs: SequenceNumbers
     search: str
     follow: bool
+    searches_beyond: tuple[bool, bool] = (False, False)
+    """Whether the owner searches on past the oldest and past the newest line held (it
+    handles ``FindBeyond``); a plain view says "no match" there."""
+
+    class FindBeyond(Message):
+        """No match in the lines held, in that direction: search on from sequence ``edge``
+        (the oldest held, or the newest); ``forward`` is towards newer lines."""
+
+        def __init__(self, text: str, forward: bool, edge: int | None) -> None:
+            super().__init__()
+            self.text = text
+            self.forward = forward
+            self.edge = edge
 
     def _locate(self, row: int) -> tuple[int, int] | None:
         raise NotImplementedError
@@ -53,13 +74,37 @@ class LogSearch(ScrollView):
             return 0
         return sum(query in printable(line).lower() for _, line in self._lines)
 
+    @property
+    def seq_span(self) -> tuple[int, int] | None:
+        """The oldest and newest sequence numbers (in the agent's log) of the lines held."""
+        return self._seqs.span(self._first)
+
+    def show_seq(self, seq: int) -> bool:
+        """Make the first match in the held line of sequence ``seq`` the current one and show
+        it (following pauses); False when no held line has that number, or no match."""
+        number = self._seqs.number_of(seq)
+        query = self.search.lower()
+        if number is None or number < self._first or not query:
+            return False
+        column = printable(self._lines[number - self._first][1]).lower().find(query)
+        if column < 0:
+            return False
+        self._match = (number, column)
+        self.follow = False
+        self._strips.clear()
+        self._show(number - self._first, column, len(query))
+        self.refresh()
+        return True
+
     def action_find(self, forward: bool) -> None:
-        if not self.find(forward):
-            self.notify(
-                f"no {'newer' if forward else 'older'} match for {self.search!r}",
-                severity="warning",
-                timeout=2,
-            )
+        if self.find(forward):
+            return
+        span = self.seq_span
+        if self.searches_beyond[forward] and (span is not None or not self._lines):
+            edge = None if span is None else span[forward]
+            self.post_message(self.FindBeyond(self.search, forward, edge))
+        else:
+            self.notify(no_match(self.search, forward), severity="warning", timeout=2)
 
     def watch_search(self) -> None:
         self._match = None
@@ -104,6 +149,13 @@ class LogSearch(ScrollView):
         visible = self.scroll_x <= column and column + length <= self.scroll_x + width
         if not self._wrapping and not visible:
             self.scroll_to(x=max(0, column - width // 3), animate=False, immediate=True, force=True)
+
+
+def no_match(text: str, forward: bool | None = None) -> str:
+    """What to say when a search finds nothing (newer, older, or at all when ``forward`` is
+    None)."""
+    way = "" if forward is None else "newer " if forward else "older "
+    return f"no {way}match for {text!r}"
 
 
 def _find(

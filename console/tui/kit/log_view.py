@@ -20,7 +20,7 @@ from textual.strip import Strip
 
 from console.models import Stream
 from console.tui.kit.ansi_line import printable, styled_line
-from console.tui.kit.log_rows import WrappedRows, line_cells, plain_lines
+from console.tui.kit.log_rows import SequenceNumbers, WrappedRows, line_cells, plain_lines
 from console.tui.kit.log_search import LogSearch
 from console.tui.kit.pane import hidden
 from console.tui.kit.rich_style import StyleCache
@@ -100,12 +100,14 @@ class LogView(LogSearch, can_focus=True):
         self._lines: deque[tuple[Kind, str]] = deque(maxlen=max_lines)
         self._first = 0
         """The number of the first line held: lines keep their number while older ones go."""
-        self._pending: list[tuple[Kind, list[str]]] = []
+        self._pending: list[tuple[Kind, list[str], int | None]] = []
+        """Batches to add with the next frame: their stream, lines, and first line's seq."""
         self._pending_count = 0
         self._flush_soon = Soon(self, FRAME, self.flush)
         self._width = 0
         self._rows = WrappedRows()
         """With wrap on: the rows each held line takes."""
+        self._seqs = SequenceNumbers()
         self._wrapping = False
         """Whether the rows above are in use: ``wrap`` as it was before its watcher ran."""
         self._strips: LRUCache[int, Strip] = LRUCache(1024)
@@ -122,12 +124,13 @@ class LogView(LogSearch, can_focus=True):
 
     # -- adding lines -----------------------------------------------------------
 
-    def add_lines(self, stream: Stream, lines: list[str]) -> None:
-        """Queue a batch of one stream's lines; they are shown with the next frame."""
+    def add_lines(self, stream: Stream, lines: list[str], seq: int | None = None) -> None:
+        """Queue a batch of one stream's lines (the first one's sequence number in the agent's
+        log, when it has one: searches go on there); they are shown with the next frame."""
         self.received += len(lines)
         if self._partials.pop(stream, None) is not None:
             self._partials_changed = True
-        self._queue(stream, lines)
+        self._queue(stream, lines, seq)
 
     def set_partial(self, stream: Stream, text: str) -> None:
         """Show ``text`` as the line ``stream`` is still writing, below the others.
@@ -150,19 +153,20 @@ class LogView(LogSearch, can_focus=True):
         """Queue a line that is ours (a gap, an ending, an error), not the process's."""
         self._queue(None, [text])
 
-    def _queue(self, kind: Kind, lines: list[str]) -> None:
+    def _queue(self, kind: Kind, lines: list[str], seq: int | None = None) -> None:
         if not lines:
             return
-        self._pending.append((kind, lines))
+        self._pending.append((kind, lines, seq))
         self._pending_count += len(lines)
         excess = self._pending_count - self.max_lines
         while excess > 0:
-            oldest_kind, oldest = self._pending[0]
+            oldest_kind, oldest, oldest_seq = self._pending[0]
             if len(oldest) <= excess:
                 del self._pending[0]
                 cut = len(oldest)
             else:
-                self._pending[0] = (oldest_kind, oldest[excess:])
+                moved = None if oldest_seq is None else oldest_seq + excess
+                self._pending[0] = (oldest_kind, oldest[excess:], moved)
                 cut = excess
             self._pending_count -= cut
             excess -= cut
@@ -181,7 +185,7 @@ class LogView(LogSearch, can_focus=True):
         if self._dropped_held:
             # More arrived while paused than the view keeps: say how many never showed.
             gap = f"… {self._dropped_held:,} lines dropped while paused …"
-            self._pending.insert(0, (None, [gap]))
+            self._pending.insert(0, (None, [gap], None))
             self._pending_count += 1
             self._dropped_held = 0
         pending, self._pending = self._pending, []
@@ -191,15 +195,20 @@ class LogView(LogSearch, can_focus=True):
         if self._partials_changed or self._partials_shown:
             # Partial lines stay last: they go, the new lines come, they come back (or not).
             self._drop_newest(self._partials_shown)
-            pending += [(kind, [text]) for kind, text in self._partials.items()]
+            pending += [(kind, [text], None) for kind, text in self._partials.items()]
             added += len(self._partials)
             self._partials_shown, self._partials_changed = len(self._partials), False
         overflow = max(0, len(lines) + added - self.max_lines)
-        for kind, batch in pending:
+        number = self._first + len(lines)
+        for kind, batch, seq in pending:
+            if seq is not None:
+                self._seqs.add(number, seq, len(batch))
+            number += len(batch)
             lines.extend(zip(repeat(kind), batch))
             widest = max(map(len, batch)) if plain_lines(batch) else max(map(line_cells, batch))
             self._width = max(self._width, widest)
         self._first += overflow
+        self._seqs.prune(self._first)
         removed_rows = overflow
         if self._wrapping:
             new = islice(lines, len(lines) - added, None)
@@ -242,6 +251,7 @@ class LogView(LogSearch, can_focus=True):
         self._partials_shown, self._partials_changed = 0, False
         self._first += len(self._lines)
         self._lines.clear()
+        self._seqs.clear()
         self._width = 0
         self._rows.clear()
         self._strips.clear()

@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
+from console.tui.kit.cell_cache import CellCache
 from console.tui.kit.keys import focus_now
 from console.tui.kit.rich_style import StyleCache
 from console.tui.kit.soon import Soon
@@ -123,6 +124,7 @@ class ResourceTable(Vertical, Generic[Item]):
         self.shown_columns: tuple[str, ...] = self.COLUMNS
         self._last_room = HIDDEN_ROOM
         self.style = StyleCache(self, f"{self.STYLE_PREFIX}--")
+        self.kept_cells: CellCache[Item] = CellCache()
         """The Rich style of component class ``<STYLE_PREFIX>--<name>``, kept per theme."""
         self._refill_soon = Soon(self, self.REFILL_DELAY, self.refill)
         self._select_when_shown: str | None = None
@@ -217,6 +219,7 @@ class ResourceTable(Vertical, Generic[Item]):
     def show(self, items: Iterable[Item]) -> None:
         """Replace every resource (the filter stays as typed)."""
         self.items = {self.key_of(item): item for item in items}
+        self.kept_cells.keep_only(self.items)
         self.refill()
 
     def upsert(self, item: Item) -> None:
@@ -287,7 +290,7 @@ class ResourceTable(Vertical, Generic[Item]):
             reverse=self.SORT_REVERSE,
         )
         columns = self.columns_for(shown)
-        rows = [self.cells(item) for item in shown]
+        rows = [self.kept_cells.cells(self.key_of(item), item, self.cells) for item in shown]
         widths = self._widths(columns, rows, table.scrollable_content_region.width)
         if widths[-1] < self.DROP_LAST_BELOW:
             columns, widths = columns[:-1], widths[:-1]
@@ -350,6 +353,7 @@ class ResourceTable(Vertical, Generic[Item]):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self.style.clear()
+        self.kept_cells.clear()
 
     def on_resize(self) -> None:
         # The last column is cut to the table's width, so a new width means new rows.

@@ -1,4 +1,11 @@
-"""One process's live log: a header (who, state, following, lines kept), the lines, a search bar."""
+"""One process's live log: a header (who, state, following, lines kept), the lines, a search bar.
+
+A search that finds nothing in the lines the view holds goes on in the agent's
+whole log (its ring holds more): the view then shows the lines around the hit,
+paused on it, as a stretch of history (``n`` / ``N`` go on from there, through
+the view and the agent alike); following again (``G``, ``f``) goes back to the
+live end.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +24,9 @@ from textual.reactive import reactive
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from console.models import LogBatch, LogPartial, ProcessStatus
+from console.models import LogBatch, LogPartial, LogSearchResult, ProcessStatus
 from console.tui.kit.keys import focus_now
+from console.tui.kit.log_search import LogSearch, no_match
 from console.tui.kit.log_view import LogView
 from console.tui.kit.messages import BackendFailed
 from console.tui.kit.screen_turn import ScreenTurn
@@ -29,6 +37,10 @@ if TYPE_CHECKING:
 
 BACKLOG = 2000
 """Lines of history a log opens with, before the live ones."""
+CONTEXT = 100
+"""Lines shown on each side of a match found in the agent's log."""
+MAX_ASKS = 20
+"""Searches one search may take when each stops at the agent's bound (a very large ring)."""
 
 
 class ProcessLogPanel(Vertical):
@@ -46,12 +58,14 @@ class ProcessLogPanel(Vertical):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "search", "Search", tooltip="search the lines kept; n / N move"),
+        Binding("slash", "search", "Search", tooltip="search the log, past the lines kept; n / N"),
         Binding("s", "save", "Save", tooltip="save the lines kept to a file"),
         Binding("escape", "back", "Back", tooltip="leave the search, or go back to the table"),
     ]
 
     status: reactive[ProcessStatus | None] = reactive(None, init=False)
+    history: reactive[bool] = reactive(False, init=False)
+    """True while the view shows lines around a match found in the agent's log, not the end."""
 
     class Closed(Message):
         """The operator is done with the log (escape)."""
@@ -61,6 +75,7 @@ class ProcessLogPanel(Vertical):
         self.next_seq: int | None = None
         """Where the tail got to: re-opening the same process resumes there."""
         self._tail_worker: Worker[None] | None = None
+        self._backend: ProcessesBackend | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="log-header", classes="header-line")
@@ -75,6 +90,7 @@ class ProcessLogPanel(Vertical):
         view = self.view
         for attribute in ("follow", "wrap", "kept", "held"):
             self.watch(view, attribute, self._update_header, init=False)
+        self.watch(view, "follow", self._follow_changed, init=False)
         self._update_header()
 
     @property
@@ -103,20 +119,30 @@ class ProcessLogPanel(Vertical):
 
     def attach(self, backend: ProcessesBackend, status: ProcessStatus) -> None:
         """Show ``status``'s process: resume where we left it, or start over for another one."""
-        resume = status.slug == self.slug and self.next_seq is not None
+        resume = status.slug == self.slug and self.next_seq is not None and not self.history
+        self.workers.cancel_group(self, "agent-search")
+        self.history = False
         if not resume:
             self.view.clear()
             self.view.search = ""
             self.search_input.value = ""
             self.next_seq = None
         self.status = status
-        self.view.follow = True
-        self._tail_worker = self._tail(backend, status.slug)
+        self._backend = backend
+        self._follow_live(backend, status.slug)
+
+    def _follow_live(self, backend: ProcessesBackend, slug: str) -> None:
+        view = self.view
+        view.searches_beyond = (backend.searchable, False)
+        view.follow = True
+        self._tail_worker = self._tail(backend, slug)
         self._update_header()
 
     def detach(self, why: str | None = None) -> None:
-        """Stop tailing (the lines stay); ``why`` is noted in the log when given."""
+        """Stop tailing (the lines stay), and any search of the agent's log; ``why`` is noted
+        in the log when given."""
         self.workers.cancel_group(self, "tail")
+        self.workers.cancel_group(self, "agent-search")
         if why:
             self.view.note(why)
         self._update_header()
@@ -135,7 +161,7 @@ class ProcessLogPanel(Vertical):
             async for event in backend.tail(slug, self.next_seq, partial=True):
                 await turn.take()  # a backlog arrives without the stream ever waiting
                 if isinstance(event, LogBatch):
-                    view.add_lines(event.stream, event.lines)
+                    view.add_lines(event.stream, event.lines, event.seq)
                 elif isinstance(event, LogPartial):
                     view.set_partial(event.stream, event.text)
                 else:
@@ -181,7 +207,11 @@ class ProcessLogPanel(Vertical):
         if status is not None:
             parts.append(Content.styled(status.slug, "bold"))
             parts.append(Content.styled(status.state.value, state_style(status.state)))
-        if not self.tailing:
+        span = view.seq_span
+        if self.history and span is not None:
+            stretch = f"history: lines {span[0]:,}-{span[1]:,} · G: live"
+            parts.append(Content.styled(stretch, "$text-warning"))
+        elif not self.tailing:
             parts.append(Content.styled("not attached", "$text-warning"))
         elif view.follow:
             parts.append(Content.styled("following", "$text-success"))
@@ -214,9 +244,79 @@ class ProcessLogPanel(Vertical):
             self.query_one("#search-bar").remove_class("-open")
             return
         view.flush()
-        if not view.find(forward=False):
-            self.notify(f"no match for {event.value!r}", severity="warning", timeout=2)
+        if view.find(forward=False):
+            self._count_matches()
+        elif view.searches_beyond[False]:
+            span = view.seq_span
+            self._search_agent(event.value, False, None if span is None else span[0], None)
+        else:
+            self.notify(no_match(event.value), severity="warning", timeout=2)
+            self._count_matches()
+
+    @on(LogSearch.FindBeyond)
+    def _find_beyond(self, event: LogSearch.FindBeyond) -> None:
+        event.stop()
+        self._search_agent(event.text, event.forward, event.edge, event.forward)
+
+    @work(group="agent-search", exclusive=True, exit_on_error=False)
+    async def _search_agent(
+        self, text: str, forward: bool, edge: int | None, way: bool | None
+    ) -> None:
+        """Search the agent's log on from ``edge``; show the lines around a hit, or say there
+        is no match (``way``: newer, older, or None: at all)."""
+        from console.adapters.errors import BackendError
+
+        backend, slug = self._backend, self.slug
+        if backend is None or slug is None:
+            return
+        try:
+            for _ in range(MAX_ASKS):
+                around = {"after" if forward else "before": edge}
+                found = await backend.search_log(slug, text, context=CONTEXT, **around)
+                if found.seq is not None or found.complete:
+                    break
+                edge = found.searched[1] - 1 if forward else found.searched[0]
+        except BackendError as exc:
+            self.post_message(BackendFailed(exc, f"Search of {slug}'s log"))
+            return
+        if self.view.search != text or slug != self.slug:
+            return  # the operator moved on meanwhile
+        if found.seq is None:
+            self.notify(no_match(text, way), severity="warning", timeout=2)
+            return
+        self._show_history(found)
+
+    def _show_history(self, found: LogSearchResult) -> None:
+        """Show the lines around an agent hit, paused on it, the live tail stopped meanwhile."""
+        assert found.seq is not None
+        view = self.view
+        self.workers.cancel_group(self, "tail")
+        self.history = True
+        view.follow = False
+        view.clear()
+        first = found.lines[0].seq if found.lines else found.seq
+        end = found.lines[-1].end if found.lines else found.seq + 1
+        if first > found.first_seq:
+            view.note(
+                f"… {first - found.first_seq:,} older lines in the agent's log: N searches them …"
+            )
+        for batch in found.lines:
+            view.add_lines(batch.stream, batch.lines, batch.seq)
+        if end < found.next_seq:
+            view.note(f"… {found.next_seq - end:,} newer lines: n searches them, G shows the end …")
+        view.searches_beyond = (True, True)
+        view.flush()
+        view.show_seq(found.seq)
         self._count_matches()
+        self._update_header()
+
+    def _follow_changed(self, follow: bool) -> None:
+        # Following again from a stretch of history: back to the live end, search kept.
+        if follow and self.history and self._backend is not None and self.slug is not None:
+            self.history = False
+            self.next_seq = None
+            self.view.clear()
+            self._follow_live(self._backend, self.slug)
 
     def _count_matches(self) -> None:
         view = self.view

@@ -63,7 +63,9 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         Binding("ctrl+d", "delete", "Delete", tooltip="stop the selected process and forget it"),
         Binding("n", "create", "New", tooltip="create a process: a form"),
         # In the footer only in "all" scope (check_action).
-        Binding("B", "restart_type", "Restart type", tooltip="restart its type on every host"),
+        Binding(
+            "B", "restart_type", "Restart type", tooltip="all scope: restart its type on every host"
+        ),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -186,7 +188,7 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             view = log.view
             yield ("Log: follow on/off", "Follow new lines or pause (f)", view.action_toggle_follow)
             yield ("Log: wrap on/off", "Wrap long lines (w)", view.action_toggle_wrap)
-            yield ("Log: search", "Search the lines kept (/)", log.action_search)
+            yield ("Log: search", "Search the log, past the lines kept (/)", log.action_search)
             yield ("Log: save to a file", "Save the lines kept (s)", log.action_save)
             yield ("Log: clear", "Clear the view (c)", view.action_clear)
             yield ("Log: back to the table", "Close the log (escape)", self.close_detail)
@@ -237,9 +239,6 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         if log is not None:
             log.detach()
         super().close_detail()
-
-    def close_log(self) -> None:
-        self.close_detail()
 
     def on_process_log_panel_closed(self, event: ProcessLogPanel.Closed) -> None:
         event.stop()

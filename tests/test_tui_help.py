@@ -1,0 +1,82 @@
+"""The ``?`` screen at the size we promise (80x24): each key listed once, the list scrolling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.containers import VerticalScroll
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from console.tui.app import OpsConsoleApp
+from console.tui.kit.help_screen import HelpScreen, once
+from tests.tui_helpers import processes_agent, wait_for
+
+SMALL = (80, 24)
+
+
+def test_a_key_listed_again_joins_its_first_row() -> None:
+    rows = [
+        ("enter / l", "show the log"),
+        ("s", "stop it"),
+        ("/", "filter"),
+        ("enter", "open the row"),
+        ("s / S", "start it again"),
+        ("", "(when stopped)"),
+        ("j / k  g / G", "move"),
+        ("G", "last"),
+    ]
+    assert once(rows) == [
+        ("enter / l", "show the log"),
+        ("", "open the row"),
+        ("s / S", "stop it"),
+        ("", "start it again"),
+        ("", "(when stopped)"),
+        ("/", "filter"),
+        ("j / k  g / G", "move"),
+        ("", "last"),
+    ]
+
+
+LONGER = {"1": False, "2": True, "3": True, "4": True, "5": True}
+"""Whether each pane's help is longer than an 80x24 screen (four of the five are)."""
+
+
+async def test_help_lists_each_key_once_and_scrolls_to_its_end_at_80x24(tmp_path: Path) -> None:
+    app = OpsConsoleApp(processes_agent(tmp_path))
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for(pilot, lambda: app.scripts_pane.scripts, "the catalog loads")
+        for pane, longer in LONGER.items():
+            await pilot.press(pane, "question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help opens")
+            await check_help(pilot, app, longer)
+
+
+async def check_help(pilot: Pilot[object], app: OpsConsoleApp, longer: bool) -> None:
+    """Each key once per section; the list takes the keys and scrolls to its last line."""
+    screen = app.screen
+    assert isinstance(screen, HelpScreen)
+    for heading, rows in screen.sections:
+        keys = [k for shown, _ in rows if shown for k in shown.replace("  ", " / ").split(" / ")]
+        assert len(keys) == len(set(keys)), f"{heading}: a key twice in {rows}"
+        assert rows[0][0], f"{heading}: a first row without its key"
+    body = screen.query_one(VerticalScroll)
+    await wait_for(pilot, lambda: body.has_focus, "the list takes the keys")
+    last = list(screen.query(Static))[-1]
+    # Longer than the screen: its end is below the body until scrolled.
+    assert (body.max_scroll_y > 0) is longer
+    bottom = body.content_region.bottom
+    assert (last.region.bottom > bottom) is longer
+    await pilot.press("G")
+    await wait_for(pilot, lambda: body.scroll_y == body.max_scroll_y, "scrolled to the end")
+    await wait_for(pilot, lambda: last.region.bottom <= bottom, "the last section shows")
+    assert "escape closes" in str(body.border_subtitle)
+    assert ("scroll" in str(body.border_subtitle)) is longer, "the frame says it scrolls"
+    await pilot.press("k", "g")
+    await wait_for(pilot, lambda: body.scroll_y == 0, "back at the top")
+    if longer:
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: body.scroll_y > 0, "a page down")
+        await pilot.press("j")
+    await pilot.press("escape")
+    await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "closed")
