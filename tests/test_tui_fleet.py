@@ -81,11 +81,21 @@ async def choose_scope(pilot, app: OpsConsoleApp, name: str) -> None:
     await pilot.press("colon")
     await wait_for(pilot, lambda: isinstance(app.screen, ScopePicker), "the scope picker")
     picker = app.screen.query_one(OptionList)
+    # The picker puts its cursor on the current scope when mounted: moving it before would be
+    # undone (and enter would choose the current scope again).
+    await wait_for(pilot, lambda: _on_current(picker), "the cursor on the current scope")
     index = next(i for i in range(picker.option_count) if picker.get_option_at_index(i).id == name)
     while picker.highlighted != index:
         await pilot.press("down")
     await pilot.press("enter")
     await wait_for(pilot, lambda: not isinstance(app.screen, ScopePicker), "the picker closes")
+
+
+def _on_current(picker: OptionList) -> bool:
+    highlighted = picker.highlighted
+    if highlighted is None:
+        return False
+    return str(picker.get_option_at_index(highlighted).prompt).startswith("▸")
 
 
 async def all_scope(pilot, app: OpsConsoleApp) -> FleetProcessTable:
