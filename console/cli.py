@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from console import __version__
-from console.adapters.connect import AGENT_TOKEN_ENV, PASSWORD_ENV
+from console.adapters.endpoint import AGENT_TOKEN_ENV, PASSWORD_ENV
 from console.cli_agent import add_agent_command
 from console.cli_connect import connector_for
 from console.config import (
@@ -192,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
             case "demo":
                 return run_console(args, demo=True)
             case "scripts":
-                return run_client(args, scripts_command)
+                return run_client(args, lambda: scripts_command)
             case "ps" | "restart" | "stop" | "start" | "logs" | "queue" | "pool" | "inbox":
-                return run_client(args, pane_command(args.command))
+                return run_client(args, lambda: pane_command(args.command))
             case "ssh":
                 return run_ssh(args)
             case "bench":
@@ -214,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-def pane_command(name: str) -> Callable[[Any, argparse.Namespace], Awaitable[int]]:
+def pane_command(name: str) -> ClientCommand:
     skip_unused_imports()
     from console import cli_commands
 
@@ -235,6 +234,8 @@ def run_ssh(args: argparse.Namespace) -> int:
     if not [a for a in args.argv if a != "--"]:
         raise ConfigError("ssh: give the command after --, e.g. ssh run web1 -- uptime")
     hosts = ConsoleConfig.load(args.config).hosts
+    import asyncio
+
     try:
         return asyncio.run(cli_ssh.ssh(args, hosts))
     except cli_ssh.UsageError as exc:
@@ -320,16 +321,32 @@ def skip_unused_imports() -> None:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
-def run_client(
-    args: argparse.Namespace, command: Callable[[Any, argparse.Namespace], Awaitable[int]]
-) -> int:
-    skip_unused_imports()
+ClientCommand = Callable[[Any, argparse.Namespace], Awaitable[int]]
+"""A subcommand run on a connected ``AgentClient``: its exit status."""
+
+
+def run_client(args: argparse.Namespace, command_for: Callable[[], ClientCommand]) -> int:
+    """Run a client subcommand: one-shot when it can be (``run_one_shot``), else the
+    ``command_for()`` handler on the async client (imported only then)."""
     from console.adapters.errors import BackendError
-    from console.cli_fleet import fleet_contexts, run_fleet
 
     args.json = getattr(args, "json", False)  # the flag is accepted at any level, so unset
+    try:
+        if (answered := run_one_shot(args)) is not None:
+            return answered
+    except BackendError as exc:
+        print(f"opsconsole: {exc.message}", file=sys.stderr)
+        return 1
+    skip_unused_imports()
+    import asyncio
+
+    from console.cli_connect import fleet_contexts
+    from console.cli_fleet import run_fleet
+
     if (contexts := fleet_contexts(args)) is not None:
         return run_fleet(args, contexts)
+
+    command = command_for()
 
     async def go() -> int:
         connector = connector_for(args)
@@ -345,6 +362,32 @@ def run_client(
     except BackendError as exc:
         print(f"opsconsole: {exc.message}", file=sys.stderr)
         return 1
+
+
+def run_one_shot(args: argparse.Namespace) -> int | None:
+    """``ps`` on one http(s) agent, by one blocking request (``adapters.oneshot``): the
+    async stack costs more to import than the request takes. None for anything else
+    (another command, a fleet, SSH, an agent to spawn): the async client answers that."""
+    from console.cli_connect import fleet_contexts, one_shot_endpoint
+
+    if args.command != "ps" or fleet_contexts(args) is not None:
+        return None
+
+    endpoint = one_shot_endpoint(args)
+    if endpoint is None:
+        return None
+    from console.adapters.errors import BackendError
+    from console.adapters.oneshot import OneShot
+    from console.cli_output import print_processes
+    from console.models.processes import process_listing
+
+    with OneShot(endpoint) as agent:
+        try:
+            processes = process_listing(agent.request("GET", "/list-processes"))
+        except ValueError as exc:
+            raise BackendError(str(exc)) from None
+    print_processes(processes, args.json)
+    return 0
 
 
 async def scripts_command(client: Any, args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from console.adapters.connect import AGENT_TOKEN_ENV, INBOX_TOKEN_ENV, PASSWORD_ENV
+from console.adapters.endpoint import AGENT_TOKEN_ENV, INBOX_TOKEN_ENV, PASSWORD_ENV
 from console.config import OPEN_FAMILIES, AgentSettings, ConsoleConfig
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from console.adapters.agent import AgentClient
-from console.cli_output import payload_text
+from console.cli_output import payload_text, print_processes
 from console.config import ConfigError
 from console.models import LogGap, Message, ModuleSnapshot, ProcessStatus, Stream
 from console.output.ansi import strip_sgr
@@ -39,29 +39,8 @@ def _json_arg(text: str | None, what: str) -> dict[str, Any]:
     return value
 
 
-PS_HEADER = f"{'SLUG':<24} {'STATE':<20} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8}  LAST EXIT"
-
-
-def ps_line(p: ProcessStatus, now: float) -> str:
-    """One process as a line under PS_HEADER; ``now`` in epoch seconds, for its uptime."""
-    running = p.state == "running" and p.started_at
-    uptime = f"{now - p.started_at:.0f}s" if running and p.started_at else "-"
-    last_exit = "-" if p.last_exit is None else str(p.last_exit)
-    return (
-        f"{p.slug:<24} {p.state.value:<20} {p.pid or '-':>7} {uptime:>8} "
-        f"{p.restarts:>8}  {last_exit}"
-    )
-
-
 async def ps(client: AgentClient, args: argparse.Namespace) -> int:
-    processes = await client.processes.list()
-    if args.json:
-        _print_json({"processes": [p.to_wire() for p in processes]})
-        return 0
-    now = time.time()
-    print(PS_HEADER)
-    for p in processes:
-        print(ps_line(p, now))
+    print_processes(await client.processes.list(), args.json)
     return 0
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from console.config import ConfigError, ConsoleConfig
+from console.config import ConfigError
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
@@ -24,29 +24,8 @@ if TYPE_CHECKING:
     from console.adapters.fleet import Fleet
     from console.adapters.fleet_actions import HostResult
 
-ALL = "all"
 FLEET_COMMANDS = ("ps", "logs", "restart", "stop", "start", "scripts run", "inbox list")
 """What takes more than one context (as ``command`` or ``command action``)."""
-
-
-def fleet_contexts(args: argparse.Namespace) -> list[str] | None:
-    """The contexts ``--context`` names when it names a fleet (``all`` or a comma list),
-    else None. Raises ConfigError for a context the config does not know, or for ``all``
-    with none configured."""
-    given = getattr(args, "context", None)
-    if not given or (given != ALL and "," not in given):
-        return None
-    known = ConsoleConfig.load(getattr(args, "config", None)).contexts
-    if given == ALL:
-        if not known:
-            raise ConfigError("--context all: the config file names no contexts")
-        return list(known)
-    names = list(dict.fromkeys(name.strip() for name in given.split(",") if name.strip()))
-    unknown = [name for name in names if name not in known]
-    if unknown or not names:
-        listed = ", ".join(sorted(known)) or "none configured"
-        raise ConfigError(f"--context {given}: no context {unknown or given!r} (known: {listed})")
-    return names
 
 
 def run_fleet(args: argparse.Namespace, contexts: list[str]) -> int:
@@ -105,7 +84,7 @@ def _context_width(results: list[HostResult[Any]]) -> int:
 
 async def ps(fleet: Fleet, args: argparse.Namespace) -> int:
     from console.adapters.fleet_actions import across
-    from console.cli_commands import PS_HEADER, ps_line
+    from console.cli_output import PS_HEADER, ps_line
 
     results = await across(fleet, lambda _context, client: client.processes.list())
     if args.json:

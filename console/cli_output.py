@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 from console.models import (
+    ProcessStatus,
     RunEvent,
     RunFinished,
     RunOutput,
@@ -18,6 +19,30 @@ from console.models import (
     Stream,
     run_event_to_wire,
 )
+
+PS_HEADER = f"{'SLUG':<24} {'STATE':<20} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8}  LAST EXIT"
+
+
+def ps_line(p: ProcessStatus, now: float) -> str:
+    """One process as a line under PS_HEADER; ``now`` in epoch seconds, for its uptime."""
+    running = p.state == "running" and p.started_at
+    uptime = f"{now - p.started_at:.0f}s" if running and p.started_at else "-"
+    last_exit = "-" if p.last_exit is None else str(p.last_exit)
+    return (
+        f"{p.slug:<24} {p.state.value:<20} {p.pid or '-':>7} {uptime:>8} "
+        f"{p.restarts:>8}  {last_exit}"
+    )
+
+
+def print_processes(processes: list[ProcessStatus], as_json: bool) -> None:
+    """``opsconsole ps``: a table under PS_HEADER, or ``{"processes": [STATUS...]}``."""
+    if as_json:
+        print(json.dumps({"processes": [p.to_wire() for p in processes]}, indent=2, default=str))
+        return
+    now = time.time()
+    print(PS_HEADER)
+    for p in processes:
+        print(ps_line(p, now))
 
 
 def print_scripts(scripts: list[Script], as_json: bool) -> None:

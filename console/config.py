@@ -6,6 +6,7 @@ command-line flag; flags win), the rest is the console's (theme, hosts, contexts
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -13,13 +14,15 @@ import socket
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from console.demo import SCRIPTS_DIR, demo_module_types
-from console.models import DeliveryPolicy, RestartPolicy
-from console.output.budget import OutputBudget
+if TYPE_CHECKING:
+    # Imported where used: the command line reads this module, and a one-shot command
+    # (``ps``) must not pay for the agent's settings types.
+    from console.models import DeliveryPolicy, RestartPolicy
+    from console.output.budget import OutputBudget
 
 APP_NAME = "opsconsole"
 DEFAULT_PORT = 8470
@@ -109,7 +112,8 @@ def agent_registry() -> Path:
 
 
 def registered_agent_token(url: str) -> str | None:
-    """The token of the running local agent announced at ``url``; None if none of ours is."""
+    """The token of the running local agent announced at ``url``; None if none of ours is.
+    Entries of agents no longer running are removed on the way."""
     registry = agent_registry()
     try:
         info = registry.stat()
@@ -117,15 +121,23 @@ def registered_agent_token(url: str) -> str | None:
         return None
     if info.st_uid != os.getuid() or info.st_mode & 0o077:
         return None
-    for entry in sorted(registry.glob("*.json")):
+    found: str | None = None
+    for name in sorted(n for n in os.listdir(registry) if n.endswith(".json")):
+        entry = registry / name
         try:
             record = json.loads(entry.read_text())
             os.kill(int(record["pid"]), 0)
+        except ProcessLookupError:
+            # An agent killed without forgetting itself: drop its entry, or every client
+            # reads them all (thousands after a day of tests, 170 ms on each command).
+            with contextlib.suppress(OSError):
+                entry.unlink()
+            continue
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if isinstance(record, dict) and str(record.get("url", "")).rstrip("/") == url.rstrip("/"):
-            return agent_token(Path(str(record.get("data_dir"))))
-    return None
+            found = found or agent_token(Path(str(record.get("data_dir"))))
+    return found
 
 
 def running_agent_url(agent_data_dir: Path) -> str | None:
@@ -212,6 +224,13 @@ class AgentSettings:
             raise ConfigError(f"[{service}] tcp_port = {port!r}: not a port number")
         return port
 
+    def module_limit(self, service: str, default: int) -> int:
+        """``[SERVICE] max_modules = N``: how many modules the queue or pool holds at once."""
+        limit = self.modules.get(service, {}).get("max_modules", default)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ConfigError(f"[{service}] max_modules = {limit!r}: not a count above zero")
+        return limit
+
     def module_types(self, service: str, kind: str = "modules") -> dict[str, list[str]]:
         """``{type: command}`` of ``[SERVICE.KIND.TYPE] command = [...]``."""
         types: dict[str, list[str]] = {}
@@ -226,6 +245,7 @@ class AgentSettings:
         # Imported here: the console's client commands read this module and must not load
         # the agent's packages.
         from console.agent.inbox_backend import STORE_KEYS
+        from console.models import DeliveryPolicy
 
         try:
             return DeliveryPolicy(**{k: v for k, v in self.inbox.items() if k not in STORE_KEYS})
@@ -233,6 +253,8 @@ class AgentSettings:
             raise ConfigError(f"[agent.inbox]: {exc}") from None
 
     def output_budget(self) -> OutputBudget:
+        from console.output.budget import OutputBudget
+
         try:
             return OutputBudget(**self.output)
         except (TypeError, ValueError) as exc:
@@ -251,6 +273,8 @@ class AgentSettings:
         return limits
 
     def restart_policy(self) -> RestartPolicy:
+        from console.models import RestartPolicy
+
         try:
             return RestartPolicy(**self.restart)
         except TypeError as exc:
@@ -286,6 +310,8 @@ class AgentSettings:
     def apply_demo(self) -> None:
         if not self.demo:
             return
+        from console.demo import SCRIPTS_DIR, demo_module_types
+
         if self.scripts is None:
             self.scripts = SCRIPTS_DIR
         for service, kinds in demo_module_types().items():

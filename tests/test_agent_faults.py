@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -190,6 +191,13 @@ def read_answer(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
+def assert_the_agents_503(body: bytes) -> None:
+    """A full house is answered in the agent's one JSON error shape, not uvicorn's text."""
+    error = json.loads(body)["error"]
+    assert error["code"] == 503 and error["type"] == "Service Unavailable"
+    assert "cap of 20 connections" in error["message"]
+
+
 def test_a_slow_head_is_cut_off_a_slow_body_answered_408_and_a_full_house_503_at_once(
     agent_factory: Callable[..., AgentProcess], tmp_path: Path
 ) -> None:
@@ -232,8 +240,11 @@ def test_a_slow_head_is_cut_off_a_slow_body_answered_408_and_a_full_house_503_at
             with pytest.raises(websockets.InvalidStatus) as refused:
                 await websockets.connect(ws_url, additional_headers=agent.headers)
             assert refused.value.response.status_code == 503
+            assert_the_agents_503(refused.value.response.body or b"")
             async with httpx.AsyncClient(timeout=BOUND) as client:
                 answer = await client.get(f"{agent.url}/list-processes", headers=agent.headers)
+                assert answer.headers["content-type"] == "application/json"
+                assert_the_agents_503(answer.content)
                 return answer.status_code
         finally:
             await asyncio.gather(*(stream.close() for stream in streams))

@@ -243,6 +243,39 @@ def test_a_list_mixing_good_and_bad_commands_is_answered_by_a_list(
     assert received(log) == ["init", "play"], "the good command was done"
 
 
+@pytest.mark.parametrize("service", ["queue", "pool"])
+def test_a_body_of_too_many_commands_is_a_413_and_runs_none(
+    shared_agent: AgentProcess, service: str
+) -> None:
+    """A 1 MiB body holds thousands of adds: one body carries at most 100 commands."""
+    adds = [{"cmd": "add", "args": {"type": "recorder"}}] * 101
+    packet = send(shared_agent, service, adds, status=413)
+    assert is_error(packet, "101 commands in one body: at most 100")
+    assert result(shared_agent, service, service) == [], "not one of them ran"
+    answers = send(shared_agent, service, [{"cmd": "modules_available"}] * 100)
+    assert len(answers) == 100 and all(a["success"] for a in answers), "100 are served"
+
+
+def test_the_queue_holds_at_most_max_modules_and_says_so_with_a_409(
+    agent_factory: Callable[..., AgentProcess], tmp_path: Path, marker: str
+) -> None:
+    config = modules_config(tmp_path / "config.toml", marker)
+    config.write_text(config.read_text() + "\n[queue]\nmax_modules = 3\n")
+    agent = agent_factory("--config", str(config))
+    add = {"cmd": "add", "args": {"type": "recorder", "args": {"log": str(tmp_path / "r.log")}}}
+    packet = send(agent, "queue", [add] * 4, status=409)
+    assert is_error(packet, "the queue holds at most 3 modules and has 0: 4 more refused")
+    assert result(agent, "queue", "queue") == [], "nothing added"
+    answers = send(agent, "queue", [add] * 3)
+    assert [a["success"] for a in answers] == [True, True, True], answers
+    packet = send(agent, "queue", add, status=409)
+    assert is_error(packet, "has 3: 1 more refused")
+    assert len(result(agent, "queue", "queue")) == 3, "nothing changed"
+    assert send(agent, "pool", add)["success"] is True, "the pool's bound is its own"
+    assert agent.stop(signal.SIGTERM) == 0
+    assert not pids_with_argument(marker), "every module ended with the agent"
+
+
 # -- every command ----------------------------------------------------------------------------
 
 

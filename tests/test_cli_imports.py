@@ -47,6 +47,14 @@ def quiet_agent(agent_factory: Callable[..., AgentProcess]) -> AgentProcess:
     return agent_factory()
 
 
+ASYNC_STACK = ("asyncio", "httpx", "httpcore", "anyio", "h11", "console.adapters.agent")
+"""What a one-shot command (one request, answered, exit) does without: it speaks through
+``console.adapters.oneshot`` (the standard library's http.client)."""
+
+CLIENT_SIDE_EXTRAS = ("logging", "ctypes", "console.output.budget", "console.demo")
+"""Loaded by other commands' code paths (ssh's logging, the agent's settings), never by ps."""
+
+
 @pytest.mark.parametrize(
     "command", [("ps", "--json"), ("ps",), ("scripts", "list", "--json")], ids=" ".join
 )
@@ -58,7 +66,23 @@ def test_a_client_command_on_an_http_agent_imports_nothing_heavy(
     assert output.strip(), "it answered"
     assert loaded_packages(modules, NEVER_FOR_HTTP_CLIENTS) == []
     assert loaded_packages(modules, NEVER_IN_ANY_CLIENT) == []
-    assert "httpx" in modules, "the probe sees what the command loaded"
+
+
+@pytest.mark.parametrize("command", [("ps", "--json"), ("ps",)], ids=" ".join)
+def test_ps_is_one_shot_without_the_async_stack(
+    quiet_agent: AgentProcess, command: tuple[str, ...]
+) -> None:
+    status, modules, output = run_probed(*command, "--agent", quiet_agent.url)
+    assert status == 0 and output.strip()
+    assert loaded_packages(modules, ASYNC_STACK) == []
+    assert loaded_packages(modules, CLIENT_SIDE_EXTRAS) == []
+    assert "console.adapters.oneshot" in modules, "the probe sees what the command loaded"
+
+
+def test_other_commands_still_use_the_async_client(quiet_agent: AgentProcess) -> None:
+    status, modules, _ = run_probed("scripts", "list", "--json", "--agent", quiet_agent.url)
+    assert status == 0
+    assert {"httpx", "asyncio", "console.adapters.agent"} <= modules
 
 
 def test_the_ps_listing_is_whole_without_those_imports(quiet_agent: AgentProcess) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -257,16 +256,16 @@ async def test_restart_a_type_everywhere_gives_one_result_per_host(
 async def test_an_ssh_tunnel_context_sits_beside_local_agents(
     agents: dict[str, AgentProcess], sshd: SshServer, tmp_path: Path, app: Path
 ) -> None:
-    from console.adapters.connect import SshAgent
     from console.adapters.ssh import Host, SshHosts
-    from tests.ssh_server import _free_port
+    from console.adapters.ssh_agent import SshAgent
+    from tests.ssh_server import THIS_CODE, _free_port
 
     ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
     tunnel = SshAgent(
         ssh,
         Host("testhost", "127.0.0.1", sshd.port, sshd.user),
         remote_port=_free_port(),
-        remote_command=f"{sys.executable} -m console",
+        remote_command=f"{THIS_CODE} -m console",  # the code under test, on the SSH side too
         agent_args=["--data-dir", str(tmp_path / "remote"), "--inbox-token", INBOX_TOKEN],
     )
     members = {**connectors({"web1": agents["web1"]}), "remote": tunnel}

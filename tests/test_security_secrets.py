@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import subprocess
@@ -32,8 +33,13 @@ class HostileSources:
     """An HTTP server on 127.0.0.1 with the sources an attacker (or a slow mirror) offers."""
 
     def __init__(self, archive: bytes) -> None:
+        seen: list[tuple[str, str | None]] = []
+        self.seen = seen
+        """Every request: its target and its Authorization header."""
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                seen.append((self.path, self.headers.get("Authorization")))
                 path = self.path.split("?")[0]
                 if path == "/to-metadata":
                     self.send_response(302)
@@ -173,6 +179,32 @@ def test_a_redirect_to_a_fine_place_is_followed(
 ) -> None:
     create(limited_agent, "moved", f"http://127.0.0.1:{sources.port}/to-app")
     assert settled(limited_agent, "moved")["state"] == "running"
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
+
+
+def test_downloads_never_go_through_a_proxy_that_would_connect_past_the_check(
+    agent_factory: Callable[..., AgentProcess], sources: HostileSources, tmp_path: Path
+) -> None:
+    """A proxy connects in the agent's place: given one by the environment, a download for
+    the metadata service would have been fetched by it, unchecked. Downloads use none."""
+    proxy = HostileSources(b"")  # would answer anything it is asked to fetch
+    try:
+        url = f"http://127.0.0.1:{proxy.port}"
+        agent = agent_factory(env={**dict.fromkeys(PROXY_VARIABLES, url), "NO_PROXY": ""})
+        create(agent, "metadata", "http://169.254.169.254/latest/meta-data/")
+        refused = settled(agent, "metadata")
+        assert refused["state"] == "download failure"
+        assert "link-local or cloud-metadata" in refused["message"]
+        # A fine source is fetched directly, with the Basic credentials its URL gives.
+        create(agent, "direct", f"http://deploy:s%40cret@127.0.0.1:{sources.port}/app.tgz")
+        assert settled(agent, "direct")["state"] == "running"
+        assert proxy.seen == [], "nothing was asked of the proxy"
+        token = base64.b64encode(b"deploy:s@cret").decode()
+        assert sources.seen == [("/app.tgz", f"Basic {token}")]
+    finally:
+        proxy.close()
 
 
 def environ_of(pid: int) -> bytes:

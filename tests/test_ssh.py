@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from console.adapters import AgentClient, Endpoint
+from console.adapters import AgentClient, Endpoint, Unavailable
 from console.adapters.ssh import CommandFailed, Host, HostKeyRefused, SshHosts
 from console.config import agent_token
+from tests.conftest import AgentProcess
+from tests.fleet_helpers import until
 from tests.ssh_server import THIS_CODE, SshServer
 from tests.test_spawned_agent import alive
 
@@ -146,7 +149,7 @@ async def test_a_forward_reaches_an_agent_started_on_the_remote_side(
 async def test_an_ssh_context_starts_an_agent_on_the_host_and_reaches_it(
     sshd: SshServer, host: Host, tmp_path: Path, scripts_dir: Path
 ) -> None:
-    from console.adapters.connect import SshAgent
+    from console.adapters.ssh_agent import SshAgent
     from tests.ssh_server import _free_port
 
     ssh = SshHosts(known_hosts=sshd.known_hosts, client_keys=[sshd.client_key], config=None)
@@ -191,3 +194,58 @@ async def test_a_host_slow_to_answer_holds_up_no_other(hosts: SshHosts, host: Ho
     finally:
         stuck.cancel()
         server.close()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children first), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo += children.get(child, [])
+    return found
+
+
+async def test_an_ssh_context_whose_connection_dies_comes_back_by_itself(
+    sshd: SshServer, host: Host, hosts: SshHosts, agent: AgentProcess, tmp_path: Path
+) -> None:
+    """The SSH connection under a tunnel dies (its sshd session killed): the tunnel is built
+    again on the same local port, and the same client gets through without being told."""
+    from console.adapters.ssh_agent import SshAgent
+
+    tunnel = SshAgent(
+        hosts,
+        host,
+        remote_port=int(agent.url.rsplit(":", 1)[1]),
+        start=False,
+        agent_args=["--data-dir", str(tmp_path / "agent-data-0")],  # the agent fixture's
+    )
+    try:
+        client = await tunnel.connect()
+        url = client.endpoint.base_url
+        first = await hosts.connection(host)
+        for pid in descendants(sshd.process.pid):  # the sessions of the sshd this test run started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        await until(first.is_closed, why="the SSH connection is seen gone")
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            try:
+                await client.info()
+                break
+            except Unavailable:
+                assert asyncio.get_running_loop().time() < deadline, "the tunnel never came back"
+                await asyncio.sleep(0.05)
+        assert client.endpoint.base_url == url
+        assert await client.processes.list() == []
+        assert (await hosts.connection(host)) is not first, "over a new SSH connection"
+    finally:
+        await tunnel.close()

@@ -14,8 +14,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from console.adapters.connect import SpawnedAgent, SshAgent
+from console.adapters.connect import SpawnedAgent
 from console.adapters.ssh import SshHosts
+from console.adapters.ssh_agent import SshAgent
 from console.models import ConnectionState, Stream
 from console.tui.app import OpsConsoleApp
 from console.tui.hosts.pane import HostsPane

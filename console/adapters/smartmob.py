@@ -36,6 +36,7 @@ from console.models import (
     ProcessStatus,
     Stream,
 )
+from console.models.processes import process_listing
 
 CONTROL_FEATURE = "processes.control"
 BULK_FEATURE = "processes.bulk"
@@ -69,9 +70,10 @@ class SmartmobProcesses:
         """Every process's status. Raises Unavailable when the agent cannot be reached,
         BackendError for an answer that is not a listing."""
         body = json_body(await request(self._http, "GET", "/list-processes"))
-        if not isinstance(body, dict) or not isinstance(body.get("processes"), list):
-            raise BackendError(f"unexpected process listing: {str(body)[:80]}")
-        return [ProcessStatus.from_wire(p) for p in body["processes"]]
+        try:
+            return process_listing(body)
+        except ValueError as exc:
+            raise BackendError(str(exc)) from None
 
     def watch(self) -> AsyncIterator[Change[ProcessStatus]]:
         """The processes as they change, for ever: a Resync of the listing after every

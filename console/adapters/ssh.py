@@ -360,12 +360,21 @@ class SshHosts:
 
     async def forward(self, host: Host, remote_port: int, remote_host: str = "127.0.0.1") -> int:
         """Forward a free local loopback port to ``remote_host:remote_port`` seen from the host."""
+        return (await self.forward_listener(host, remote_port, remote_host)).get_port()
+
+    async def forward_listener(
+        self, host: Host, remote_port: int, remote_host: str = "127.0.0.1", local_port: int = 0
+    ) -> asyncssh.SSHListener:
+        """Forward loopback ``local_port`` (0: a free one) to ``remote_host:remote_port`` seen
+        from the host, over its connection; the listener closes when that connection goes.
+        Raises Unavailable (and what ``connection`` raises)."""
         connection = await self.connection(host)
         try:
-            listener = await connection.forward_local_port("127.0.0.1", 0, remote_host, remote_port)
+            return await connection.forward_local_port(
+                "127.0.0.1", local_port, remote_host, remote_port
+            )
         except (OSError, asyncssh.Error) as exc:
             raise Unavailable(f"{host.name}: cannot forward to port {remote_port}: {exc}") from None
-        return listener.get_port()
 
     async def close(self) -> None:
         connections, self._connections = list(self._connections.values()), {}

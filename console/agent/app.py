@@ -33,7 +33,7 @@ from console.agent.http import send_until_gone
 from console.agent.inbox import InboxService
 from console.agent.inbox_backend import open_store
 from console.agent.module_process import ModuleTimeouts
-from console.agent.modules import ModuleService, new_uid, sequential_uids
+from console.agent.modules import MAX_MODULES, ModuleService, new_uid, sequential_uids
 from console.agent.modules_tcp import serve_tcp
 from console.agent.processes import ProcessService
 from console.agent.run_history import RunHistory
@@ -81,6 +81,7 @@ def create_app(settings: AgentSettings) -> Starlette:
             events,
             timeouts,
             uids,
+            settings.module_limit(name, MAX_MODULES),
         )
         for name in ("queue", "pool")
     ]

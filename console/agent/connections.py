@@ -8,7 +8,8 @@ every descriptor and leave normal clients waiting. Here:
 - at most ``max_open`` connections are open (and never more than half the file
   limit: children's pipes, log files and the stores need the rest); a new one past
   the cap closes the oldest idle connection, and if none is idle its request
-  is answered 503 at once (uvicorn's ``limit_concurrency``);
+  is answered 503 at once, in the agent's one JSON error shape (``http.error_response``;
+  uvicorn's own ``limit_concurrency`` answer is plain text, so it is not used);
 - a connection that has not sent a whole request head within ``head_timeout``
   seconds of opening (or of its last answer) is closed.
 """
@@ -19,10 +20,14 @@ import asyncio
 import logging
 import resource
 import socket
+from http import HTTPStatus
 from typing import Any, ClassVar
 
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from console.agent.http import error_response
 from console.config import ConnectionLimits
 
 log = logging.getLogger("console.agent.connections")
@@ -51,10 +56,20 @@ def connection_cap(limits: ConnectionLimits, file_limit: int) -> int:
     return max(8, min(limits.max_open, file_limit // 2))
 
 
-SERVICE_UNAVAILABLE = (
-    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"connection: close\r\ncontent-length: 19\r\n\r\nService Unavailable"
-)
+def full_house_answer(cap: int) -> Response:
+    """The 503 a request past the cap gets when every connection is busy."""
+    return error_response(
+        503,
+        f"the agent holds its cap of {cap} connections, all busy: try again shortly",
+        headers={"Retry-After": "1", "Connection": "close"},
+    )
+
+
+def raw_answer(response: Response) -> bytes:
+    """``response`` as HTTP/1.1 bytes, for a connection no ASGI app will answer."""
+    head = f"HTTP/1.1 {response.status_code} {HTTPStatus(response.status_code).phrase}\r\n"
+    fields = b"".join(name + b": " + value + b"\r\n" for name, value in response.raw_headers)
+    return head.encode() + fields + b"\r\n" + bytes(response.body)
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -63,13 +78,27 @@ class GuardedH11Protocol(H11Protocol):
     cap: ClassVar[int] = 4096
     head_timeout: ClassVar[float] = 10.0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._served_app = self.app
+        self.app = self._app_below_cap
+
+    async def _app_below_cap(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Counted when the request comes, as uvicorn's limit_concurrency would.
+        if len(self.connections) > self.cap:
+            log.warning("connection cap of %d reached: answering 503", self.cap)
+            await full_house_answer(self.cap)(scope, receive, send)
+            return
+        await self._served_app(scope, receive, send)
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._idle_since = self.loop.time()
         self._head_deadline: asyncio.TimerHandle | None = None
-        if len(self.connections) > self.cap and not self._close_oldest_idle():
-            # Every other connection is busy: uvicorn answers this one's request 503.
-            log.warning("connection cap of %d reached: answering 503", self.cap)
+        if len(self.connections) > self.cap:
+            # Room is made by closing the oldest idle one; with every other connection
+            # busy, this one's request is answered 503 (_app_below_cap).
+            self._close_oldest_idle()
         self._arm_head_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -83,11 +112,10 @@ class GuardedH11Protocol(H11Protocol):
         self._arm_head_deadline()
 
     def handle_websocket_upgrade(self, event: Any) -> None:
-        # uvicorn's 503 past limit_concurrency is for HTTP requests only: a WebSocket
-        # would stay open past the cap, so it is refused here the same way.
+        # A WebSocket past the cap would stay open: refused here with the same 503.
         if len(self.connections) > self.cap:
             log.warning("connection cap of %d reached: refusing a WebSocket with 503", self.cap)
-            self.transport.write(SERVICE_UNAVAILABLE)
+            self.transport.write(raw_answer(full_house_answer(self.cap)))
             self.transport.close()
             return
         super().handle_websocket_upgrade(event)
@@ -146,9 +174,7 @@ def uvicorn_options(limits: ConnectionLimits, file_limit: int) -> dict[str, Any]
         # h11, never "auto": h11 writes header names as the app gives them, which
         # header_case.TitleCaseHeaders relies on (old clients match Scirocco-* exactly).
         "http": protocol,
-        # One above the cap: the cap itself is kept by closing idle connections; past it,
-        # every connection is busy and a new request is answered 503 at once.
-        "limit_concurrency": cap + 1,
+        # No limit_concurrency: GuardedH11Protocol keeps the cap and answers past it.
         "timeout_keep_alive": limits.keep_alive,
         # asyncio accepts up to `backlog` connections in one go before any of them runs:
         # uvicorn's 2048 would take 2048 descriptors at once, past the cap and the limit.

@@ -6,16 +6,22 @@ agent's config allows them, checked when connecting (``CheckedBackend``), on the
 very address connected to, so a name that resolves elsewhere the second time
 (DNS rebinding) gains nothing. Every message names the URL redacted
 (``redact_url``): user info and query strings are secrets (signed URLs).
+
+Downloads go through httpcore's connection pool, whose public API takes the network
+backend, and never through a proxy: a proxy would connect in our place, past the
+address check, so ``HTTP_PROXY`` and the like are not read (httpx would read them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import socket
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpcore
 import httpx
@@ -125,18 +131,56 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
-def download_client(limits: Limits, timeout: httpx.Timeout) -> httpx.AsyncClient:
-    """The HTTP client downloads go through: every connection checked by CheckedBackend."""
-    transport = httpx.AsyncHTTPTransport()
-    # httpx offers no public hook for the network backend; its pool is httpcore's, which does.
-    transport._pool = httpcore.AsyncConnectionPool(
+REDIRECTS = frozenset((301, 302, 303, 307, 308))
+TRANSFER_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ProxyError,
+)
+"""What httpcore raises when a download cannot be done (it has no common base class)."""
+USER_AGENT = b"opsconsole-agent"
+
+
+@dataclass(frozen=True)
+class DownloadClient:
+    """The connection pool downloads share, and the time limits of each of their requests."""
+
+    pool: httpcore.AsyncConnectionPool
+    timeouts: dict[str, float | None]
+    """httpcore's ``timeout`` extension: connect, read, write and pool, in seconds."""
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+def download_client(limits: Limits, timeout: httpx.Timeout) -> DownloadClient:
+    """The client downloads go through: every connection checked by CheckedBackend, no proxy;
+    ``timeout``'s limits for each request (the whole download has ``limits``' own)."""
+    pool = httpcore.AsyncConnectionPool(
         ssl_context=httpx.create_ssl_context(),
         network_backend=CheckedBackend(limits.allow_link_local),
     )
-    return httpx.AsyncClient(transport=transport, timeout=timeout)
+    return DownloadClient(pool, timeout.as_dict())
 
 
-async def download(url: str, target: Path, http: httpx.AsyncClient, limits: Limits) -> str:
+def _header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """An answer's headers by lower-case name (a repeated one: its last value)."""
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+
+
+def request_headers(url: str) -> list[tuple[bytes, bytes]]:
+    """What a download sends: who we are, and Basic credentials given in the URL's user info."""
+    headers = [(b"User-Agent", USER_AGENT), (b"Accept", b"*/*")]
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        headers.append((b"Authorization", b"Basic " + base64.b64encode(pair.encode())))
+    return headers
+
+
+async def download(url: str, target: Path, http: DownloadClient, limits: Limits) -> str:
     """Fetch ``url`` into ``target``; the answer's content type, for telling zip from tar.
 
     Raises SourceError (state ``download failure``) for a refused or unreachable
@@ -150,27 +194,32 @@ async def download(url: str, target: Path, http: httpx.AsyncClient, limits: Limi
         raise SourceError(
             "download failure", f"GET {shown}: not done within {limits.download_seconds:g}s"
         ) from None
-    except httpx.HTTPError as exc:
+    except TRANSFER_ERRORS as exc:
         # Our own refusal names the address; other errors by kind (their text may echo the URL).
         why = str(exc) if REFUSED in str(exc) else type(exc).__name__
         raise SourceError("download failure", f"GET {shown}: {why}") from None
 
 
-async def _follow(url: str, target: Path, http: httpx.AsyncClient, limits: Limits) -> str:
+async def _follow(url: str, target: Path, http: DownloadClient, limits: Limits) -> str:
     """Fetch with every redirect checked as the first URL was."""
     for _ in range(MAX_REDIRECTS + 1):
         _check_scheme(url)
-        async with http.stream("GET", url, follow_redirects=False) as response:
-            if response.is_redirect and "location" in response.headers:
-                url = urljoin(url, response.headers["location"])
+        async with http.pool.stream(
+            "GET", url, headers=request_headers(url), extensions={"timeout": http.timeouts}
+        ) as response:
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
+            }
+            if response.status in REDIRECTS and "location" in headers:
+                url = urljoin(url, headers["location"])
                 continue
-            if response.status_code != 200:
+            if response.status != 200:
                 raise SourceError(
-                    "download failure", f"GET {redact_url(url)}: HTTP {response.status_code}"
+                    "download failure", f"GET {redact_url(url)}: HTTP {response.status}"
                 )
             received = 0
             with target.open("wb") as out:
-                async for chunk in response.aiter_bytes():
+                async for chunk in response.aiter_stream():
                     received += len(chunk)
                     if received > limits.download:
                         raise SourceError(
@@ -178,7 +227,7 @@ async def _follow(url: str, target: Path, http: httpx.AsyncClient, limits: Limit
                             f"{redact_url(url)} is larger than {limits.download} bytes",
                         )
                     out.write(chunk)
-            return response.headers.get("content-type", "")
+            return headers.get("content-type", "")
     raise SourceError(
         "download failure", f"GET {redact_url(url)}: more than {MAX_REDIRECTS} redirects"
     )

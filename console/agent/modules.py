@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from console.agent.children import Children
+from console.agent.errors import HttpError
 from console.agent.events import EventBus
 from console.agent.module_commands import (
     NEITHER_DICT_NOR_LIST,
@@ -34,6 +35,12 @@ from console.agent.module_process import (
 )
 
 log = logging.getLogger(__name__)
+
+MAX_COMMANDS_PER_BODY = 100
+"""Commands one body (a JSON list) may carry: a 1 MiB body could hold thousands of adds."""
+MAX_MODULES = 200
+"""Modules a queue or pool holds at once by default (``[queue] max_modules``); each is a
+process with two pipes. The background module is not counted."""
 
 
 def new_uid() -> str:
@@ -64,8 +71,10 @@ class ModuleService:
         events: EventBus,
         timeouts: ModuleTimeouts | None = None,
         uids: Callable[[], str] = new_uid,
+        max_modules: int = MAX_MODULES,
     ) -> None:
         self.name = name
+        self.max_modules = max_modules
         self.uids = uids
         self.ordered = ordered
         self.commands = QUEUE_COMMANDS if ordered else POOL_COMMANDS
@@ -78,8 +87,33 @@ class ModuleService:
         self.background: ModuleProcess | None = None
         self._lock = asyncio.Lock()
 
+    def check_bounds(self, body: Any) -> None:
+        """Refuse, before any of it runs, a body past the bounds: HttpError 413 for a list
+        of over MAX_COMMANDS_PER_BODY commands, 409 when its ``add``s would take the service
+        past ``max_modules`` (each ``add`` is checked again when it runs)."""
+        packets = body if isinstance(body, list) else [body]
+        if len(packets) > MAX_COMMANDS_PER_BODY:
+            raise HttpError(
+                413, f"{len(packets)} commands in one body: at most {MAX_COMMANDS_PER_BODY}"
+            )
+        adds = sum(1 for p in packets if isinstance(p, dict) and p.get("cmd") == "add")
+        if adds and len(self.modules) + adds > self.max_modules:
+            raise HttpError(409, self._full(adds))
+
+    def _full(self, adds: int) -> str:
+        held = len(self.modules)
+        return (
+            f"the {self.name} holds at most {self.max_modules} modules and has {held}: "
+            f"{adds} more refused (remove some first)"
+        )
+
     async def execute(self, body: Any) -> Any:
-        """One command, or a list of them answered by a list; never raises."""
+        """One command, or a list of them answered by a list; never raises (a body past
+        the bounds of ``check_bounds`` gets one failure packet, nothing run)."""
+        try:
+            self.check_bounds(body)
+        except HttpError as exc:
+            return failure(exc.message)
         if isinstance(body, list):
             return [await self.handle(packet) for packet in body]
         if isinstance(body, dict):
@@ -120,6 +154,8 @@ class ModuleService:
         return sorted(self.background_types)
 
     async def cmd_add(self, type: Any, args: Any = None) -> dict[str, str]:
+        if len(self.modules) >= self.max_modules:
+            raise CommandError(self._full(1))
         module = await self._start(type, args, self.module_types)
         self.modules.append(module)
         await self._rebalance()

@@ -34,6 +34,7 @@ def routes(services: list[ModuleService]) -> list[BaseRoute]:
                 body = await read_body(request)
                 # shmooze.wsgi crashed here (a 500 page); a clear 400 instead.
                 packet = parse_json(body)
+                service.check_bounds(packet)
             except HttpError as exc:
                 return packet_response(failure(exc.message), exc.status)
             return packet_response(await service.execute(packet))

@@ -13,7 +13,12 @@ from pathlib import Path
 import uvicorn
 
 from console.agent.app import create_app
-from console.agent.connections import raise_file_limit, uvicorn_options, widen_listen_backlog
+from console.agent.connections import (
+    connection_cap,
+    raise_file_limit,
+    uvicorn_options,
+    widen_listen_backlog,
+)
 from console.agent.credentials import announce_credentials, forget_agent, register_agent
 from console.agent.log_throttle import throttle_agent_logs
 from console.config import AGENT_URL_FILE, AgentSettings, ConfigError
@@ -87,11 +92,10 @@ async def _serve(server: uvicorn.Server, sock: socket.socket, url: str, url_file
 def _connection_options(settings: AgentSettings) -> dict[str, object]:
     """The connection cap and time limits (console.agent.connections), under the file limit."""
     file_limit = raise_file_limit()
-    options = uvicorn_options(settings.connection_limits(), file_limit)
-    log.info(
-        "open-file limit %d; at most %d connections", file_limit, options["limit_concurrency"] - 1
-    )
-    return options
+    limits = settings.connection_limits()
+    cap = connection_cap(limits, file_limit)
+    log.info("open-file limit %d; at most %d connections", file_limit, cap)
+    return uvicorn_options(limits, file_limit)
 
 
 def serve(settings: AgentSettings) -> int:

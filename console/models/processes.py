@@ -111,6 +111,14 @@ class ProcessStatus:
         )
 
 
+def process_listing(body: Any) -> list[ProcessStatus]:
+    """The statuses of a ``GET /list-processes`` answer, ``{"processes": [STATUS...]}``
+    (PROTOCOLS.md §2). Raises ValueError for an answer of any other shape."""
+    if not isinstance(body, dict) or not isinstance(body.get("processes"), list):
+        raise ValueError(f"unexpected process listing: {str(body)[:80]}")
+    return [ProcessStatus.from_wire(p) for p in body["processes"]]
+
+
 @dataclass(frozen=True)
 class RestartPolicy:
     """When a process that exits is started again, and when to give up on it."""

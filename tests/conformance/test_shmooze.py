@@ -186,3 +186,6 @@ def test_shmoozes_own_http_client_against_the_agent(
     assert seen["add"]["uid"] and seen["queue"] == [{"uid": seen["add"]["uid"], "type": "echo"}]
     assert seen["nosuch"] == "Bad command."
     assert seen["rm"] == "KeyError: 'result'"  # bot.request reads 'result', rm has none
+    # 101 adds in one body: refused whole, a 4xx its urllib2 raises, nothing added.
+    assert seen["too_many"].startswith("HTTP Error 413"), seen["too_many"]
+    assert seen["queue_after"] == []

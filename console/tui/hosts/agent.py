@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from console.adapters.connect import SshAgent
     from console.adapters.ssh import Host, SshHosts
+    from console.adapters.ssh_agent import SshAgent
 
 AGENT_OPTIONS: dict[str, type] = {
     "remote_port": int,
@@ -56,6 +56,6 @@ def host_agent(
     """A connector to the agent on ``host``, over SSH connections of its own (same settings):
     closing the context later must not cut the commands the pane runs. ``progress`` hears
     each step of reaching (or starting) the agent."""
-    from console.adapters.connect import SshAgent
+    from console.adapters.ssh_agent import SshAgent
 
     return SshAgent(ssh.sibling(), host, **options, progress=progress)

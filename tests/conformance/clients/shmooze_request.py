@@ -27,6 +27,9 @@ def main(endpoint):
     seen["nosuch"] = attempt({"cmd": "nosuch"}, endpoint)
     uid = seen["add"]["uid"] if isinstance(seen["add"], dict) else None
     seen["rm"] = attempt({"cmd": "rm", "args": {"uids": [uid]}}, endpoint)
+    too_many = [{"cmd": "add", "args": {"type": "echo", "args": {"n": 2}}}] * 101
+    seen["too_many"] = attempt(too_many, endpoint)
+    seen["queue_after"] = attempt({"cmd": "queue"}, endpoint)
     print(json.dumps(seen))
 
 
