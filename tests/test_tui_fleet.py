@@ -11,7 +11,7 @@ import httpx
 import pytest
 from rich.console import Console
 from rich.text import Text
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList, Static, Tab
 
 from console.adapters.connect import AgentConnector
 from console.tui.app import OpsConsoleApp
@@ -199,6 +199,25 @@ async def test_a_restart_reaches_the_rows_agent_and_a_type_restarts_everywhere_o
         report = next(n for n in notices if "everywhere" in n.title)
         assert report.message.splitlines() == [f"{name}: 2 restarted" for name in NAMES]
         assert listing(agents["web2"])["shop.worker.0"]["restarts"] == 1  # not a web
+
+
+async def test_fatal_processes_and_alerts_are_summed_over_the_fleet_in_the_summary_and_tabs(
+    agents: dict[str, AgentProcess], app_dir: Path
+) -> None:
+    app = fleet_console(agents)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await all_scope(pilot, app)
+        # A process that keeps crashing on web2 turns fatal, which pushes an alert there.
+        add_processes(agents["web2"], app_dir, 1, "crash")
+        await wait_for(pilot, lambda: "1 fatal · 1 alert" in summary(app), "fatal and alert")
+        assert table.items["web2/shop.crash.0"].status.state.value == "fatal"
+        tabs = {tab.id: str(tab.label) for tab in app.query(Tab)}
+        assert tabs["tab-processes"].startswith("2 Processes") and "(1)" in tabs["tab-processes"]
+        assert "(1)" in tabs["tab-inbox"]
+        # Back on web1, whose processes are all fine, the tabs count one context again.
+        await choose_scope(pilot, app, "web1")
+        await wait_for(pilot, lambda: app.fleet is None, "one context")
+        assert "(" not in str(app.query_one("#tab-processes", Tab).label)
 
 
 async def test_a_killed_agent_greys_its_rows_the_others_stay_live_and_it_comes_back(

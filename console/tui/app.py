@@ -23,9 +23,8 @@ from console.tui.fleet_scope import SUMMARY_ID, FleetScope, MoreContexts
 from console.tui.hosts.pane import HostsPane
 from console.tui.inbox.pane import InboxPane
 from console.tui.kit.connection_indicator import ConnectionIndicator
-from console.tui.kit.messages import BackendFailed
+from console.tui.kit.messages import BackendFailed, LinkChanged
 from console.tui.kit.pane import HelpSection, Pane, key_rows
-from console.tui.kit.resource_pane import LinkChanged
 from console.tui.modules.pane import ModulesPane
 from console.tui.processes.pane import ProcessesPane
 from console.tui.scripts.pane import WIDE, ScriptsPane

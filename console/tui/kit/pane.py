@@ -84,3 +84,22 @@ def pane_help(
 ) -> list[HelpSection]:
     """A pane's ``?`` sections: its bindings under ``title``, then ``more_rows``."""
     return [(title, key_rows(pane.app, pane.BINDINGS)), (more_title, more_rows)]
+
+
+def binding_states(widget: Widget, bindings: Iterable[BindingType]) -> tuple[bool | None, ...]:
+    """What ``check_action`` says of each binding now: the footer changes when this does."""
+    states: list[bool | None] = []
+    for binding in bindings:
+        if isinstance(binding, Binding):
+            states.append(widget.check_action(*parse_action(binding.action)))
+    return tuple(states)
+
+
+def parse_action(action: str) -> tuple[str, tuple[object, ...]]:
+    """An action string's name and parameters ("control('stop')" → control, ('stop',))."""
+    import ast
+
+    name, _, rest = action.partition("(")
+    if not rest:
+        return name, ()
+    return name, tuple(ast.literal_eval(f"({rest.rstrip(')')},)"))

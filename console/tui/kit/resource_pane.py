@@ -17,14 +17,20 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable
 
 from console.tui.kit.agent_calls import AgentCalls
 from console.tui.kit.keys import focus_now
-from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
+from console.tui.kit.messages import BackendFailed, LinkChanged
+from console.tui.kit.pane import (
+    Command,
+    HelpSection,
+    binding_states,
+    hidden,
+    key_rows,
+    parse_action,
+)
 from console.tui.kit.resource_table import ResourceTable
 
 if TYPE_CHECKING:
@@ -41,15 +47,6 @@ ONE_CONTEXT = "this pane shows one context; press : to choose one"
 
 TALL = 32
 """From this many rows, the table stays in view above an open detail."""
-
-
-class LinkChanged(Message):
-    """A pane's feed dropped (``alive`` False) or came back: the app's header says so."""
-
-    def __init__(self, alive: bool, reason: str = "") -> None:
-        super().__init__()
-        self.alive = alive
-        self.reason = reason
 
 
 class ResourcePane(Vertical, AgentCalls, Generic[Item]):
@@ -94,6 +91,7 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
         self.fleet: Fleet | None = None
         """Every agent at once while the scope is "all"; None on one context."""
         self._detail: Widget | None = None
+        self._key_states: tuple[bool | None, ...] = ()
 
     # -- what a resource declares ----------------------------------------------------------
 
@@ -118,7 +116,15 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
 
     def changed(self, key: str | None) -> None:
         """A resource changed (None: many): the keys in the footer may change with it."""
-        self.refresh_bindings()
+        self.refresh_keys()
+
+    def refresh_keys(self) -> None:
+        """The footer again, when a key of the pane came or went (a redrawn footer costs a
+        layout: tens of ms, each cursor move or event over 1,000 rows)."""
+        states = binding_states(self, self._bindings_in_order())
+        if states != self._key_states:
+            self._key_states = states
+            self.refresh_bindings()
 
     # -- the pane protocol ---------------------------------------------------------------
 
@@ -183,15 +189,15 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
                 if not bound.tooltip or bound.action in seen or bound.action == "back":
                     continue
                 seen.add(bound.action)
-                if self.check_action(*_action(bound.action)) is False:
+                if self.check_action(*parse_action(bound.action)) is False:
                     continue
                 key = bound.key_display or self.app.get_key_display(bound)
                 title = f"{self.TITLE}: {bound.description.lower()}"
-                if _action(bound.action)[0] in self.ON_SELECTED:
+                if parse_action(bound.action)[0] in self.ON_SELECTED:
                     if self.selected is None:
                         continue
                     title += f" {self.describe(self.selected)}"
-                title = self.command_title(_action(bound.action)[0], title)
+                title = self.command_title(parse_action(bound.action)[0], title)
                 yield (title, f"{bound.tooltip} ({key})", partial(self.run_action, bound.action))
         yield from self.more_commands()
 
@@ -332,7 +338,7 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table is self.table:
             event.stop()
-            self.refresh_bindings()
+            self.refresh_keys()
 
     @on(DataTable.RowSelected)
     async def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -385,14 +391,3 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
             done()
 
         self.confirm_call(question, "Delete", doing, call, deleted)
-
-
-def _action(action: str) -> tuple[str, tuple[object, ...]]:
-    """An action string's name and parameters ("control('stop')" → control, ('stop',))."""
-    import ast
-
-    name, _, rest = action.partition("(")
-    if not rest:
-        return name, ()
-    parsed = ast.literal_eval(f"({rest.rstrip(')')},)")
-    return name, tuple(parsed)

@@ -218,9 +218,11 @@ class ResourceTable(Vertical, Generic[Item]):
 
     def show(self, items: Iterable[Item]) -> None:
         """Replace every resource (the filter stays as typed)."""
-        self.items = {self.key_of(item): item for item in items}
-        self.kept_cells.keep_only(self.items)
-        self.refill()
+        given = {self.key_of(item): item for item in items}
+        if given != self.items or not given:  # the same again (a resync): nothing to redo
+            self.items = given
+            self.kept_cells.keep_only(given)
+            self.refill()
 
     def upsert(self, item: Item) -> None:
         """Show a resource's new state: its cells change now, the layout soon after."""
