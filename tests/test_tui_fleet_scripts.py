@@ -77,6 +77,8 @@ async def test_all_scope_catalogs_a_run_on_chosen_hosts_and_a_dead_host(
             catalog.move_to("web2/hello")
             await pilot.press("space")
             assert catalog.marked == {"web2/hello"}
+            catalog.refill()  # as a filter keystroke or a feed's change would
+            assert str(catalog.table.get_cell("web2/hello", "mark")) == "●"
             catalog.move_to("web1/hello")
             await pilot.press("enter")
             page = view.current_view

@@ -109,8 +109,12 @@ def resync(pane: InboxPane, items: list[FleetItem[MessageSeen]]) -> None:
     if pane.fleet is not None:
         table.nodes = _nodes(pane.fleet)
     table.contexts = {item.fleet_key: item.context for item in items}
-    table.offline = {item.context for item in items if not item.online}
+    offline, table.offline = table.offline, {item.context for item in items if not item.online}
     table.show(as_row(item).message for item in items)
+    if table.offline != offline:
+        # Greyed or not is the table's, not the messages': the cells kept for them are stale.
+        table.kept_cells.clear()
+        table.refill()
     payloads = [item for item in items if item.item.payload_size is not None]
     if payloads:
         fetch(pane, payloads)

@@ -79,6 +79,8 @@ class FleetCatalog(FleetRows, ResourceTable[FleetItem[Script]]):
     def toggle(self, key: str) -> None:
         """Mark the row, or unmark it."""
         self.marked.symmetric_difference_update({key})
+        # The mark is the table's, not the script's: the row's kept cells are stale.
+        self.kept_cells.keep_only(self.items.keys() - {key})
         item = self.items.get(key)
         if item is not None:
             self.update_row(item)
