@@ -17,7 +17,6 @@ from console.adapters.connect import AgentConnector
 from console.tui.app import OpsConsoleApp
 from console.tui.fleet_scope import SUMMARY_ID
 from console.tui.kit.confirm_dialog import ConfirmDialog
-from console.tui.kit.resource_pane import ONE_CONTEXT
 from console.tui.kit.scope_picker import ScopePicker
 from console.tui.modules.pane import ModulesPane
 from console.tui.processes.fleet_table import FleetProcessTable
@@ -82,11 +81,21 @@ async def choose_scope(pilot, app: OpsConsoleApp, name: str) -> None:
     await pilot.press("colon")
     await wait_for(pilot, lambda: isinstance(app.screen, ScopePicker), "the scope picker")
     picker = app.screen.query_one(OptionList)
+    # The picker puts its cursor on the current scope when mounted: moving it before would be
+    # undone (and enter would choose the current scope again).
+    await wait_for(pilot, lambda: _on_current(picker), "the cursor on the current scope")
     index = next(i for i in range(picker.option_count) if picker.get_option_at_index(i).id == name)
     while picker.highlighted != index:
         await pilot.press("down")
     await pilot.press("enter")
     await wait_for(pilot, lambda: not isinstance(app.screen, ScopePicker), "the picker closes")
+
+
+def _on_current(picker: OptionList) -> bool:
+    highlighted = picker.highlighted
+    if highlighted is None:
+        return False
+    return str(picker.get_option_at_index(highlighted).prompt).startswith("▸")
 
 
 async def all_scope(pilot, app: OpsConsoleApp) -> FleetProcessTable:
@@ -131,8 +140,7 @@ async def test_all_scope_shows_every_agent_with_a_context_filter_and_a_summary_i
         await pilot.press("slash", *"web2 worker", "enter")
         await wait_for(pilot, lambda: table.shown == ["web2/shop.worker.0"], "the filtered row")
         assert app.focused is table.table
-        # The summary stays in view at 80x24 whatever the pane; a pane without a fleet view
-        # says so.
+        # The summary stays in view at 80x24 whatever the pane; each pane has its "all" view.
         line = app.query_one(f"#{SUMMARY_ID}")
         for key in "12345":
             await pilot.press(key)
@@ -140,7 +148,7 @@ async def test_all_scope_shows_every_agent_with_a_context_filter_and_a_summary_i
             assert line.display and 0 < line.region.y < SIZE[1] - 1 and line.region.height == 1
         modules = app.panes["modules"]
         assert isinstance(modules, ModulesPane)
-        assert all(table.note == ONE_CONTEXT for table in modules.feed_tables())
+        assert modules.fleet_view is not None
         # Back to one context: web2's own rows, no summary line.
         await pilot.press("2")
         await choose_scope(pilot, app, "web2")
