@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -244,13 +245,21 @@ def run_ssh(args: argparse.Namespace) -> int:
 
 
 def run_console(args: argparse.Namespace, demo: bool) -> int:
+    from console import cli_fleet
     from console.tui.app import OpsConsoleApp
 
     config = ConsoleConfig.load(getattr(args, "config", None))
     asked = getattr(args, "theme", None)
     theme = asked or config.theme
     hosts = console_hosts(config)
-    app = OpsConsoleApp(connector_for(args, demo=demo), theme=theme, hosts=hosts)
+    connector = connector_for(args, demo=demo)
+    app = OpsConsoleApp(
+        connector,
+        theme=theme,
+        hosts=hosts,
+        name=cli_fleet.first_context_name(args, demo),
+        more_contexts=partial(cli_fleet.config_contexts, args, config),
+    )
     if asked and app.theme != asked:
         known = ", ".join(sorted(app.available_themes))
         raise ConfigError(f"--theme {asked!r}: no such theme (known: {known})")

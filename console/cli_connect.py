@@ -171,4 +171,5 @@ def ssh_connector(url: str, context: dict[str, Any]) -> AgentConnector:
         start=bool(context.get("start", True)),
         remote_command=str(context.get("remote_command", "opsconsole")),
         remote_log_dir=context.get("remote_log_dir"),
+        agent_args=[str(arg) for arg in context.get("agent_args", [])],
     )

@@ -12,7 +12,7 @@ import pytest
 
 from console.adapters import AgentClient, AuthError, Endpoint
 from console.adapters.connect import SpawnedAgent
-from console.adapters.errors import NotFound
+from console.adapters.errors import NotFound, Unavailable
 from console.bench.redis_server import redis_server_path
 from console.models import BINARY_TYPE, JSON_TYPE, TEXT_TYPE, AgentEvent, MessageStatus
 from tests.conftest import write_inbox_table
@@ -221,3 +221,22 @@ async def test_batch_ack_through_the_adapter(client: AgentClient) -> None:
         MessageStatus.PROCESSED,
         MessageStatus.PENDING,
     ]
+
+
+async def test_an_agent_gone_is_unavailable_on_every_call(tmp_path: Path) -> None:
+    """The inbox's own HTTP client (inbox_http): a killed agent is Unavailable, naming it, on
+    a pooled connection and on a new one alike; closing after that raises nothing."""
+    spawned = SpawnedAgent(["--data-dir", str(tmp_path / "data"), "--node-id", "ops"])
+    try:
+        client = await spawned.connect()
+        client.inbox.node_id = "ops"
+        await client.inbox.push("ops", "before")  # a pooled keep-alive connection now
+        assert spawned.process is not None
+        spawned.process.kill()
+        await asyncio.wait_for(spawned.process.wait(), BOUND)
+        where = client.endpoint.base_url
+        for call in (lambda: client.inbox.push("ops", "after"), client.inbox.pull):
+            with pytest.raises(Unavailable, match=where):
+                await call()  # type: ignore[operator]
+    finally:
+        await spawned.close()

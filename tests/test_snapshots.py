@@ -64,6 +64,8 @@ def pinned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_history, "format_duration", lambda seconds: "0.05 s")
     monkeypatch.setattr(run_history, "started_text", lambda started_at: "12:00:00")
     monkeypatch.setattr(process_table, "uptime_text", _pinned_uptime)
+    monkeypatch.setattr(process_table, "cpu_text", lambda usage: "0.3%" if usage else "-")
+    monkeypatch.setattr(process_table, "mem_text", lambda usage: "12M" if usage else "-")
 
 
 def _pinned_uptime(status: ProcessStatus, now: float) -> str:
@@ -216,6 +218,8 @@ def settled_processes(tmp_path: Path) -> Before:
             shows = partial(lambda s, t: process_state(app, f"shop.{s}.0") == t, slug, state)
             await wait_for(pilot, shows, f"{slug} {state}")
         pane.apply(replace(pane.statuses["shop.steady.0"], pid=4242))
+        # CPU and memory (pinned above) once sampled, so the shot never catches it before.
+        await wait_for(pilot, lambda: "shop.steady.0" in pane.process_table.usage, "a sample")
         # The toast that says crash went fatal lasts seconds: whether it is still up at the
         # shot would depend on the machine's speed (tests/test_tui_kit.py proves it).
         app.clear_notifications()

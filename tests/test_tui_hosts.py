@@ -237,15 +237,15 @@ async def test_c_switches_the_console_to_the_agent_on_the_host_and_the_panes_fol
             await pilot.press("5", "c")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "asked")
             await pilot.press("y")
-            await wait_for(pilot, lambda: isinstance(app.connector, SshAgent), "switched")
-            connector = app.connector
+            await wait_for(pilot, lambda: isinstance(app.connector.inner, SshAgent), "switched")
+            connector = app.connector.inner
             assert isinstance(connector, SshAgent)
             await wait_for(pilot, lambda: app.connection_state == "connected", "remote agent")
             if connector.started_pid is not None:
                 started.append(connector.started_pid)
             assert app.query_one(ConnectionIndicator).description.startswith("ssh://")
-            # The local agent was stopped, not left behind.
-            assert local.returncode is not None
+            # The local agent lives on (a context of the console: "all" scope reaches it).
+            assert local.returncode is None
             await pilot.press("1")
             scripts = app.scripts_pane
             await wait_for(pilot, lambda: "echo" in scripts.scripts, "the host's catalog")
@@ -258,7 +258,7 @@ async def test_c_switches_the_console_to_the_agent_on_the_host_and_the_panes_fol
             # One key, in the footer while on a host, goes back to the local agent.
             await wait_for(pilot, lambda: footer_keys(app).get("L") == "Local", "footer key")
             await pilot.press("L")
-            await wait_for(pilot, lambda: app.connector is first, "back to local")
+            await wait_for(pilot, lambda: app.connector.inner is first, "back to local")
             await wait_for(pilot, lambda: app.connection_state == "connected", "local again")
             await wait_for(pilot, lambda: "L" not in footer_keys(app), "footer key gone")
             await wait_for(pilot, lambda: "hello" in scripts.scripts, "the local catalog")
@@ -272,6 +272,7 @@ async def test_c_switches_the_console_to_the_agent_on_the_host_and_the_panes_fol
                 await asyncio.sleep(0.05)
     assert started, "no agent was started on the host"
     assert not any(alive(pid) for pid in started)
+    assert local.returncode is not None  # it died with the console
 
 
 async def test_an_agent_that_cannot_start_on_the_host_is_reported_with_its_log_within_seconds(

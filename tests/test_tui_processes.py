@@ -79,7 +79,8 @@ def header(app: OpsConsoleApp) -> str:
 async def test_table_shows_processes_and_follows_their_states_without_a_key(
     app: OpsConsoleApp, source: Path
 ) -> None:
-    async with app.run_test(size=SIZE) as pilot:
+    # Wide enough for every column (at 80 some drop: test_tui_process_details).
+    async with app.run_test(size=(120, 30)) as pilot:
         slugs = await show_processes(pilot, app, source, "quiet", "crash", "steady")
         pane = app.processes_pane
         assert pane.process_table.shown == sorted(slugs)

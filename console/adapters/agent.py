@@ -25,7 +25,7 @@ class AgentClient:
         self._http = endpoint.http_client()
         self.scripts = JojoScripts(self._http, endpoint)
         self.processes = SmartmobProcesses(self._http, endpoint)
-        self.inbox = SciroccoInbox(self._http, endpoint)
+        self.inbox = SciroccoInbox(endpoint)
         self.queue = ShmoozeModules(self._http, "queue")
         self.pool = ShmoozeModules(self._http, "pool")
         for adapter in (self.processes, self.inbox, self.queue, self.pool):
@@ -66,7 +66,8 @@ class AgentClient:
             yield event
 
     async def aclose(self) -> None:
-        """Close the connection pool every adapter of this agent shares."""
+        """Close the connection pool the adapters share, and the inbox's own."""
+        await self.inbox.aclose()
         await self._http.aclose()
 
     async def __aenter__(self) -> AgentClient:

@@ -23,12 +23,28 @@ sent on a connection the agent was just closing failed with "Server disconnected
 sending a response", and the console went offline (seen under load)."""
 
 
-def error_message(response: httpx.Response) -> str:
+class HttpAnswer(Protocol):
+    """What the helpers below read of an answer: httpx's Response, or the inbox's Answer."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def is_success(self) -> bool: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def url(self) -> object: ...
+    def json(self) -> Any: ...
+
+
+def error_message(response: HttpAnswer) -> str:
     """The backend's own words for an error, whatever shape it chose."""
     return error_words(response.text, response.reason_phrase)
 
 
-def raise_for_status(response: httpx.Response) -> None:
+def raise_for_status(response: HttpAnswer) -> None:
     """Turn an error answer into the adapter error hierarchy."""
     if not response.is_success:
         raise error_for_status(response.status_code, error_message(response))
@@ -44,7 +60,7 @@ async def request(http: httpx.AsyncClient, method: str, path: str, **kwargs: Any
     return response
 
 
-def json_body(response: httpx.Response) -> Any:
+def json_body(response: HttpAnswer) -> Any:
     try:
         return response.json()
     except ValueError as exc:

@@ -19,7 +19,9 @@ from console.models import (
     Message,
     ModuleInfo,
     ModuleSnapshot,
+    ProcessDetails,
     ProcessStatus,
+    ProcessUsage,
 )
 
 __all__ = ["InboxBackend", "ModulesBackend", "ProcessesBackend", "ScriptsBackend"]
@@ -39,6 +41,13 @@ class ProcessesBackend(Protocol):
 
     async def list(self) -> list[ProcessStatus]:
         """Every process's status. Raises Unavailable, BackendError."""
+
+    async def details(self, slug: str) -> ProcessDetails:
+        """Command, env (secrets masked), exits, usage. Raises NotFound, BackendError."""
+
+    async def usage(self) -> dict[str, ProcessUsage]:
+        """CPU and memory of running processes by slug ({} when not offered).
+        Raises Unavailable, BackendError."""
 
     async def create(
         self,

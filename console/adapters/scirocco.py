@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import httpx
-
-from console.adapters.base import Endpoint, json_body, request
+from console.adapters.base import Endpoint, json_body
 from console.adapters.errors import AuthError, BackendError, NotFound
+from console.adapters.inbox_http import Answer, InboxHttp
 from console.adapters.watch import (
     Change,
     EventSource,
@@ -70,8 +69,8 @@ def message_from_event(data: dict[str, Any]) -> MessageSeen:
 class SciroccoInbox:
     """An inbox client acting as node ``node_id``."""
 
-    def __init__(self, http: httpx.AsyncClient, endpoint: Endpoint, node_id: str = "") -> None:
-        self._http = http
+    def __init__(self, endpoint: Endpoint, node_id: str = "") -> None:
+        self._http = InboxHttp(endpoint)
         self._endpoint = endpoint
         self.node_id = node_id
         self.events: EventSource = no_events
@@ -125,10 +124,23 @@ class SciroccoInbox:
             **(extra or {}),
         }
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = self._headers(kwargs.pop("headers", None))
-        # Basic auth is for the agent's other routes; the inbox takes a token.
-        return await request(self._http, method, path, headers=headers, auth=None, **kwargs)
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str | int] | None = None,
+        content: bytes | None = None,
+        json: Any = None,
+    ) -> Answer:
+        # The inbox takes a token (never the Basic credentials of the agent's other routes).
+        return await self._http.request(
+            method, path, self._headers(headers), params, content=content, json_body=json
+        )
+
+    async def aclose(self) -> None:
+        """Close this adapter's connections (it has its own: see ``inbox_http``)."""
+        await self._http.aclose()
 
     async def push(
         self,
@@ -179,7 +191,7 @@ class SciroccoInbox:
     ) -> list[Message]:
         """Messages, newest first, at most ``limit``, narrowed by ``status`` and ``destination``.
         Raises AuthError, BackendError."""
-        params: dict[str, Any] = {"limit": limit, "order": "newest"}
+        params: dict[str, str | int] = {"limit": limit, "order": "newest"}
         if status is not None:
             params["status"] = status.value
         if destination is not None:
@@ -218,7 +230,7 @@ class SciroccoInbox:
         return int(body.get("n", 0)) if isinstance(body, dict) else 0
 
 
-def _from_response(response: httpx.Response) -> Message:
+def _from_response(response: Answer) -> Message:
     if not response.headers.get(header_name("id")):
         raise BackendError(f"no {header_name('id')} header in the answer from {response.url}")
     message = Message.from_headers(response.headers, response.content)
@@ -232,7 +244,7 @@ def _from_response(response: httpx.Response) -> Message:
     return message
 
 
-def _media_type(response: httpx.Response) -> str:
+def _media_type(response: Answer) -> str:
     return response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 

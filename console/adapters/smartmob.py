@@ -33,7 +33,9 @@ from console.models import (
     LogGap,
     LogPartial,
     LogSearchResult,
+    ProcessDetails,
     ProcessStatus,
+    ProcessUsage,
     Stream,
 )
 from console.models.processes import process_listing
@@ -43,6 +45,8 @@ BULK_FEATURE = "processes.bulk"
 JSON_LOGS_FEATURE = "processes.json-logs"
 PARTIAL_LINES_FEATURE = "processes.partial-lines"
 LOG_SEARCH_FEATURE = "processes.log-search"
+DETAILS_FEATURE = "processes.details"
+USAGE_FEATURE = "processes.usage"
 
 # Close codes our agent uses when it refuses an attach.
 CLOSE_UNKNOWN = 4404
@@ -85,6 +89,29 @@ class SmartmobProcesses:
     async def get(self, slug: str) -> ProcessStatus:
         """One process's status. Raises NotFound for an unknown slug, BackendError otherwise."""
         return await self._status("GET", f"/process-status/{_q(slug)}")
+
+    async def details(self, slug: str) -> ProcessDetails:
+        """Its status with command, workdir, environment (secrets masked by the agent), the
+        last runs' ends and its usage. Raises NotFound for an unknown slug, BackendError
+        otherwise (also for an agent without the details route)."""
+        if DETAILS_FEATURE not in self.features:
+            raise BackendError("this agent gives no process details (no details route)")
+        body = json_body(await request(self._http, "GET", f"/process-details/{_q(slug)}"))
+        if not isinstance(body, dict) or "slug" not in body:
+            raise BackendError(f"unexpected process details: {str(body)[:80]}")
+        return ProcessDetails.from_wire(body)
+
+    async def usage(self) -> dict[str, ProcessUsage]:
+        """CPU and memory of each running process, by slug; empty from an agent that does
+        not sample them. Raises Unavailable, BackendError."""
+        if USAGE_FEATURE not in self.features:
+            return {}
+        body = json_body(await request(self._http, "GET", "/process-usage"))
+        usage = body.get("usage") if isinstance(body, dict) else None
+        if not isinstance(usage, dict):
+            raise BackendError(f"unexpected process usage: {str(body)[:80]}")
+        found = {str(slug): ProcessUsage.from_wire(wire) for slug, wire in usage.items()}
+        return {slug: u for slug, u in found.items() if u is not None}
 
     async def create(
         self,

@@ -174,11 +174,12 @@ def create_app(settings: AgentSettings) -> Starlette:
     ]
     app = Starlette(
         routes=[
+            # The inbox first: routes are tried in order, and its calls come most often.
+            *inbox_routes.routes(inbox),
             Route("/", index, methods=["GET"]),
             WebSocketRoute("/events", event_stream, name="events"),
             *scripts_routes.routes(scripts),
             *processes_routes.routes(processes),
-            *inbox_routes.routes(inbox),
             *modules_routes.routes(module_services),
         ],
         middleware=middleware,

@@ -42,6 +42,8 @@ FAMILY_PREFIXES: dict[str, tuple[str, ...]] = {
         "/list-processes",
         "/create-process",
         "/process-status",
+        "/process-details",
+        "/process-usage",
         "/delete-process",
         "/restart-process",
         "/stop-process",

@@ -10,6 +10,8 @@ as the ``Host`` header. Our own clients (CLI, console, old clients) send no
 
 from __future__ import annotations
 
+import functools
+
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
@@ -38,14 +40,24 @@ def _origin(scheme: str, host: str) -> str:
     return f"{scheme}://{host}"
 
 
+@functools.lru_cache(maxsize=256)
+def host_refusal(host: str, allowed_hosts: frozenset[str]) -> str | None:
+    """Why a ``Host`` header value is not served here; None if it is. Cached: every request
+    of a client names the same host, and parsing it as an address is the guard's dearest step."""
+    name = host_name(host)
+    if not is_loopback(name) and name not in allowed_hosts:
+        return f"the host {name!r} is not served here (add it to the agent's allowed_hosts)"
+    return None
+
+
 def refusal(scope: Scope, headers: Headers, allowed_hosts: frozenset[str]) -> str | None:
     """Why this request or handshake looks sent by a browser for another site; None if fine."""
     host = headers.get("host")
     if not host:
         return "a Host header is required"
-    name = host_name(host)
-    if not is_loopback(name) and name not in allowed_hosts:
-        return f"the host {name!r} is not served here (add it to the agent's allowed_hosts)"
+    refused = host_refusal(host, allowed_hosts)
+    if refused is not None:
+        return refused
     site = headers.get("sec-fetch-site")
     if site is not None and site.strip().lower() not in FETCH_SITES_ALLOWED:
         return f"a {site.strip().lower()} request from a browser is refused"

@@ -23,8 +23,12 @@ class Subscription:
         self._ready = asyncio.Event()
         self.lost = 0
 
+    def takes(self, topic: str) -> bool:
+        """True when events of ``topic`` are for this listener."""
+        return not self.prefixes or topic.startswith(self.prefixes)
+
     def offer(self, event: AgentEvent) -> None:
-        if self.prefixes and not event.topic.startswith(self.prefixes):
+        if not self.takes(event.topic):
             return
         if len(self._queue) >= QUEUE_LIMIT:
             self._queue.popleft()
@@ -56,6 +60,10 @@ class EventBus:
         event = AgentEvent(topic, data)
         for subscription in self._subscriptions:
             subscription.offer(event)
+
+    def wanted(self, topic: str) -> bool:
+        """True when someone listens to ``topic``: an event nobody takes need not be built."""
+        return any(subscription.takes(topic) for subscription in self._subscriptions)
 
     def subscribe(self, prefixes: tuple[str, ...] = ()) -> Subscription:
         subscription = Subscription(self, prefixes)

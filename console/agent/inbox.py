@@ -75,6 +75,8 @@ class InboxService:
             log.exception("inbox: no more changes from the other agents sharing the store")
 
     def _publish(self, messages: list[Message]) -> None:
+        if not self.events.wanted("message"):
+            return  # no console follows: the metadata would be built for no one
         for message in messages:
             self.events.publish("message", {**message.metadata(), "size": len(message.payload)})
 

@@ -7,8 +7,8 @@ import contextlib
 import logging
 import os
 import shutil
-import tempfile
 import time
+from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,9 +17,10 @@ import httpx
 from console.agent import descendants
 from console.agent.children import Children
 from console.agent.disk import describe_full_disk, is_disk_full
-from console.agent.downloads import download, download_client
+from console.agent.downloads import download_client
 from console.agent.events import EventBus
 from console.agent.process_logs import ProcessLog, RotatingFile
+from console.agent.process_source import prepare_source, workdir_of
 from console.agent.process_spec import (
     NAME,
     InvalidSpec,
@@ -28,15 +29,9 @@ from console.agent.process_spec import (
     UnknownProcess,
     parse_spec,
 )
-from console.agent.procfile import ProcfileEntry, ProcfileError, read_procfile_at
-from console.agent.sources import (
-    DEFAULT_LIMITS,
-    Limits,
-    SourceError,
-    local_path,
-    unpack,
-)
-from console.models import ProcessState, ProcessStatus, RestartPolicy
+from console.agent.procfile import ProcfileEntry
+from console.agent.sources import DEFAULT_LIMITS, Limits, SourceError
+from console.models import ProcessExit, ProcessState, ProcessStatus, RestartPolicy
 from console.output.budget import DEFAULT_BUDGET, OutputBudget
 
 log = logging.getLogger(__name__)
@@ -53,6 +48,8 @@ __all__ = [
 ]
 
 DEFAULT_POLICY = RestartPolicy()
+EXIT_HISTORY = 20
+"""Ends of runs each process remembers (its details show them)."""
 
 
 class ManagedProcess:
@@ -76,6 +73,10 @@ class ManagedProcess:
         self._wanted = True
         self._deleted = False
         self._stops = 0
+        self._request: str | None = None
+        """What the operator asked last (``"restart"``, ``"stop"``): the end it causes is theirs."""
+        self.exits: deque[ProcessExit] = deque(maxlen=EXIT_HISTORY)
+        """How the last runs ended, oldest first."""
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -84,6 +85,8 @@ class ManagedProcess:
         self._task = asyncio.create_task(self._supervise(), name=f"process {self.spec.slug}")
 
     def _set(self, state: ProcessState, **changes: object) -> None:
+        if state is not ProcessState.BACKOFF:
+            changes.setdefault("retry_at", None)
         self.status = replace(self.status, state=state, next_seq=self.log.next_seq, **changes)
         self.service.events.publish("process", self.status.to_wire())
         self._changed.set()
@@ -104,6 +107,7 @@ class ManagedProcess:
         quick_failures = 0
         policy = self.service.policy
         while not self._deleted:
+            self.status = replace(self.status, failures=quick_failures)
             if not self._wanted:
                 self._set(ProcessState.STOPPED, pid=None)
                 await self._wait_until_wanted()
@@ -114,7 +118,9 @@ class ManagedProcess:
             stops = self._stops
             exit_code = await self._run_once()
             if not self._wanted or self._stops != stops:
-                continue  # stopped or restarted on purpose: not a failure
+                # Stopped or restarted on purpose: not a failure, and a fresh start after.
+                quick_failures = 0
+                continue
             await self._watch_daemons(exit_code, stops)
             if not self._wanted or self._stops != stops:
                 continue
@@ -124,6 +130,7 @@ class ManagedProcess:
                 self._set(
                     ProcessState.FATAL,
                     pid=None,
+                    failures=quick_failures,
                     message=f"exited {quick_failures} times in a row within "
                     f"{policy.stable_after:g}s (last exit {exit_code})",
                 )
@@ -132,10 +139,18 @@ class ManagedProcess:
                 quick_failures = 0
                 continue
             delay = policy.delay(quick_failures)
-            self._set(ProcessState.BACKOFF, pid=None, message=f"restarting in {delay:.1f}s")
+            self._set(
+                ProcessState.BACKOFF,
+                pid=None,
+                message=f"restarting in {delay:.1f}s",
+                failures=quick_failures,
+                retry_at=time.time() + delay,
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
+            if self._stops != stops:
+                quick_failures = 0  # restarted or stopped by the operator while waiting
 
     async def _watch_daemons(self, exit_code: int | None, stops: int) -> None:
         """When the main process left descendants running, report them and wait for their end.
@@ -175,56 +190,30 @@ class ManagedProcess:
         self._wake.clear()
 
     async def _prepare(self) -> None:
-        source = self.spec.source_url
-        folder = local_path(source)
-        if folder is not None and folder.is_dir():
-            self.workdir = folder
-        else:
-            self.workdir = self.service.apps_dir / self.spec.slug
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            with tempfile.TemporaryDirectory(dir=self.service.apps_dir) as scratch:
-                archive = Path(scratch) / "source"
-                content_type = ""
-                if folder is not None:
-                    if not folder.is_file():
-                        raise SourceError("download failure", f"no such file or folder: {folder}")
-                    archive = folder
-                else:
-                    self._set(ProcessState.DOWNLOADING)
-                    content_type = await download(
-                        source, archive, self.service.http, self.service.limits
-                    )
-                self._set(ProcessState.UNPACKING)
-                await asyncio.to_thread(
-                    unpack, archive, self.workdir, content_type, self.service.limits
-                )
-        self._set(ProcessState.PROCESSING)
-        try:
-            entries = await asyncio.to_thread(read_procfile_at, self.workdir)
-        except ProcfileError as exc:
-            raise SourceError("invalid procfile", f"Procfile {exc}") from None
-        if entries is None:
-            raise SourceError("no procfile", f"no Procfile at the root of {self.workdir.name}")
-        if self.spec.process_type not in entries:
-            known = ", ".join(sorted(entries)) or "none"
-            raise SourceError(
-                "unknown process type",
-                f"the Procfile has no '{self.spec.process_type}' (it has: {known})",
-            )
-        self.entry = entries[self.spec.process_type]
+        service = self.service
+        self.workdir = workdir_of(self.spec, service.apps_dir)
+        self.entry = await prepare_source(
+            self.spec, self.workdir, service.http, service.limits, self._set
+        )
 
     @property
     def command(self) -> str | None:
         return self.entry.command if self.entry is not None else None
 
+    def own_environment(self) -> dict[str, str]:
+        """PORT (foreman's convention), the Procfile line's, the request's: what the process
+        gets on top of the agent's environment (only the request's before it is prepared)."""
+        if self.entry is None:
+            return dict(self.spec.env)
+        return {"PORT": str(self.entry.port)} | self.entry.env | self.spec.env
+
     def _environment(self) -> dict[str, str]:
-        """The agent's, then PORT (foreman's convention), the Procfile line's, the request's."""
-        assert self.entry is not None
-        return os.environ | {"PORT": str(self.entry.port)} | self.entry.env | self.spec.env
+        return os.environ | self.own_environment()
 
     async def _run_once(self) -> int | None:
         """Start the command, pump its output into the log, and wait for it to exit."""
         assert self.command is not None and self.workdir is not None
+        stops = self._stops
         self._set(ProcessState.STARTING, message=None)
         try:
             proc = await self.service.children.spawn(
@@ -241,11 +230,13 @@ class ManagedProcess:
             # A stop arrived while it was being spawned: honour it now.
             await self.service.children.stop(proc, self.service.policy.stop_grace)
             self._proc = None
+            self._note_exit(proc.returncode, stops, time.time())
             return proc.returncode
+        started = time.time()
         self._set(
             ProcessState.RUNNING,
             pid=proc.pid,
-            started_at=time.time(),
+            started_at=started,
             restarts=self.status.restarts + (1 if self.status.started_at else 0),
         )
         exit_code = await self.service.children.watch(
@@ -257,11 +248,20 @@ class ManagedProcess:
         )
         self._spared = proc
         self._proc = None
-        self.status = replace(self.status, last_exit=exit_code)
+        self._note_exit(exit_code, stops, started)
         return exit_code
 
-    async def stop(self) -> None:
+    def _note_exit(self, code: int | None, stops: int, started: float) -> None:
+        """Remember how a run ended; a stop or restart asked since it began is the operator's."""
+        request = self._request if self._stops != stops else None
+        now = time.time()
+        self.exits.append(ProcessExit(now, code, request, max(0.0, now - started)))
+        self.status = replace(self.status, last_exit=code, last_exit_request=request)
+
+    async def stop(self, request: str = "stop") -> None:
+        """End the run (the termination ladder) and start no other; ``request`` names why."""
         self._wanted = False
+        self._request = request
         self._stops += 1
         self._wake.set()
         proc = self._proc
@@ -294,7 +294,7 @@ class ManagedProcess:
         self._wake.set()
 
     async def restart(self) -> None:
-        await self.stop()
+        await self.stop("restart")
         self.start()
 
     async def delete(self) -> None:

@@ -24,6 +24,8 @@ from console.agent.http import (
 )
 from console.agent.log_search import MAX_CONTEXT, MAX_TEXT, LogQuery, search_log
 from console.agent.parsing import parse_int
+from console.agent.process_details import details_of
+from console.agent.process_usage import UsageSampler
 from console.agent.processes import (
     InvalidSpec,
     ManagedProcess,
@@ -44,6 +46,8 @@ FEATURES = (
     "processes.partial-lines",
     "processes.strip-ansi",
     "processes.log-search",
+    "processes.details",
+    "processes.usage",
 )
 CREATE_BODY_TYPES = ("application/json", "application/octet-stream", "")
 """What smartmob clients declare: aiohttp posts a JSON string as octet-stream, others none."""
@@ -98,6 +102,23 @@ def status_documents(
 
 def routes(service: ProcessService) -> list[BaseRoute]:
     answering_errors = answering(UnknownProcess)
+    sampler = UsageSampler()
+
+    async def process_details(request: Request) -> Response:
+        """STATUS, then command, workdir, env (secrets masked here), exits and usage."""
+        slug = request.path_params["slug"]
+        process, status = service.get(slug), service.status(slug)
+        usage = None
+        if status.pid is not None:
+            usage = (await asyncio.to_thread(sampler.sample, {slug: status.pid})).get(slug)
+        document = details_of(process, status, usage).to_wire()
+        return JSONResponse(status_document(status, request) | document)
+
+    async def process_usage(request: Request) -> Response:
+        """``{"usage": {SLUG: {"cpu": percent, "rss": bytes}}}`` of the processes running now."""
+        pids = {s.slug: s.pid for s in service.list() if s.pid is not None}
+        usage = await asyncio.to_thread(sampler.sample, pids)
+        return JSONResponse({"usage": {slug: u.to_wire() for slug, u in usage.items()}})
 
     async def list_processes(request: Request) -> Response:
         return JSONResponse({"processes": status_documents(service.list(), request)})
@@ -214,6 +235,13 @@ def routes(service: ProcessService) -> list[BaseRoute]:
             methods=["GET"],
             name="process_status",
         ),
+        Route(
+            "/process-details/{slug}",
+            answering_errors(process_details),
+            methods=["GET"],
+            name="process_details",
+        ),
+        Route("/process-usage", answering_errors(process_usage), methods=["GET"]),
         Route(
             "/delete-process/{slug}",
             answering_errors(delete_process),

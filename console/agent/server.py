@@ -131,6 +131,9 @@ def serve(settings: AgentSettings) -> int:
         timeout_graceful_shutdown=5,
         ws_max_size=1 << 20,
         lifespan="on",
+        # No proxy sits in front of the agent: X-Forwarded-For must not let a client name
+        # its own address (the auth throttle counts failures by it); and it costs a layer.
+        proxy_headers=False,
         **_connection_options(settings),
     )
     throttle_agent_logs()  # after uvicorn.Config: it sets up uvicorn's log handlers

@@ -107,6 +107,29 @@ def measure(urls: list[str]) -> dict[str, float]:
     return json.loads(result.stdout)
 
 
+KEY_FIGURES = (
+    ("view_s", "first full table", 1000, "ms"),
+    ("key_p50_ms", "key to screen p50", 1, "ms"),
+    ("key_p99_ms", "key to screen p99", 1, "ms"),
+    ("rss_mib", "console RSS", 1, "MiB"),
+)
+
+
+def measure_keys(urls: list[str]) -> dict[str, float]:
+    """One run of the real console (``console.bench.fleet_keys``) on ``urls``: "all" scope
+    over them, or one agent when one URL is given."""
+    result = subprocess.run(
+        [sys.executable, "-m", "console.bench.fleet_keys", str(TOTAL), *urls],
+        capture_output=True,
+        text=True,
+        timeout=SETUP_LIMIT,
+        env={**os.environ, INBOX_TOKEN_ENV: INBOX_TOKEN},
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the console failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout)
+
+
 def stop(agents: list[tuple[subprocess.Popen[str], str]]) -> None:
     for process, _ in agents:
         if process.poll() is None:
@@ -121,7 +144,7 @@ def stop(agents: list[tuple[subprocess.Popen[str], str]]) -> None:
             process.stdout.close()
 
 
-def main(rounds: int = 5) -> int:
+def main(rounds: int = 5, key_rounds: int = 3) -> int:
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         app = home / "app"
@@ -149,9 +172,14 @@ def main(rounds: int = 5) -> int:
             for _ in range(rounds):
                 for name, urls in sides.items():
                     samples[name].append(measure(urls))
+            keys: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
+            for _ in range(key_rounds):
+                for name, urls in sides.items():
+                    keys[name].append(measure_keys(urls))
         finally:
             stop(agents)
     report(samples, rounds)
+    report_keys(keys, key_rounds)
     return 0
 
 
@@ -160,12 +188,30 @@ def report(samples: dict[str, list[dict[str, float]]], rounds: int) -> None:
         f"fleet client, {TOTAL} processes, {rounds} rounds each (alternating), medians; "
         f"{os.cpu_count()} CPUs"
     )
+    _table(samples, FIGURES)
+    names = list(samples)
+    base = statistics.median(s["base_rss_mib"] for s in samples[names[0]])
+    print(f"  (RSS before the fleet started: {base:.1f} MiB, imports included)")
+
+
+def report_keys(samples: dict[str, list[dict[str, float]]], rounds: int) -> None:
+    """The console's figures ("all" scope beside one agent), medians of the runs."""
+    keys = statistics.median(s["keys"] for runs in samples.values() for s in runs)
+    print(
+        f"console (Textual pilot, 80x24), {rounds} runs each (alternating), medians; "
+        f"{keys:.0f} keys a run (filter letters, cursor moves)"
+    )
+    _table(samples, KEY_FIGURES)
+
+
+def _table(
+    samples: dict[str, list[dict[str, float]]], figures: tuple[tuple[str, str, int, str], ...]
+) -> None:
+    """One line per figure: each side's median and their ratio (first side over second)."""
     names = list(samples)
     print(f"  {'':<22}" + "".join(f"{name:>20}" for name in names) + f"{'ratio':>9}")
-    for key, label, scale, unit in FIGURES:
+    for key, label, scale, unit in figures:
         medians = [statistics.median(s[key] for s in samples[name]) for name in names]
         cells = "".join(f"{m * scale:>16.1f} {unit:<3}" for m in medians)
         ratio = medians[0] / medians[1] if medians[1] else float("inf")
         print(f"  {label:<22}{cells}{ratio:>8.2f}x")
-    base = statistics.median(s["base_rss_mib"] for s in samples[names[0]])
-    print(f"  (RSS before the fleet started: {base:.1f} MiB, imports included)")

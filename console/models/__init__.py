@@ -20,6 +20,7 @@ from console.models.messages import (
     parse_time,
 )
 from console.models.modules import ModuleInfo, ModuleSnapshot
+from console.models.process_details import ProcessDetails, ProcessExit, ProcessUsage
 from console.models.processes import (
     LogBatch,
     LogEvent,
@@ -69,8 +70,11 @@ __all__ = [
     "ModuleInfo",
     "ModuleSnapshot",
     "OutputMode",
+    "ProcessDetails",
+    "ProcessExit",
     "ProcessState",
     "ProcessStatus",
+    "ProcessUsage",
     "RestartPolicy",
     "RunEvent",
     "RunFinished",

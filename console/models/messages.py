@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ MESSAGE_TIMES = (
 HEADER_PREFIX = "Scirocco-"
 
 
+@functools.lru_cache(maxsize=64)
 def header_name(field_name: str) -> str:
     """``node_destination`` → ``Scirocco-Node-Destination``."""
     return HEADER_PREFIX + "-".join(word.title() for word in field_name.split("_"))

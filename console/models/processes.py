@@ -74,6 +74,13 @@ class ProcessStatus:
     """Why it failed or what it waits for, in a few words."""
     next_seq: int = 0
     """Sequence number the next log line will get: a tail can start here."""
+    last_exit_request: str | None = None
+    """The operator's request that ended the last run (``"restart"``, ``"stop"``), None
+    when it ended by itself: a requested end is not a failure."""
+    failures: int = 0
+    """Quick failures in a row (the backoff count); requested ends never count."""
+    retry_at: float | None = None
+    """In ``backoff``: when (epoch seconds, the agent's clock) it starts again."""
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -88,6 +95,9 @@ class ProcessStatus:
             "last_exit": self.last_exit,
             "message": self.message,
             "next_seq": self.next_seq,
+            "last_exit_request": self.last_exit_request,
+            "failures": self.failures,
+            "retry_at": self.retry_at,
         }
 
     @classmethod
@@ -108,7 +118,19 @@ class ProcessStatus:
             last_exit=wire.get("last_exit"),
             message=wire.get("message"),
             next_seq=int(wire.get("next_seq", 0)),
+            last_exit_request=_optional_str(wire.get("last_exit_request")),
+            failures=int(wire.get("failures") or 0),
+            retry_at=_optional_float(wire.get("retry_at")),
         )
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _optional_float(value: object) -> float | None:
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if is_number else None  # type: ignore[arg-type]
 
 
 def process_listing(body: Any) -> list[ProcessStatus]:

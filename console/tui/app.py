@@ -15,16 +15,16 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Tab, Tabs
+from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 
 from console.models import AgentInfo, ConnectionState
+from console.tui.contexts import SharedConnector
+from console.tui.fleet_scope import SUMMARY_ID, FleetScope, MoreContexts
 from console.tui.hosts.pane import HostsPane
 from console.tui.inbox.pane import InboxPane
 from console.tui.kit.connection_indicator import ConnectionIndicator
-from console.tui.kit.keys import KeyKeeper
-from console.tui.kit.messages import BackendFailed
+from console.tui.kit.messages import BackendFailed, LinkChanged
 from console.tui.kit.pane import HelpSection, Pane, key_rows
-from console.tui.kit.resource_pane import LinkChanged
 from console.tui.modules.pane import ModulesPane
 from console.tui.processes.pane import ProcessesPane
 from console.tui.scripts.pane import WIDE, ScriptsPane
@@ -46,8 +46,9 @@ PANES: dict[str, str] = {
 """Pane id → title, in tab order; pane N is on key N."""
 
 
-class OpsConsoleApp(KeyKeeper):
-    """The operator console, driving one agent through the connector it is given."""
+class OpsConsoleApp(FleetScope):
+    """The operator console, driving one agent through the connector it is given (its first
+    context, ``name``), or every context at once ("all" scope, ``:``)."""
 
     TITLE = "opsconsole"
     # Straight to the catalog: one focus change at startup instead of two.
@@ -65,6 +66,10 @@ class OpsConsoleApp(KeyKeeper):
     #top-bar ConnectionIndicator.-inbox-count { max-width: 21; }
     #top-bar ConnectionIndicator.-inbox-count.-wide { max-width: 50%; }
     #panes { height: 1fr; }
+    /* The fleet summary: one line under the panes, in "all" scope only. */
+    #fleet-summary {
+        height: 1; padding: 0 1; background: $boost; display: none; text-wrap: nowrap;
+    }
     /* The one-line header above a log (a process's, the hosts' output). */
     .header-line {
         height: 1;
@@ -91,6 +96,15 @@ class OpsConsoleApp(KeyKeeper):
             if number > 1
         ),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this list of keys"),
+        # Not in the footer (full at 80 columns): on ? and in the palette.
+        Binding(
+            "colon",
+            "scope",
+            "Scope",
+            key_display=":",
+            show=False,
+            tooltip="one context, or all at once",
+        ),
         Binding("ctrl+r", "reconnect", "Reconnect", tooltip="reach the agent again"),
         # In the footer only while the console drives another agent than its first (check_action).
         Binding("L", "back_to_first", "Local", tooltip="back to the first agent, from a host's"),
@@ -102,17 +116,19 @@ class OpsConsoleApp(KeyKeeper):
         theme: str | None = None,
         hosts: HostsConfig | None = None,
         ssh: SshHosts | None = None,
+        *,
+        name: str = "local",
+        more_contexts: MoreContexts | None = None,
     ) -> None:
-        super().__init__()
-        self.connector = connector
-        self.first_connector = connector
+        super().__init__(more_contexts)
+        self.connector = self.contexts.add(name, connector)
+        self.first_connector = self.connector
         """The context the console started on, to go back to after a switch."""
         self.hosts = hosts or {}
         self.ssh = ssh
         """The Hosts pane's SSH adapter; None: OpenSSH's defaults, made when first needed."""
         self.client: AgentClient | None = None
         self.agent_info: AgentInfo | None = None
-        self.connection_state = ConnectionState.CONNECTING
         self._shown_pane: str | None = None
         """The pane last switched to (at once by its key, or when its tab was activated)."""
         loaded = load_themes()
@@ -140,6 +156,7 @@ class OpsConsoleApp(KeyKeeper):
             yield ModulesPane(id="modules")
             yield InboxPane(id="inbox")
             yield HostsPane(self.hosts, self.ssh, id="hosts")
+        yield Static(id=SUMMARY_ID, markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -156,11 +173,13 @@ class OpsConsoleApp(KeyKeeper):
         self.query_one(ConnectionIndicator).set_class(event.size.width >= WIDE, "-wide")
 
     async def on_unmount(self) -> None:
-        # Stops a spawned agent (and its children) before the console exits.
+        # Stops a spawned agent (and its children) before the console exits, once.
         try:
-            await self.connector.close()
+            if self.fleet is not None:
+                await self.fleet.close()
+            await self.contexts.close()
         except Exception as exc:  # exiting anyway; a failed close must not hide the real exit
-            self.log.error(f"closing the agent connection failed: {exc!r}")
+            self.log.error(f"closing the agent connections failed: {exc!r}")
 
     @property
     def scripts_pane(self) -> ScriptsPane:
@@ -181,56 +200,67 @@ class OpsConsoleApp(KeyKeeper):
         }
 
     def _tell_panes(self, client: AgentClient | None, info: AgentInfo | None) -> None:
+        if self.fleet is not None:
+            return  # the panes show every context; they get this one's when it is chosen
         for pane in self.panes.values():
             pane.set_client(client, info)
 
     # -- the agent -------------------------------------------------------------
 
-    def switch_connector(self, connector: AgentConnector) -> None:
-        """Drive another agent: the current one is closed (a spawned agent stops); panes follow."""
-        self.connect_agent(connector)
+    def switch_connector(self, connector: SharedConnector) -> None:
+        """Drive another context (the current one stays connected, for "all"); panes follow."""
+        self.choose_scope(connector.name)
 
     def on_hosts_pane_context_chosen(self, event: HostsPane.ContextChosen) -> None:
-        self.switch_connector(event.connector)
+        # A host's agent becomes a context: driven now, or one more member of the fleet.
+        shared = self.known_contexts().add(event.host, event.connector)
+        if self.fleet is not None:
+            if event.host not in self.fleet.members:
+                self.fleet.add(event.host, shared)
+            self.notify(f"{event.host} is in the fleet", title="Contexts", timeout=3)
+        else:
+            self.switch_connector(shared)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back_to_first":
-            return self.connector is not self.first_connector
+            return self.fleet is not None or self.connector is not self.first_connector
         return True
 
     def action_back_to_first(self) -> None:
-        if self.connector is not self.first_connector:
-            self.switch_connector(self.first_connector)
+        self.switch_connector(self.first_connector)
 
     def on_inbox_pane_unacked_changed(self, event: InboxPane.UnackedChanged) -> None:
         # The tab says how many messages wait for an ack, so they are seen from any pane.
-        number = list(PANES).index("inbox") + 1
-        count = f" [bold $text-warning]({event.count})[/]" if event.count else ""
-        if not self.query("#tab-inbox"):
+        if self.fleet is None:
+            self.label_tab("inbox", event.count)
+
+    def label_tab(self, pane: str, count: int) -> None:
+        """A pane's tab with ``count`` after its title (waiting messages, fatal processes)."""
+        number = list(PANES).index(pane) + 1
+        shown = f" [bold $text-warning]({count})[/]" if count else ""
+        if not self.query(f"#tab-{pane}"):
             return  # the console is closing: its tabs are gone
-        self.query_one("#tab-inbox", Tab).label = f"{number} {PANES['inbox']}{count}"
-        self.query_one(ConnectionIndicator).set_class(bool(count), "-inbox-count")
+        self.query_one(f"#tab-{pane}", Tab).label = f"{number} {PANES[pane]}{shown}"
+        if pane == "inbox":
+            self.query_one(ConnectionIndicator).set_class(bool(count), "-inbox-count")
 
     @work(group="connect", exclusive=True, exit_on_error=False)
-    async def connect_agent(self, connector: AgentConnector | None = None) -> None:
+    async def connect_agent(self, connector: SharedConnector | None = None) -> None:
         """Reach the agent (spawning it if that is the connector's way), then tell the panes;
-        given another ``connector``, close the current one and drive that one from then on."""
+        given another ``connector``, drive that one from then on (the current one stays
+        connected: the fleet may use it); given none, reach the current one afresh."""
         indicator = self.query_one(ConnectionIndicator)
         if connector is not None and connector is not self.connector:
-            old, self.connector = self.connector, connector
+            self.connector = connector
             self.refresh_bindings()  # "back to the first agent" comes and goes
             self.client = None
             self._tell_panes(None, None)
             indicator.description = connector.description
             self._set_state(ConnectionState.CONNECTING)
-            try:
-                await old.close()
-            except Exception as exc:  # the new context must not wait on a broken old one
-                self.log.error(f"closing the agent connection failed: {exc!r}")
         elif self.client is not None:
             self.client = None
             self._tell_panes(None, None)
-            await self.connector.close()
+            await self.connector.reset()
         self._set_state(ConnectionState.CONNECTING)
         indicator.url = indicator.node = ""
         try:
@@ -243,7 +273,7 @@ class OpsConsoleApp(KeyKeeper):
             self._set_state(ConnectionState.OFFLINE, message)
             self._tell_panes(None, None)
             self.notify(f"{message}\nctrl+r retries.", title="Agent unreachable", severity="error")
-            await self.connector.close()
+            await self.connector.reset()
             return
         self.client, self.agent_info = client, info
         indicator.url = info.url
@@ -253,6 +283,8 @@ class OpsConsoleApp(KeyKeeper):
 
     def _set_state(self, state: ConnectionState, error: str = "") -> None:
         self.connection_state = state
+        if self.fleet is not None:
+            return  # the header shows the fleet's state
         indicators = self.query(ConnectionIndicator)
         if not indicators:  # the app is closing: a late LinkChanged has no header to change
             return
@@ -263,7 +295,7 @@ class OpsConsoleApp(KeyKeeper):
 
     def on_link_changed(self, message: LinkChanged) -> None:
         # A pane's feed is the agent's heartbeat: its drop turns the header red at once.
-        if self.client is None:
+        if self.client is None or self.fleet is not None:
             return
         if not message.alive and self.connection_state is ConnectionState.CONNECTED:
             self._set_state(ConnectionState.OFFLINE, message.reason or "the agent went away")
@@ -276,13 +308,20 @@ class OpsConsoleApp(KeyKeeper):
         error = message.error
         text = error.message if isinstance(error, BackendError) else f"{error!r}"
         self.notify(text, title=message.doing, severity="error")
-        if isinstance(error, Unavailable) and self.connection_state is ConnectionState.CONNECTED:
+        if (
+            isinstance(error, Unavailable)
+            and self.fleet is None
+            and self.connection_state is ConnectionState.CONNECTED
+        ):
             self._set_state(ConnectionState.OFFLINE, text)
 
     # -- actions ---------------------------------------------------------------
 
     def action_reconnect(self) -> None:
-        self.connect_agent()
+        if self.fleet is not None:
+            self.enter_fleet()  # every context afresh
+        else:
+            self.connect_agent()
 
     def action_show_pane(self, pane: str) -> None:
         self.query_one(Tabs).active = f"tab-{pane}"
@@ -351,6 +390,13 @@ class OpsConsoleApp(KeyKeeper):
                 f"Back to {first.description}",
                 "Switch the console back to the agent it started on",
                 partial(self.switch_connector, first),
+            )
+        yield SystemCommand("Scope: choose", "One context, or all at once (:)", self.action_scope)
+        for name in [*self.contexts, "all"]:
+            yield SystemCommand(
+                f"Scope: {name}",
+                "Every context at once" if name == "all" else f"Drive context {name}",
+                partial(self.choose_scope, name),
             )
         panes = self.panes
         # The shown pane's commands first: they are the likeliest wanted.

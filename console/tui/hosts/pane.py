@@ -39,6 +39,7 @@ from console.tui.kit.screen_turn import ScreenTurn
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.connect import AgentConnector
+    from console.adapters.fleet import Fleet
     from console.adapters.ssh import SshHosts
 
 
@@ -121,6 +122,9 @@ class HostsPane(Vertical):
 
     def set_client(self, client: AgentClient | None, info: AgentInfo | None) -> None:
         """Hosts are reached over SSH, whichever agent the console drives: nothing to do."""
+
+    def set_fleet(self, fleet: Fleet | None) -> None:
+        """Hosts are reached over SSH, whatever the scope: nothing to do."""
 
     def focus_default(self) -> None:
         """The hosts table (or the how-to when there are none)."""

@@ -11,6 +11,7 @@ from console.models import ConnectionState
 _STATE_STYLE = {
     ConnectionState.CONNECTING: "$warning",
     ConnectionState.CONNECTED: "$success",
+    ConnectionState.DEGRADED: "$warning",
     ConnectionState.OFFLINE: "$error",
 }
 

@@ -13,3 +13,12 @@ class BackendFailed(Message):
         self.error = error
         self.doing = doing
         """What was being done, as a notification title ("Run echo", "Load scripts")."""
+
+
+class LinkChanged(Message):
+    """A pane's feed dropped (``alive`` False) or came back: the app's header says so."""
+
+    def __init__(self, alive: bool, reason: str = "") -> None:
+        super().__init__()
+        self.alive = alive
+        self.reason = reason

@@ -1,8 +1,9 @@
 """What the app asks of every pane, so that panes plug into the tabs, help and palette alike.
 
-A pane is a widget in the app's pane switcher that also has the four methods
+A pane is a widget in the app's pane switcher that also has the five methods
 of ``Pane``. The app hands it the agent's client when one is reached (None
-when it is gone), focuses it when its tab is shown, lists its keys on ``?``
+when it is gone), or the ``Fleet`` when the scope is "all" contexts (None when
+it goes back to one), focuses it when its tab is shown, lists its keys on ``?``
 and its actions in the command palette; everything else is the pane's own.
 """
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from console.adapters.agent import AgentClient
+    from console.adapters.fleet import Fleet
     from console.models import AgentInfo
     from console.tui.kit.help_screen import KeyRow
 
@@ -34,6 +36,12 @@ class Pane(Protocol):
 
     def set_client(self, client: AgentClient | None, info: AgentInfo | None) -> None:
         """The app's agent changed: connected (show its data), or gone when None."""
+
+    def set_fleet(self, fleet: Fleet | None) -> None:
+        """The scope became "all" contexts (``fleet``: every agent at once, rows tagged with
+        their context; actions go to ``fleet.client(row.context)``), or went back to one
+        context when None (``set_client`` follows). Called on every pane, before
+        ``set_client(None, None)`` when entering "all"."""
 
     def focus_default(self) -> None:
         """Put the cursor where it belongs when the pane is shown."""
@@ -76,3 +84,22 @@ def pane_help(
 ) -> list[HelpSection]:
     """A pane's ``?`` sections: its bindings under ``title``, then ``more_rows``."""
     return [(title, key_rows(pane.app, pane.BINDINGS)), (more_title, more_rows)]
+
+
+def binding_states(widget: Widget, bindings: Iterable[BindingType]) -> tuple[bool | None, ...]:
+    """What ``check_action`` says of each binding now: the footer changes when this does."""
+    states: list[bool | None] = []
+    for binding in bindings:
+        if isinstance(binding, Binding):
+            states.append(widget.check_action(*parse_action(binding.action)))
+    return tuple(states)
+
+
+def parse_action(action: str) -> tuple[str, tuple[object, ...]]:
+    """An action string's name and parameters ("control('stop')" → control, ('stop',))."""
+    import ast
+
+    name, _, rest = action.partition("(")
+    if not rest:
+        return name, ()
+    return name, tuple(ast.literal_eval(f"({rest.rstrip(')')},)"))

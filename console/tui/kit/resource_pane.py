@@ -11,44 +11,45 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from functools import partial
-from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable
 
+from console.tui.kit.agent_calls import AgentCalls
 from console.tui.kit.keys import focus_now
-from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
+from console.tui.kit.messages import BackendFailed, LinkChanged
+from console.tui.kit.pane import (
+    Command,
+    HelpSection,
+    binding_states,
+    hidden,
+    key_rows,
+    parse_action,
+)
 from console.tui.kit.resource_table import ResourceTable
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.fleet import Fleet
     from console.adapters.watch import Change
     from console.models import AgentInfo
 
 Item = TypeVar("Item")
 Detail = TypeVar("Detail", bound=Widget)
 
+ONE_CONTEXT = "this pane shows one context; press : to choose one"
+"""What a pane without a fleet view says while the scope is "all"."""
+
 TALL = 32
 """From this many rows, the table stays in view above an open detail."""
 
 
-class LinkChanged(Message):
-    """A pane's feed dropped (``alive`` False) or came back: the app's header says so."""
-
-    def __init__(self, alive: bool, reason: str = "") -> None:
-        super().__init__()
-        self.alive = alive
-        self.reason = reason
-
-
-class ResourcePane(Vertical, Generic[Item]):
+class ResourcePane(Vertical, AgentCalls, Generic[Item]):
     """A live table of one kind of resource, with the keys and habits every pane shares."""
 
     TABLE: ClassVar[type[ResourceTable[Any]]] = ResourceTable
@@ -65,6 +66,7 @@ class ResourcePane(Vertical, Generic[Item]):
         &.-detail-open {
             & > ResourceTable { display: none; }
             & > .resource-detail { display: block; }
+            & > .resource-detail.-shelved { display: none; }
         }
         &.-detail-open.-tall {
             & > ResourceTable { display: block; height: auto; max-height: 40%; }
@@ -87,7 +89,10 @@ class ResourcePane(Vertical, Generic[Item]):
         self.info: AgentInfo | None = None
         self.live = False
         """True while the table follows the agent's events."""
+        self.fleet: Fleet | None = None
+        """Every agent at once while the scope is "all"; None on one context."""
         self._detail: Widget | None = None
+        self._key_states: tuple[bool | None, ...] = ()
 
     # -- what a resource declares ----------------------------------------------------------
 
@@ -112,7 +117,15 @@ class ResourcePane(Vertical, Generic[Item]):
 
     def changed(self, key: str | None) -> None:
         """A resource changed (None: many): the keys in the footer may change with it."""
-        self.refresh_bindings()
+        self.refresh_keys()
+
+    def refresh_keys(self) -> None:
+        """The footer again, when a key of the pane came or went (a redrawn footer costs a
+        layout: tens of ms, each cursor move or event over 1,000 rows)."""
+        states = binding_states(self, self._bindings_in_order())
+        if states != self._key_states:
+            self._key_states = states
+            self.refresh_bindings()
 
     # -- the pane protocol ---------------------------------------------------------------
 
@@ -140,6 +153,20 @@ class ResourcePane(Vertical, Generic[Item]):
             if client is not None:
                 self.follow(client, table)
 
+    def set_fleet(self, fleet: Fleet | None) -> None:
+        """The scope became "all" (``fleet``) or went back to one context (None; then
+        ``set_client`` follows). This default has no fleet view: in "all" the pane's rows
+        go and its notice says so (``ONE_CONTEXT``)."""
+        self.fleet = fleet
+        if fleet is None:
+            return
+        self.client, self.info, self.live = None, None, False
+        self.workers.cancel_group(self, "feed")
+        for table in self.feed_tables():
+            table.show([])
+            table.set_stale(False)
+            table.set_note(ONE_CONTEXT)
+
     def feed_tables(self) -> list[ResourceTable[Any]]:
         """The tables that each follow a feed (one, but for Modules: the queue and the pool)."""
         return [self.resource_table]
@@ -163,15 +190,15 @@ class ResourcePane(Vertical, Generic[Item]):
                 if not bound.tooltip or bound.action in seen or bound.action == "back":
                     continue
                 seen.add(bound.action)
-                if self.check_action(*_action(bound.action)) is False:
+                if self.check_action(*parse_action(bound.action)) is False:
                     continue
                 key = bound.key_display or self.app.get_key_display(bound)
                 title = f"{self.TITLE}: {bound.description.lower()}"
-                if _action(bound.action)[0] in self.ON_SELECTED:
+                if parse_action(bound.action)[0] in self.ON_SELECTED:
                     if self.selected is None:
                         continue
                     title += f" {self.describe(self.selected)}"
-                title = self.command_title(_action(bound.action)[0], title)
+                title = self.command_title(parse_action(bound.action)[0], title)
                 yield (title, f"{bound.tooltip} ({key})", partial(self.run_action, bound.action))
         yield from self.more_commands()
 
@@ -208,12 +235,28 @@ class ResourcePane(Vertical, Generic[Item]):
     @work(group="feed", exit_on_error=False)
     async def follow(self, client: AgentClient, table: ResourceTable[Any]) -> None:
         """Apply the changes of a table's feed to it, for as long as the client is ours."""
+        await self.apply_feed(client, self.watch_feed(client, table), table)
+
+    def watch_fleet(self, fleet: Fleet, table: ResourceTable[Any]) -> AsyncIterator[Change[Any]]:
+        """The fleet's merged stream of the resources ``table`` shows ("all" scope)."""
+        raise NotImplementedError
+
+    @work(group="feed", exit_on_error=False)
+    async def follow_fleet(self, fleet: Fleet, table: ResourceTable[Any]) -> None:
+        """``follow`` for the "all" scope: the fleet's merged feed, while it is ours."""
+        await self.apply_feed(fleet, self.watch_fleet(fleet, table), table)
+
+    async def apply_feed(
+        self, source: object, feed: AsyncIterator[Change[Any]], table: ResourceTable[Any]
+    ) -> None:
+        """Apply ``feed``'s changes to ``table`` until ``source`` (a client, a fleet) is no
+        longer the pane's."""
         from console.adapters.errors import AuthError, BackendError
         from console.adapters.watch import Offline, Removed, Resync, Upsert
 
         try:
-            async for change in self.watch_feed(client, table):
-                if client is not self.client:
+            async for change in feed:
+                if source is not (self.client if self.fleet is None else self.fleet):
                     return
                 if isinstance(change, Resync):
                     self.live = change.live
@@ -265,13 +308,18 @@ class ResourcePane(Vertical, Generic[Item]):
     def detail_open(self) -> bool:
         return self.has_class("-detail-open")
 
-    async def ensure_detail(self, make: Callable[[], Detail]) -> Detail:
-        """The detail widget, made and mounted on first use (startup stays cheap)."""
-        if self._detail is None:
-            self._detail = make()
-            self._detail.add_class("resource-detail")
-            await self.mount(self._detail)
-        return self._detail  # type: ignore[return-value]
+    async def ensure_detail(self, make: type[Detail]) -> Detail:
+        """The detail of class ``make``, made and mounted on first use (startup stays cheap),
+        now the one ``show_detail`` shows: a pane may have several (a log, a description)."""
+        detail = next(iter(self.query_children(make.__name__)), None)
+        if detail is None:
+            detail = make()
+            detail.add_class("resource-detail")
+            await self.mount(detail)
+        for other in self.query_children(".resource-detail"):
+            other.set_class(other is not detail, "-shelved")
+        self._detail = detail
+        return detail  # type: ignore[return-value]
 
     def show_detail(self) -> None:
         self.add_class("-detail-open")
@@ -296,7 +344,7 @@ class ResourcePane(Vertical, Generic[Item]):
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table is self.table:
             event.stop()
-            self.refresh_bindings()
+            self.refresh_keys()
 
     @on(DataTable.RowSelected)
     async def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -326,25 +374,11 @@ class ResourcePane(Vertical, Generic[Item]):
     def connected(self) -> AgentClient | None:
         """The client, or None after telling the operator there is none."""
         if self.client is None:
-            self.notify("Not connected to an agent.", severity="error")
+            if self.fleet is not None:
+                self.notify(ONE_CONTEXT.capitalize() + ".", severity="warning")
+            else:
+                self.notify("Not connected to an agent.", severity="error")
         return self.client
-
-    def confirm_call(
-        self,
-        question: str,
-        yes_label: str,
-        doing: str,
-        call: Callable[[], Awaitable[Any]],
-        done: Callable[[Any], object] | None = None,
-    ) -> None:
-        """Ask first; on yes, make the call (``doing`` titles the dialog and any failure)."""
-        from console.tui.kit.confirm_dialog import ConfirmDialog
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.call(doing, call, done)
-
-        self.app.push_screen(ConfirmDialog(question, title=doing, yes_label=yes_label), answered)
 
     def confirm_delete(
         self,
@@ -363,37 +397,3 @@ class ResourcePane(Vertical, Generic[Item]):
             done()
 
         self.confirm_call(question, "Delete", doing, call, deleted)
-
-    def call(self, doing: str, *call_and_done: Any) -> None:
-        """``call_now`` in a worker: the pane's keys go on while the agent answers."""
-        self.run_worker(self.call_now(doing, *call_and_done), group="calls", exit_on_error=False)
-
-    async def call_now(
-        self,
-        doing: str,
-        call: Callable[[], Awaitable[Any]],
-        done: Callable[[Any], object] | None = None,
-    ) -> bool:
-        """``call``, awaited here; False (after a notification) when it failed."""
-        from console.adapters.errors import BackendError
-
-        try:
-            answer = await call()
-        except BackendError as exc:
-            self.post_message(BackendFailed(exc, doing))
-            return False
-        result = done(answer) if done is not None else None
-        if isawaitable(result):
-            await result
-        return True
-
-
-def _action(action: str) -> tuple[str, tuple[object, ...]]:
-    """An action string's name and parameters ("control('stop')" → control, ('stop',))."""
-    import ast
-
-    name, _, rest = action.partition("(")
-    if not rest:
-        return name, ()
-    parsed = ast.literal_eval(f"({rest.rstrip(')')},)")
-    return name, tuple(parsed)

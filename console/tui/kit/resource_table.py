@@ -15,64 +15,24 @@ from typing import ClassVar, Generic, TypeVar
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
+from console.tui.kit.cell_cache import CellCache
 from console.tui.kit.keys import focus_now
+from console.tui.kit.resource_grid import FilterInput, ResourceGrid
 from console.tui.kit.rich_style import StyleCache
 from console.tui.kit.soon import Soon
 
 Item = TypeVar("Item")
 
+__all__ = ["FilterInput", "ResourceGrid", "ResourceTable"]
+
 MIN_LAST = 8
 """The last column (the one cut to the table's width) never gets fewer cells than this."""
 HIDDEN_ROOM = 60
 """Room guessed for the last column while the table has no width (hidden): showing it refills."""
-
-
-class ResourceGrid(DataTable[Text]):
-    """The rows: a row cursor, zebra stripes, and vi's keys beside the arrows."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g,home", "scroll_top", "Top", show=False),
-        Binding("G,end", "scroll_bottom", "Bottom", show=False),
-    ]
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-
-    @property
-    def keys(self) -> list[str]:
-        """The row keys, top to bottom."""
-        return [str(row.key.value) for row in self.ordered_rows]
-
-    @property
-    def cursor_key(self) -> str | None:
-        """The key of the row under the cursor; None when the table is empty."""
-        if self.row_count == 0:
-            return None
-        return str(self.ordered_rows[self.cursor_row].key.value)
-
-
-class FilterInput(Input):
-    """The filter line: reached by ``/`` or a click, not by tab (tab moves between tables)."""
-
-    def __init__(self, *, placeholder: str, id: str) -> None:
-        super().__init__(placeholder=placeholder, id=id, compact=True)
-        self.wanted = False
-
-    def allow_focus(self) -> bool:
-        return super().allow_focus() and (self.wanted or self.has_focus)
-
-    def on_mouse_down(self) -> None:
-        self.wanted = True
-
-    def on_blur(self) -> None:
-        self.wanted = False
 
 
 class ResourceTable(Vertical, Generic[Item]):
@@ -90,6 +50,10 @@ class ResourceTable(Vertical, Generic[Item]):
     """Columns whose width never changes (so a tick or a restart never moves the layout)."""
     DROP_LAST_BELOW: ClassVar[int] = 0
     """With less room than this the last column is left out rather than cut (0: never)."""
+    DROP_FIRST: ClassVar[tuple[str, ...]] = ()
+    """Columns left out, in this order, while the last column would get fewer than
+    ``LAST_ROOM`` cells: a narrow terminal loses the least needed, not the name."""
+    LAST_ROOM: ClassVar[int] = 0
     NOUN: ClassVar[str] = "items"
     NOUN_ONE: ClassVar[str] = ""
     """``NOUN`` for exactly one ("1 message"); empty: ``NOUN`` whatever the count."""
@@ -123,6 +87,7 @@ class ResourceTable(Vertical, Generic[Item]):
         self.shown_columns: tuple[str, ...] = self.COLUMNS
         self._last_room = HIDDEN_ROOM
         self.style = StyleCache(self, f"{self.STYLE_PREFIX}--")
+        self.kept_cells: CellCache[Item] = CellCache()
         """The Rich style of component class ``<STYLE_PREFIX>--<name>``, kept per theme."""
         self._refill_soon = Soon(self, self.REFILL_DELAY, self.refill)
         self._select_when_shown: str | None = None
@@ -217,6 +182,7 @@ class ResourceTable(Vertical, Generic[Item]):
     def show(self, items: Iterable[Item]) -> None:
         """Replace every resource (the filter stays as typed)."""
         self.items = {self.key_of(item): item for item in items}
+        self.kept_cells.keep_only(self.items)
         self.refill()
 
     def upsert(self, item: Item) -> None:
@@ -287,8 +253,15 @@ class ResourceTable(Vertical, Generic[Item]):
             reverse=self.SORT_REVERSE,
         )
         columns = self.columns_for(shown)
-        rows = [self.cells(item) for item in shown]
-        widths = self._widths(columns, rows, table.scrollable_content_region.width)
+        rows = [self.kept_cells.cells(self.key_of(item), item, self.cells) for item in shown]
+        room = table.scrollable_content_region.width
+        widths = self._widths(columns, rows, room)
+        for column in self.DROP_FIRST:
+            if room <= 0 or self._last_room >= self.LAST_ROOM:
+                break
+            if column in columns:
+                columns = tuple(c for c in columns if c != column)
+                widths = self._widths(columns, rows, room)
         if widths[-1] < self.DROP_LAST_BELOW:
             columns, widths = columns[:-1], widths[:-1]
         self.shown_columns = columns
@@ -350,6 +323,7 @@ class ResourceTable(Vertical, Generic[Item]):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self.style.clear()
+        self.kept_cells.clear()
 
     def on_resize(self) -> None:
         # The last column is cut to the table's width, so a new width means new rows.

@@ -20,6 +20,7 @@ from console.tui.kit.messages import BackendFailed
 
 if TYPE_CHECKING:
     from console.adapters.protocols import ProcessesBackend
+    from console.tui.processes.pane import ProcessesPane
 
 # The agent checks again and has the last word; these catch typos before a round trip.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -171,3 +172,27 @@ class CreateProcessForm(FormScreen[ProcessStatus]):
             self.post_message(BackendFailed(exc, f"Create {request.slug}"))
             return
         self.dismiss(status)
+
+
+def create_process(pane: ProcessesPane) -> None:
+    """The pane's ``n``: the form, prefilled with the selected process's app; the new
+    process is selected once its row is there."""
+    client = pane.connected()
+    if client is None:
+        return
+    selected = pane.selected_status
+    # Most new processes join an app already there: start from the selected one's app.
+    defaults = {"app": selected.app} if selected is not None else {}
+
+    def created(status: ProcessStatus | None) -> None:
+        if status is None:
+            return
+        pane.notify(f"{status.slug}: {status.state.value}", title="Process created", timeout=3)
+        if status.slug in pane.statuses:
+            pane.process_table.move_to(status.slug)
+        else:
+            pane.select_when_seen = status.slug
+        if not pane.live:
+            pane.apply(status)
+
+    pane.app.push_screen(CreateProcessForm(client.processes, defaults), created)

@@ -10,6 +10,7 @@ live end.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -24,13 +25,13 @@ from textual.reactive import reactive
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from console.models import LogBatch, LogPartial, LogSearchResult, ProcessStatus
+from console.models import LogBatch, LogPartial, LogSearchResult, ProcessState, ProcessStatus
 from console.tui.kit.keys import focus_now
 from console.tui.kit.log_search import LogSearch, no_match
 from console.tui.kit.log_view import LogView
 from console.tui.kit.messages import BackendFailed
 from console.tui.kit.screen_turn import ScreenTurn
-from console.tui.processes.table import state_style
+from console.tui.processes.table import backoff_text, state_style
 
 if TYPE_CHECKING:
     from console.adapters.protocols import ProcessesBackend
@@ -92,6 +93,11 @@ class ProcessLogPanel(Vertical):
             self.watch(view, attribute, self._update_header, init=False)
         self.watch(view, "follow", self._follow_changed, init=False)
         self._update_header()
+        self.set_interval(1.0, self._count_down)
+
+    def _count_down(self) -> None:
+        if self.status is not None and self.status.state is ProcessState.BACKOFF:
+            self._update_header()  # "restarting in 7s", a second less each time
 
     @property
     def view(self) -> LogView:
@@ -207,6 +213,8 @@ class ProcessLogPanel(Vertical):
         if status is not None:
             parts.append(Content.styled(status.slug, "bold"))
             parts.append(Content.styled(status.state.value, state_style(status.state)))
+            if countdown := backoff_text(status, time.time()):
+                parts.append(Content.styled(countdown, "$text-warning"))
         span = view.seq_span
         if self.history and span is not None:
             stretch = f"history: lines {span[0]:,}-{span[1]:,} · G: live"

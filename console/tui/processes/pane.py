@@ -1,8 +1,9 @@
 """The Processes pane: the agent's processes as a live table (k9s-like), and one process's log.
 
 What is particular to processes: restart, stop and start (a start asks nothing,
-the others ask first), the create form, and the log that opens on enter (built
-the first time, in the detail's place; from 32 rows the table stays above it).
+the others ask first), the create form, the log that opens on enter and the
+details on ``d`` (each built the first time, in the detail's place; from 32 rows
+the table stays above it), and CPU and memory sampled while the pane is shown.
 """
 
 from __future__ import annotations
@@ -14,17 +15,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
+from console.adapters.fleet import FleetProcess
 from console.models import ProcessState, ProcessStatus
 from console.tui.kit.keys import focus_now
 from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
 from console.tui.kit.resource_pane import ResourcePane
+from console.tui.processes.fleet_bulk import fleet_commands, status_of, where_of
+from console.tui.processes.fleet_table import FleetProcessTable
 from console.tui.processes.table import ProcessTable
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.fleet import Fleet
     from console.adapters.watch import Change
     from console.models import AgentInfo
     from console.tui.kit.resource_table import ResourceTable
+    from console.tui.processes.details import ProcessDetailsPanel
     from console.tui.processes.log_panel import ProcessLogPanel
 
 STARTABLE = frozenset({ProcessState.STOPPED, ProcessState.FATAL})
@@ -37,10 +43,20 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
     """Watch the agent's processes, restart, stop, start, delete or create one, read its log."""
 
     TITLE = "Processes"
-    ON_SELECTED = frozenset({"control", "delete", "open_log", "restart_app"})
+    DEFAULT_CSS = """
+    ProcessesPane {
+        & > FleetProcessTable { display: none; }
+        &.-fleet > ProcessTable { display: none; }
+        &.-fleet > FleetProcessTable { display: block; }
+        &.-fleet.-detail-open > FleetProcessTable { display: none; }
+        &.-fleet.-detail-open.-tall > FleetProcessTable { display: block; }
+    }
+    """
+    ON_SELECTED = frozenset({"control", "delete", "open_log", "restart_app", "details"})
 
     BINDINGS: ClassVar[list[BindingType]] = [
         hidden("l", "open_log", "Log", "show the selected process's log", "enter / l"),
+        hidden("d", "details", "Details", "the selected process: command, exits, env, CPU, memory"),
         Binding("r", "control('restart')", "Restart", tooltip="restart the selected process"),
         hidden(
             "A", "restart_app", "Restart app", "restart every process of the selected one's app"
@@ -49,17 +65,32 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         Binding("s", "control('start')", "Start", tooltip="start it again when stopped or fatal"),
         Binding("ctrl+d", "delete", "Delete", tooltip="stop the selected process and forget it"),
         Binding("n", "create", "New", tooltip="create a process: a form"),
+        # In the footer only in "all" scope (check_action).
+        Binding(
+            "B", "restart_type", "Restart type", tooltip="all scope: restart its type on every host"
+        ),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._select_when_seen: str | None = None
+        self.select_when_seen: str | None = None
+        """A new process's row key: the cursor goes there once its row is made."""
+        self._log_key: str | None = None
+        """The row key of the process whose log is open (``CONTEXT/SLUG`` in "all" scope)."""
 
     TABLE = ProcessTable
 
     @property
     def process_table(self) -> ProcessTable:
-        return self.resource_table  # type: ignore[return-value]
+        """The one-context table (composed first, so before a fleet table)."""
+        return self.query_one(ProcessTable)
+
+    @property
+    def resource_table(self) -> ProcessTable:
+        """The table shown: the fleet's in "all" scope, else the one context's."""
+        if self.fleet is not None:
+            return self.query_one(FleetProcessTable)
+        return self.process_table
 
     @property
     def statuses(self) -> dict[str, ProcessStatus]:
@@ -67,12 +98,18 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
 
     @property
     def log_open(self) -> bool:
-        return self.detail_open
+        return self.detail_open and self._detail is self.process_log
 
     @property
     def process_log(self) -> ProcessLogPanel | None:
         """The log side, once it has been opened."""
-        return self._detail  # type: ignore[return-value]
+        # By its type's name: asking imports nothing before the log is first opened.
+        return next(iter(self.query_children("ProcessLogPanel")), None)  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        from console.tui.processes.details import USAGE_EVERY, sample_usage
+
+        self.set_interval(USAGE_EVERY, partial(sample_usage, self))
 
     # -- what is particular to processes ------------------------------------------------
 
@@ -81,41 +118,78 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
     ) -> AsyncIterator[Change[ProcessStatus]]:
         return client.processes.watch()
 
+    def watch_fleet(
+        self, fleet: Fleet, table: ResourceTable[Any]
+    ) -> AsyncIterator[Change[FleetProcess]]:
+        return fleet.watch()
+
     def set_client(self, client: AgentClient | None, info: AgentInfo | None) -> None:
+        self._detach_log()
+        super().set_client(client, info)
+
+    def set_fleet(self, fleet: Fleet | None) -> None:
+        """In "all" scope (``fleet``) the fleet's table, following every agent, replaces the
+        one context's; None puts it back (``set_client`` then follows the one agent)."""
+        self._detach_log()
+        if self.detail_open:
+            self.close_detail()
+        self.workers.cancel_group(self, "feed")
+        self.fleet, self.live = fleet, False
+        if fleet is None:
+            for table in self.query(FleetProcessTable):
+                table.show([])
+            self.remove_class("-fleet")
+            focus_now(self.table)
+            return
+        self.client = self.info = None
+        self.process_table.show([])
+        if not self.query(FleetProcessTable):
+            self.mount(FleetProcessTable())
+        self.add_class("-fleet")
+        table = self.resource_table
+        table.set_note("connecting…")
+        self.follow_fleet(fleet, table)
+        self.call_after_refresh(self.focus_default)
+
+    def _detach_log(self) -> None:
         log = self.process_log
         if log is not None and log.tailing:
             log.detach("the agent connection changed: press escape, then enter to attach again")
-        super().set_client(client, info)
 
     def focus_detail(self, detail: Widget) -> None:
         focus_now(detail.view)  # type: ignore[attr-defined]
 
     def resynced(self) -> None:
-        log = self.process_log
-        if log is not None and log.slug in self.statuses:
-            log.status = self.statuses[log.slug]
+        log, items = self.process_log, self.resource_table.items
+        if log is not None and self._log_key in items:
+            log.status = status_of(items[self._log_key])
 
-    def apply(self, item: ProcessStatus, table: ResourceTable[Any] | None = None) -> None:
+    def apply(
+        self, item: ProcessStatus | FleetProcess, table: ResourceTable[Any] | None = None
+    ) -> None:
         """Show a process's new status, in the table and in its log's header; a process that
         turns fatal is said out loud, whichever pane is shown."""
-        before = self.statuses.get(item.slug)
+        table = table or self.resource_table
+        key, status = table.key_of(item), status_of(item)
+        before = table.items.get(key)
         if (
-            item.state is ProcessState.FATAL
+            status.state is ProcessState.FATAL
             and before is not None
-            and before.state is not item.state
+            and status_of(before).state is not status.state
         ):
+            where = f"{item.context}: " if isinstance(item, FleetProcess) else ""
             self.notify(
-                item.message or "it keeps failing: s starts it again",
-                title=f"{item.slug} is fatal",
+                status.message or "it keeps failing: s starts it again",
+                title=f"{where}{status.slug} is fatal",
                 severity="error",
             )
         super().apply(item, table)
         log = self.process_log
-        if log is not None and log.slug == item.slug:
-            log.status = item
-        if self._select_when_seen == item.slug:
-            self._select_when_seen = None
-            self.process_table.move_to(item.slug)
+        if log is not None and self._log_key == key:
+            log.status = status
+        if self.select_when_seen == key:
+            self.select_when_seen = None
+            table.move_to(key)
 
     def more_commands(self) -> Iterator[Command]:
         """The open log's actions, and one entry per process's log."""
@@ -128,8 +202,9 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             yield ("Log: save to a file", "Save the lines kept (s)", log.action_save)
             yield ("Log: clear", "Clear the view (c)", view.action_clear)
             yield ("Log: back to the table", "Close the log (escape)", self.close_detail)
-        for slug in sorted(self.statuses):
-            yield (f"Open log of {slug}", "Show the process's log", partial(self.open, slug))
+        yield from fleet_commands(self)
+        for key in sorted(self.resource_table.items):
+            yield (f"Open log of {key}", "Show the process's log", partial(self.open, key))
 
     def help_sections(self) -> list[HelpSection]:
         """The keys of what is shown: the table, the log, or both (to fit at 80x24)."""
@@ -152,20 +227,18 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         """Show a process's log (made on first use), following from its recent history."""
         from console.tui.processes.log_panel import ProcessLogPanel
 
-        status = self.statuses.get(key)
-        if status is None:
+        item = self.resource_table.items.get(key)
+        if item is None:
             self.notify(f"no process named {key!r}", severity="error")
             return
-        client = self.connected()
+        client = self.client_of(item)
         if client is None:
             return
         log = await self.ensure_detail(ProcessLogPanel)
-        self.process_table.move_to(key)
-        log.attach(client.processes, status)
+        self.resource_table.move_to(key)
+        self._log_key = key
+        log.attach(client.processes, status_of(item))
         self.show_detail()
-
-    async def open_log(self, slug: str) -> None:
-        await self.open(slug)
 
     def close_detail(self) -> None:
         """Back to the table; the tail stops (re-opening the same process resumes it)."""
@@ -174,12 +247,32 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             log.detach()
         super().close_detail()
 
-    def close_log(self) -> None:
-        self.close_detail()
-
     def on_process_log_panel_closed(self, event: ProcessLogPanel.Closed) -> None:
         event.stop()
         self.close_detail()
+
+    async def on_process_details_panel_open_log(self, event: ProcessDetailsPanel.OpenLog) -> None:
+        event.stop()
+        await self.open(event.key)
+
+    # -- the selected row, in either scope ---------------------------------------------------
+
+    @property
+    def selected_status(self) -> ProcessStatus | None:
+        selected = self.selected
+        return None if selected is None else status_of(selected)
+
+    def client_of(self, item: ProcessStatus | FleetProcess) -> AgentClient | None:
+        """The agent a row belongs to (its own in "all" scope), or None after saying why not."""
+        if not isinstance(item, FleetProcess) or self.fleet is None:
+            return self.connected()
+        from console.adapters.errors import BackendError
+
+        try:
+            return self.fleet.client(item.context)
+        except BackendError as exc:
+            self.notify(exc.message, title=item.context, severity="error")
+            return None
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -187,58 +280,73 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         if self.narrow_detail and action not in ("filter", "back", "reload"):
             # The table is hidden: its keys are the log's now.
             return False
-        selected = self.selected
+        selected = self.selected_status
         if action == "control":
             if parameters == ("start",):
                 return selected is not None and selected.state in STARTABLE
             if parameters == ("stop",):
                 return None if selected is None else selected.state not in STARTABLE
             return selected is not None
-        if action in ("delete", "open_log", "restart_app"):
+        if action in ("delete", "open_log", "restart_app", "details"):
             return selected is not None
+        if action == "restart_type":
+            return self.fleet is not None and selected is not None
+        if action == "create":
+            # A new process goes to one agent: choose it first (:).
+            return self.fleet is None
         return True
 
     async def action_open_log(self) -> None:
         selected = self.selected
         if selected is not None:
-            await self.open(selected.slug)
+            await self.open(self.resource_table.key_of(selected))
+
+    async def action_details(self) -> None:
+        from console.tui.processes.details import open_details
+
+        if (selected := self.selected) is not None:
+            await open_details(self, self.resource_table.key_of(selected))
 
     def action_control(self, action: str) -> None:
-        """Restart or stop the selected process once the operator confirms; start at once."""
-        selected, client = self.selected, self.connected()
+        """Restart or stop the selected process once the operator confirms; start at once.
+        In "all" scope the call goes to the row's own agent."""
+        selected = self.selected
+        client = None if selected is None else self.client_of(selected)
         if selected is None or client is None:
             return
-        verb = _CONTROL_VERBS[action]
+        status, where = status_of(selected), where_of(selected)
+        verb, slug = _CONTROL_VERBS[action], status.slug
         if not client.processes.controllable:
             self.notify(
                 f"This agent cannot {action} processes: it has no control routes.",
-                title=f"{verb} {selected.slug}",
+                title=f"{verb} {where}{slug}",
                 severity="warning",
             )
             return
-        slug = selected.slug
         call = getattr(client.processes, action)
         # Live, the events say what happened, in order; an answer applied late could undo one.
-        done = None if self.live else self.apply
+        done = None if self.live or self.fleet is not None else self.apply
         if action == "start":
             # Starting what is stopped loses nothing: no question.
-            self.call(f"{verb} {slug}", partial(call, slug), done)
+            self.call(f"{verb} {where}{slug}", partial(call, slug), done)
             return
-        question = f"{verb} {slug}? It is {selected.state.value} now."
-        self.confirm_call(question, verb, f"{verb} {slug}", partial(call, slug), done)
+        question = f"{verb} {where}{slug}? It is {status.state.value} now."
+        self.confirm_call(question, verb, f"{verb} {where}{slug}", partial(call, slug), done)
 
     def command_title(self, action: str, title: str) -> str:
-        selected = self.selected
+        selected = self.selected_status
         if action == "restart_app" and selected is not None:
             return f"Processes: restart all of app {selected.app}"
         return title
 
     def action_restart_app(self) -> None:
-        """Restart every process of the selected process's app (one question, one call)."""
-        selected, client = self.selected, self.connected()
+        """Restart every process of the selected process's app on its agent (one question,
+        one call)."""
+        selected = self.selected
+        client = None if selected is None else self.client_of(selected)
         if selected is None or client is None:
             return
-        app_name = selected.app
+        app_name, where = status_of(selected).app, where_of(selected)
         if "processes.bulk" not in client.processes.features:
             self.notify(
                 "This agent cannot restart many processes at once: it has no bulk routes.",
@@ -246,46 +354,44 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
                 severity="warning",
             )
             return
-        count = sum(status.app == app_name for status in self.statuses.values())
+        context = getattr(selected, "context", None)
+        count = sum(
+            status_of(item).app == app_name and getattr(item, "context", None) == context
+            for item in self.resource_table.items.values()
+        )
 
         def restarted(statuses: list[ProcessStatus]) -> None:
-            if not self.live:
+            if not self.live and self.fleet is None:
                 for status in statuses:
                     self.apply(status)
 
         restart = partial(client.processes.control_many, "restart", app=app_name)
-        question = f"Restart all {count} processes of app {app_name}?"
+        on_host = f" on {where[:-2]}" if where else ""
+        question = f"Restart all {count} processes of app {app_name}{on_host}?"
         self.confirm_call(question, "Restart all", f"Restart app {app_name}", restart, restarted)
 
+    def action_restart_type(self) -> None:
+        """Restart every process of the selected one's type on every host: one question
+        listing them, one bulk call per host, each host's result reported."""
+        from console.tui.processes.fleet_bulk import restart_type_everywhere
+
+        selected = self.selected_status
+        if self.fleet is not None and selected is not None:
+            restart_type_everywhere(self, self.fleet, selected.process_type)
+
     def action_delete(self) -> None:
-        selected, client = self.selected, self.connected()
+        selected = self.selected
+        client = None if selected is None else self.client_of(selected)
         if selected is None or client is None:
             return
-        slug = selected.slug
-        question = f"Delete {slug}? It is stopped and forgotten, its log with it."
+        key, slug = self.resource_table.key_of(selected), status_of(selected).slug
+        where = where_of(selected)
+        question = f"Delete {where}{slug}? It is stopped and forgotten, its log with it."
         delete = partial(client.processes.delete, slug)
-        deleted = partial(self.notify, slug, title="Process deleted", timeout=3)
-        self.confirm_delete(slug, question, f"Delete {slug}", delete, deleted)
+        deleted = partial(self.notify, f"{where}{slug}", title="Process deleted", timeout=3)
+        self.confirm_delete(key, question, f"Delete {where}{slug}", delete, deleted)
 
     def action_create(self) -> None:
-        from console.tui.processes.create_form import CreateProcessForm
+        from console.tui.processes.create_form import create_process
 
-        client = self.connected()
-        if client is None:
-            return
-        selected = self.selected
-        # Most new processes join an app already there: start from the selected one's app.
-        defaults = {"app": selected.app} if selected is not None else {}
-
-        def created(status: ProcessStatus | None) -> None:
-            if status is None:
-                return
-            self.notify(f"{status.slug}: {status.state.value}", title="Process created", timeout=3)
-            if status.slug in self.statuses:
-                self.process_table.move_to(status.slug)
-            else:
-                self._select_when_seen = status.slug
-            if not self.live:
-                self.apply(status)
-
-        self.app.push_screen(CreateProcessForm(client.processes, defaults), created)
+        create_process(self)
