@@ -86,6 +86,10 @@ class FleetCatalog(FleetRows, ResourceTable[FleetItem[Script]]):
             self.update_row(item)
 
 
+class FleetScriptViews(ContentSwitcher):
+    """The open scripts' pages, one shown: the pane's detail (found by this class)."""
+
+
 class FleetScripts(ResourcePane[FleetItem[Script]]):
     """Every host's catalog, and the pages of the scripts opened, in "all" scope."""
 
@@ -117,8 +121,8 @@ class FleetScripts(ResourcePane[FleetItem[Script]]):
 
     @property
     def current_view(self) -> FleetScriptView | None:
-        found = self.query("#fleet-views")
-        shown = found.first(ContentSwitcher).visible_content if found else None
+        found = self.query_children(FleetScriptViews)
+        shown = found.first().visible_content if found else None
         return shown if isinstance(shown, FleetScriptView) else None
 
     # -- the feed -------------------------------------------------------------------------
@@ -148,7 +152,7 @@ class FleetScripts(ResourcePane[FleetItem[Script]]):
         row = self.catalog.items.get(key)
         if row is None:
             return
-        switcher = await self.ensure_detail(lambda: ContentSwitcher(id="fleet-views"))
+        switcher = await self.ensure_detail(FleetScriptViews)
         view = self.views.get(row.item.name)
         if view is None:
             view = FleetScriptView(row.item, id=f"fleet-view-{len(self.views) + 1}")
