@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
-from textual.widgets import Button, ContentSwitcher
+from textual.widgets import ContentSwitcher
 
 from console.adapters.fleet_feed import FleetItem, fleet_watch, listed
 from console.models import Script
@@ -26,7 +26,6 @@ from console.tui.kit.resource_pane import ResourcePane
 from console.tui.kit.resource_table import ResourceTable
 from console.tui.scripts.catalog import MIN_DESCRIPTION, script_cells, script_words
 from console.tui.scripts.fleet_run import FleetScriptView
-from console.tui.scripts.params_form import ParamsForm
 from console.tui.scripts.view import ScriptView
 
 if TYPE_CHECKING:
@@ -190,12 +189,7 @@ class FleetScripts(ResourcePane[FleetItem[Script]]):
             self.catalog.toggle(key)
             self._show_hosts()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "run":
-            event.stop()
-            self.action_run()
-
-    def on_params_form_submitted(self, event: ParamsForm.Submitted) -> None:
+    def on_script_view_run_asked(self, event: ScriptView.RunAsked) -> None:
         event.stop()
         self.action_run()
 
