@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
-from textual.widgets import Button, ContentSwitcher
+from textual.widgets import ContentSwitcher
 
 from console.adapters.fleet_feed import FleetItem, fleet_watch, listed
 from console.models import Script
@@ -26,7 +26,6 @@ from console.tui.kit.resource_pane import ResourcePane
 from console.tui.kit.resource_table import ResourceTable
 from console.tui.scripts.catalog import MIN_DESCRIPTION, script_cells, script_words
 from console.tui.scripts.fleet_run import FleetScriptView
-from console.tui.scripts.params_form import ParamsForm
 from console.tui.scripts.view import ScriptView
 
 if TYPE_CHECKING:
@@ -86,6 +85,10 @@ class FleetCatalog(FleetRows, ResourceTable[FleetItem[Script]]):
             self.update_row(item)
 
 
+class FleetScriptViews(ContentSwitcher):
+    """The open scripts' pages, one shown: the pane's detail (found by this class)."""
+
+
 class FleetScripts(ResourcePane[FleetItem[Script]]):
     """Every host's catalog, and the pages of the scripts opened, in "all" scope."""
 
@@ -117,8 +120,8 @@ class FleetScripts(ResourcePane[FleetItem[Script]]):
 
     @property
     def current_view(self) -> FleetScriptView | None:
-        found = self.query("#fleet-views")
-        shown = found.first(ContentSwitcher).visible_content if found else None
+        found = self.query_children(FleetScriptViews)
+        shown = found.first().visible_content if found else None
         return shown if isinstance(shown, FleetScriptView) else None
 
     # -- the feed -------------------------------------------------------------------------
@@ -148,7 +151,7 @@ class FleetScripts(ResourcePane[FleetItem[Script]]):
         row = self.catalog.items.get(key)
         if row is None:
             return
-        switcher = await self.ensure_detail(lambda: ContentSwitcher(id="fleet-views"))
+        switcher = await self.ensure_detail(FleetScriptViews)
         view = self.views.get(row.item.name)
         if view is None:
             view = FleetScriptView(row.item, id=f"fleet-view-{len(self.views) + 1}")
@@ -186,12 +189,7 @@ class FleetScripts(ResourcePane[FleetItem[Script]]):
             self.catalog.toggle(key)
             self._show_hosts()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "run":
-            event.stop()
-            self.action_run()
-
-    def on_params_form_submitted(self, event: ParamsForm.Submitted) -> None:
+    def on_script_view_run_asked(self, event: ScriptView.RunAsked) -> None:
         event.stop()
         self.action_run()
 

@@ -16,7 +16,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, ContentSwitcher, DataTable, Static
+from textual.widgets import ContentSwitcher, DataTable, Static
 
 from console.models import AgentInfo, Script
 from console.tui.kit.keys import focus_now
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from console.adapters.fleet import Fleet
     from console.tui.scripts.fleet_scripts import FleetScripts
     from console.tui.scripts.history import RunHistoryTable
-    from console.tui.scripts.params_form import ParamsForm
     from console.tui.scripts.view import ScriptView
 
 HISTORY_LIMIT = 50
@@ -245,12 +244,7 @@ class ScriptsPane(Horizontal):
 
     # -- running ---------------------------------------------------------------
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "run":
-            event.stop()
-            self.action_run()
-
-    def on_params_form_submitted(self, event: ParamsForm.Submitted) -> None:
+    def on_script_view_run_asked(self, event: ScriptView.RunAsked) -> None:
         event.stop()
         self.action_run()
 
