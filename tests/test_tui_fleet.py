@@ -155,6 +155,12 @@ async def test_all_scope_shows_every_agent_with_a_context_filter_and_a_summary_i
         pane = app.processes_pane
         await wait_for(pilot, lambda: sorted(pane.process_table.shown) == SLUGS, "web2's rows")
         assert not line.display and app.fleet is None
+        # Into "all" from another pane: the keys stay with the pane shown, not the hidden ones.
+        await pilot.press("1")
+        await choose_scope(pilot, app, "all")
+        await wait_for(pilot, lambda: line.display, "the summary line")
+        await pilot.pause()
+        assert app.focused is not None and app.scripts_pane in app.focused.ancestors_with_self
 
 
 async def test_a_restart_reaches_the_rows_agent_and_a_type_restarts_everywhere_on_one_yes(

@@ -28,7 +28,7 @@ from console.tui.kit.pane import HelpSection, Pane, key_rows
 from console.tui.modules.pane import ModulesPane
 from console.tui.processes.pane import ProcessesPane
 from console.tui.scripts.pane import WIDE, ScriptsPane
-from console.tui.themes import DEFAULT_THEME, load_themes
+from console.tui.themes import use_themes
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
@@ -131,15 +131,7 @@ class OpsConsoleApp(FleetScope):
         self.agent_info: AgentInfo | None = None
         self._shown_pane: str | None = None
         """The pane last switched to (at once by its key, or when its tab was activated)."""
-        loaded = load_themes()
-        for found in loaded.themes:
-            self.register_theme(found)
-        self._startup_warnings = list(loaded.problems)
-        wanted = theme or DEFAULT_THEME
-        if wanted not in self.available_themes:
-            self._startup_warnings.append(f"unknown theme {wanted!r}; using the default")
-            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
-        self.theme = wanted
+        self._startup_warnings = use_themes(self, theme)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top-bar"):
@@ -339,7 +331,10 @@ class OpsConsoleApp(FleetScope):
     def _show_pane(self, pane: str) -> None:
         self._shown_pane = pane
         self.query_one("#panes", ContentSwitcher).current = pane
-        shown = self.panes.get(pane)
+        self.refocus()
+
+    def refocus(self) -> None:
+        shown = self.panes.get(self.current_pane)
         if shown is not None:
             shown.focus_default()
         else:
@@ -391,13 +386,7 @@ class OpsConsoleApp(FleetScope):
                 "Switch the console back to the agent it started on",
                 partial(self.switch_connector, first),
             )
-        yield SystemCommand("Scope: choose", "One context, or all at once (:)", self.action_scope)
-        for name in [*self.contexts, "all"]:
-            yield SystemCommand(
-                f"Scope: {name}",
-                "Every context at once" if name == "all" else f"Drive context {name}",
-                partial(self.choose_scope, name),
-            )
+        yield from self.scope_commands()
         panes = self.panes
         # The shown pane's commands first: they are the likeliest wanted.
         order = sorted(panes, key=lambda pane: pane != self.current_pane)

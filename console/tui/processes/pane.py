@@ -139,17 +139,14 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             for table in self.query(FleetProcessTable):
                 table.show([])
             self.remove_class("-fleet")
-            focus_now(self.table)
             return
         self.client = self.info = None
         self.process_table.show([])
         if not self.query(FleetProcessTable):
             self.mount(FleetProcessTable())
         self.add_class("-fleet")
-        table = self.resource_table
-        table.set_note("connecting…")
-        self.follow_fleet(fleet, table)
-        self.call_after_refresh(self.focus_default)
+        self.resource_table.set_note("connecting…")
+        self.follow_fleet(fleet, self.resource_table)
 
     def _detach_log(self) -> None:
         log = self.process_log
