@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urlsplit
 
 from console import __version__
 from console.adapters.endpoint import AGENT_TOKEN_ENV, PASSWORD_ENV
@@ -246,6 +245,7 @@ def run_ssh(args: argparse.Namespace) -> int:
 
 
 def run_console(args: argparse.Namespace, demo: bool) -> int:
+    from console import cli_fleet
     from console.tui.app import OpsConsoleApp
 
     config = ConsoleConfig.load(getattr(args, "config", None))
@@ -257,43 +257,14 @@ def run_console(args: argparse.Namespace, demo: bool) -> int:
         connector,
         theme=theme,
         hosts=hosts,
-        name=first_context_name(args, connector, demo),
-        more_contexts=partial(config_contexts, args, config),
+        name=cli_fleet.first_context_name(args, demo),
+        more_contexts=partial(cli_fleet.config_contexts, args, config),
     )
     if asked and app.theme != asked:
         known = ", ".join(sorted(app.available_themes))
         raise ConfigError(f"--theme {asked!r}: no such theme (known: {known})")
     app.run()
     return 0
-
-
-def first_context_name(args: argparse.Namespace, connector: Any, demo: bool) -> str:
-    """What the scope picker calls the context the console starts on: the ``--context``
-    given, "demo", "local" (an agent of this machine's), or the ``--agent`` URL's host."""
-    if getattr(args, "context", None):
-        return str(args.context)
-    if demo:
-        return "demo"
-    agent = getattr(args, "agent", None)
-    return urlsplit(agent).netloc or agent if agent else "local"
-
-
-def config_contexts(
-    args: argparse.Namespace, config: ConsoleConfig
-) -> tuple[dict[str, Any], list[str]]:
-    """The config's ``[contexts.NAME]`` as connectors for the console's "all" scope, made
-    when first needed (``:``); a context that cannot be used is a problem, not an exit."""
-    from console.cli_fleet import context_connectors
-
-    connectors: dict[str, Any] = {}
-    problems: list[str] = []
-    plain = argparse.Namespace(**{**vars(args), "agent": None})
-    for name in config.contexts:
-        try:
-            connectors.update(context_connectors(plain, [name]))
-        except ConfigError as exc:
-            problems.append(f"context {name}: {exc}")
-    return connectors, problems
 
 
 def console_hosts(config: ConsoleConfig) -> dict[str, dict[str, Any]]:

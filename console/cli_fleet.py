@@ -15,8 +15,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from console.config import ConfigError
+from console.config import ConfigError, ConsoleConfig
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
@@ -59,6 +60,33 @@ def context_connectors(args: argparse.Namespace, contexts: list[str]) -> dict[st
         name: connector_for(argparse.Namespace(**{**vars(args), "context": name}))
         for name in contexts
     }
+
+
+def first_context_name(args: argparse.Namespace, demo: bool) -> str:
+    """What the scope picker calls the context the console starts on: the ``--context``
+    given, "demo", "local" (an agent of this machine's), or the ``--agent`` URL's host."""
+    if getattr(args, "context", None):
+        return str(args.context)
+    if demo:
+        return "demo"
+    agent = getattr(args, "agent", None)
+    return urlsplit(agent).netloc or agent if agent else "local"
+
+
+def config_contexts(
+    args: argparse.Namespace, config: ConsoleConfig
+) -> tuple[dict[str, Any], list[str]]:
+    """The config's ``[contexts.NAME]`` as connectors for the console's "all" scope, made
+    when first needed (``:``); a context that cannot be used is a problem, not an exit."""
+    connectors: dict[str, Any] = {}
+    problems: list[str] = []
+    plain = argparse.Namespace(**{**vars(args), "agent": None})
+    for name in config.contexts:
+        try:
+            connectors.update(context_connectors(plain, [name]))
+        except ConfigError as exc:
+            problems.append(f"context {name}: {exc}")
+    return connectors, problems
 
 
 def _default(args: argparse.Namespace) -> str | None:

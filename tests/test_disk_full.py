@@ -207,7 +207,12 @@ def test_on_a_full_disk_writes_fail_fast_naming_it_delete_frees_space_nothing_ac
     free_before = shutil.disk_usage(small_disk).free
     deleted = timed(lambda: client.post("/delete-process/big.n0", headers=agent.headers))
     assert deleted.status_code == 200, deleted.text
-    assert shutil.disk_usage(small_disk).free - free_before > 3 << 20
+    # The payload's 3 MiB are free at once; the blocks of files still open a moment (its log)
+    # follow when they are closed: under load that came after the answer.
+    deadline = time.monotonic() + BOUND
+    while shutil.disk_usage(small_disk).free - free_before <= 3 << 20:
+        assert time.monotonic() < deadline, "deleting the process freed no more than its payload"
+        time.sleep(0.05)
 
     # Nothing acknowledged was lost: every 201 is there after a restart with room again.
     ballast.unlink()

@@ -146,7 +146,8 @@ def test_new_user_over_a_bursty_link_filters_pauses_acks_and_sees_the_agent_die(
     terminal.wait_for("3 processes")
     # Pull and ack three messages quickly: every ack waits for its pull.
     terminal.tmux("send-keys", "-t", "console", "4")
-    terminal.wait_for("4 Inbox (4)")
+    terminal.wait_for("5 messages for")  # the pane (its tab's count shows on every pane)
+    assert "4 Inbox (4)" in terminal.screen()
     terminal.tmux("send-keys", "-t", "console", "papapa")
     terminal.wait_for("4 Inbox (1)")
     # The agent dies: the header says so at once.

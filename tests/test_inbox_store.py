@@ -24,6 +24,9 @@ async def store(inbox_store: str, tmp_path: Path) -> AsyncIterator[InboxStore]:
     table: dict[str, Any] = {"store": inbox_store, "agent_name": "agent-1"}
     if inbox_store != "sqlite":
         table["namespace"] = f"store-{tmp_path.name}"
+        # The agent's 2 s connect timeout fails fast on purpose; a burst of 300 pushes opens
+        # 64 connections at once, which a starved redis-server took longer than that to accept.
+        table["redis"] = {"socket_connect_timeout": BOUND}
     opened = open_store(table, tmp_path, POLICY, "the-host")
     yield opened
     await opened.delete_all()

@@ -130,3 +130,23 @@ async def test_children_are_watched_without_a_thread_each() -> None:
         assert threading.active_count() == threads
     finally:
         await children.close()
+
+
+async def test_a_child_that_exits_while_its_spawn_is_still_settling_keeps_its_status() -> None:
+    # Each release schedules a sweep for adopted orphans; a sweep that fell between the
+    # fork of a fast child and the end of its spawn took its exit status (255 for exit 0).
+    children = Children()
+    await children.start()
+    try:
+
+        async def run_quick_ones(count: int) -> list[int | None]:
+            codes = []
+            for _ in range(count):
+                proc = await children.spawn(["/bin/sh", "-c", "exit 0"])
+                codes.append(await asyncio.wait_for(children.watch(proc, lambda *_: None), 30))
+            return codes
+
+        batches = await asyncio.gather(*(run_quick_ones(30) for _ in range(4)))
+        assert [code for batch in batches for code in batch] == [0] * 120
+    finally:
+        await children.close()

@@ -11,13 +11,12 @@ import httpx
 import pytest
 from rich.console import Console
 from rich.text import Text
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList, Static, Tab
 
 from console.adapters.connect import AgentConnector
 from console.tui.app import OpsConsoleApp
 from console.tui.fleet_scope import SUMMARY_ID
 from console.tui.kit.confirm_dialog import ConfirmDialog
-from console.tui.kit.resource_pane import ONE_CONTEXT
 from console.tui.kit.scope_picker import ScopePicker
 from console.tui.modules.pane import ModulesPane
 from console.tui.processes.fleet_table import FleetProcessTable
@@ -82,11 +81,21 @@ async def choose_scope(pilot, app: OpsConsoleApp, name: str) -> None:
     await pilot.press("colon")
     await wait_for(pilot, lambda: isinstance(app.screen, ScopePicker), "the scope picker")
     picker = app.screen.query_one(OptionList)
+    # The picker puts its cursor on the current scope when mounted: moving it before would be
+    # undone (and enter would choose the current scope again).
+    await wait_for(pilot, lambda: _on_current(picker), "the cursor on the current scope")
     index = next(i for i in range(picker.option_count) if picker.get_option_at_index(i).id == name)
     while picker.highlighted != index:
         await pilot.press("down")
     await pilot.press("enter")
     await wait_for(pilot, lambda: not isinstance(app.screen, ScopePicker), "the picker closes")
+
+
+def _on_current(picker: OptionList) -> bool:
+    highlighted = picker.highlighted
+    if highlighted is None:
+        return False
+    return str(picker.get_option_at_index(highlighted).prompt).startswith("▸")
 
 
 async def all_scope(pilot, app: OpsConsoleApp) -> FleetProcessTable:
@@ -131,8 +140,7 @@ async def test_all_scope_shows_every_agent_with_a_context_filter_and_a_summary_i
         await pilot.press("slash", *"web2 worker", "enter")
         await wait_for(pilot, lambda: table.shown == ["web2/shop.worker.0"], "the filtered row")
         assert app.focused is table.table
-        # The summary stays in view at 80x24 whatever the pane; a pane without a fleet view
-        # says so.
+        # The summary stays in view at 80x24 whatever the pane; each pane has its "all" view.
         line = app.query_one(f"#{SUMMARY_ID}")
         for key in "12345":
             await pilot.press(key)
@@ -140,13 +148,19 @@ async def test_all_scope_shows_every_agent_with_a_context_filter_and_a_summary_i
             assert line.display and 0 < line.region.y < SIZE[1] - 1 and line.region.height == 1
         modules = app.panes["modules"]
         assert isinstance(modules, ModulesPane)
-        assert all(table.note == ONE_CONTEXT for table in modules.feed_tables())
+        assert modules.fleet_view is not None
         # Back to one context: web2's own rows, no summary line.
         await pilot.press("2")
         await choose_scope(pilot, app, "web2")
         pane = app.processes_pane
         await wait_for(pilot, lambda: sorted(pane.process_table.shown) == SLUGS, "web2's rows")
         assert not line.display and app.fleet is None
+        # Into "all" from another pane: the keys stay with the pane shown, not the hidden ones.
+        await pilot.press("1")
+        await choose_scope(pilot, app, "all")
+        await wait_for(pilot, lambda: line.display, "the summary line")
+        await pilot.pause()
+        assert app.focused is not None and app.scripts_pane in app.focused.ancestors_with_self
 
 
 async def test_a_restart_reaches_the_rows_agent_and_a_type_restarts_everywhere_on_one_yes(
@@ -191,6 +205,25 @@ async def test_a_restart_reaches_the_rows_agent_and_a_type_restarts_everywhere_o
         report = next(n for n in notices if "everywhere" in n.title)
         assert report.message.splitlines() == [f"{name}: 2 restarted" for name in NAMES]
         assert listing(agents["web2"])["shop.worker.0"]["restarts"] == 1  # not a web
+
+
+async def test_fatal_processes_and_alerts_are_summed_over_the_fleet_in_the_summary_and_tabs(
+    agents: dict[str, AgentProcess], app_dir: Path
+) -> None:
+    app = fleet_console(agents)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await all_scope(pilot, app)
+        # A process that keeps crashing on web2 turns fatal, which pushes an alert there.
+        add_processes(agents["web2"], app_dir, 1, "crash")
+        await wait_for(pilot, lambda: "1 fatal · 1 alert" in summary(app), "fatal and alert")
+        assert table.items["web2/shop.crash.0"].status.state.value == "fatal"
+        tabs = {tab.id: str(tab.label) for tab in app.query(Tab)}
+        assert tabs["tab-processes"].startswith("2 Processes") and "(1)" in tabs["tab-processes"]
+        assert "(1)" in tabs["tab-inbox"]
+        # Back on web1, whose processes are all fine, the tabs count one context again.
+        await choose_scope(pilot, app, "web1")
+        await wait_for(pilot, lambda: app.fleet is None, "one context")
+        assert "(" not in str(app.query_one("#tab-processes", Tab).label)
 
 
 async def test_a_killed_agent_greys_its_rows_the_others_stay_live_and_it_comes_back(

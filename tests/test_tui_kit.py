@@ -182,19 +182,23 @@ async def test_an_agent_that_stops_answering_is_noticed_by_its_heartbeat(
         )
 
 
+async def push_three(pilot: Pilot[object], app: OpsConsoleApp) -> None:
+    """Three messages for this node, pushed by another node."""
+    await wait_for(pilot, lambda: app.client is not None, "the agent")
+    assert app.client is not None
+    async with AgentClient(app.client.endpoint) as other:
+        await other.info()
+        other.inbox.node_id = "sender"
+        for number in range(3):
+            await other.inbox.push(NODE, {"n": number}, topic=f"t{number}")
+
+
 async def test_pull_and_ack_typed_quickly_ack_every_message_pulled(tmp_path: Path) -> None:
     app = OpsConsoleApp(
         spawned_agent(tmp_path, make_catalog(tmp_path / "scripts"), "--node-id", NODE)
     )
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.client is not None, "the agent")
-        assert app.client is not None
-        endpoint = app.client.endpoint
-        async with AgentClient(endpoint) as other:
-            await other.info()
-            other.inbox.node_id = "sender"
-            for number in range(3):
-                await other.inbox.push(NODE, {"n": number}, topic=f"t{number}")
+        await push_three(pilot, app)
         await pilot.press("4")
         inbox = app.query_one(InboxPane)
         await wait_for(pilot, lambda: len(inbox.messages) == 3, "three pending")
@@ -205,6 +209,22 @@ async def test_pull_and_ack_typed_quickly_ack_every_message_pulled(tmp_path: Pat
 
         await wait_for(pilot, all_processed, "every pulled message acked")
         assert inbox.unacked == 0
+
+
+async def test_keys_in_the_write_that_switches_pane_reach_the_new_pane(tmp_path: Path) -> None:
+    app = OpsConsoleApp(
+        spawned_agent(tmp_path, make_catalog(tmp_path / "scripts"), "--node-id", NODE)
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await push_three(pilot, app)
+        inbox = app.query_one(InboxPane)
+        await wait_for(pilot, lambda: inbox.unacked == 3, "the tab counts three")
+        await burst(pilot, "4papapa")
+
+        def all_processed() -> bool:
+            return all(m.status is MessageStatus.PROCESSED for m in inbox.messages.values())
+
+        await wait_for(pilot, lambda: len(inbox.messages) == 3 and all_processed(), "all acked")
 
 
 async def test_a_process_turning_fatal_is_said_from_any_pane(tmp_path: Path, source: Path) -> None:

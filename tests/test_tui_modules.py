@@ -271,7 +271,9 @@ async def test_remove_and_replacing_the_background_ask_first(app: OpsConsoleApp)
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), "the answer")
         assert queue.order == [a, b]
-        await pilot.press("delete", "y")
+        await pilot.press("delete")  # the dialog comes a message later: y waits for it
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "asked again")
+        await pilot.press("y")
         await wait_for(pilot, lambda: queue.order == [a], "b is removed")
         await wait_for(pilot, lambda: any("removed" in n.message for n in notices), "said")
         # A background is there: b asks before replacing it.

@@ -16,6 +16,11 @@ from console.adapters.errors import BackendError, Unavailable, error_for_status,
 from console.models import RunEvent, RunRecord, RunResult, Script
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+KEEPALIVE_EXPIRY = 2.0
+"""Seconds an idle connection is kept for reuse: well under the agent's keep-alive (5 s,
+``[agent.connections] keep_alive``). At equal timeouts (httpx's default is 5 s too) a request
+sent on a connection the agent was just closing failed with "Server disconnected without
+sending a response", and the console went offline (seen under load)."""
 
 
 class HttpAnswer(Protocol):

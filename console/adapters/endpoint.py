@@ -74,7 +74,7 @@ class Endpoint:
         ``timeout`` defaults to ``base.DEFAULT_TIMEOUT``."""
         import httpx
 
-        from console.adapters.base import DEFAULT_TIMEOUT
+        from console.adapters.base import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY
 
         # httpx deprecates a path for verify: give it the context that path names.
         verify = self.ssl_context() if isinstance(self.verify, str) else self.verify
@@ -87,6 +87,7 @@ class Endpoint:
             headers=bearer,
             verify=verify,
             timeout=timeout or DEFAULT_TIMEOUT,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
         )
 
     def ws_url(self, path: str) -> str:

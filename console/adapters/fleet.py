@@ -200,7 +200,10 @@ class FleetMember:
         self._feeds[feed] = why_not_live
         if feed == PROCESSES:
             self._dropped = dropped
-        self.fleet.member_changed(self)
+            self.fleet.member_changed(self)
+        else:
+            # No row changes with the inbox feed: a resync of them all cost a console seconds.
+            self.fleet.counts_changed()
 
     def _on_process(self, change: Change[ProcessStatus]) -> None:
         match change:

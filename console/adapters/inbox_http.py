@@ -16,16 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from console.adapters.base import DEFAULT_TIMEOUT, Endpoint, raise_for_status
+from console.adapters.base import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, Endpoint, raise_for_status
 from console.adapters.errors import Unavailable
 
 if TYPE_CHECKING:
     import aiohttp
-
-KEEP_ALIVE_SECONDS = 4.0
-"""An idle connection is dropped before the agent's own 5 s keep-alive ends it: a
-push (not idempotent, so never retried) sent on a connection the server is closing
-would fail."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +65,7 @@ class InboxHttp:
         connector = aiohttp.TCPConnector(
             # The same TLS verification as every other connection to this endpoint.
             ssl=self._endpoint.ws_ssl() or False,
-            keepalive_timeout=KEEP_ALIVE_SECONDS,
+            keepalive_timeout=KEEPALIVE_EXPIRY,
         )
         return aiohttp.ClientSession(
             base_url=self._endpoint.base_url + "/",

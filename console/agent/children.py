@@ -31,6 +31,7 @@ from console.agent.spawning import (
     install_watcher,
     lifeline_argv,
     spawn_child,
+    watched_children,
 )
 from console.models import Stream
 from console.output.lines import MAX_LINE, LineSplitter, decode_lines
@@ -229,7 +230,9 @@ class Children:
         await descendants.terminate(pids, grace, self._own_children())
 
     def _own_children(self) -> set[int]:
-        own = set(self._live)
+        # A child that exits while its spawn still awaits its pipes is not in _live yet, but
+        # the watcher already waits for it: a sweep that reaped it would take its status.
+        own = set(self._live) | watched_children()
         if self._reaper is not None:
             own.add(self._reaper.pid)
         return own

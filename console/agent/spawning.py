@@ -74,13 +74,21 @@ class PidfdWatcher(asyncio.AbstractChildWatcher):
     safe to install for the whole process.
     """
 
+    def __init__(self) -> None:
+        self._watched: set[int] = set()
+
+    def watched(self) -> frozenset[int]:
+        """The pids whose exit status this watcher will read: no one else may reap them."""
+        return frozenset(self._watched)
+
     def add_child_handler(self, pid: int, callback: Callable[..., object], *args: Any) -> None:
         loop = asyncio.get_running_loop()
         pidfd = os.pidfd_open(pid)
+        self._watched.add(pid)
         loop._add_reader(pidfd, self._reap, loop, pid, pidfd, callback, args)  # type: ignore[attr-defined]
 
-    @staticmethod
     def _reap(
+        self,
         loop: asyncio.AbstractEventLoop,
         pid: int,
         pidfd: int,
@@ -96,6 +104,7 @@ class PidfdWatcher(asyncio.AbstractChildWatcher):
             code = 255
         finally:
             os.close(pidfd)
+            self._watched.discard(pid)
         callback(pid, code, *args)
 
     def remove_child_handler(self, pid: int) -> bool:
@@ -115,6 +124,14 @@ class PidfdWatcher(asyncio.AbstractChildWatcher):
 
     def __exit__(self, *exc_info: object) -> None:
         pass
+
+
+def watched_children() -> frozenset[int]:
+    """The children asyncio is waiting for (registered at the fork, before the spawn returns)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = asyncio.get_child_watcher()
+    return watcher.watched() if isinstance(watcher, PidfdWatcher) else frozenset()
 
 
 def install_watcher() -> None:

@@ -28,7 +28,7 @@ from console.tui.kit.pane import HelpSection, Pane, key_rows
 from console.tui.modules.pane import ModulesPane
 from console.tui.processes.pane import ProcessesPane
 from console.tui.scripts.pane import WIDE, ScriptsPane
-from console.tui.themes import DEFAULT_THEME, load_themes
+from console.tui.themes import use_themes
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
@@ -129,15 +129,9 @@ class OpsConsoleApp(FleetScope):
         """The Hosts pane's SSH adapter; None: OpenSSH's defaults, made when first needed."""
         self.client: AgentClient | None = None
         self.agent_info: AgentInfo | None = None
-        loaded = load_themes()
-        for found in loaded.themes:
-            self.register_theme(found)
-        self._startup_warnings = list(loaded.problems)
-        wanted = theme or DEFAULT_THEME
-        if wanted not in self.available_themes:
-            self._startup_warnings.append(f"unknown theme {wanted!r}; using the default")
-            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
-        self.theme = wanted
+        self._shown_pane: str | None = None
+        """The pane last switched to (at once by its key, or when its tab was activated)."""
+        self._startup_warnings = use_themes(self, theme)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top-bar"):
@@ -283,7 +277,10 @@ class OpsConsoleApp(FleetScope):
         self.connection_state = state
         if self.fleet is not None:
             return  # the header shows the fleet's state
-        indicator = self.query_one(ConnectionIndicator)
+        indicators = self.query(ConnectionIndicator)
+        if not indicators:  # the app is closing: a late LinkChanged has no header to change
+            return
+        indicator = indicators.first()
         indicator.state = state
         indicator.error = error
         self.query_one("#top-bar").set_class(state is ConnectionState.OFFLINE, "-offline")
@@ -320,13 +317,24 @@ class OpsConsoleApp(FleetScope):
 
     def action_show_pane(self, pane: str) -> None:
         self.query_one(Tabs).active = f"tab-{pane}"
+        # At once, not when TabActivated comes back: keys in the same write ("4pa") are
+        # handled before it, and would go to the old pane.
+        self._show_pane(pane)
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab.id is None:
             return
         pane = event.tab.id.removeprefix("tab-")
+        if pane != self._shown_pane:  # the first one, a click, or left/right on the tabs
+            self._show_pane(pane)
+
+    def _show_pane(self, pane: str) -> None:
+        self._shown_pane = pane
         self.query_one("#panes", ContentSwitcher).current = pane
-        shown = self.panes.get(pane)
+        self.refocus()
+
+    def refocus(self) -> None:
+        shown = self.panes.get(self.current_pane)
         if shown is not None:
             shown.focus_default()
         else:
@@ -378,13 +386,7 @@ class OpsConsoleApp(FleetScope):
                 "Switch the console back to the agent it started on",
                 partial(self.switch_connector, first),
             )
-        yield SystemCommand("Scope: choose", "One context, or all at once (:)", self.action_scope)
-        for name in [*self.contexts, "all"]:
-            yield SystemCommand(
-                f"Scope: {name}",
-                "Every context at once" if name == "all" else f"Drive context {name}",
-                partial(self.choose_scope, name),
-            )
+        yield from self.scope_commands()
         panes = self.panes
         # The shown pane's commands first: they are the likeliest wanted.
         order = sorted(panes, key=lambda pane: pane != self.current_pane)

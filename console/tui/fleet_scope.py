@@ -11,10 +11,12 @@ agent lives as long as the console), so going back to it is immediate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.app import SystemCommand
 from textual.widgets import Static
 
 from console.models import ConnectionState
@@ -62,6 +64,10 @@ class FleetScope(KeyKeeper):
     def label_tab(self, pane: str, count: int) -> None:
         raise NotImplementedError
 
+    def refocus(self) -> None:
+        """The keys to the pane shown: a scope change replaced the view that had them."""
+        raise NotImplementedError
+
     # -- the contexts ---------------------------------------------------------------------
 
     def known_contexts(self) -> Contexts:
@@ -102,6 +108,16 @@ class FleetScope(KeyKeeper):
 
     # -- choosing ------------------------------------------------------------------------
 
+    def scope_commands(self) -> Iterator[SystemCommand]:
+        """The palette's entries for the scope: the picker, and each context and "all"."""
+        yield SystemCommand("Scope: choose", "One context, or all at once (:)", self.action_scope)
+        for name in [*self.contexts, ALL]:
+            yield SystemCommand(
+                f"Scope: {name}",
+                "Every context at once" if name == ALL else f"Drive context {name}",
+                partial(self.choose_scope, name),
+            )
+
     def action_scope(self) -> None:
         self.push_screen(ScopePicker(self.scope_entries()), self.choose_scope)
 
@@ -130,6 +146,7 @@ class FleetScope(KeyKeeper):
         indicator.url = indicator.node = ""
         for pane in self.panes.values():
             pane.set_fleet(fleet)
+        self.call_after_refresh(self.refocus)
         self.refresh_bindings()
         self.follow_counts(fleet)
 
@@ -151,6 +168,7 @@ class FleetScope(KeyKeeper):
         self.query_one(f"#{SUMMARY_ID}").display = False
         for pane in self.panes.values():
             pane.set_fleet(None)
+        self.call_after_refresh(self.refocus)
         await fleet.close()
         self.label_tab("processes", 0)
         self.label_tab("inbox", 0)

@@ -13,10 +13,13 @@ import logging
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 DEFAULT_THEME = "opsconsole-dark"
 
@@ -136,3 +139,18 @@ def load_themes(directories: list[Path] | None = None) -> LoadedThemes:
             by_name[theme.name] = theme
     loaded.themes = list(by_name.values())
     return loaded
+
+
+def use_themes(app: App[Any], wanted: str | None) -> list[str]:
+    """Register every theme found on ``app`` and select ``wanted`` (the default when None
+    or unknown); returns what the operator should be told (bad theme files, unknown name)."""
+    loaded = load_themes()
+    for found in loaded.themes:
+        app.register_theme(found)
+    problems = list(loaded.problems)
+    wanted = wanted or DEFAULT_THEME
+    if wanted not in app.available_themes:
+        problems.append(f"unknown theme {wanted!r}; using the default")
+        wanted = DEFAULT_THEME if DEFAULT_THEME in app.available_themes else "textual-dark"
+    app.theme = wanted
+    return problems

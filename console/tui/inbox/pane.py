@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Button
 
 from console.models import Message, MessageStatus
-from console.tui.inbox import operator_requests
+from console.tui.inbox import fleet_scope, operator_requests
 from console.tui.inbox.table import MessageGrid, MessageTable
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
@@ -30,6 +30,8 @@ from console.tui.kit.resource_pane import ResourcePane
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.fleet import Fleet
+    from console.adapters.fleet_feed import FleetItem
     from console.adapters.scirocco import MessageSeen
     from console.adapters.watch import Change
     from console.models import AgentInfo
@@ -124,6 +126,10 @@ class InboxPane(ResourcePane[Message]):
     # -- the feed ---------------------------------------------------------------------------
 
     def set_client(self, client: AgentClient | None, info: AgentInfo | None) -> None:
+        if self.fleet is not None:
+            if client is None:
+                return  # "all" scope: the fleet's rows stay
+            self.set_fleet(None)
         self._listed = False
         self.workers.cancel_group(self, "payloads")
         self._to_fetch.clear()
@@ -134,27 +140,53 @@ class InboxPane(ResourcePane[Message]):
             self._set_unacked(None)
         super().set_client(client, info)
 
+    def set_fleet(self, fleet: Fleet | None) -> None:
+        """In "all" scope: every agent's messages, each row acted on through its own agent (the
+        tab's count is then the fleet's); None: back to one context (``set_client`` follows)."""
+        self.workers.cancel_group(self, "feed")
+        self.workers.cancel_group(self, "payloads")
+        self.fleet, self.client, self.live = fleet, None, False
+        if fleet is None:
+            fleet_scope.leave(self)
+        else:
+            self._set_unacked(None)
+            fleet_scope.enter(self, fleet)
+
     def watch_feed(
         self, client: AgentClient, table: ResourceTable[Any]
     ) -> AsyncIterator[Change[MessageSeen]]:
         return client.inbox.watch()
 
-    def resync(self, items: Sequence[MessageSeen], table: ResourceTable[Any]) -> None:
-        self._listed = True
-        self.message_table.show(seen.message for seen in items)
+    def watch_fleet(
+        self, fleet: Fleet, table: ResourceTable[Any]
+    ) -> AsyncIterator[Change[FleetItem[MessageSeen]]]:
+        return fleet_scope.watch(fleet)
 
-    def apply(self, item: MessageSeen | Message, table: ResourceTable[Any] | None = None) -> None:
+    def resync(self, items: Sequence[Any], table: ResourceTable[Any]) -> None:
+        self._listed = True
+        if self.fleet is not None:
+            fleet_scope.resync(self, list(items))
+        else:
+            self.message_table.show(seen.message for seen in items)
+
+    def apply(
+        self, item: FleetItem[MessageSeen] | MessageSeen | Message, table: Any = None
+    ) -> None:
         """A message as the feed saw it (its payload fetched if need be), or as an answer
         (push, pull, ack) says: kept whole when the events have not said more already."""
+        from console.adapters.fleet_feed import FleetItem
         from console.adapters.scirocco import MessageSeen
 
         table = self.message_table
+        if isinstance(item, FleetItem):
+            fleet_scope.upsert(self, item)
+            return
         if isinstance(item, MessageSeen):
             if table.upsert_seen(item) and self.client is not None:
                 self._fetch(self.client, item.message.id)
             self.changed(item.message.id)
             return
-        if item.node_destination != self.node:
+        if not table.is_addressed(item):
             return
         known = table.messages.get(item.id)
         if self.live and known is not None and known.update_time > item.update_time:
@@ -196,11 +228,11 @@ class InboxPane(ResourcePane[Message]):
 
     def changed(self, key: str | None) -> None:
         """The count in the tab, the open message, the keys."""
-        node = self.node
-        count = sum(
-            1 for m in self.messages.values() if m.status in UNACKED and m.node_destination == node
-        )
-        self._set_unacked(count if self._listed else None)
+        if self.fleet is None:  # in "all" scope the tab counts the fleet's (Fleet.counts)
+            node = self.node
+            messages = self.messages.values()
+            count = sum(1 for m in messages if m.status in UNACKED and m.node_destination == node)
+            self._set_unacked(count if self._listed else None)
         shown = self._shown_id
         if shown is not None and key in (None, shown):
             self._show_in_detail(shown)
@@ -326,9 +358,9 @@ class InboxPane(ResourcePane[Message]):
     async def _ack_in_order(self, message_id: str | None) -> None:
         """Ack after any pull pressed before (the message then is the one it pulled)."""
         async with self._in_order:
-            client = self.connected()
             message = self.messages.get(message_id) if message_id else self.current
-            if client is None or message is None:
+            where = fleet_scope.where(self, message, "Ack")
+            if where is None or message is None:
                 return
             if not self.message_table.is_ackable(message):
                 pending = message.status is MessageStatus.PENDING
@@ -337,45 +369,21 @@ class InboxPane(ResourcePane[Message]):
                 text = f"Only a processing message can be acked; this one is {status}.{hint}"
                 self.notify(text, title="Ack", severity="warning", timeout=NOTICE_SECONDS)
                 return
-            answered = partial(self._answered, client)
-            await self.call_now("Ack", partial(client.inbox.ack, message.id), answered)
+            answered = partial(self._answered, where)
+            ack = partial(where.client.inbox.ack, where.message_id)
+            await self.call_now("Ack", ack, answered)
 
     @work(group="in-order", exit_on_error=False)
     async def action_pull(self) -> None:
         async with self._in_order:
-            client = self.connected()
-            if client is not None:
-                await self.call_now("Pull", client.inbox.pull, partial(self._pulled, client))
+            where = fleet_scope.where(self, self.current, "Pull")
+            if where is not None:
+                pulled = partial(operator_requests.pulled, self, where)
+                await self.call_now("Pull", where.client.inbox.pull, pulled)
 
-    async def _pulled(self, client: AgentClient, message: Message | None) -> None:
-        if client is not self.client:
-            return
-        if message is None:
-            self.notify(f"Nothing pending for {self.node}.", title="Pull", timeout=3)
-            return
-        table = self.message_table
-        if table.status not in (None, MessageStatus.PROCESSING):
-            # The pulled message must be seen: show every status rather than hide it.
-            table.status = None
-            table.refill()
-        self.apply(message)
-        table.select_when_shown(message.id)
-        table.refill()
-        if self.detail_open:
-            # Scirocco pulls the next pending message, never one chosen: the view moves to the
-            # message pulled, and says so, lest the operator think the one open was pulled.
-            shown = self._shown_id
-            await self.open(message.id)
-            whose = "this message" if shown == message.id else self.describe(message)
-            self.notify(
-                f"Pulled {whose} ({message.id[:8]}): the next pending one, now shown.",
-                title="Pull",
-                timeout=NOTICE_SECONDS,
-            )
-
-    def _answered(self, client: AgentClient, message: Message) -> None:
-        if client is self.client:
-            self.apply(message)
+    def _answered(self, where: fleet_scope.Where, message: Message) -> None:
+        if where.current(self):
+            self.apply(where.row(message))
 
     def action_push(self) -> None:
         operator_requests.push(self)

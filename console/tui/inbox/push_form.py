@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TextArea
 
 from console.models import Message
-from console.tui.kit.form_frame import FormScreen, form_buttons, form_frame_css
+from console.tui.kit.form_frame import FormScreen, dialog_box, form_buttons, form_frame_css
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
@@ -177,9 +177,7 @@ class PushMessageForm(FormScreen[Message]):
         self._tried = False
 
     def compose(self) -> ComposeResult:
-        with Vertical() as form:
-            form.border_title = "Push a message"
-            form.border_subtitle = "ctrl+s pushes · escape cancels"
+        with dialog_box("Push a message", "ctrl+s pushes · escape cancels"):
             with Horizontal(classes="field"):
                 yield Label("to")
                 yield Input(self.destination, name="destination", id="field-to", compact=True)

@@ -17,6 +17,7 @@ from textual.message import Message as UiMessage
 from textual.widgets import Static
 
 from console.models import Message, MessageStatus
+from console.tui.kit.fleet_rows import CONTEXT, greyed, offline_note
 from console.tui.kit.resource_table import ResourceGrid, ResourceTable
 
 if TYPE_CHECKING:
@@ -174,6 +175,12 @@ class MessageTable(ResourceTable[Message]):
         """The node this console acts as: only its processing messages can be acked."""
         self.status: MessageStatus | None = None
         """Only messages in this status are shown; all when None."""
+        self.contexts: dict[str, str] = {}
+        """In "all" scope: each row's agent, by row key (the message's ``CONTEXT/ID``)."""
+        self.nodes: dict[str, str] = {}
+        """In "all" scope: the node each agent's console acts as, by context."""
+        self.offline: set[str] = set()
+        """In "all" scope: the contexts whose rows are stale (greyed)."""
 
     @property
     def messages(self) -> dict[str, Message]:
@@ -206,18 +213,24 @@ class MessageTable(ResourceTable[Message]):
 
     def haystack(self, item: Message) -> str:
         preview = preview_text(item, self.unfetched.get(item.id))
-        return " ".join([item.id, item.node_source, item.topic or "", item.status.value, preview])
+        words = [item.id, item.node_source, item.topic or "", item.status.value, preview]
+        return " ".join([self.contexts.get(item.id, ""), *words])
 
     def columns_for(self, shown: list[Message]) -> tuple[str, ...]:
         self.table.ackable = {m.id for m in shown if self.is_ackable(m)}
         # The [Ack] column is there only while a row has one: at 80 columns the preview needs it.
-        return COLUMNS if self.table.ackable else tuple(c for c in COLUMNS if c != "ack")
+        columns = COLUMNS if self.table.ackable else tuple(c for c in COLUMNS if c != "ack")
+        return (CONTEXT, *columns) if self.nodes else columns
 
     def header(self, column: str) -> Text:
         return Text("" if column == "ack" else column)
 
     def count_text(self, shown: int, total: int, filtered: bool) -> str:
         text = super().count_text(shown, total, filtered)
+        if self.nodes:
+            agents = len(self.nodes)
+            note = offline_note(self.offline)
+            return f"{text} on {agents} agent{'s' * (agents != 1)}" + (f" · {note}" if note else "")
         return f"{text} for {self.node}" if self.node and (total or filtered) else text
 
     def update_count(self) -> None:
@@ -238,7 +251,7 @@ class MessageTable(ResourceTable[Message]):
         topic.truncate(caps["topic"], overflow="ellipsis")
         ack = ACK_LABEL if self.is_ackable(item) else ""
         preview = preview_text(item, self.unfetched.get(item.id))
-        return {
+        cells = {
             "time": Text(time_text(item.created_time, time.time(), wide), style=muted),
             "from": source,
             "topic": topic,
@@ -246,6 +259,11 @@ class MessageTable(ResourceTable[Message]):
             "ack": Text(ack, style=self.style("ack")),
             "preview": Text(preview, style=muted, no_wrap=True),
         }
+        context = self.contexts.get(item.id)
+        if context is None:
+            return cells
+        cells[CONTEXT] = Text(context, style=Style(bold=True))
+        return greyed(cells) if context in self.offline else cells
 
     # -- what is shown ---------------------------------------------------------------------
 
@@ -299,8 +317,18 @@ class MessageTable(ResourceTable[Message]):
         self.refill()
 
     def is_ackable(self, message: Message) -> bool:
-        """Processing, and addressed to this node: the agent takes an ack for nothing else."""
-        return message.status is MessageStatus.PROCESSING and message.node_destination == self.node
+        """Processing, and addressed to this node (in "all" scope: to the node of the console
+        on its agent): the agent takes an ack for nothing else."""
+        processing = message.status is MessageStatus.PROCESSING
+        stale = self.contexts.get(message.id) in self.offline
+        return processing and not stale and self.is_addressed(message)
+
+    def is_addressed(self, message: Message) -> bool:
+        """To this node (in "all" scope: to the node of the console on its agent)."""
+        context = self.contexts.get(message.id)
+        return message.node_destination == (
+            self.node if context is None else self.nodes.get(context)
+        )
 
     @on(StatusSwitch.Clicked)
     def _status_clicked(self, event: StatusSwitch.Clicked) -> None:

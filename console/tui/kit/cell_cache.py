@@ -4,6 +4,8 @@ cells of resources that changed: 1,000 rows of Rich ``Text`` cost a keystroke ~0
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import is_dataclass
+from functools import cache
 from typing import Generic, TypeVar
 
 from rich.text import Text
@@ -12,8 +14,9 @@ Item = TypeVar("Item")
 
 
 class CellCache(Generic[Item]):
-    """Cells by row key, valid while the row's item is the very object they were made from
-    (resources are replaced, never changed in place, when their state changes)."""
+    """Cells by row key, valid while the row's item is the very object they were made from.
+    Only items of a frozen dataclass are kept (replaced, never changed in place, when their
+    state changes); others (a host row updated in place) get new cells every time."""
 
     def __init__(self) -> None:
         self._rows: dict[str, tuple[Item, dict[str, Text]]] = {}
@@ -26,7 +29,8 @@ class CellCache(Generic[Item]):
         if kept is not None and kept[0] is item:
             return kept[1]
         made = make(item)
-        self._rows[key] = (item, made)
+        if _frozen(type(item)):
+            self._rows[key] = (item, made)
         return made
 
     def set_cell(self, key: str, column: str, cell: Text) -> None:
@@ -42,3 +46,8 @@ class CellCache(Generic[Item]):
     def clear(self) -> None:
         """Forget every row (a new theme: new styles in every cell)."""
         self._rows.clear()
+
+
+@cache
+def _frozen(kind: type) -> bool:
+    return is_dataclass(kind) and kind.__dataclass_params__.frozen  # type: ignore[attr-defined]

@@ -6,11 +6,11 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from console.tui.kit.form_frame import form_frame_css
+from console.tui.kit.form_frame import dialog_box, form_frame_css
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -39,8 +39,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self.yes_label = yes_label
 
     def compose(self) -> ComposeResult:
-        with Vertical() as dialog:
-            dialog.border_title = self.dialog_title
+        with dialog_box(self.dialog_title):
             yield Static(self.question, id="question", markup=False)
             with Horizontal():
                 yield Button(f"{self.yes_label} (y)", variant="warning", id="yes", compact=True)

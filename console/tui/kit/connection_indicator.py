@@ -8,12 +8,13 @@ from textual.widget import Widget
 
 from console.models import ConnectionState
 
-_STATE_STYLE = {
+STATE_STYLE = {
     ConnectionState.CONNECTING: "$warning",
     ConnectionState.CONNECTED: "$success",
     ConnectionState.DEGRADED: "$warning",
     ConnectionState.OFFLINE: "$error",
 }
+"""The colour of each connection state, wherever one is shown."""
 
 
 class ConnectionIndicator(Widget):
@@ -39,7 +40,7 @@ class ConnectionIndicator(Widget):
     error: reactive[str] = reactive("", layout=True)
 
     def render(self) -> Content:
-        style = _STATE_STYLE[self.state]
+        style = STATE_STYLE[self.state]
         first = Content.assemble(
             ("● ", style), (self.state.value, f"bold {style}"), "  ", self.description
         )

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, TypeVar
 
 from textual import on
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input
@@ -20,6 +20,15 @@ from textual.widgets import Button, Input
 from console.tui.kit.keys import focus_now
 
 Answer = TypeVar("Answer")
+
+
+def dialog_box(title: str, keys: str | None = None) -> Vertical:
+    """A dialog's framed box (``form_frame_css`` styles it): ``title`` on its top border,
+    ``keys`` (what enter, escape... do in it) on the bottom one."""
+    box = Vertical()
+    box.border_title = title
+    box.border_subtitle = keys
+    return box
 
 
 def form_frame_css(width: int, padding: str = "0 1", colour: str = "$primary") -> str:

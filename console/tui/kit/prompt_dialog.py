@@ -6,11 +6,10 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from console.tui.kit.form_frame import form_frame_css
+from console.tui.kit.form_frame import dialog_box, form_frame_css
 
 
 class PromptDialog(ModalScreen[str | None]):
@@ -32,9 +31,7 @@ class PromptDialog(ModalScreen[str | None]):
         self.dialog_title = title
 
     def compose(self) -> ComposeResult:
-        with Vertical() as dialog:
-            dialog.border_title = self.dialog_title
-            dialog.border_subtitle = "enter accepts · escape cancels"
+        with dialog_box(self.dialog_title, "enter accepts · escape cancels"):
             yield Static(self.prompt, id="prompt", markup=False)
             yield Input(self.value, id="answer", select_on_focus=False)
 

@@ -7,27 +7,20 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from console.models import ConnectionState
-from console.tui.kit.form_frame import form_frame_css
+from console.tui.kit.connection_indicator import STATE_STYLE
+from console.tui.kit.form_frame import dialog_box, form_frame_css
 
 ALL = "all"
 """The scope of every context at once (no context may take this name)."""
 
 LINE_WIDTH = 64
 """Cells of a picker line (the frame's 70 less its border and padding)."""
-
-_STATE_STYLE = {
-    ConnectionState.CONNECTING: "$warning",
-    ConnectionState.CONNECTED: "$success",
-    ConnectionState.DEGRADED: "$warning",
-    ConnectionState.OFFLINE: "$error",
-}
 
 
 @dataclass(frozen=True)
@@ -64,9 +57,7 @@ class ScopePicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         width = max(len(entry.name) for entry in self.entries)
         options = [Option(_line(entry, width), id=entry.name) for entry in self.entries]
-        with Vertical() as frame:
-            frame.border_title = "Scope: one context, or all"
-            frame.border_subtitle = "enter chooses · escape closes"
+        with dialog_box("Scope: one context, or all", "enter chooses · escape closes"):
             yield OptionList(*options)
 
     def on_mount(self) -> None:
@@ -90,7 +81,7 @@ def _line(entry: ScopeEntry, width: int) -> Content:
     elif entry.state is None:
         state = Content.styled("○ not reached".ljust(13), "$text-muted")
     else:
-        state = Content.styled(f"● {entry.state.value}".ljust(13), _STATE_STYLE[entry.state])
+        state = Content.styled(f"● {entry.state.value}".ljust(13), STATE_STYLE[entry.state])
     line = Content.assemble(
         mark, (entry.name.ljust(width), "bold"), "  ", state, " ", (entry.where, "$text-muted")
     )

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, OptionList, Static
 
 from console.models import ModuleInfo
-from console.tui.kit.form_frame import Answer, FormScreen, form_buttons, form_frame_css
+from console.tui.kit.form_frame import Answer, FormScreen, dialog_box, form_buttons, form_frame_css
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
@@ -156,9 +156,7 @@ class AddModuleForm(OneFieldForm[str]):
     def compose(self) -> ComposeResult:
         service = self.backend.service
         verb = "Set the background of the" if self.background else "Add a module to the"
-        with Vertical() as form:
-            form.border_title = f"{verb} {service}"
-            form.border_subtitle = "↑ ↓ type · enter adds · escape cancels"
+        with dialog_box(f"{verb} {service}", "↑ ↓ type · enter adds · escape cancels"):
             yield Label("type (↑ ↓)", id="types-label")
             yield OptionList(id="types", compact=True)
             with Horizontal(classes="field"):
@@ -288,9 +286,8 @@ class TellModuleForm(OneFieldForm[None]):
         self.answered = False
 
     def compose(self) -> ComposeResult:
-        with Vertical() as form:
-            form.border_title = f"Tell #{self.module.uid} {self.module.type}"
-            form.border_subtitle = "enter sends · escape closes"
+        title = f"Tell #{self.module.uid} {self.module.type}"
+        with dialog_box(title, "enter sends · escape closes"):
             with Horizontal(classes="field"):
                 yield Label("command")
                 yield _field(

@@ -23,14 +23,18 @@ from console.models import ModuleInfo, ModuleSnapshot
 from console.tui.kit.keys import focus_now
 from console.tui.kit.pane import Command, HelpSection, hidden
 from console.tui.kit.resource_pane import ResourcePane
+from console.tui.modules import operator_requests
 from console.tui.modules.lists import SERVICES, ModuleList
+from console.tui.modules.operator_requests import service_backend
 from console.tui.modules.parameters import ModuleParameters
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
-    from console.adapters.protocols import ModulesBackend
+    from console.adapters.fleet import Fleet
     from console.adapters.watch import Change
+    from console.models import AgentInfo
     from console.tui.kit.resource_table import ResourceTable
+    from console.tui.modules.fleet_modules import FleetModules
 
 WIDE = 110
 """From this many columns, the queue and the pool sit side by side."""
@@ -54,6 +58,7 @@ class ModulesPane(ResourcePane[ModuleInfo]):
             ModuleList DataTable { max-height: 16; }
             #pool-list { border-left: solid $panel-lighten-2; }
         }
+        &.-fleet > #module-lists, &.-fleet > ModuleParameters { display: none; }
     }
     """
 
@@ -81,6 +86,8 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         self._parameters = ModuleParameters()
         self._building = False
         self._built = False
+        self.fleet: Fleet | None = None
+        """Every agent at once while the scope is "all" (shown by ``fleet_view``)."""
 
     def compose(self) -> ComposeResult:
         # Nothing until first shown (see _build).
@@ -121,6 +128,35 @@ class ModulesPane(ResourcePane[ModuleInfo]):
 
     # -- the feeds ------------------------------------------------------------------------
 
+    def set_client(self, client: AgentClient | None, info: AgentInfo | None) -> None:
+        if self.fleet is not None:
+            if client is None:
+                return  # "all" scope: the fleet's rows stay
+            self.set_fleet(None)
+        super().set_client(client, info)
+
+    def set_fleet(self, fleet: Fleet | None) -> None:
+        """In "all" scope: every agent's queue and pool (``FleetModules``), each row acted on
+        through its agent; None: back to one context (``set_client`` follows)."""
+        from console.tui.modules.fleet_modules import FleetModules
+
+        self.workers.cancel_group(self, "feed")
+        self.fleet, self.client, self.live = fleet, None, False
+        for service, module_list in self.lists.items():
+            module_list.show_snapshot(ModuleSnapshot(service, []))
+        self.query(FleetModules).remove()
+        self.set_class(fleet is not None, "-fleet")
+        if fleet is not None:
+            self.mount(FleetModules(fleet, self))
+
+    @property
+    def fleet_view(self) -> FleetModules | None:
+        """The "all" scope's view, while the scope is "all"."""
+        from console.tui.modules.fleet_modules import FleetModules
+
+        found = self.query(FleetModules)
+        return found.first() if self.fleet is not None and found else None
+
     def feed_tables(self) -> list[ResourceTable[Any]]:
         return list(self._lists.values())
 
@@ -128,18 +164,30 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         self, client: AgentClient, table: ResourceTable[Any]
     ) -> AsyncIterator[Change[Any]]:
         assert isinstance(table, ModuleList)
-        return _backend(client, table.service).watch()
+        return service_backend(client, table.service).watch()
+
+    def watch_fleet(self, fleet: Fleet, table: ResourceTable[Any]) -> AsyncIterator[Change[Any]]:
+        from console.tui.modules.fleet_modules import watch
+
+        return watch(fleet, getattr(table, "service", "queue"))
 
     def resync(self, items: Sequence[Any], table: ResourceTable[Any]) -> None:
+        if self.fleet is not None:  # a FleetModuleTable: rows of every agent
+            table.show(items)
+            return
         for snapshot in items:
             self.apply_snapshot(snapshot)
 
     def apply(self, item: Any, table: ResourceTable[Any] | None = None) -> None:
-        if isinstance(table, ModuleList):
+        if self.fleet is not None and table is not None:
+            table.upsert(item)
+        elif isinstance(table, ModuleList):
             self.apply_module(table.service, item)
 
     def focus_default(self) -> None:
-        if self._built:
+        if (fleet_view := self.fleet_view) is not None:
+            fleet_view.focus_default()
+        elif self._built:
             focus_now(self.active.table)
         elif not self._building:
             self._building = True
@@ -150,6 +198,9 @@ class ModulesPane(ResourcePane[ModuleInfo]):
 
     def more_commands(self) -> Iterator[Command]:
         """Palette entries: adding to either list, the queue's background."""
+        if (fleet_view := self.fleet_view) is not None:
+            yield from fleet_view.commands()
+            return
         for service in SERVICES:
             add = partial(self.add_module, service)
             yield (f"Modules: add to the {service}", "Choose a type, give JSON args (n)", add)
@@ -216,6 +267,8 @@ class ModulesPane(ResourcePane[ModuleInfo]):
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Tab (or a click) onto the other list makes it the one the keys act on.
+        if not self._built:
+            return  # the focus is in the "all" scope's view: its lists are not built
         for service, module_list in self.lists.items():
             if event.widget is module_list.table and service != self.service:
                 self.service = service
@@ -234,6 +287,8 @@ class ModulesPane(ResourcePane[ModuleInfo]):
     # -- keys ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.fleet is not None:
+            return False  # "all" scope: FleetModules has the keys that apply there
         if self.service == "pool" and action in ("to_front", "move", "background"):
             return False  # a pool plays every module: no order, no background
         selected = self.selected
@@ -276,83 +331,21 @@ class ModulesPane(ResourcePane[ModuleInfo]):
     def add_module(self, service: str, background: bool = False) -> None:
         """Open the form that adds a module (or the background) to a service; select the new
         one once it is seen."""
-        from console.tui.modules.forms import AddModuleForm
-
-        client = self.connected()
-        if client is None:
-            return
-
-        def added(uid: str | None) -> None:
-            if uid is not None:
-                title = "Background set" if background else "Module added"
-                self._started(client, service, uid, title)
-
-        backend = _backend(client, service)
-        form = AddModuleForm(backend, background=background, remembered=self._add_args)
-        self.app.push_screen(form, added)
+        operator_requests.add(self, service, background)
 
     def action_background(self) -> None:
         self.set_background(self.service)
 
     def set_background(self, service: str) -> None:
         """Open the form that sets a service's background; replacing one asks first."""
-        from console.tui.kit.confirm_dialog import ConfirmDialog
-
-        old = self.lists[service].snapshot.background
-        if old is None:
-            self.add_module(service, background=True)
-            return
-        question = f"Replace the {service}'s background, #{old.uid} {old.type}? It is stopped."
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.add_module(service, background=True)
-
-        dialog = ConfirmDialog(question, title="Set background", yes_label="Replace")
-        self.app.push_screen(dialog, answered)
-
-    def _started(self, client: AgentClient, service: str, uid: str, title: str) -> None:
-        module_list = self.lists[service]
-        if uid in module_list.modules:
-            module_list.move_to(uid)
-        else:
-            self._select_when_seen = (service, uid)
-        self.notify(f"#{uid} in the {service}", title=title, timeout=3)
-        if not self.live:
-            self.action_reload()
+        operator_requests.set_background(self, service)
 
     def action_tell(self) -> None:
-        from console.tui.modules.forms import TellModuleForm
-
-        client, selected = self.connected(), self.selected
-        if client is None or selected is None:
-            return
-        form = TellModuleForm(
-            _backend(client, self.service),
-            selected,
-            background=self.active.is_background(selected.uid),
-            remembered=self._tells,
-        )
-        self.app.push_screen(form)
+        operator_requests.tell(self)
 
     def action_remove(self) -> None:
         """Remove the selected module, once the operator confirms."""
-        client, selected, service = self.connected(), self.selected, self.service
-        if client is None or selected is None:
-            return
-        uid = selected.uid
-        name = f"#{uid} {selected.type}"
-        question = f"Remove {name} from the {service}? The module is stopped."
-        if selected.playing and service == "queue" and not self.active.is_background(uid):
-            question += " It is playing: the next one plays instead."
-
-        def removed(_: object) -> None:
-            self.notify(f"{name} removed", title=f"Remove {name}", timeout=3)
-            if not self.live:
-                self.action_reload()
-
-        remove = partial(_backend(client, service).remove, uid)
-        self.confirm_call(question, "Remove", f"Remove {name}", remove, removed)
+        operator_requests.remove(self)
 
     def action_to_front(self) -> None:
         selected = self.selected
@@ -383,7 +376,7 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         moved = [by_uid[uid] for uid in order]
         module_list.show_snapshot(ModuleSnapshot(service, moved, snapshot.background))
         self._selected_changed()
-        front = partial(_backend(client, service).move_to_front, *order[:prefix])
+        front = partial(service_backend(client, service).move_to_front, *order[:prefix])
         self._move(client, front)
 
     @work(group="module-moves", exit_on_error=False)
@@ -393,7 +386,3 @@ class ModulesPane(ResourcePane[ModuleInfo]):
         async with self._moves:
             if not await self.call_now("Move", front) or not self.live:
                 self.action_reload()
-
-
-def _backend(client: AgentClient, service: str) -> ModulesBackend:
-    return client.queue if service == "queue" else client.pool

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static, TextArea
 
 from console.models import ProcessStatus
-from console.tui.kit.form_frame import FormScreen, form_buttons, form_frame_css
+from console.tui.kit.form_frame import FormScreen, dialog_box, form_buttons, form_frame_css
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
 
@@ -112,9 +112,7 @@ class CreateProcessForm(FormScreen[ProcessStatus]):
         self.defaults = defaults or {}
 
     def compose(self) -> ComposeResult:
-        with Vertical() as form:
-            form.border_title = "New process"
-            form.border_subtitle = "enter: next field · ctrl+s creates · escape cancels"
+        with dialog_box("New process", "enter: next field · ctrl+s creates · escape cancels"):
             for name, (label, placeholder) in FIELDS.items():
                 with Horizontal(classes="field"):
                     yield Label(label)

@@ -218,13 +218,10 @@ def _duration(seconds: float) -> str:
 
 async def open_details(pane: ProcessesPane, key: str) -> None:
     """Describe the process of row ``key`` in the pane's detail (made on first use)."""
-    item = pane.resource_table.items.get(key)
-    if item is None:
-        pane.notify(f"no process named {key!r}", severity="error")
+    found = pane.row_and_client(key)
+    if found is None:
         return
-    client = pane.client_of(item)
-    if client is None:
-        return
+    item, client = found
     if "processes.details" not in client.processes.features:
         pane.notify("This agent gives no process details.", severity="warning")
         return

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.style import Style
 from rich.text import Text
 
 from console.adapters.fleet import FleetProcess
 from console.models import ProcessStatus
+from console.tui.kit.fleet_rows import CONTEXT, STALE, greyed
 from console.tui.processes.table import COLUMNS, ProcessTable
 
-FLEET_COLUMNS = ("context", *COLUMNS)
-STALE = Style(dim=True, italic=True)
-"""The look of a row its agent no longer vouches for."""
+FLEET_COLUMNS = (CONTEXT, *COLUMNS)
 
 
 class FleetProcessTable(ProcessTable):
@@ -50,16 +48,11 @@ class FleetProcessTable(ProcessTable):
 
     def cells(self, item: Any) -> dict[str, Text]:
         row: FleetProcess = item
-        cells = {"context": Text(row.context), **super().cells(row.status)}
+        cells = {CONTEXT: Text(row.context), **super().cells(row.status)}
         if not row.online:
-            cells = {column: _stale(cell) for column, cell in cells.items()}
+            cells = greyed(cells)
             cells["uptime"] = Text("-", style=STALE, justify="right")
             # Said in words too: a greyed "running" could still be read as running.
             cells["message"] = Text("agent offline: last seen so", style=STALE)
         return cells
 
-
-def _stale(cell: Text) -> Text:
-    cell = cell.copy()
-    cell.stylize(STALE)
-    return cell

@@ -139,17 +139,14 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
             for table in self.query(FleetProcessTable):
                 table.show([])
             self.remove_class("-fleet")
-            focus_now(self.table)
             return
         self.client = self.info = None
         self.process_table.show([])
         if not self.query(FleetProcessTable):
             self.mount(FleetProcessTable())
         self.add_class("-fleet")
-        table = self.resource_table
-        table.set_note("connecting…")
-        self.follow_fleet(fleet, table)
-        self.call_after_refresh(self.focus_default)
+        self.resource_table.set_note("connecting…")
+        self.follow_fleet(fleet, self.resource_table)
 
     def _detach_log(self) -> None:
         log = self.process_log
@@ -227,13 +224,10 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         """Show a process's log (made on first use), following from its recent history."""
         from console.tui.processes.log_panel import ProcessLogPanel
 
-        item = self.resource_table.items.get(key)
-        if item is None:
-            self.notify(f"no process named {key!r}", severity="error")
+        found = self.row_and_client(key)
+        if found is None:
             return
-        client = self.client_of(item)
-        if client is None:
-            return
+        item, client = found
         log = await self.ensure_detail(ProcessLogPanel)
         self.resource_table.move_to(key)
         self._log_key = key
@@ -261,6 +255,15 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
     def selected_status(self) -> ProcessStatus | None:
         selected = self.selected
         return None if selected is None else status_of(selected)
+
+    def row_and_client(self, key: str) -> tuple[ProcessStatus | FleetProcess, AgentClient] | None:
+        """Row ``key``'s item and the agent it belongs to, or None after saying why not."""
+        item = self.resource_table.items.get(key)
+        if item is None:
+            self.notify(f"no process named {key!r}", severity="error")
+            return None
+        client = self.client_of(item)
+        return None if client is None else (item, client)
 
     def client_of(self, item: ProcessStatus | FleetProcess) -> AgentClient | None:
         """The agent a row belongs to (its own in "all" scope), or None after saying why not."""

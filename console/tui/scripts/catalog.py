@@ -36,20 +36,30 @@ class ScriptCatalog(ResourceTable[Script]):
         return 0
 
     def haystack(self, item: Script) -> str:
-        return " ".join([item.name, item.description or "", *item.tags])
+        return script_words(item)
 
     def cells(self, item: Script) -> dict[str, Text]:
-        # Text, not str: DataTable would read square brackets in a description as markup.
-        flags = " ".join(
-            flag for flag, is_set in (("lock", item.lock), ("ask", item.confirm)) if is_set
-        )
-        return {
-            "name": Text(item.name, style="bold"),
-            "flags": Text(flags),
-            "tags": Text(", ".join(item.tags)),
-            "description": Text(item.description or ""),
-        }
+        return script_cells(item)
 
     def set_status(self, text: str) -> None:
         """Say something after the count: loading, offline, ..."""
         self.set_note(text)
+
+
+def script_cells(script: Script) -> dict[str, Text]:
+    """A script's row: name, flags (lock, ask), tags, description."""
+    # Text, not str: DataTable would read square brackets in a description as markup.
+    flags = " ".join(
+        flag for flag, is_set in (("lock", script.lock), ("ask", script.confirm)) if is_set
+    )
+    return {
+        "name": Text(script.name, style="bold"),
+        "flags": Text(flags),
+        "tags": Text(", ".join(script.tags)),
+        "description": Text(script.description or ""),
+    }
+
+
+def script_words(script: Script) -> str:
+    """What the filter looks in: name, description, tags."""
+    return " ".join([script.name, script.description or "", *script.tags])

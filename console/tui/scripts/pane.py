@@ -8,7 +8,7 @@ the page side is built the first time a script is opened, so startup stays cheap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import count
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -16,19 +16,20 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, ContentSwitcher, DataTable, Static
+from textual.widgets import ContentSwitcher, DataTable, Static
 
 from console.models import AgentInfo, Script
 from console.tui.kit.keys import focus_now
 from console.tui.kit.messages import BackendFailed
-from console.tui.kit.pane import Command, HelpSection, pane_help
+from console.tui.kit.pane import Command, HelpSection
+from console.tui.scripts import palette
 from console.tui.scripts.catalog import ScriptCatalog
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.fleet import Fleet
+    from console.tui.scripts.fleet_scripts import FleetScripts
     from console.tui.scripts.history import RunHistoryTable
-    from console.tui.scripts.params_form import ParamsForm
     from console.tui.scripts.view import ScriptView
 
 HISTORY_LIMIT = 50
@@ -55,6 +56,7 @@ class ScriptsPane(Horizontal):
             #detail { display: block; border-left: solid $panel-lighten-2; }
             #history { height: 10; }
         }
+        &.-fleet > ScriptCatalog, &.-fleet > #detail { display: none; }
     }
     """
 
@@ -71,6 +73,8 @@ class ScriptsPane(Horizontal):
         self.info: AgentInfo | None = None
         self.views: dict[str, ScriptView] = {}
         self._view_ids = count(1)
+        self.fleet: Fleet | None = None
+        """Every agent at once while the scope is "all" (shown by ``fleet_view``)."""
 
     def compose(self) -> ComposeResult:
         yield ScriptCatalog()
@@ -87,6 +91,10 @@ class ScriptsPane(Horizontal):
 
     def set_client(self, client: AgentClient | None, info: AgentInfo | None) -> None:
         """The app's agent changed (connected, or gone when None): show its catalog."""
+        if self.fleet is not None:
+            if client is None:
+                return  # "all" scope: the fleet's catalogs stay
+            self.set_fleet(None)
         self.client = client
         self.info = info
         if client is None:
@@ -95,13 +103,24 @@ class ScriptsPane(Horizontal):
             self.load_catalog()
 
     def set_fleet(self, fleet: Fleet | None) -> None:
-        """No fleet view yet: in "all" scope the catalog says it shows one context."""
-        if fleet is not None:
-            from console.tui.kit.resource_pane import ONE_CONTEXT
+        """In "all" scope: every host's catalog, a run on the hosts chosen (``FleetScripts``);
+        None: back to one context (``set_client`` follows)."""
+        from console.tui.scripts.fleet_scripts import FleetScripts
 
+        self.fleet = fleet
+        self.query(FleetScripts).remove()
+        self.set_class(fleet is not None, "-fleet")
+        if fleet is not None:
             self.client = None
-            self.catalog.show([])
-            self.catalog.set_status(ONE_CONTEXT)
+            self.mount(FleetScripts(fleet))
+
+    @property
+    def fleet_view(self) -> FleetScripts | None:
+        """The "all" scope's view, while the scope is "all"."""
+        from console.tui.scripts.fleet_scripts import FleetScripts
+
+        found = self.query(FleetScripts)
+        return found.first() if self.fleet is not None and found else None
 
     @property
     def catalog(self) -> ScriptCatalog:
@@ -225,12 +244,7 @@ class ScriptsPane(Horizontal):
 
     # -- running ---------------------------------------------------------------
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "run":
-            event.stop()
-            self.action_run()
-
-    def on_params_form_submitted(self, event: ParamsForm.Submitted) -> None:
+    def on_script_view_run_asked(self, event: ScriptView.RunAsked) -> None:
         event.stop()
         self.action_run()
 
@@ -347,6 +361,8 @@ class ScriptsPane(Horizontal):
 
     def focus_default(self) -> None:
         """Where the cursor goes when the pane is shown."""
+        if (fleet_view := self.fleet_view) is not None:
+            return fleet_view.focus_default()
         view = self.current_view
         if self.has_class("-detail-open") and view is not None:
             view.focus_form()
@@ -354,38 +370,9 @@ class ScriptsPane(Horizontal):
             self.table.focus()
 
     def help_sections(self) -> list[HelpSection]:
-        """The pane's keys, then what enter does where."""
-        return pane_help(
-            self,
-            "Scripts pane",
-            "Tables and forms",
-            [
-                ("enter", "open the script under the cursor"),
-                ("enter", "in a param: next one; on the last one, run"),
-                ("enter", "on a past run: show its output"),
-            ],
-        )
+        """The pane's keys (those of "all" scope there), then what enter does where."""
+        return palette.help_sections(self)
 
     def commands(self) -> Iterator[Command]:
         """Command palette entries: the pane's actions, and one per script to open it."""
-        yield (
-            "Scripts: filter",
-            "Filter the catalog by name, description or tag",
-            self.action_filter,
-        )
-        yield (
-            "Scripts: reload catalog",
-            "Ask the agent to re-read its scripts",
-            self.action_reload,
-        )
-        if (view := self.current_view) is not None:
-            yield (f"Scripts: run {view.script.name}", "Run the open script", self.action_run)
-        for name, script in self.scripts.items():
-            yield (f"Open script {name}", script.description or "", _opener(self, name))
-
-
-def _opener(pane: ScriptsPane, name: str) -> Callable[[], object]:
-    async def open_it() -> None:
-        await pane.open_script(name)
-
-    return open_it
+        return palette.commands(self)

@@ -7,12 +7,12 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.models import RunRecord
+from console.tui.kit.form_frame import dialog_box
 from console.tui.kit.log_view import LogView
 from console.tui.scripts.view import retcode_content
 
@@ -47,9 +47,7 @@ class RunRecordScreen(ModalScreen[None]):
         self.record = record
 
     def compose(self) -> ComposeResult:
-        with Vertical() as frame:
-            frame.border_title = f"{self.record.script} · run {self.record.id}"
-            frame.border_subtitle = "escape closes"
+        with dialog_box(f"{self.record.script} · run {self.record.id}", "escape closes"):
             yield Static(record_summary(self.record), classes="summary")
             yield LogView()
 

@@ -53,6 +53,9 @@ class ScriptView(Vertical):
         def control(self) -> ScriptView:
             return self.view
 
+    class RunAsked(Message):
+        """Run was pressed, or enter in the last param: the operator wants the script run."""
+
     def __init__(self, script: Script, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.script = script
@@ -65,6 +68,15 @@ class ScriptView(Vertical):
             yield Button("Run", id="run", variant="primary", compact=True)
             yield Static(classes="status")
         yield LogView()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "run":
+            event.stop()
+            self.post_message(self.RunAsked())
+
+    def on_params_form_submitted(self, event: ParamsForm.Submitted) -> None:
+        event.stop()
+        self.post_message(self.RunAsked())
 
     def on_mount(self) -> None:
         self.status = Content.styled("ready", "$foreground-muted")
