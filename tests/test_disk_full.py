@@ -207,10 +207,11 @@ def test_on_a_full_disk_writes_fail_fast_naming_it_delete_frees_space_nothing_ac
     free_before = shutil.disk_usage(small_disk).free
     deleted = timed(lambda: client.post("/delete-process/big.n0", headers=agent.headers))
     assert deleted.status_code == 200, deleted.text
-    # The payload's 3 MiB are free at once; the blocks of files still open a moment (its log)
-    # follow when they are closed: under load that came after the answer.
+    # The payload's 3 MiB come free (the blocks of files still open a moment, its log, follow
+    # when they are closed: under load after the answer). Slack of 64 KiB: on a full disk the
+    # inbox's own writes take the first blocks that free up.
     deadline = time.monotonic() + BOUND
-    while shutil.disk_usage(small_disk).free - free_before <= 3 << 20:
+    while shutil.disk_usage(small_disk).free - free_before < (3 << 20) - (64 << 10):
         assert time.monotonic() < deadline, "deleting the process freed no more than its payload"
         time.sleep(0.05)
 
