@@ -96,3 +96,19 @@ def test_the_ssh_command_still_gets_asyncssh() -> None:
     status, modules, _ = run_probed("ssh", "check", "user@[not-a-host", "--", "true")
     assert status != 0
     assert "asyncssh" in modules
+
+
+def test_the_console_paints_before_it_imports_the_network_stack() -> None:
+    # The first paint waits for the app's imports; the adapters' HTTP and WebSocket clients
+    # are needed only once an agent is reached, after it (``opsconsole bench startup``).
+    probe = (
+        "import json, sys; import console.tui.app; "
+        "print(json.dumps(sorted(n for n, m in sys.modules.items() if m is not None)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    modules = set(json.loads(result.stdout))
+    network = ("httpx", "httpcore", "aiohttp", "websockets", "asyncssh", "psutil")
+    assert loaded_packages(modules, network) == []

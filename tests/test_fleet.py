@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from console.adapters.changes import Change, Removed, Resync, Upsert
 from console.adapters.connect import ExistingAgent
 from console.adapters.errors import NotFound, Unavailable
 from console.adapters.fleet import Fleet, FleetCounts, FleetProcess
 from console.adapters.fleet_actions import control_type, run_script
-from console.adapters.watch import Change, Removed, Resync, Upsert
 from console.models import ConnectionState, ProcessState
 from tests.conftest import AgentProcess
 from tests.fleet_helpers import (

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from console.adapters.changes import Change, Removed, Resync, Upsert
 from console.adapters.fleet import Fleet
 from console.adapters.fleet_feed import FleetItem, fleet_watch, listed
 from console.adapters.scirocco import MessageSeen
-from console.adapters.watch import Change, Removed, Resync, Upsert
 from tests.conftest import AgentProcess
 from tests.fleet_helpers import connectors, counts_reach, start_fleet_agents, until
 

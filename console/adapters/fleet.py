@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from console.adapters.changes import Backoff, Change, Offline, Removed, Resync, Upsert
 from console.adapters.errors import BackendError, NotFound, Unavailable
-from console.adapters.watch import Backoff, Change, Offline, Removed, Resync, Upsert
 from console.models import ConnectionState, MessageStatus, ProcessState, ProcessStatus
 
 if TYPE_CHECKING:

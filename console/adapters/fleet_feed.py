@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from console.adapters.changes import Backoff, Change, Offline, Removed, Resync, Upsert
 from console.adapters.errors import BackendError
 from console.adapters.fleet import fleet_key
-from console.adapters.watch import Backoff, Change, Offline, Removed, Resync, Upsert
 from console.models import ConnectionState
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from console.adapters.base import ScriptsBackend
-from console.adapters.watch import Change
+from console.adapters.changes import Change
 from console.models import (
     LogEvent,
     LogSearchResult,

@@ -14,16 +14,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from console.adapters.base import Endpoint, json_body
+from console.adapters.changes import Change, Removed, Upsert
 from console.adapters.errors import AuthError, BackendError, NotFound
 from console.adapters.inbox_http import Answer, InboxHttp
-from console.adapters.watch import (
-    Change,
-    EventSource,
-    Removed,
-    Upsert,
-    no_events,
-    resyncing,
-)
+from console.adapters.watch import EventSource, no_events, resyncing
 from console.models import (
     BINARY_TYPE,
     JSON_TYPE,

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 
 from console.adapters.base import json_body, request
+from console.adapters.changes import Change, Resync, Upsert
 from console.adapters.errors import BackendError
-from console.adapters.watch import Change, EventSource, Resync, Upsert, no_events, resyncing
+from console.adapters.watch import EventSource, no_events, resyncing
 from console.models import AgentEvent, ModuleInfo, ModuleSnapshot
 
 

@@ -16,16 +16,9 @@ import httpx
 
 from console.adapters import websocket
 from console.adapters.base import Endpoint, json_body, request
+from console.adapters.changes import Backoff, Change, Removed, Upsert
 from console.adapters.errors import BackendError, NotFound, Unavailable
-from console.adapters.watch import (
-    Backoff,
-    Change,
-    EventSource,
-    Removed,
-    Upsert,
-    no_events,
-    resyncing,
-)
+from console.adapters.watch import EventSource, no_events, resyncing
 from console.models import (
     AgentEvent,
     LogBatch,

@@ -109,7 +109,7 @@ class SshAgent:
         """Build the forward again, on the same local port, each time its SSH connection goes
         (the listener closes with it): the client keeps its URL, and its reconnecting loops
         get through once the host answers again. Retried with backoff until then."""
-        from console.adapters.watch import Backoff
+        from console.adapters.changes import Backoff
 
         port = listener.get_port()
         while True:

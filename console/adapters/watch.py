@@ -1,4 +1,5 @@
-"""Typed change streams: what an adapter's ``watch()`` yields, and the one reconnecting loop.
+"""Typed change streams: the one reconnecting loop behind every adapter's ``watch()`` (what it
+yields, ``Resync``/``Upsert``/``Removed``/``Offline``, is in ``changes``).
 
 A watcher sees a full ``Resync`` after every (re)connection, then ``Upsert``
 and ``Removed`` as things change, and ``Offline`` as soon as the stream
@@ -10,21 +11,23 @@ topic string: each adapter turns the agent's events (PROTOCOLS.md, the
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from console.adapters import websocket
 from console.adapters.base import Endpoint
+from console.adapters.changes import (
+    Backoff,
+    Change,
+    Offline,
+    Resync,
+)
 from console.adapters.errors import AuthError, NotFound, Unavailable
 from console.models import AgentEvent
 
 Item = TypeVar("Item")
 
-RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
-"""Seconds between attempts to reach a dropped stream again; the last one repeats."""
 HEARTBEAT = 0.6
 """Seconds between pings on the events stream, and the most a pong may take: an agent that
 stops answering is noticed within two of them (and the goodbye it will not answer)."""
@@ -33,55 +36,6 @@ HELLO = "hello"
 LOST = "lost"
 OFFLINE = "offline"
 """The topic ``agent_events`` gives its own notice that the stream dropped."""
-
-
-@dataclass(frozen=True)
-class Resync(Generic[Item]):
-    """Everything as it stands now; ``live`` False when no changes will follow (an older agent)."""
-
-    items: Sequence[Item]
-    live: bool = True
-
-
-@dataclass(frozen=True)
-class Upsert(Generic[Item]):
-    """One thing is new or changed."""
-
-    item: Item
-
-
-@dataclass(frozen=True)
-class Removed:
-    """One thing is gone (``key``, as the adapter keys its items); all of them when None."""
-
-    key: str | None
-
-
-@dataclass(frozen=True)
-class Offline:
-    """The stream dropped: what was shown is stale; a ``Resync`` follows once it is back."""
-
-    reason: str
-
-
-Change = Resync[Item] | Upsert[Item] | Removed | Offline
-"""One element of a ``watch()`` stream."""
-
-
-class Backoff:
-    """The waits between attempts to reach a stream again: short at first, then longer."""
-
-    def __init__(self) -> None:
-        self.attempt = 0
-
-    def reset(self) -> None:
-        """The stream works again: the next drop starts from the shortest wait."""
-        self.attempt = 0
-
-    async def wait(self) -> None:
-        """Sleep before the next attempt (0.2 s, then up to 5 s)."""
-        await asyncio.sleep(RECONNECT_DELAYS[min(self.attempt, len(RECONNECT_DELAYS) - 1)])
-        self.attempt += 1
 
 
 EventSource = Callable[[tuple[str, ...]], AsyncIterator[AgentEvent]]

@@ -16,9 +16,9 @@ import json
 import sys
 import time
 
+from console.adapters.changes import Removed, Resync, Upsert
 from console.adapters.connect import AgentConnector
 from console.adapters.fleet import Fleet
-from console.adapters.watch import Removed, Resync, Upsert
 from console.cli_connect import connector_for
 
 VIEW_LIMIT = 120.0

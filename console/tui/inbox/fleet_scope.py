@@ -21,9 +21,9 @@ from console.tui.kit.messages import BackendFailed
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.changes import Change
     from console.adapters.fleet import Fleet
     from console.adapters.scirocco import MessageSeen
-    from console.adapters.watch import Change
     from console.models import Message
     from console.tui.inbox.pane import InboxPane
 

@@ -30,10 +30,10 @@ from console.tui.kit.resource_pane import ResourcePane
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.changes import Change
     from console.adapters.fleet import Fleet
     from console.adapters.fleet_feed import FleetItem
     from console.adapters.scirocco import MessageSeen
-    from console.adapters.watch import Change
     from console.models import AgentInfo
     from console.tui.inbox.detail import MessageDetail
     from console.tui.kit.resource_table import ResourceTable

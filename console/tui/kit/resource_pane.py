@@ -35,8 +35,8 @@ from console.tui.kit.resource_table import ResourceTable
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.changes import Change
     from console.adapters.fleet import Fleet
-    from console.adapters.watch import Change
     from console.models import AgentInfo
 
 Item = TypeVar("Item")
@@ -251,8 +251,8 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
     ) -> None:
         """Apply ``feed``'s changes to ``table`` until ``source`` (a client, a fleet) is no
         longer the pane's."""
+        from console.adapters.changes import Offline, Removed, Resync, Upsert
         from console.adapters.errors import AuthError, BackendError
-        from console.adapters.watch import Offline, Removed, Resync, Upsert
 
         try:
             async for change in feed:

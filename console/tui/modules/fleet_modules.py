@@ -22,9 +22,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
+from console.adapters.changes import Resync, Upsert
 from console.adapters.errors import BackendError, NotFound
 from console.adapters.fleet_feed import FleetItem, fleet_watch
-from console.adapters.watch import Resync, Upsert
 from console.models import ModuleInfo
 from console.tui.kit.fleet_rows import CONTEXT, FleetRows
 from console.tui.kit.keys import focus_now
@@ -36,9 +36,9 @@ from console.tui.modules.operator_requests import service_backend
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.changes import Change
     from console.adapters.fleet import Fleet
     from console.adapters.protocols import ModulesBackend
-    from console.adapters.watch import Change
     from console.tui.kit.resource_pane import ResourcePane
 
 

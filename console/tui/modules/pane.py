@@ -30,8 +30,8 @@ from console.tui.modules.parameters import ModuleParameters
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.changes import Change
     from console.adapters.fleet import Fleet
-    from console.adapters.watch import Change
     from console.models import AgentInfo
     from console.tui.kit.resource_table import ResourceTable
     from console.tui.modules.fleet_modules import FleetModules

@@ -26,8 +26,8 @@ from console.tui.processes.table import ProcessTable
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.changes import Change
     from console.adapters.fleet import Fleet
-    from console.adapters.watch import Change
     from console.models import AgentInfo
     from console.tui.kit.resource_table import ResourceTable
     from console.tui.processes.details import ProcessDetailsPanel

@@ -30,8 +30,8 @@ from console.tui.scripts.view import ScriptView
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
+    from console.adapters.changes import Change
     from console.adapters.fleet import Fleet
-    from console.adapters.watch import Change
 
 MARK = "●"
 
