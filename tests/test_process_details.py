@@ -61,9 +61,9 @@ def usage(agent: AgentProcess) -> dict[str, dict[str, Any]]:
 def test_a_requested_restart_or_stop_is_the_operators_never_a_failure(
     fast_agent: AgentProcess, tmp_path: Path
 ) -> None:
-    slug = create(fast_agent, write_app(tmp_path / "app", {"web": "exec sleep 60"}), "ctl")
-    events = EventsSocket(fast_agent)
+    events = EventsSocket(fast_agent)  # listening first: a quick start is not missed
     try:
+        slug = create(fast_agent, write_app(tmp_path / "app", {"web": "exec sleep 60"}), "ctl")
         events.states_of(slug, in_state("running"))
         post(fast_agent, "restart", slug)
         running = events.states_of(slug, in_state("running"))[-1]
@@ -86,9 +86,9 @@ def test_a_requested_restart_or_stop_is_the_operators_never_a_failure(
 def test_a_crash_counts_as_a_failure_and_says_when_it_starts_again(
     fast_agent: AgentProcess, tmp_path: Path
 ) -> None:
-    slug = create(fast_agent, write_app(tmp_path / "app", {"web": "exit 3"}), "crash")
-    events = EventsSocket(fast_agent)
+    events = EventsSocket(fast_agent)  # listening first: a quick start is not missed
     try:
+        slug = create(fast_agent, write_app(tmp_path / "app", {"web": "exit 3"}), "crash")
         seen = events.states_of(slug, in_state("fatal"))
         backoffs = [s for s in seen if s["state"] == "backoff"]
         assert [s["failures"] for s in backoffs] == [1, 2]
@@ -115,9 +115,9 @@ def test_a_restart_during_backoff_starts_the_failure_count_over(
     # Slow backoff: the restart surely lands while it waits.
     policy = {"first_delay": 5.0, "max_delay": 5.0, "stable_after": 10, "max_quick_failures": 6}
     agent = agent_factory("--config", str(write_config(tmp_path / "c.toml", restart=policy)))
-    slug = create(agent, write_app(tmp_path / "app", {"web": "exit 3"}), "crash")
-    events = EventsSocket(agent)
+    events = EventsSocket(agent)  # listening first: a quick start is not missed
     try:
+        slug = create(agent, write_app(tmp_path / "app", {"web": "exit 3"}), "crash")
         assert events.states_of(slug, in_state("backoff"))[-1]["failures"] == 1
         post(agent, "restart", slug)
         after = events.states_of(slug, in_state("backoff"))

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 DRAIN_AFTER_EXIT = 1.0
 """Seconds a child's output may still flow after it exits, before its group is killed."""
 
+REAP_AFTER = (0.1, 1.0)
+"""Seconds after a release to collect orphans killed with its group (soon, then once more)."""
+
 _PR_SET_PDEATHSIG = 1
 
 REAPER = Path(__file__).with_name("reaper.py")
@@ -116,6 +119,9 @@ class Children:
         self._leftover_pumps: set[asyncio.Future[object]] = set()
         self.subreaper = False
         self._reaper_removals: list[str] = []
+        self._reaps_due: dict[float, asyncio.TimerHandle] = {}
+        self._last_release = 0.0
+        self._tree: list[int] | None = None
         install_watcher()
 
     async def start(self) -> None:
@@ -181,8 +187,43 @@ class Children:
         """Live processes carrying ``origin`` (those that left the child's group too), by pid."""
         if origin is None:
             return []
-        found = descendants.marked(origin)
-        return sorted(pid for pid, mark in found.items() if mark == origin)
+        return sorted(pid for pid, mark in self._marked(origin).items() if mark == origin)
+
+    def _marked(self, prefix: str) -> dict[int, str]:
+        """Live descendants whose origin starts with ``prefix``: from the agent's own process
+        tree when it is a subreaper (a few reads), else from every process on the machine."""
+        top = self._own_tree() if self.subreaper else None
+        if top is None:
+            return descendants.marked(prefix)
+        known: dict[int, str] = self._origins
+        if self._reaper is not None:  # no descendant of ours: never walked nor read
+            known = {**known, self._reaper.pid: ""}
+        return descendants.marked_in_tree(prefix, known, top)
+
+    def _own_tree(self) -> list[int] | None:
+        """The agent's children now, read once per turn of the loop (None: /proc cannot say).
+
+        Every exit this turn reacts to happened before the loop polled, and the
+        orphans it made were adopted by then: one reading serves all the stops of
+        a turn (a stop of 200 children walks /proc a few times, not 600).
+        """
+        if self._tree is None:
+            self._tree = descendants.children_of(os.getpid())
+            with contextlib.suppress(RuntimeError):  # no loop: nothing to share it with
+                asyncio.get_running_loop().call_soon(self._forget_tree)
+                return self._tree
+            tree, self._tree = self._tree, None
+            return tree
+        return self._tree
+
+    def _forget_tree(self) -> None:
+        self._tree = None
+
+    async def find_descendants(self, origin: str | None) -> list[int]:
+        """:meth:`descendants`, off the loop when that means reading all of /proc."""
+        if self.subreaper:
+            return self.descendants(origin)
+        return await asyncio.to_thread(self.descendants, origin)
 
     async def stop_descendants(self, pids: list[int], grace: float) -> None:
         """The termination ladder for descendants that left the group (and reaping them)."""
@@ -197,10 +238,28 @@ class Children:
         return own
 
     def _reap_later(self) -> None:
-        """Collect adopted orphans that exit in the next moment (killed with their group)."""
+        """Collect adopted orphans that exit in the next moment (killed with their group).
+
+        Each release is followed by a reap at least each of ``REAP_AFTER`` seconds later,
+        but one pending reap per delay serves every release before it (a stop of 200
+        children reaps a handful of times, not 400).
+        """
         loop = asyncio.get_running_loop()
-        for delay in (0.1, 1.0):
-            loop.call_later(delay, lambda: descendants.reap(self._own_children()))
+        self._last_release = loop.time()
+        for delay in REAP_AFTER:
+            if delay not in self._reaps_due:
+                self._reaps_due[delay] = loop.call_later(delay, self._reap_now, delay)
+
+    def _reap_now(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        due = self._reaps_due.pop(delay).when()
+        descendants.reap(self._own_children())
+        if self._last_release + delay > due:  # released since this reap was planned
+            self._reaps_due[delay] = loop.call_at(self._last_release + delay, self._reap_now, delay)
+
+    def holds(self, proc: asyncio.subprocess.Process) -> bool:
+        """Whether ``proc`` is still this agent's to release (running, or what it left)."""
+        return proc.pid in self._live
 
     async def release(self, proc: asyncio.subprocess.Process) -> None:
         """Forget an exited child, killing whatever it left running in its group.
@@ -251,9 +310,12 @@ class Children:
             if on_timeout is not None:
                 on_timeout()
             await self.stop(proc, grace=3.0)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(pumps), DRAIN_AFTER_EXIT)
-        if not (spare_descendants and self.descendants(self.origin(proc))):
+        if not pumps.done():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_AFTER_EXIT):
+                    await asyncio.shield(pumps)
+        # Released already (a stop ended it): its descendants were seen to then.
+        if self.holds(proc) and not (spare_descendants and self.descendants(self.origin(proc))):
             await self.release(proc)
         if pumps.done():
             await pumps
@@ -291,7 +353,7 @@ class Children:
         """Stop every child still running, then let the reaper go."""
         await asyncio.gather(*(self.stop(p, grace) for p in list(self._live.values())))
         # Daemons whose first process is gone: anything still carrying this agent's mark.
-        await self.stop_descendants(list(descendants.marked(self._origin_prefix)), grace)
+        await self.stop_descendants(list(self._marked(self._origin_prefix)), grace)
         for pumps in list(self._leftover_pumps):
             pumps.cancel()
         self._flush_removals()
@@ -324,8 +386,10 @@ class Children:
 
 
 async def _wait(proc: asyncio.subprocess.Process, seconds: float) -> None:
+    # asyncio.timeout, not wait_for: no task per child (3.11's wait_for makes one).
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(exited(proc), seconds)
+        async with asyncio.timeout(seconds):
+            await exited(proc)
 
 
 async def exited(proc: asyncio.subprocess.Process) -> int:

@@ -12,6 +12,14 @@ longer reaches it. Two things keep such descendants in hand (Linux only):
   which child a process descends from (``marked``), even after ``setsid``.
 
 A descendant that clears its environment before ``exec`` is not found this way.
+
+Finding them must not cost a walk of every process on the machine per exit (a
+stop of 200 children did 600 such walks, each reading thousands of
+``/proc/PID/environ`` files on a busy host): as a subreaper the agent holds
+every descendant in its own process tree, so ``marked_in_tree`` walks that tree
+alone (``/proc/PID/task/TID/children``) and reads an environment only where the
+tree cannot tell (an orphan adopted by the agent); ``reap`` lists the agent's
+own children the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +90,72 @@ def marked(prefix: str) -> dict[int, str]:
     return found
 
 
+def children_of(pid: int) -> list[int] | None:
+    """The direct children of ``pid`` (of any of its threads); None when /proc cannot say.
+
+    Read from ``/proc/PID/task/TID/children`` (Linux 3.5+, ``CONFIG_PROC_CHILDREN``);
+    a process that is gone has no children. None means the kernel has no such files.
+    """
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    found: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                found.extend(map(int, handle.read().split()))
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                continue  # the thread ended while we looked
+            return None  # no children lists in this kernel
+        except OSError:
+            continue
+    return found
+
+
+def _mark_of(pid: int, needle: bytes) -> str | None:
+    """The ``OPSCONSOLE_ORIGIN`` of ``pid`` when it starts with ``needle``'s prefix; else None."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            environ = handle.read()
+    except OSError:
+        return None
+    for entry in environ.split(b"\0"):
+        if entry.startswith(needle):
+            return entry.split(b"=", 1)[1].decode(errors="replace")
+    return None
+
+
+def marked_in_tree(prefix: str, known: Mapping[int, str], top: list[int]) -> dict[int, str]:
+    """As :func:`marked`, but walking this process's tree only; None when that cannot be done.
+
+    Only sound in a subreaper (an orphaned descendant stays in the tree). ``known``
+    gives the origin of direct children without reading their environment; what lies
+    below a known child descends from it, so a known child whose origin does not start
+    with ``prefix`` is not walked at all. Elsewhere (orphans adopted by this process and
+    what lies below them) each process's environment says. ``top`` lists this process's
+    children (:func:`children_of`). Answers ``{pid: origin}`` of live, non-zombie processes.
+    """
+    needle = f"{ORIGIN}={prefix}".encode()
+    found: dict[int, str] = {}
+    # (pid, origin by descent, or None when its environment must say)
+    pending: list[tuple[int, str | None]] = []
+    for pid in top:
+        origin = known.get(pid)
+        if origin is None or origin.startswith(prefix):
+            pending.append((pid, origin))
+    while pending:
+        pid, origin = pending.pop()
+        mark = origin if origin is not None else _mark_of(pid, needle)
+        if mark is not None:
+            status = _status(pid)
+            if status is not None and status[0] not in "ZX":
+                found[pid] = mark
+        pending.extend((child, origin) for child in children_of(pid) or ())
+    return found
+
+
 def reap(exclude: Iterable[int] = ()) -> list[int]:
     """Collect every exited child of the agent not in ``exclude`` (adopted orphans); their pids.
 
@@ -89,8 +163,12 @@ def reap(exclude: Iterable[int] = ()) -> list[int]:
     those would steal its exit status.
     """
     me, skip = os.getpid(), set(exclude)
+    with contextlib.suppress(ChildProcessError):
+        if os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            return []  # no child has exited: nothing to look at
+    own = children_of(me)
     reaped = []
-    for pid in _pids():
+    for pid in _pids() if own is None else own:
         status = _status(pid)
         if status is None or status[1] != me or status[0] != "Z" or pid in skip:
             continue

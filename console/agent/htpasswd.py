@@ -7,8 +7,6 @@ import hashlib
 import logging
 from pathlib import Path
 
-from passlib.apache import HtpasswdFile
-
 log = logging.getLogger("console.agent.auth")
 
 BCRYPT_MAX_BYTES = 72
@@ -31,6 +29,10 @@ class Htpasswd:
     """
 
     def __init__(self, path: Path) -> None:
+        # Imported here: passlib costs the agent's memory several MiB, and only an
+        # agent given an htpasswd file needs it.
+        from passlib.apache import HtpasswdFile
+
         self._file = HtpasswdFile(str(path))
         self._proven: set[tuple[str, str, str]] = set()
 

@@ -14,8 +14,6 @@ import threading
 import time
 from collections.abc import Mapping
 
-import psutil
-
 from console.models import ProcessUsage
 
 FORGET_AFTER = 300.0
@@ -61,6 +59,8 @@ class UsageSampler:
 
 def _read(pid: int) -> tuple[float, float, int] | None:
     """(start time, CPU seconds with reaped children, RSS bytes); None when it is gone."""
+    import psutil  # here: ~2 MiB of the agent's memory, only once usage is asked for
+
     try:
         process = psutil.Process(pid)
         with process.oneshot():

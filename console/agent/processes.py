@@ -88,7 +88,9 @@ class ManagedProcess:
         if state is not ProcessState.BACKOFF:
             changes.setdefault("retry_at", None)
         self.status = replace(self.status, state=state, next_seq=self.log.next_seq, **changes)
-        self.service.events.publish("process", self.status.to_wire())
+        events = self.service.events
+        if events.wanted("process"):  # a stop of 200 changes 400 states: build none unheard
+            events.publish("process", self.status.to_wire())
         self._changed.set()
         if state.failed:
             log.warning("process %s: %s (%s)", self.spec.slug, state, self.status.message)
@@ -168,7 +170,9 @@ class ManagedProcess:
 
     async def _report_daemons(self, exit_code: int | None, stops: int) -> None:
         children = self.service.children
-        self._daemons = await asyncio.to_thread(children.descendants, self._origin)
+        if self._spared is not None and not children.holds(self._spared):
+            return  # released when it exited: it left nothing running
+        self._daemons = await children.find_descendants(self._origin)
         if not self._daemons:
             return
         pids = ", ".join(map(str, self._daemons))
@@ -180,7 +184,7 @@ class ManagedProcess:
         )
         while self._daemons and self._wanted and self._stops == stops:
             await descendants.wait_gone(self._daemons, 1.0)
-            self._daemons = await asyncio.to_thread(children.descendants, self._origin)
+            self._daemons = await children.find_descendants(self._origin)
         self._daemons = []
 
     async def _wait_until_wanted(self) -> None:
@@ -352,6 +356,10 @@ class ProcessService:
 
     def list(self) -> list[ProcessStatus]:
         return [self._current(p) for p in self._processes.values()]
+
+    def processes(self) -> list[ManagedProcess]:
+        """Every process, in the order they were created."""
+        return list(self._processes.values())
 
     def get(self, slug: str) -> ManagedProcess:
         try:

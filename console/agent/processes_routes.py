@@ -332,9 +332,9 @@ def select(service: ProcessService, body: dict[str, Any]) -> list[ManagedProcess
         raise HttpError(400, 'give exactly one of "app", "slugs" or "all" (and nothing else)')
     match given[0], body[given[0]]:
         case "all", True:
-            return [service.get(status.slug) for status in service.list()]
+            return service.processes()
         case "app", str(app) if app:
-            chosen = [service.get(s.slug) for s in service.list() if s.app == app]
+            chosen = [p for p in service.processes() if p.spec.app == app]
             if not chosen:
                 raise HttpError(404, f"No process of app '{app}'")
             return chosen

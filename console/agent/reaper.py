@@ -6,13 +6,21 @@ prefix its children carry in their environment (``descendants``). When stdin
 closes (the agent exited, or was killed with SIGKILL) every group still listed
 gets SIGKILL, and so does every process carrying the prefix: a daemon that
 left its group is found that way. It imports nothing heavy so that it starts
-in a few milliseconds.
+in a few milliseconds and holds ~1 MiB less than with ``signal`` (which imports
+``enum``) and ``contextlib``.
 """
 
-import contextlib
+from __future__ import annotations
+
 import os
-import signal
 import sys
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+SIGKILL = 9
+"""POSIX's number for SIGKILL (the ``signal`` module would cost ~1 MiB of this process)."""
 
 
 def main() -> None:
@@ -31,12 +39,18 @@ def main() -> None:
         elif sign == "-":
             groups.discard(pgid)
     for pgid in groups:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
+        _kill(os.killpg, pgid)
     if prefix:
         for pid in _marked(f"OPSCONSOLE_ORIGIN={prefix}".encode()):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+            _kill(os.kill, pid)
+
+
+def _kill(send: Callable[[int, int], None], target: int) -> None:
+    """SIGKILL by ``send`` (``os.kill`` or ``os.killpg``); what is gone or not ours is skipped."""
+    try:
+        send(target, SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return
 
 
 def _marked(needle: bytes) -> list[int]:

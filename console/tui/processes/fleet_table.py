@@ -55,4 +55,3 @@ class FleetProcessTable(ProcessTable):
             # Said in words too: a greyed "running" could still be read as running.
             cells["message"] = Text("agent offline: last seen so", style=STALE)
         return cells
-
