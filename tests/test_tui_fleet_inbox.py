@@ -19,7 +19,7 @@ from console.tui.kit.confirm_dialog import ConfirmDialog
 from console.tui.kit.fleet_rows import STALE
 from tests.conftest import AgentProcess
 from tests.fleet_helpers import connectors, counts_reach, start_fleet_agents
-from tests.tui_helpers import make_catalog, spawned_agent, wait_for
+from tests.tui_helpers import make_catalog, record_notifications, spawned_agent, wait_for
 
 NAMES = ("web1", "web2", "db1")
 SIZE = (100, 30)
@@ -140,7 +140,9 @@ async def test_all_scope_rows_filter_actions_and_a_dead_agent(
                 topics = [m.topic for m in await fleet.client(name).inbox.list()]
                 assert "pushed.db1" not in topics
 
-            # One agent killed: its rows greyed (not ackable), the others live.
+            # One agent killed: its rows greyed (not ackable), the others live, and no
+            # errors shown for the payloads of its stale rows (they are not fetched again).
+            notices = record_notifications(app)
             agents["db1"].stop(signal.SIGKILL)
             await wait_for(pilot, lambda: table.offline == {"db1"}, "db1's rows stale")
             assert keys["db1"] in table.shown
@@ -157,6 +159,13 @@ async def test_all_scope_rows_filter_actions_and_a_dead_agent(
             await wait_for(
                 pilot, lambda: fleet_key("web2", later.id) in table.shown, "web2 still live"
             )
+            await wait_for(
+                pilot,
+                lambda: cell(inbox, fleet_key("web2", later.id), "preview") == "still here",
+                "web2's new payload fetched",
+            )
+            assert [n for n in notices if "db1" in f"{n.title} {n.message}"] == []
+            assert cell(inbox, keys["db1"], "preview") == '{"host":"db1"}', "kept, greyed"
             # In "all" scope the tab's count is the fleet's: the pane posts none of its own.
             assert posted == [] and inbox.unacked is None
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import events
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from console.tui.app import OpsConsoleApp
 from console.tui.kit.help_screen import HelpScreen, once
+from tests.test_tui_kit import burst
 from tests.tui_helpers import processes_agent, wait_for
 
 SMALL = (80, 24)
@@ -80,3 +82,30 @@ async def check_help(pilot: Pilot[object], app: OpsConsoleApp, longer: bool) -> 
         await pilot.press("j")
     await pilot.press("escape")
     await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "closed")
+
+
+async def test_scroll_keys_typed_in_one_write_each_move_the_list(tmp_path: Path) -> None:
+    """`j j j` (or the arrows, pgdn) arriving in one write, as over SSH, move three lines:
+    each starts from where the one before is headed, not from where the screen still is."""
+    app = OpsConsoleApp(processes_agent(tmp_path))
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for(pilot, lambda: app.scripts_pane.scripts, "the catalog loads")
+        await pilot.press("2", "question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help opens")
+        body = app.screen.query_one(VerticalScroll)
+        await wait_for(pilot, lambda: body.has_focus and body.max_scroll_y > 4, "it scrolls")
+        await burst(pilot, "jjj")
+        await wait_for(pilot, lambda: body.scroll_y == 3, "three lines down")
+        for key in ("down", "down", "up"):
+            app.post_message(events.Key(key, None))
+        await wait_for(pilot, lambda: body.scroll_y == 4, "one more line down")
+        await burst(pilot, "kkkkkk")
+        await wait_for(pilot, lambda: body.scroll_y == 0, "at the top, and no further")
+        await burst(pilot, "j")
+        await wait_for(pilot, lambda: body.scroll_y == 1, "down from the top at once")
+        await burst(pilot, "G")
+        await wait_for(pilot, lambda: body.scroll_y == body.max_scroll_y, "at the end")
+        await burst(pilot, "jjk")
+        await wait_for(
+            pilot, lambda: body.scroll_y == body.max_scroll_y - 1, "up from the end at once"
+        )

@@ -115,7 +115,9 @@ def resync(pane: InboxPane, items: list[FleetItem[MessageSeen]]) -> None:
         # Greyed or not is the table's, not the messages': the cells kept for them are stale.
         table.kept_cells.clear()
         table.refill()
-    payloads = [item for item in items if item.item.payload_size is not None]
+    # Only live agents' payloads: a stale row's agent cannot answer (asking it would show
+    # an error at every resync while it is away); its rows keep what was fetched before.
+    payloads = [item for item in items if item.online and item.item.payload_size is not None]
     if payloads:
         fetch(pane, payloads)
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import ClassVar
 
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -15,6 +16,36 @@ from textual.widgets import Static
 
 KeyRow = tuple[str, str]
 """(key as shown, what it does)"""
+
+
+class KeyList(VerticalScroll):
+    """The help's scrolling body, whose line and page keys add up when they come in one write.
+
+    Textual's own ``scroll_down`` moves from the line shown after the next refresh, so keys
+    of one write (a paste, an SSH link) all started from the same line and moved it once;
+    here each starts from where the one before is headed (``scroll_target_y``).
+    """
+
+    def action_scroll_down(self) -> None:
+        self.scroll_by_rows(1)
+
+    def action_scroll_up(self) -> None:
+        self.scroll_by_rows(-1)
+
+    def action_page_down(self) -> None:
+        self.scroll_by_rows(self.scrollable_content_region.height)
+
+    def action_page_up(self) -> None:
+        self.scroll_by_rows(-self.scrollable_content_region.height)
+
+    def scroll_by_rows(self, rows: int) -> None:
+        """Move ``rows`` lines (negative: up) from where the list is headed, kept within it.
+
+        Raises SkipAction when the list does not scroll (shorter than the screen)."""
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        target = min(max(self.scroll_target_y + rows, 0), self.max_scroll_y)
+        self.scroll_to(y=target, immediate=True)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -56,7 +87,7 @@ class HelpScreen(ModalScreen[None]):
         self.sections = [(heading, once(rows)) for heading, rows in sections if rows]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll() as body:
+        with KeyList() as body:
             body.border_title = self.help_title
             body.border_subtitle = "escape closes"
             width = max(len(key) for _, rows in self.sections for key, _ in rows) + 2
@@ -75,9 +106,9 @@ class HelpScreen(ModalScreen[None]):
         )
 
     @property
-    def body(self) -> VerticalScroll:
+    def body(self) -> KeyList:
         """The scrolling list of sections."""
-        return self.query_one(VerticalScroll)
+        return self.query_one(KeyList)
 
     def action_scroll(self, action: str) -> None:
         getattr(self.body, f"action_{action}")()

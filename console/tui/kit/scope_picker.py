@@ -34,6 +34,17 @@ class ScopeEntry:
     current: bool = False
 
 
+class ScopeList(OptionList):
+    """The picker's lines, with vi's keys beside the arrows, as in every table."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "first", "First", show=False),
+        Binding("G", "last", "Last", show=False),
+    ]
+
+
 class ScopePicker(ModalScreen[str | None]):
     """Dismisses with the chosen context's name, ``ALL``, or None (escape)."""
 
@@ -57,14 +68,16 @@ class ScopePicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         width = max(len(entry.name) for entry in self.entries)
         options = [Option(_line(entry, width), id=entry.name) for entry in self.entries]
-        with dialog_box("Scope: one context, or all", "enter chooses · escape closes"):
-            yield OptionList(*options)
-
-    def on_mount(self) -> None:
-        picker = self.query_one(OptionList)
+        picker = ScopeList(*options)
+        # On the current scope from the start, not at mount: keys that came in the write
+        # of the ``:`` (``:G`` enter) are handled after the mount and would be undone.
         current = [i for i, entry in enumerate(self.entries) if entry.current]
         picker.highlighted = current[0] if current else 0
-        picker.focus()
+        with dialog_box("Scope: one context, or all", "enter chooses · escape closes"):
+            yield picker
+
+    def on_mount(self) -> None:
+        self.query_one(ScopeList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
