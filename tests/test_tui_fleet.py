@@ -11,7 +11,7 @@ import httpx
 import pytest
 from rich.console import Console
 from rich.text import Text
-from textual.widgets import OptionList, Static, Tab
+from textual.widgets import OptionList, Static, Tab, Tabs
 
 from console.adapters.connect import AgentConnector
 from console.tui.app import OpsConsoleApp
@@ -220,6 +220,13 @@ async def test_fatal_processes_and_alerts_are_summed_over_the_fleet_in_the_summa
         tabs = {tab.id: str(tab.label) for tab in app.query(Tab)}
         assert tabs["tab-processes"].startswith("2 Processes") and "(1)" in tabs["tab-processes"]
         assert "(1)" in tabs["tab-inbox"]
+        # Both counts widen the tabs at 80 columns: the indicator gives way, no tab is cut.
+        strip = app.query_one(Tabs)
+        await wait_for(
+            pilot,
+            lambda: all(strip.region.contains_region(tab.region) for tab in app.query(Tab)),
+            "every tab whole",
+        )
         # Back on web1, whose processes are all fine, the tabs count one context again.
         await choose_scope(pilot, app, "web1")
         await wait_for(pilot, lambda: app.fleet is None, "one context")

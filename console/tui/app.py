@@ -163,6 +163,12 @@ class OpsConsoleApp(FleetScope):
     def on_resize(self, event: events.Resize) -> None:
         # The tabs need 53 columns; the indicator takes what is left, more on wide terminals.
         self.query_one(ConnectionIndicator).set_class(event.size.width >= WIDE, "-wide")
+        self._fit_header()
+
+    def _fit_header(self) -> None:
+        # Tabs keep whole labels: when the fleet's counts widen them, the indicator gives way.
+        room = self.size.width - sum(len(tab.label.plain) + 2 for tab in self.query(Tab))
+        self.query_one(ConnectionIndicator).styles.max_width = max(room, 8) if room < 21 else None
 
     async def on_unmount(self) -> None:
         # Stops a spawned agent (and its children) before the console exits, once.
@@ -184,12 +190,8 @@ class OpsConsoleApp(FleetScope):
     @property
     def panes(self) -> dict[str, Pane]:
         """The panes that are built (the others are placeholders), by id, in tab order."""
-        switcher = self.query_one("#panes", ContentSwitcher)
-        return {
-            widget.id: widget
-            for widget in switcher.children
-            if widget.id is not None and isinstance(widget, Pane)
-        }
+        built = self.query_one("#panes", ContentSwitcher).children
+        return {pane.id: pane for pane in built if pane.id is not None and isinstance(pane, Pane)}
 
     def _tell_panes(self, client: AgentClient | None, info: AgentInfo | None) -> None:
         if self.fleet is not None:
@@ -235,6 +237,7 @@ class OpsConsoleApp(FleetScope):
         self.query_one(f"#tab-{pane}", Tab).label = f"{number} {PANES[pane]}{shown}"
         if pane == "inbox":
             self.query_one(ConnectionIndicator).set_class(bool(count), "-inbox-count")
+        self._fit_header()
 
     @work(group="connect", exclusive=True, exit_on_error=False)
     async def connect_agent(self, connector: SharedConnector | None = None) -> None:
