@@ -60,7 +60,10 @@ def test_the_tree_walk_finds_what_the_whole_proc_walk_finds(subreaper: None) -> 
         known = {keeper.pid: f"{prefix}1"}
         assert descendants.marked_in_tree(prefix, known, me) == found
         only_daemon = descendants.marked_in_tree(f"{prefix}2", known, me)
-        assert only_daemon == {pid: f"{prefix}2" for pid in adopted}
+        # Beside the whole walk at the same moment (a CI run once saw the daemon gone between
+        # the two walks: the claim is that both walks agree, whatever is alive).
+        assert only_daemon == descendants.marked(f"{prefix}2")
+        assert set(only_daemon) <= set(adopted)
         # A known child of another origin is not walked at all.
         assert descendants.marked_in_tree(prefix, {keeper.pid: "elsewhere"}, me) == only_daemon
     finally:

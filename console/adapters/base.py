@@ -61,6 +61,8 @@ async def request(http: httpx.AsyncClient, method: str, path: str, **kwargs: Any
 
 
 def json_body(response: HttpAnswer) -> Any:
+    """The answer's body as JSON (any JSON value); raises BackendError, naming the URL, when it
+    is not JSON."""
     try:
         return response.json()
     except ValueError as exc:

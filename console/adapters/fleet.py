@@ -16,84 +16,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from console.adapters.changes import Backoff, Change, Offline, Removed, Resync, Upsert
 from console.adapters.errors import BackendError, NotFound, Unavailable
-from console.models import ConnectionState, MessageStatus, ProcessState, ProcessStatus
+from console.adapters.fleet_model import (
+    WAITING,
+    FleetCounts,
+    FleetProcess,
+    MemberStatus,
+    fleet_key,
+)
+from console.models import ConnectionState, ProcessState, ProcessStatus
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.connect import AgentConnector
     from console.adapters.scirocco import MessageSeen
 
-WAITING = frozenset({MessageStatus.PENDING, MessageStatus.SCHEDULED, MessageStatus.PROCESSING})
-"""Message states that still wait for the operator's ack: what the summary counts as alerts."""
 PROCESSES, INBOX = "processes", "inbox"
 """The feeds a member follows; each is live, failing, or (not yet) started."""
-
-
-@dataclass(frozen=True)
-class FleetProcess:
-    """One process of one agent: ``context`` names the agent; ``online`` False while the
-    agent is unreachable (the status is then the last one seen, stale)."""
-
-    context: str
-    status: ProcessStatus
-    online: bool = True
-
-    @property
-    def key(self) -> str:
-        """``CONTEXT/SLUG``: unique over the fleet (a slug is unique on one agent only)."""
-        return fleet_key(self.context, self.status.slug)
-
-
-def fleet_key(context: str, slug: str) -> str:
-    return f"{context}/{slug}"
-
-
-@dataclass(frozen=True)
-class MemberStatus:
-    """How the console stands with one agent; ``reason`` says why when not connected."""
-
-    context: str
-    description: str
-    state: ConnectionState
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class FleetCounts:
-    """The fleet summary: agents by connection state, fatal processes, alerts waiting."""
-
-    connected: int = 0
-    degraded: int = 0
-    offline: int = 0
-    connecting: int = 0
-    fatal: int = 0
-    waiting: int = 0
-
-    @property
-    def agents(self) -> int:
-        return self.connected + self.degraded + self.offline + self.connecting
-
-    def line(self) -> str:
-        """One short line (fits 80 columns), e.g. ``3 agents: 2 up 1 offline · 1 fatal · 4
-        alerts``: states with no agent in them are left out."""
-        states = [
-            f"{count} {word}"
-            for count, word in (
-                (self.connected, "up"),
-                (self.degraded, "degraded"),
-                (self.offline, "offline"),
-                (self.connecting, "connecting"),
-            )
-            if count
-        ]
-        agents = f"{self.agents} agent{'s' if self.agents != 1 else ''}"
-        alerts = f"{self.waiting} alert{'s' if self.waiting != 1 else ''}"
-        return f"{agents}: {' '.join(states) or 'none'} · {self.fatal} fatal · {alerts}"
 
 
 class FleetMember:

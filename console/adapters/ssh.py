@@ -377,6 +377,8 @@ class SshHosts:
             raise Unavailable(f"{host.name}: cannot forward to port {remote_port}: {exc}") from None
 
     async def close(self) -> None:
+        """Close every SSH connection held open (idempotent); a host call after it connects
+        afresh."""
         connections, self._connections = list(self._connections.values()), {}
         for connection in connections:
             connection.close()

@@ -56,12 +56,18 @@ class HostConnection:
         self.host = host
 
     async def run(self, argv: list[str] | str, **options: Any) -> int:
+        """The command's exit status on this host (``SshHosts.run``); raises BackendError when
+        the host cannot be reached."""
         return await self.hosts.run(self.host, argv, **options)
 
     async def check(self, argv: list[str] | str, **options: Any) -> RemoteResult:
+        """Run the command and keep its output: a ``RemoteResult`` (``SshHosts.check``); raises
+        as ``run``."""
         return await self.hosts.check(self.host, argv, **options)
 
     async def import_module(
         self, module: ModuleType | Path, interpreter: str = "python3"
     ) -> RemoteModule:
+        """The local ``module`` (or file) loaded on this host, its functions called remotely
+        (remoto's way, ``SshHosts.import_module``); raises BackendError."""
         return await self.hosts.import_module(self.host, module, interpreter)
