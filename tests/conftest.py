@@ -26,6 +26,19 @@ if TYPE_CHECKING:  # asyncssh loads only for the tests that use SSH
 READY_TIMEOUT = 30
 
 
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m console ARGS`` as an operator runs it, with exactly ``env``: its output
+    captured as text, no stdin, 60 s at most."""
+    return subprocess.run(
+        [sys.executable, "-m", "console", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+
+
 def write_script(directory: Path, relative: str, header: str, body: str, mode: int = 0o755) -> Path:
     """An executable /bin/sh script with a ``-- jojo --`` header made of ``header``'s lines."""
     path = directory / relative

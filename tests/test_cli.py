@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from passlib.hash import bcrypt
 
 from console.cli import PASSWORD_ENV
-from tests.conftest import AgentProcess
+from tests.conftest import AgentProcess, run_cli
 
 
 @pytest.fixture
@@ -29,14 +28,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def cli(cli_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "console", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-            env={**cli_env, **(env or {})},
-        )
+        return run_cli(*args, env={**cli_env, **(env or {})})
 
     return run
 

@@ -16,20 +16,13 @@ import httpx
 import pytest
 
 from console.cli import build_parser
-from tests.conftest import AgentProcess, write_script
+from tests.conftest import AgentProcess, run_cli, write_script
 
 TOKEN = "cli-behaviour-token"
 
 
 def opsconsole(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "console", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "OPSCONSOLE_INBOX_TOKEN": TOKEN, **(env or {})},
-    )
+    return run_cli(*args, env={**os.environ, "OPSCONSOLE_INBOX_TOKEN": TOKEN, **(env or {})})
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:

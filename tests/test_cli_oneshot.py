@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,13 @@ import pytest
 from console.adapters import AgentClient
 from console.adapters.endpoint import AGENT_TOKEN_ENV, PASSWORD_ENV
 from console.config import agent_registry, registered_agent_token
-from tests.conftest import AgentProcess
+from tests.conftest import AgentProcess, run_cli
 
 
 def opsconsole(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m console ARGS`` with no user's secrets in its environment."""
     clean = {k: v for k, v in os.environ.items() if k not in (AGENT_TOKEN_ENV, PASSWORD_ENV)}
-    return subprocess.run(
-        [sys.executable, "-m", "console", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env={**clean, **(env or {})},
-    )
+    return run_cli(*args, env={**clean, **(env or {})})
 
 
 async def test_the_one_shot_listing_is_the_adapters_listing(

@@ -19,7 +19,7 @@ from passlib.hash import bcrypt as passlib_bcrypt
 
 from console.agent.htpasswd import Htpasswd
 from console.config import AGENT_TOKEN_FILE
-from tests.conftest import AgentProcess
+from tests.conftest import AgentProcess, run_cli
 
 AgentFactory = Callable[..., AgentProcess]
 LONG = "p" * 100 + "é" * 8  # 116 bytes in UTF-8
@@ -134,14 +134,7 @@ def test_a_token_file_others_can_read_is_refused(agent_factory: AgentFactory, tm
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "console", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
+    return run_cli(*args, env=env)
 
 
 def test_the_agent_says_where_its_token_is_and_the_cli_finds_it(tmp_path: Path) -> None:
