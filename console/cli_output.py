@@ -27,10 +27,9 @@ def ps_line(p: ProcessStatus, now: float) -> str:
     """One process as a line under PS_HEADER; ``now`` in epoch seconds, for its uptime."""
     running = p.state == "running" and p.started_at
     uptime = f"{now - p.started_at:.0f}s" if running and p.started_at else "-"
-    last_exit = "-" if p.last_exit is None else str(p.last_exit)
     return (
         f"{p.slug:<24} {p.state.value:<20} {p.pid or '-':>7} {uptime:>8} "
-        f"{p.restarts:>8}  {last_exit}"
+        f"{p.restarts:>8}  {p.last_exit_text}"
     )
 
 

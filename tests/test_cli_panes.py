@@ -77,6 +77,9 @@ def test_restart_answers_the_new_state_and_a_new_pid(demo: AgentProcess) -> None
     after = json.loads(opsconsole("restart", "shop.web.0", "--json", "--agent", demo.url).stdout)
     assert after["state"] == "running"
     assert after["pid"] != old_pid
+    # A restart asked for is no failure: the listing says so instead of SIGTERM's -15.
+    listing = opsconsole("ps", "--agent", demo.url).stdout.splitlines()
+    assert next(line for line in listing if line.startswith("shop.web.0 ")).endswith(" restarted")
     assert "now stopped" in opsconsole("stop", "shop.web.0", "--agent", demo.url).stdout
     assert "now running" in opsconsole("start", "shop.web.0", "--agent", demo.url).stdout
     missing = opsconsole("restart", "nope.0", "--agent", demo.url, check=False)

@@ -56,6 +56,10 @@ _SETTLED_STATES = _FAILED_STATES | {
 }
 
 
+REQUESTED_EXIT = {"restart": "restarted", "stop": "stopped"}
+"""How a run the operator ended is shown instead of its exit code: it is no failure."""
+
+
 @dataclass(frozen=True)
 class ProcessStatus:
     """One supervised process. The first four fields are the compatible STATUS document's."""
@@ -78,6 +82,15 @@ class ProcessStatus:
     """The operator's request that ended the last run (``"restart"``, ``"stop"``), None
     when it ended by itself: a requested end is not a failure."""
     failures: int = 0
+
+    @property
+    def last_exit_text(self) -> str:
+        """The last exit as an operator reads it: ``restarted`` or ``stopped`` when they
+        asked for it (``REQUESTED_EXIT``), else its code (``-15`` for SIGTERM), ``-`` before any."""
+        if self.last_exit_request in REQUESTED_EXIT:
+            return REQUESTED_EXIT[self.last_exit_request]
+        return "-" if self.last_exit is None else str(self.last_exit)
+
     """Quick failures in a row (the backoff count); requested ends never count."""
     retry_at: float | None = None
     """In ``backoff``: when (epoch seconds, the agent's clock) it starts again."""

@@ -9,6 +9,7 @@ from rich.style import Style
 from rich.text import Text
 
 from console.models import ProcessState, ProcessStatus, ProcessUsage
+from console.models.processes import REQUESTED_EXIT
 from console.tui.kit.resource_table import ResourceTable
 
 # Message last: it is the one that gets cut to the table's width.
@@ -25,9 +26,6 @@ DROP_FIRST = ("pid", "exit", "mem", "restarts", "cpu", "uptime")
 """At 80 columns what does not fit goes in this order; the name and state always stay."""
 MESSAGE_ROOM = 24
 """Cells the message keeps before columns are dropped for it."""
-REQUESTED_EXIT = {"restart": "restarted", "stop": "stopped"}
-"""The exit cell of a run the operator ended: not a failure, so no code in red (and the
-message, when the agent has none: "restarted on request")."""
 
 _STATE_GROUP_STYLE = {
     "running": "$text-success",
