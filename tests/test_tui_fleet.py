@@ -29,7 +29,7 @@ from tests.fleet_helpers import (
     start_fleet_agents,
     wait_running,
 )
-from tests.tui_helpers import processes_agent, record_notifications, wait_for
+from tests.tui_helpers import processes_agent, record_notifications, select_row, wait_for
 
 NAMES = ("web1", "web2", "db1")
 SIZE = (80, 24)
@@ -110,9 +110,7 @@ async def all_scope(pilot, app: OpsConsoleApp) -> FleetProcessTable:
 
 
 async def select(pilot, table: FleetProcessTable, key: str) -> None:
-    table.move_to(key)
-    await pilot.pause()
-    assert table.selected_key == key
+    await select_row(pilot, table, key)
 
 
 async def test_all_scope_shows_every_agent_with_a_context_filter_and_a_summary_in_every_pane(

@@ -18,7 +18,7 @@ from console.tui.modules.forms import AddModuleForm, TellModuleForm
 from console.tui.modules.lists import ModuleList
 from console.tui.modules.pane import ModulesPane
 from tests.modules import command, write_config
-from tests.tui_helpers import MAX_POLLS, POLL, record_notifications, wait_for
+from tests.tui_helpers import MAX_POLLS, POLL, record_notifications, select_row, wait_for
 
 SIZE = (80, 24)
 
@@ -79,8 +79,7 @@ def in_one_packet(app: OpsConsoleApp, *keys: str) -> None:
 
 
 async def select(pilot, module_list: ModuleList, uid: str) -> None:
-    module_list.move_to(uid)
-    await pilot.pause()
+    await select_row(pilot, module_list, uid)
     assert module_list.selected is not None and module_list.selected.uid == uid
 
 

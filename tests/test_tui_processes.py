@@ -26,6 +26,7 @@ from tests.tui_helpers import (
     process_state,
     processes_agent,
     record_notifications,
+    select_row,
     wait_for,
 )
 
@@ -53,8 +54,7 @@ async def show_processes(pilot, app: OpsConsoleApp, source: Path, *kinds: str) -
 
 async def select(pilot, app: OpsConsoleApp, slug: str) -> None:
     pane = app.processes_pane
-    pane.process_table.move_to(slug)
-    await pilot.pause()
+    await select_row(pilot, pane.process_table, slug)
     selected = pane.process_table.selected
     assert selected is not None and selected.slug == slug
 

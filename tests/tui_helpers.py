@@ -96,6 +96,17 @@ async def wait_for(pilot: Pilot[object], condition: Callable[[], object], what: 
     raise AssertionError(f"never happened: {what}")
 
 
+async def select_row(pilot: Pilot[object], table: Any, key: str) -> None:
+    """Put ``table``'s (a ``ResourceTable``) cursor on row ``key``, once that row is in it
+    (a feed's rows reach the grid a refresh after the pane holds them)."""
+
+    def on_it() -> bool:
+        table.move_to(key)
+        return table.selected_key == key
+
+    await wait_for(pilot, on_it, f"the cursor on {key}")
+
+
 async def wait_for_catalog(pilot: Pilot[object]) -> None:
     app = pilot.app
     assert isinstance(app, OpsConsoleApp)
