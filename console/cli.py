@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -190,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             case "demo":
                 return run_console(args, demo=True)
             case "scripts":
-                return run_client(args, lambda: scripts_command)
+                return run_client(args, lambda: pane_command("scripts"))
             case "ps" | "restart" | "stop" | "start" | "logs" | "queue" | "pool" | "inbox":
                 return run_client(args, lambda: pane_command(args.command))
             case "ssh":
@@ -218,6 +217,7 @@ def pane_command(name: str) -> ClientCommand:
 
     handlers = {
         "ps": cli_commands.ps,
+        "scripts": cli_commands.scripts_command,
         "logs": cli_commands.logs,
         "inbox": cli_commands.inbox,
         "queue": cli_commands.modules,
@@ -359,44 +359,3 @@ def run_one_shot(args: argparse.Namespace) -> int | None:
             raise BackendError(str(exc)) from None
     print_processes(processes, args.json)
     return 0
-
-
-async def scripts_command(client: Any, args: argparse.Namespace) -> int:
-    from console.cli_output import print_history, print_run, print_script, print_scripts
-
-    scripts = client.scripts
-    as_json = getattr(args, "json", False)
-    match args.action:
-        case "list" | None:
-            print_scripts(await scripts.list_scripts(), as_json)
-        case "show":
-            print_script(await scripts.get_script(args.name), as_json)
-        case "run":
-            params = dict(parse_param(p) for p in args.param)
-            script = await scripts.get_script(args.name)
-            if script.confirm and not args.yes and not confirmed(script, params):
-                return 2
-            return await print_run(scripts.stream_run(args.name, params), as_json)
-        case "history":
-            print_history(await scripts.history(args.name, args.limit), as_json)
-        case "reload":
-            await scripts.reload()
-            print(json.dumps({"status": "ok"}) if as_json else "reloaded")
-    return 0
-
-
-def confirmed(script: Any, params: dict[str, str]) -> bool:
-    """Ask, as the console does, before a script that says ``confirm: True`` runs (secrets
-    masked); without a terminal to ask on, --yes is needed. Raises ConfigError then."""
-    shown = ", ".join(f"{k}={v!r}" for k, v in script.mask(params).items()) or "no params"
-    if not sys.stdin.isatty():
-        raise ConfigError(f"{script.name} asks before it runs: add --yes to run it unasked")
-    answer = input(f"Run {script.name} with {shown}? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
-
-
-def parse_param(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"--param {text!r}: expected KEY=VALUE")
-    return key, value

@@ -171,7 +171,7 @@ async def run_script(fleet: Fleet, args: argparse.Namespace) -> int:
     """The script on every host at once, its output as it comes (``CONTEXT | line``); 1
     when any host failed or any run's exit status was not 0."""
     from console.adapters.fleet_actions import across
-    from console.cli import parse_param
+    from console.cli_commands import parse_param
     from console.cli_output import print_run
 
     params = dict(parse_param(p) for p in args.param)

@@ -97,13 +97,6 @@ async def read_line_batches(stream: asyncio.StreamReader) -> AsyncIterator[list[
         yield decode_lines(block)
 
 
-async def read_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
-    """Yield the lines of a stream one by one."""
-    async for lines in read_line_batches(stream):
-        for line in lines:
-            yield line
-
-
 class Children:
     """Starts, tracks and stops every child process of one agent."""
 

@@ -31,6 +31,7 @@ from console.agent.process_spec import (
 )
 from console.agent.procfile import ProcfileEntry
 from console.agent.sources import DEFAULT_LIMITS, Limits, SourceError
+from console.agent.supervision_end import finish
 from console.models import ProcessExit, ProcessState, ProcessStatus, RestartPolicy
 from console.output.budget import DEFAULT_BUDGET, OutputBudget
 
@@ -312,22 +313,6 @@ class ManagedProcess:
         # given as the source is the operator's own and stays.
         if self.workdir == self.service.apps_dir / self.spec.slug:
             await asyncio.to_thread(shutil.rmtree, self.workdir, True)
-
-
-async def finish(task: asyncio.Task[None], patience: float = 1.0) -> None:
-    """Wait for ``task`` to end, cancelling it if it takes longer than ``patience``.
-
-    Cancelling is repeated: on Python 3.11 ``wait_for`` can swallow a cancellation.
-    """
-    while not task.done():
-        await asyncio.wait({task}, timeout=patience)
-        task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    except Exception:  # it ended the process's supervision: logged, never the deleter's error
-        log.exception("process supervision failed")
 
 
 class ProcessService:
