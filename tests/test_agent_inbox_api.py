@@ -653,44 +653,57 @@ def test_unacked_messages_are_delivered_again_then_go_to_error(
 # Alerts
 
 
-@pytest.mark.parametrize("alerts", [True, False], ids=["on", "off"])
-async def test_a_fatal_process_and_a_failed_run_alert_the_operator(
-    agent_factory: AgentFactory, inbox_store: str, scripts_dir: Path, tmp_path: Path, alerts: bool
+async def crash_and_fail(client: AgentClient, app: Path) -> str:
+    """Turn a process fatal, then run a script that fails: what alerts are raised for. The slug."""
+    created = await client.processes.create("crashy", "ops", "crash", str(app))
+    deadline = time.monotonic() + BOUND
+    while (status := await client.processes.get(created.slug)).state != ProcessState.FATAL:
+        assert time.monotonic() < deadline, f"never fatal: {status}"
+        await asyncio.sleep(0.03)
+    assert (await client.scripts.run("fail", {})).retcode == 3
+    return created.slug
+
+
+async def test_a_fatal_process_and_a_failed_run_alert_the_operator_unless_alerts_are_off(
+    agent_factory: AgentFactory, inbox_store: str, scripts_dir: Path, tmp_path: Path
 ) -> None:
     # Any run under 9 s fails quickly: on a loaded machine a run of `exit 3` took over 1 s.
     restart = {"first_delay": 0.05, "max_delay": 0.2, "stable_after": 9, "max_quick_failures": 2}
-    config = write_config(tmp_path / "agent.toml", restart, alerts=alerts, node_id="ops")
-    write_inbox_table(config, inbox_store, agent_name="host-a")
-    agent = agent_factory(
-        "--config", str(config), "--scripts", str(scripts_dir), "--inbox-token", TOKEN
-    )
+    agents = {}
+    for alerts in (False, True):
+        config = write_config(
+            tmp_path / f"agent-{alerts}.toml", restart, alerts=alerts, node_id="ops"
+        )
+        write_inbox_table(config, inbox_store, agent_name="host-a")
+        agents[alerts] = agent_factory(
+            "--config", str(config), "--scripts", str(scripts_dir), "--inbox-token", TOKEN
+        )
     app = write_app(tmp_path / "app", {"crash": "exit 3"})
-    async with AgentClient(agent.endpoint(token=TOKEN)) as client:
-        assert (await client.info()).node_id == "ops"
-        created = await client.processes.create("crashy", "ops", "crash", str(app))
-        deadline = time.monotonic() + BOUND
-        while (status := await client.processes.get(created.slug)).state != ProcessState.FATAL:
-            assert time.monotonic() < deadline, f"never fatal: {status}"
-            await asyncio.sleep(0.03)
-        assert (await client.scripts.run("fail", {})).retcode == 3
-        if not alerts:
-            await asyncio.sleep(0.5)  # what an alert would have taken, many times over
-            assert await client.inbox.list() == []
-            return
+    # The quiet agent goes first, the alerting one (the control) after it: once the control's
+    # alerts are in, the quiet agent has had longer than an alert takes, on this machine now.
+    async with (
+        AgentClient(agents[False].endpoint(token=TOKEN)) as quiet,
+        AgentClient(agents[True].endpoint(token=TOKEN)) as alerting,
+    ):
+        assert (await quiet.info()).node_id == (await alerting.info()).node_id == "ops"
+        await crash_and_fail(quiet, app)
+        slug = await crash_and_fail(alerting, app)
         wanted = {"alert.process.fatal", "alert.script.failed"}
+        deadline = time.monotonic() + BOUND
         while True:
-            found = await client.inbox.list(destination="ops")
+            found = await alerting.inbox.list(destination="ops")
             if {m.topic for m in found} == wanted:
                 break
             assert time.monotonic() < deadline, f"alerts so far: {found}"
             await asyncio.sleep(0.03)
+        assert await quiet.inbox.list() == []
     alerts_by_topic = {m.topic: m for m in found}
     fatal = alerts_by_topic["alert.process.fatal"]
     assert (fatal.node_source, fatal.status) == ("opsconsole-agent", MessageStatus.PENDING)
     assert fatal.accepted_by == "host-a"
-    assert fatal.content["slug"] == created.slug
+    assert fatal.content["slug"] == slug
     assert fatal.content["last_exit"] == 3
-    assert created.slug in fatal.content["summary"]
+    assert slug in fatal.content["summary"]
     failed = alerts_by_topic["alert.script.failed"]
     assert (failed.content["script"], failed.content["retcode"]) == ("fail", 3)
     assert "fail" in failed.content["summary"]
