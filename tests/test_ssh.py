@@ -179,7 +179,10 @@ async def test_an_ssh_context_starts_an_agent_on_the_host_and_reaches_it(
 
 
 async def test_a_host_slow_to_answer_holds_up_no_other(hosts: SshHosts, host: Host) -> None:
+    accepted = asyncio.Event()
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set()
         await reader.read()  # accepts, never says a word of SSH
         writer.close()
 
@@ -187,7 +190,8 @@ async def test_a_host_slow_to_answer_holds_up_no_other(hosts: SshHosts, host: Ho
     slow = Host("slow", "127.0.0.1", server.sockets[0].getsockname()[1], host.user)
     stuck = asyncio.create_task(hosts.check(slow, ["true"]))
     try:
-        await asyncio.sleep(0.2)  # the slow host's connection is under way
+        async with asyncio.timeout(5):
+            await accepted.wait()  # the slow host's connection is under way
         assert not stuck.done()
         async with asyncio.timeout(5):  # well inside the slow host's 10 s connect timeout
             assert (await hosts.check(host, ["echo", "quick"])).stdout == ["quick"]

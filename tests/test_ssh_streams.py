@@ -4,6 +4,7 @@ against the real OpenSSH server on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -37,6 +39,27 @@ def sshd_children(sshd: SshServer) -> set[int]:
             if ppid == sshd.process.pid:
                 found.add(int(entry.name))
     return found
+
+
+async def wait_running(serving: set[int], command: str) -> None:
+    """Wait until ``command`` runs below the sshd processes ``serving`` (a call under way)."""
+
+    def running() -> bool:
+        for pid in serving:
+            try:
+                below = psutil.Process(pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                continue
+            for child in below:
+                with contextlib.suppress(psutil.Error):
+                    if command in " ".join(child.cmdline()):
+                        return True
+        return False
+
+    deadline = time.monotonic() + CALL_BOUND
+    while not running():
+        assert time.monotonic() < deadline, f"{command!r} never ran on the host"
+        await asyncio.sleep(0.02)
 
 
 @contextmanager
@@ -136,7 +159,7 @@ async def test_a_connection_that_breaks_mid_call_ends_it_with_an_error_and_is_re
     serving = sshd_children(sshd) - before
     assert serving, "no sshd process for the new connection"
     call = asyncio.create_task(hosts.check(host, ["sleep", "12"]))
-    await asyncio.sleep(0.3)  # the command is under way (there is nothing to wait on)
+    await wait_running(serving, "sleep 12")
     for pid in serving:
         os.kill(pid, signal.SIGKILL)
     with bounded(), pytest.raises(Unavailable):
@@ -157,7 +180,7 @@ async def test_the_keep_alive_notices_a_peer_that_went_silent(sshd: SshServer, h
     await ssh.connection(host)
     serving = sshd_children(sshd) - before
     call = asyncio.create_task(ssh.check(host, ["sleep", "12"]))
-    await asyncio.sleep(0.3)
+    await wait_running(serving, "sleep 12")
     for pid in serving:
         os.kill(pid, signal.SIGSTOP)  # alive, connected, and silent
     try:
