@@ -46,6 +46,9 @@ LONGER = {"1": False, "2": True, "3": True, "4": True, "5": True}
 
 async def test_help_lists_each_key_once_and_scrolls_to_its_end_at_80x24(tmp_path: Path) -> None:
     app = OpsConsoleApp(processes_agent(tmp_path))
+    # Every scroll lands at once: each press waits out its animation (a second per G or g,
+    # twenty in all), and what is checked is where the list ends, not how it got there.
+    app.animation_level = "none"
     async with app.run_test(size=SMALL) as pilot:
         await wait_for(pilot, lambda: app.scripts_pane.scripts, "the catalog loads")
         for pane, longer in LONGER.items():
