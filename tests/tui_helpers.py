@@ -234,10 +234,16 @@ def process_state(app: OpsConsoleApp, slug: str) -> str | None:
 
 async def settled(pilot: Pilot[object]) -> None:
     """Let the app run until its screen stops changing (two looks alike, a poll apart), so a
-    snapshot shows a finished frame; fail (not hang) if it never settles."""
+    snapshot shows a finished frame; fail (not hang) if it never settles.
+
+    Each look follows a full layout: Textual sizes a horizontal scrollbar's thumb one cell
+    apart on a layout and on a size change (with ``scrollbar-gutter: stable``), so without
+    one the thumb depended on whether anything (a usage sample) laid the screen out after
+    the last line came (a log snapshot once differed by that one glyph)."""
     app = pilot.app
     before = ""
     for _ in range(MAX_POLLS):
+        app.screen.refresh(layout=True)
         await pilot.pause(POLL)
         now = app.export_screenshot()
         if now == before:
