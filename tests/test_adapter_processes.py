@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from starlette.routing import Route
 
 from console.adapters import AgentClient, Endpoint
 from console.adapters.errors import BackendError, NotFound
+from console.adapters.watch import agent_events
 from console.agent import processes_routes
 from console.agent.children import Children
 from console.agent.events import EventBus
@@ -309,3 +311,28 @@ async def test_against_a_plain_smartmob_server(tmp_path: Path) -> None:
     assert sorted(line for e in events for line in e.lines) == ["one", "three", "two"]
     assert pid is not None
     assert not group_members(pid)
+
+
+async def test_an_events_stream_left_open_closes_cleanly_whatever_is_closed_first(
+    agent: AgentProcess,
+) -> None:
+    """When the console quits, the event loop closes every async generator still open, in
+    no set order. The stream must close cleanly after the generators it holds have been
+    closed (a generator context manager inside it once made it raise on the terminal)."""
+    opened: list[AsyncGenerator[object, None]] = []
+    hooks = sys.get_asyncgen_hooks()
+
+    def first_use(generator: AsyncGenerator[object, None]) -> None:
+        opened.append(generator)
+        if hooks.firstiter is not None:
+            hooks.firstiter(generator)
+
+    sys.set_asyncgen_hooks(firstiter=first_use, finalizer=hooks.finalizer)
+    try:
+        events = agent_events(agent.endpoint(), ("process",))
+        assert await asyncio.wait_for(anext(events), BOUND) == AgentEvent("hello", {})
+    finally:
+        sys.set_asyncgen_hooks(*hooks)
+    assert opened[0] is events
+    for generator in reversed(opened):  # the innermost first: the order that broke it
+        await generator.aclose()
