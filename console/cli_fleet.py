@@ -188,7 +188,7 @@ async def run_script(fleet: Fleet, args: argparse.Namespace) -> int:
 
 async def inbox(fleet: Fleet, args: argparse.Namespace) -> int:
     from console.adapters.fleet_actions import across
-    from console.cli_commands import message_header, message_line
+    from console.cli_inbox import message_header, message_line
 
     status = getattr(args, "status", None)
     results = await across(fleet, lambda _context, client: client.inbox.list(status=status))
