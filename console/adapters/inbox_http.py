@@ -38,9 +38,11 @@ class InboxHttp:
             ssl=self._endpoint.ws_ssl() or False,
             keepalive_timeout=KEEPALIVE_EXPIRY,
         )
+        proxy = self._endpoint.proxy()  # our one proxy rule (``adapters.proxy``)
         return aiohttp.ClientSession(
             base_url=self._endpoint.base_url + "/",
             connector=connector,
+            proxy=proxy.url if proxy else None,
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=DEFAULT_TIMEOUT.connect, sock_read=DEFAULT_TIMEOUT.read
             ),

@@ -31,19 +31,31 @@ class OneShot:
     """Blocking JSON requests to one backend over one kept-alive connection."""
 
     def __init__(self, endpoint: Endpoint, timeout: float = ONE_SHOT_TIMEOUT) -> None:
+        """Raises BackendError for a URL without a host, ProxyError for an unusable proxy."""
         self.endpoint = endpoint
         parts = urlsplit(endpoint.base_url)
         self._prefix = parts.path
+        self._proxy_headers: dict[str, str] = {}
         if parts.hostname is None:
             raise BackendError(f"{endpoint.base_url}: no host in the URL")
+        host, port = parts.hostname, parts.port
+        proxy = endpoint.proxy()
+        if proxy is not None:
+            # Through the proxy (``adapters.proxy``): a tunnel (CONNECT) for TLS, else
+            # requests in absolute form, each with the proxy's credentials if it has some.
+            auth = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else {}
+            if not endpoint.tls:
+                self._prefix = f"{parts.scheme}://{parts.netloc}{parts.path}"
+                self._proxy_headers = auth
+            host, port = proxy.host, proxy.port
         if endpoint.tls:
             self._connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=timeout, context=endpoint.ssl_context()
+                host, port, timeout=timeout, context=endpoint.ssl_context()
             )
         else:
-            self._connection = http.client.HTTPConnection(
-                parts.hostname, parts.port, timeout=timeout
-            )
+            self._connection = http.client.HTTPConnection(host, port, timeout=timeout)
+        if proxy is not None and endpoint.tls:
+            self._connection.set_tunnel(parts.hostname, parts.port, headers=auth)
 
     def send(
         self,
@@ -59,7 +71,12 @@ class OneShot:
         TLS failed, dropped), AuthError / NotFound / BackendError for an error answer (as the
         adapters do: ``http_answer.raise_for_status``)."""
         target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
-        sent = {"Accept": "application/json", **self.endpoint.headers(), **(headers or {})}
+        sent = {
+            "Accept": "application/json",
+            **self._proxy_headers,
+            **self.endpoint.headers(),
+            **(headers or {}),
+        }
         try:
             self._connection.request(method, target, content, sent)
             response = self._connection.getresponse()
