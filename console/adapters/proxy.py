@@ -62,12 +62,12 @@ def proxy_for(url: str) -> Proxy | None:
     """The proxy a request to ``url`` (http(s):// or ws(s)://) goes through, by the rule above;
     None: directly. Raises ProxyError when the variable that applies names something that is
     not an http:// proxy."""
-    from urllib.request import getproxies_environment, proxy_bypass_environment
-
     parts = urlsplit(url)
     host = parts.hostname or ""
     if not host or is_loopback_host(host):
         return None
+    from urllib.request import getproxies_environment, proxy_bypass_environment
+
     proxies = getproxies_environment()
     secure = parts.scheme in ("https", "wss")
     chosen = proxies.get("https" if secure else "http") or proxies.get("all")
