@@ -1,14 +1,17 @@
 """The console's Textual app: a header with the panes and the agent's state, the panes, a footer.
 
 The app paints at once and reaches the agent in a worker, so a slow or dead
-agent never holds the screen; panes get the client when it is ready.
+agent never holds the screen; panes get the client when it is ready. The first
+paint waits for the Scripts pane alone: the other panes are built just after it
+(``console.tui.panes``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import events, work
 from textual.app import ComposeResult, SystemCommand
@@ -18,15 +21,13 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 
 from console.models import AgentInfo, ConnectionState
+from console.tui import collector
 from console.tui.contexts import SharedConnector
 from console.tui.fleet_scope import SUMMARY_ID, FleetScope, MoreContexts
-from console.tui.hosts.pane import HostsPane
-from console.tui.inbox.pane import InboxPane
 from console.tui.kit.connection_indicator import ConnectionIndicator
 from console.tui.kit.messages import BackendFailed, LinkChanged
 from console.tui.kit.pane import HelpSection, Pane, key_rows
-from console.tui.modules.pane import ModulesPane
-from console.tui.processes.pane import ProcessesPane
+from console.tui.panes import FIRST_PANE, HIDDEN_PANES, PANES, build_hidden_pane
 from console.tui.scripts.pane import WIDE, ScriptsPane
 from console.tui.themes import use_themes
 
@@ -34,16 +35,9 @@ if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.connect import AgentConnector
     from console.adapters.ssh import SshHosts
-    from console.tui.hosts.pane import HostsConfig
-
-PANES: dict[str, str] = {
-    "scripts": "Scripts",
-    "processes": "Processes",
-    "modules": "Modules",
-    "inbox": "Inbox",
-    "hosts": "Hosts",
-}
-"""Pane id → title, in tab order; pane N is on key N."""
+    from console.tui.hosts.pane import HostsConfig, HostsPane
+    from console.tui.inbox.pane import InboxPane
+    from console.tui.processes.pane import ProcessesPane
 
 
 class OpsConsoleApp(FleetScope):
@@ -131,6 +125,9 @@ class OpsConsoleApp(FleetScope):
         self.agent_info: AgentInfo | None = None
         self._shown_pane: str | None = None
         """The pane last switched to (at once by its key, or when its tab was activated)."""
+        self._built: dict[str, Pane] = {}
+        """The panes built so far, by id: Scripts at start, the others after the first paint."""
+        self._building = asyncio.Lock()
         self._startup_warnings = use_themes(self, theme)
 
     def compose(self) -> ComposeResult:
@@ -142,23 +139,50 @@ class OpsConsoleApp(FleetScope):
                 )
             )
             yield ConnectionIndicator()
-        with ContentSwitcher(id="panes", initial="scripts"):
-            yield ScriptsPane(id="scripts")
-            yield ProcessesPane(id="processes")
-            yield ModulesPane(id="modules")
-            yield InboxPane(id="inbox")
-            yield HostsPane(self.hosts, self.ssh, id="hosts")
+        with ContentSwitcher(id="panes", initial=FIRST_PANE):
+            yield ScriptsPane(id=FIRST_PANE)
         yield Static(id=SUMMARY_ID, markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         indicator = self.query_one(ConnectionIndicator)
         indicator.description = self.connector.description
+        self._built[FIRST_PANE] = self.scripts_pane
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", title="Themes")
-        # After the first frame: spawning the agent forks this process, which the first
-        # paint should not wait for.
-        self.call_after_refresh(self.connect_agent)
+        self.call_after_refresh(self._after_first_paint)
+
+    async def _after_first_paint(self) -> None:
+        # Spawning the agent forks this process, and the hidden panes are four modules and
+        # their widgets: the first paint waits for neither. The agent starts first, as it
+        # takes longest.
+        self.connect_agent()
+        await self.build_panes()
+        collector.release()
+
+    async def build_panes(self) -> None:
+        """Build the hidden panes, once: just after the first paint, or at once when one is
+        to be shown before that. Each starts hidden and is told the scope and the agent as
+        they stand (``_adopt``)."""
+        async with self._building:
+            missing = [pane for pane in HIDDEN_PANES if pane not in self._built]
+            if not missing or not self.is_running:
+                return
+            widgets = [build_hidden_pane(pane, self.hosts, self.ssh) for pane in missing]
+            for widget in widgets:
+                widget.display = False
+            await self.query_one("#panes", ContentSwitcher).mount_all(widgets)
+            for pane, widget in zip(missing, widgets, strict=True):
+                self._built[pane] = cast(Pane, widget)
+                self._adopt(self._built[pane])
+
+    def _adopt(self, pane: Pane) -> None:
+        # What the panes built before it were told: the fleet, or the agent once it was
+        # reached or lost (while connecting, the pane says so by itself).
+        if self.fleet is not None:
+            pane.set_fleet(self.fleet)
+        elif self.client is not None or self.connection_state is ConnectionState.OFFLINE:
+            pane.set_client(self.client, self.agent_info)
 
     def on_resize(self, event: events.Resize) -> None:
         # The tabs need 53 columns; the indicator takes what is left, more on wide terminals.
@@ -185,13 +209,14 @@ class OpsConsoleApp(FleetScope):
 
     @property
     def processes_pane(self) -> ProcessesPane:
+        from console.tui.processes.pane import ProcessesPane
+
         return self.query_one(ProcessesPane)
 
     @property
     def panes(self) -> dict[str, Pane]:
-        """The panes that are built (the others are placeholders), by id, in tab order."""
-        built = self.query_one("#panes", ContentSwitcher).children
-        return {pane.id: pane for pane in built if pane.id is not None and isinstance(pane, Pane)}
+        """The panes built so far (``build_panes``), by id, in tab order."""
+        return {pane: self._built[pane] for pane in PANES if pane in self._built}
 
     def _tell_panes(self, client: AgentClient | None, info: AgentInfo | None) -> None:
         if self.fleet is not None:
@@ -318,21 +343,23 @@ class OpsConsoleApp(FleetScope):
         else:
             self.connect_agent()
 
-    def action_show_pane(self, pane: str) -> None:
+    async def action_show_pane(self, pane: str) -> None:
         self.query_one(Tabs).active = f"tab-{pane}"
         # At once, not when TabActivated comes back: keys in the same write ("4pa") are
         # handled before it, and would go to the old pane.
-        self._show_pane(pane)
+        await self._show_pane(pane)
 
-    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+    async def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab.id is None:
             return
         pane = event.tab.id.removeprefix("tab-")
         if pane != self._shown_pane:  # the first one, a click, or left/right on the tabs
-            self._show_pane(pane)
+            await self._show_pane(pane)
 
-    def _show_pane(self, pane: str) -> None:
+    async def _show_pane(self, pane: str) -> None:
         self._shown_pane = pane
+        if pane not in self._built:  # asked for in the moment before it was built
+            await self.build_panes()
         self.query_one("#panes", ContentSwitcher).current = pane
         self.refocus()
 
