@@ -150,12 +150,12 @@ class OpsConsoleApp(FleetScope):
         self._built[FIRST_PANE] = self.scripts_pane
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", title="Themes")
-        self.call_after_refresh(self._after_first_paint)
+        self.call_after_refresh(self.after_first_paint)
 
-    async def _after_first_paint(self) -> None:
-        # Spawning the agent forks this process, and the hidden panes are four modules and
-        # their widgets: the first paint waits for neither. The agent starts first, as it
-        # takes longest.
+    async def after_first_paint(self) -> None:
+        """What waits for the first frame to be out: reaching the agent (spawning it forks
+        this process), building the hidden panes, the garbage collector (``collector``).
+        The agent first, as it takes longest."""
         self.connect_agent()
         await self.build_panes()
         collector.release()
