@@ -8,10 +8,9 @@ paint waits for the Scripts pane alone: the other panes are built just after it
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
 from textual.app import ComposeResult, SystemCommand
@@ -23,11 +22,11 @@ from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 from console.models import AgentInfo, ConnectionState
 from console.tui import collector
 from console.tui.contexts import SharedConnector
-from console.tui.fleet_scope import SUMMARY_ID, FleetScope, MoreContexts
+from console.tui.fleet_scope import SUMMARY_ID, MoreContexts
 from console.tui.kit.connection_indicator import ConnectionIndicator
 from console.tui.kit.messages import BackendFailed, LinkChanged
-from console.tui.kit.pane import HelpSection, Pane, key_rows
-from console.tui.panes import FIRST_PANE, HIDDEN_PANES, PANES, build_hidden_pane
+from console.tui.kit.pane import HelpSection, key_rows
+from console.tui.panes import FIRST_PANE, PANES, PaneHost
 from console.tui.scripts.pane import WIDE, ScriptsPane
 from console.tui.themes import use_themes
 
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
     from console.tui.processes.pane import ProcessesPane
 
 
-class OpsConsoleApp(FleetScope):
+class OpsConsoleApp(PaneHost):
     """The operator console, driving one agent through the connector it is given (its first
     context, ``name``), or every context at once ("all" scope, ``:``)."""
 
@@ -125,9 +124,6 @@ class OpsConsoleApp(FleetScope):
         self.agent_info: AgentInfo | None = None
         self._shown_pane: str | None = None
         """The pane last switched to (at once by its key, or when its tab was activated)."""
-        self._built: dict[str, Pane] = {}
-        """The panes built so far, by id: Scripts at start, the others after the first paint."""
-        self._building = asyncio.Lock()
         self._startup_warnings = use_themes(self, theme)
 
     def compose(self) -> ComposeResult:
@@ -147,7 +143,7 @@ class OpsConsoleApp(FleetScope):
     def on_mount(self) -> None:
         indicator = self.query_one(ConnectionIndicator)
         indicator.description = self.connector.description
-        self._built[FIRST_PANE] = self.scripts_pane
+        self.first_pane_built(self.scripts_pane)
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", title="Themes")
         self.call_after_refresh(self.after_first_paint)
@@ -159,30 +155,6 @@ class OpsConsoleApp(FleetScope):
         self.connect_agent()
         await self.build_panes()
         collector.release()
-
-    async def build_panes(self) -> None:
-        """Build the hidden panes, once: just after the first paint, or at once when one is
-        to be shown before that. Each starts hidden and is told the scope and the agent as
-        they stand (``_adopt``)."""
-        async with self._building:
-            missing = [pane for pane in HIDDEN_PANES if pane not in self._built]
-            if not missing or not self.is_running:
-                return
-            widgets = [build_hidden_pane(pane, self.hosts, self.ssh) for pane in missing]
-            for widget in widgets:
-                widget.display = False
-            await self.query_one("#panes", ContentSwitcher).mount_all(widgets)
-            for pane, widget in zip(missing, widgets, strict=True):
-                self._built[pane] = cast(Pane, widget)
-                self._adopt(self._built[pane])
-
-    def _adopt(self, pane: Pane) -> None:
-        # What the panes built before it were told: the fleet, or the agent once it was
-        # reached or lost (while connecting, the pane says so by itself).
-        if self.fleet is not None:
-            pane.set_fleet(self.fleet)
-        elif self.client is not None or self.connection_state is ConnectionState.OFFLINE:
-            pane.set_client(self.client, self.agent_info)
 
     def on_resize(self, event: events.Resize) -> None:
         # The tabs need 53 columns; the indicator takes what is left, more on wide terminals.
@@ -212,11 +184,6 @@ class OpsConsoleApp(FleetScope):
         from console.tui.processes.pane import ProcessesPane
 
         return self.query_one(ProcessesPane)
-
-    @property
-    def panes(self) -> dict[str, Pane]:
-        """The panes built so far (``build_panes``), by id, in tab order."""
-        return {pane: self._built[pane] for pane in PANES if pane in self._built}
 
     def _tell_panes(self, client: AgentClient | None, info: AgentInfo | None) -> None:
         if self.fleet is not None:
@@ -358,7 +325,7 @@ class OpsConsoleApp(FleetScope):
 
     async def _show_pane(self, pane: str) -> None:
         self._shown_pane = pane
-        if pane not in self._built:  # asked for in the moment before it was built
+        if pane not in self.panes:  # asked for in the moment before it was built
             await self.build_panes()
         self.query_one("#panes", ContentSwitcher).current = pane
         self.refocus()
