@@ -2,12 +2,14 @@
 
 CPython runs a full collection once enough objects have been made since the last one.
 The console's start (Textual, the app, its first pane) makes enough for one, and that
-collection walks every object alive, some 25 ms of the first paint (a bare Textual app
-stays under the threshold). What the start makes lives as long as the console (modules,
-classes, widgets), so walking it finds nothing to free: the collector is held
-(``hold``) from before the app's imports until just after the first paint, then what
-exists is frozen out of its sight (``release``, ``gc.freeze``), so that every later
-full collection walks only what came after, as the agent does once serving.
+collection walks every object alive: with the young generations' collections, some
+40 ms of CPU of the first paint (a bare Textual app stays under the threshold). What
+the start makes lives as long as the console (modules, classes, widgets), so a walk
+finds little to free. The collector is held (``hold``) from before the app's imports
+until just after the first paint; then what exists is frozen out of its sight
+(``release``, ``gc.freeze``), so that every later full collection walks only what came
+after, as the agent does once serving. The price: the start's own garbage, some 8,000
+of the 120,000 objects frozen, stays for the console's life.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Only the first pane (Scripts, the one shown at start) is built before the first
 paint. The other four are imported and built just after it (``PaneHost.build_panes``):
-they start hidden, and their modules, widgets and CSS are a fifth of what the
-first paint would otherwise wait for (``opsconsole bench startup``). They are
+they start hidden, and their modules, widgets and CSS were some 50 ms of CPU of
+the first paint, a sixth of it (``opsconsole bench startup``). They are
 built at once all the same, not when first shown, because they work unseen:
 the Inbox counts waiting messages into its tab, Processes toasts a fatal process.
 """
