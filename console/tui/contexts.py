@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.connect import AgentConnector
 
+CLOSE_BOUND = 1.5
+"""Seconds the console's exit waits for its connections (agents, tunnels, SSH) to close."""
+
 
 class SharedConnector:
     """An ``AgentConnector`` whose client is made once and handed to every user of it."""

@@ -21,7 +21,7 @@ from textual.app import SystemCommand
 from textual.widgets import Static
 
 from console.models import ConnectionState
-from console.tui.contexts import Contexts, SharedConnector
+from console.tui.contexts import CLOSE_BOUND, Contexts, SharedConnector
 from console.tui.kit.connection_indicator import ConnectionIndicator
 from console.tui.kit.keys import KeyKeeper
 from console.tui.kit.scope_picker import ALL, ScopeEntry, ScopePicker
@@ -37,8 +37,6 @@ MoreContexts = Callable[[], tuple[Mapping[str, "AgentConnector"], list[str]]]
 """Makes the config's contexts' connectors when first needed: (connectors, problems)."""
 
 SUMMARY_ID = "fleet-summary"
-CLOSE_BOUND = 1.5
-"""Seconds the console's exit waits for its connections to close, all at once."""
 
 
 class FleetScope(KeyKeeper):
