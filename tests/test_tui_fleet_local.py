@@ -1,7 +1,8 @@
 """The console in "all" scope with its own local agent, alone or beside three others, at
 80x24: the summary names the local agent apart, keys that mean nothing there are not offered
 (footer and palette), the Inbox's filter line fits, CPU and memory come from every agent,
-and ctrl+q ends promptly with four contexts, one of them killed."""
+an open log greys with its agent and comes back, and ctrl+q ends promptly with four
+contexts, one of them killed."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from textual.widgets import Footer
 from console.adapters.connect import AgentConnector
 from console.tui.app import OpsConsoleApp
 from console.tui.inbox.fleet_scope import FLEET_PLACEHOLDER
+from console.tui.kit.fleet_rows import OFFLINE_WORDS
 from tests.conftest import AgentProcess
 from tests.fleet_helpers import add_processes, connectors, fleet_app, start_fleet_agents
 from tests.test_tui_fleet import choose_scope, fleet_table, summary
-from tests.tui_helpers import processes_agent, wait_for
+from tests.test_tui_processes import header
+from tests.tui_helpers import processes_agent, select_row, wait_for
 
 NAMES = ("web1", "web2", "db1")
 SIZE = (80, 24)
@@ -97,6 +100,30 @@ async def test_cpu_and_memory_in_all_scope_come_from_each_agent(
         await pilot.resize_terminal(140, 24)
         await wait_for(pilot, lambda: "mem" in table.shown_columns, "the mem column")
         assert all(str(table.table.get_cell(key, "mem")).endswith(("K", "M")) for key in keys)
+
+
+async def test_an_open_log_in_all_scope_greys_with_its_agent_and_comes_back(
+    agents: dict[str, AgentProcess], tmp_path: Path
+) -> None:
+    add_processes(agents["web1"], fleet_app(tmp_path / "shop"), 1, "web")
+    app = local_console(tmp_path, agents)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.client is not None, "the local agent is reached")
+        await pilot.press("2")
+        await choose_scope(pilot, app, "all")
+        pane = app.processes_pane
+        await select_row(pilot, fleet_table(app), "web1/shop.web.0")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: pane.log_open, "the log opens")
+        await wait_for(pilot, lambda: "running" in header(app), "its header")
+        assert OFFLINE_WORDS not in header(app)
+        agents["web1"].process.send_signal(signal.SIGSTOP)  # frozen: no heartbeat answered
+        try:
+            await wait_for(pilot, lambda: OFFLINE_WORDS in header(app), "the header greyed")
+        finally:
+            agents["web1"].process.send_signal(signal.SIGCONT)
+        await wait_for(pilot, lambda: OFFLINE_WORDS not in header(app), "live again")
+        assert "running" in header(app)
 
 
 async def test_quit_with_four_contexts_one_dead_ends_promptly(
