@@ -30,6 +30,9 @@ from typing import Any, TypeVar
 
 from console.agent.disk import is_disk_full
 from console.agent.inbox_backend import Change, StoreUnavailable
+from console.agent.inbox_store_rows import COLUMNS, newest_fitting
+from console.agent.inbox_store_rows import row_message as _message
+from console.agent.inbox_store_rows import select_messages as _select
 from console.models import DeliveryPolicy, Message, MessageStatus
 
 SCHEMA = """
@@ -63,11 +66,6 @@ DROP INDEX IF EXISTS expiring;
 """Partial indexes: each holds only the rows in the state it serves, so a commit writes
 few pages (every page is a 4 KiB WAL frame to fsync). Files from before them lose their
 old full indexes."""
-
-COLUMNS = (
-    "id, node_source, node_destination, status, payload, payload_type, topic, created_time, "
-    "update_time, scheduled_time, processing_time, processed_time, error_time, tries, accepted_by"
-)
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection, float], Any]
@@ -297,16 +295,19 @@ class SqliteInboxStore:
         limit: int = 500,
     ) -> list[Message]:
         """Newest first."""
-        where, args = [], []
-        if destination is not None:
-            where.append("node_destination = ?")
-            args.append(destination)
-        if status is not None:
-            where.append("status = ?")
-            args.append(status.value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {COLUMNS} FROM messages {clause} ORDER BY seq DESC LIMIT ?"
-        return await self._run(lambda db, now: _select(db, sql, (*args, limit)), durable=False)
+        return (await self.list_within(destination, status, limit))[0]
+
+    async def list_within(
+        self,
+        destination: str | None = None,
+        status: MessageStatus | None = None,
+        limit: int = 500,
+        max_bytes: int | None = None,
+    ) -> tuple[list[Message], int]:
+        """Newest first, payloads read only while they fit in ``max_bytes`` (the first always):
+        the messages read, and how many more matched (of ``limit``)."""
+        job = newest_fitting(destination, status, limit, max_bytes)
+        return await self._run(lambda db, now: job(db), durable=False)
 
     async def update_payload(
         self, message_id: str, payload: bytes, payload_type: str
@@ -349,46 +350,3 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_result(value)
     else:
         future.set_exception(value)
-
-
-def _select(db: sqlite3.Connection, sql: str, args: tuple[object, ...] = ()) -> list[Message]:
-    return [_message(row) for row in db.execute(sql, args).fetchall()]
-
-
-def _message(row: tuple[Any, ...]) -> Message:
-    """A row as a Message; any value that cannot be one (a hand-edited row, an old version's
-    time out of range) is read as the nearest thing that can, so a listing never breaks."""
-    try:
-        status = MessageStatus(row[3])
-    except ValueError:
-        status = MessageStatus.ERROR
-    return Message(
-        id=str(row[0]),
-        node_source=str(row[1]),
-        node_destination=str(row[2]),
-        status=status,
-        payload=_blob(row[4]),
-        payload_type=str(row[5]),
-        topic=None if row[6] is None else str(row[6]),
-        created_time=_epoch(row[7]) or 0.0,
-        update_time=_epoch(row[8]) or 0.0,
-        scheduled_time=_epoch(row[9]),
-        processing_time=_epoch(row[10]),
-        processed_time=_epoch(row[11]),
-        error_time=_epoch(row[12]),
-        tries=row[13] if isinstance(row[13], int) else 0,
-        accepted_by=None if row[14] is None else str(row[14]),
-    )
-
-
-def _blob(value: object) -> bytes:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    return b"" if value is None else str(value).encode()
-
-
-def _epoch(value: object) -> float | None:
-    """A stored time, or None if it is not one a datetime can show (year 1 to 9999)."""
-    if not isinstance(value, int | float) or not -62_135_596_800 < value < 253_402_300_800:
-        return None
-    return float(value)
