@@ -191,6 +191,10 @@ class ChannelKeeper:
         self._http_until = 0.0
         """Monotonic seconds until which calls go by HTTP (inf: this agent has no channel)."""
 
+    @property
+    def is_open(self) -> bool:
+        return self._channel is not None and not self._channel.closed
+
     async def get(self, authorization: str, node_id: str) -> InboxChannel | None:
         """The open channel as ``node_id``, or None: use HTTP."""
         channel = self._channel

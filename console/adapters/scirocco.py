@@ -149,6 +149,11 @@ class SciroccoInbox:
         await self._channels.aclose()
         await self._http.aclose()
 
+    @property
+    def uses_channel(self) -> bool:
+        """True while push, pull and ack travel over an open command channel (else HTTP)."""
+        return self.transport != "http" and self._channels.is_open
+
     async def _channel(self) -> InboxChannel | None:
         """The open command channel for this node, or None: use HTTP."""
         if self.transport == "http":

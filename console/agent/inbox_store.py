@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 
 from console.agent.disk import is_disk_full
 from console.agent.inbox_backend import Change, StoreUnavailable
+from console.agent.inbox_rows import COLUMNS, select
+from console.agent.inbox_rows import message as row_message
 from console.models import DeliveryPolicy, Message, MessageStatus
 
 SCHEMA = """
@@ -64,11 +66,9 @@ DROP INDEX IF EXISTS expiring;
 few pages (every page is a 4 KiB WAL frame to fsync). Files from before them lose their
 old full indexes."""
 
-COLUMNS = (
-    "id, node_source, node_destination, status, payload, payload_type, topic, created_time, "
-    "update_time, scheduled_time, processing_time, processed_time, error_time, tries, accepted_by"
-)
 
+SAVEPOINT = ("SAVEPOINT job", "ROLLBACK TO job", "RELEASE job")
+"""Statements around each job of a batch: its start, its undo, its end."""
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection, float], Any]
 """One call's statements: given the connection and the batch's time (epoch seconds)."""
@@ -147,15 +147,20 @@ class SqliteInboxStore:
         try:
             self._set_synchronous(any(job.durable for job in batch))
             self._db.execute("BEGIN IMMEDIATE")
+            # A job alone is its own transaction: no savepoint needed to undo it by itself.
+            begin, undo, end = ("", "ROLLBACK", "") if len(batch) == 1 else SAVEPOINT
             for job in batch:
-                self._db.execute("SAVEPOINT job")
+                if begin:
+                    self._db.execute(begin)
                 try:
                     outcomes.append((True, job.work(self._db, now)))
                 except Exception as exc:  # this call's error, answered to it alone
-                    self._db.execute("ROLLBACK TO job")
+                    self._db.execute(undo)
                     outcomes.append((False, exc))
-                self._db.execute("RELEASE job")
-            self._db.execute("COMMIT")
+                if end:
+                    self._db.execute(end)
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
         except Exception as exc:  # the commit failed: nothing of the batch is kept
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -164,8 +169,13 @@ class SqliteInboxStore:
             if isinstance(exc, sqlite3.OperationalError) and not is_disk_full(exc):
                 exc = StoreUnavailable(f"the inbox's database cannot be written: {exc}")
             outcomes = [(False, exc)] * len(batch)
+        # One wake-up of each waiting loop for the whole batch, not one per job: each costs a
+        # write to the loop's self-pipe and a turn of the loop.
+        answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for job, (ok, value) in zip(batch, outcomes, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
+            answers.setdefault(job.loop, []).append((job.future, ok, value))
+        for loop, settled in answers.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
 
     async def push(
         self,
@@ -180,7 +190,7 @@ class SqliteInboxStore:
         message_id, accepted_by = uuid.uuid4().hex, self.agent_name
 
         def insert(db: sqlite3.Connection, now: float) -> Message:
-            [message] = _select(
+            [message] = select(
                 db,
                 f"INSERT INTO messages (id, node_source, node_destination, status, payload, "
                 f"payload_type, topic, created_time, update_time, scheduled_time, accepted_by) "
@@ -216,7 +226,7 @@ class SqliteInboxStore:
                 (now, now, now + timeout, destination, quantity),
             ).fetchall()
             # RETURNING gives rows in no set order; oldest first (in push order) is the promise.
-            return [_message(row[1:]) for row in sorted(rows)]
+            return [row_message(row[1:]) for row in sorted(rows)]
 
         return await self._run(take, durable=False)
 
@@ -227,7 +237,7 @@ class SqliteInboxStore:
         marks = ", ".join("?" * len(message_ids))
 
         def finish(db: sqlite3.Connection, now: float) -> list[Message]:
-            return _select(
+            return select(
                 db,
                 f"UPDATE messages SET status = 'processed', processed_time = ?, update_time = ?, "
                 f"visible_at = NULL WHERE id IN ({marks}) AND node_destination = ? "
@@ -246,13 +256,13 @@ class SqliteInboxStore:
 
         def release(db: sqlite3.Connection, batch_time: float) -> list[Message]:
             at = batch_time if now is None else now
-            changed = _select(
+            changed = select(
                 db,
                 f"UPDATE messages SET status = 'pending', update_time = ? "
                 f"WHERE status = 'scheduled' AND scheduled_time <= ? RETURNING {COLUMNS}",
                 (at, at),
             )
-            changed += _select(
+            changed += select(
                 db,
                 f"UPDATE messages SET "
                 f"status = CASE WHEN tries >= ? THEN 'error' ELSE 'pending' END, "
@@ -283,7 +293,7 @@ class SqliteInboxStore:
 
     async def get(self, message_id: str) -> Message | None:
         found = await self._run(
-            lambda db, now: _select(
+            lambda db, now: select(
                 db, f"SELECT {COLUMNS} FROM messages WHERE id = ?", (message_id,)
             ),
             durable=False,
@@ -306,13 +316,13 @@ class SqliteInboxStore:
             args.append(status.value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT {COLUMNS} FROM messages {clause} ORDER BY seq DESC LIMIT ?"
-        return await self._run(lambda db, now: _select(db, sql, (*args, limit)), durable=False)
+        return await self._run(lambda db, now: select(db, sql, (*args, limit)), durable=False)
 
     async def update_payload(
         self, message_id: str, payload: bytes, payload_type: str
     ) -> Message | None:
         found = await self._run(
-            lambda db, now: _select(
+            lambda db, now: select(
                 db,
                 f"UPDATE messages SET payload = ?, payload_type = ?, update_time = ? WHERE id = ? "
                 f"RETURNING {COLUMNS}",
@@ -342,53 +352,11 @@ class SqliteInboxStore:
         await asyncio.to_thread(self._writer.join)
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # its caller went away (a cancelled request)
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
-
-
-def _select(db: sqlite3.Connection, sql: str, args: tuple[object, ...] = ()) -> list[Message]:
-    return [_message(row) for row in db.execute(sql, args).fetchall()]
-
-
-def _message(row: tuple[Any, ...]) -> Message:
-    """A row as a Message; any value that cannot be one (a hand-edited row, an old version's
-    time out of range) is read as the nearest thing that can, so a listing never breaks."""
-    try:
-        status = MessageStatus(row[3])
-    except ValueError:
-        status = MessageStatus.ERROR
-    return Message(
-        id=str(row[0]),
-        node_source=str(row[1]),
-        node_destination=str(row[2]),
-        status=status,
-        payload=_blob(row[4]),
-        payload_type=str(row[5]),
-        topic=None if row[6] is None else str(row[6]),
-        created_time=_epoch(row[7]) or 0.0,
-        update_time=_epoch(row[8]) or 0.0,
-        scheduled_time=_epoch(row[9]),
-        processing_time=_epoch(row[10]),
-        processed_time=_epoch(row[11]),
-        error_time=_epoch(row[12]),
-        tries=row[13] if isinstance(row[13], int) else 0,
-        accepted_by=None if row[14] is None else str(row[14]),
-    )
-
-
-def _blob(value: object) -> bytes:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    return b"" if value is None else str(value).encode()
-
-
-def _epoch(value: object) -> float | None:
-    """A stored time, or None if it is not one a datetime can show (year 1 to 9999)."""
-    if not isinstance(value, int | float) or not -62_135_596_800 < value < 253_402_300_800:
-        return None
-    return float(value)
+def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settled:
+        if future.done():  # its caller went away (a cancelled request)
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
