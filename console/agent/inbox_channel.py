@@ -61,7 +61,7 @@ from console.agent.inbox_routes import (
     payload_kind,
 )
 from console.agent.parsing import parse_json
-from console.agent.ws_frames import send_text_frames
+from console.agent.ws_frames import send_text_frames, write_text_frames_now
 from console.models import JSON_TYPE, Message, header_name
 
 PATH = "/messageQueue/channel"
@@ -95,6 +95,8 @@ class _Connection:
         self.answers: list[tuple[str, int]] = []
         """Answers (JSON text) to write, with the bytes each held in flight (frame + answer)."""
         self.ready = asyncio.Event()
+        self.flush_soon = False
+        self.sending = False
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self) -> None:
@@ -160,15 +162,40 @@ class _Connection:
             text = json.dumps({"id": command_id, "error": detail}, separators=(",", ":"))
         self.answers.append((text, size + len(text)))
         self._hold(0, len(text))
-        self.ready.set()
+        if not self.flush_soon:
+            # At the end of this turn of the loop: the answers of every command the store
+            # settled in this turn go out in one socket write.
+            self.flush_soon = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flush_soon = False
+        if self.sending or not self.answers:
+            return  # the writer task is waiting for the socket: it takes these too
+        batch, self.answers = self.answers, []
+        try:
+            written = write_text_frames_now(self.websocket, [text for text, _ in batch])
+        except WebSocketDisconnect:
+            return  # the reader sees the disconnect and ends the connection
+        if written:
+            self._hold(-len(batch), -sum(held for _, held in batch))
+        else:
+            self.answers[:0] = batch
+            self.ready.set()
 
     async def _write(self) -> None:
+        """Writes what ``_flush`` could not: waits until the client's socket takes more."""
         while True:
             await self.ready.wait()
             self.ready.clear()
-            batch, self.answers = self.answers, []
-            await send_text_frames(self.websocket, [text for text, _ in batch])
-            self._hold(-len(batch), -sum(held for _, held in batch))
+            self.sending = True
+            try:
+                while self.answers:
+                    batch, self.answers = self.answers, []
+                    await send_text_frames(self.websocket, [text for text, _ in batch])
+                    self._hold(-len(batch), -sum(held for _, held in batch))
+            finally:
+                self.sending = False
 
     async def _dispatch(self, command: dict[str, Any]) -> Any:
         op = command.get("op")
