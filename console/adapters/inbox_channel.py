@@ -54,6 +54,8 @@ class InboxChannel:
 
     @classmethod
     async def open(cls, endpoint: Endpoint, authorization: str, node_id: str) -> InboxChannel:
+        """A channel to ``endpoint`` as ``node_id``, sending ``authorization`` (the inbox's
+        ``Authorization`` value); raises as ``websocket.connect``."""
         stack = contextlib.AsyncExitStack()
         connection = await stack.enter_async_context(
             connect(
@@ -120,6 +122,7 @@ class InboxChannel:
                     waiting.set_exception(Unavailable(f"{PATH}: the channel dropped"))
 
     async def aclose(self) -> None:
+        """Close the connection; calls in flight raise Unavailable."""
         self.closed = True
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -193,6 +196,7 @@ class ChannelKeeper:
 
     @property
     def is_open(self) -> bool:
+        """True while a channel is open (calls go over it)."""
         return self._channel is not None and not self._channel.closed
 
     async def get(self, authorization: str, node_id: str) -> InboxChannel | None:

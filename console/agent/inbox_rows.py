@@ -15,6 +15,7 @@ COLUMNS = (
 
 
 def select(db: sqlite3.Connection, sql: str, args: tuple[object, ...] = ()) -> list[Message]:
+    """The Messages of the rows ``sql`` (reading COLUMNS) gives."""
     return [message(row) for row in db.execute(sql, args).fetchall()]
 
 
