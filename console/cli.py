@@ -336,17 +336,21 @@ def run_client(args: argparse.Namespace, command_for: Callable[[], ClientCommand
 
 
 def run_one_shot(args: argparse.Namespace) -> int | None:
-    """``ps`` on one http(s) agent, by one blocking request (``adapters.oneshot``): the
-    async stack costs more to import than the request takes. None for anything else
+    """``ps`` and ``inbox`` on one http(s) agent, by blocking requests (``adapters.oneshot``):
+    the async stack costs more to import than the requests take. None for anything else
     (another command, a fleet, SSH, an agent to spawn): the async client answers that."""
     from console.cli_connect import fleet_contexts, one_shot_endpoint
 
-    if args.command != "ps" or fleet_contexts(args) is not None:
+    if args.command not in ("ps", "inbox") or fleet_contexts(args) is not None:
         return None
 
     endpoint = one_shot_endpoint(args)
     if endpoint is None:
         return None
+    if args.command == "inbox":
+        from console.cli_inbox import run_inbox
+
+        return run_inbox(endpoint, args)
     from console.adapters.errors import BackendError
     from console.adapters.oneshot import OneShot
     from console.cli_output import print_processes

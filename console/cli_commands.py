@@ -12,14 +12,12 @@ import contextlib
 import dataclasses
 import json
 import sys
-import time
-from pathlib import Path
 from typing import Any
 
 from console.adapters.agent import AgentClient
-from console.cli_output import payload_text, print_processes
+from console.cli_output import print_processes
 from console.config import ConfigError
-from console.models import LogGap, Message, ModuleSnapshot, ProcessStatus, Stream
+from console.models import LogGap, ModuleSnapshot, ProcessStatus, Stream
 from console.output.ansi import strip_sgr
 
 
@@ -145,67 +143,13 @@ async def modules(client: AgentClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def message_header(accepted_by: bool = False) -> str:
-    """The column names above ``message_line``s (with ``accepted_by``: the AGENT column)."""
-    agent = f"{'AGENT':<14} " if accepted_by else ""
-    return f"{'ID':<8}  {'CREATED':<8}  {'FROM':<18} {'TOPIC':<22} {'STATUS':<11} {agent}PAYLOAD"
-
-
-def message_line(m: Message, accepted_by: bool = False) -> str:
-    """One message in a line under ``message_header``: short id, local time, source, topic,
-    status, (with ``accepted_by``: the agent that took it, for an inbox shared by many),
-    payload preview."""
-    when = time.strftime("%H:%M:%S", time.localtime(m.created_time))
-    preview = payload_text(m.content)
-    agent = f"{m.accepted_by or '-':<14} " if accepted_by else ""
-    return (
-        f"{m.id[:8]}  {when}  {m.node_source:<18} {m.topic or '-':<22} "
-        f"{m.status.value:<11} {agent}{preview}"
-    )
-
-
 async def inbox(client: AgentClient, args: argparse.Namespace) -> int:
-    box = client.inbox
-    match args.action:
-        case "list" | None:
-            messages = await box.list(status=args.status)
-            if args.json:
-                _print_json([m.to_wire() for m in messages])
-                return 0
-            if not messages:
-                # On stderr: a pipeline reading stdout sees no rows, a person sees why.
-                print("no messages", file=sys.stderr)
-                return 0
-            # Many agents sharing one inbox (Redis): a column for the agent that took each.
-            fleet = any(m.accepted_by for m in messages)
-            print(message_header(accepted_by=fleet))
-            for m in messages:
-                print(message_line(m, accepted_by=fleet))
-        case "push":
-            content: Any = args.payload
-            if args.file is not None:
-                content = await asyncio.to_thread(Path(args.file).read_bytes)
-            elif args.json_payload:
-                try:
-                    content = json.loads(args.payload)
-                except ValueError as exc:
-                    raise ConfigError(f"the payload is not JSON: {exc}") from None
-            message = await box.push(args.destination, content, topic=args.topic)
-            print(json.dumps(message.to_wire()) if args.json else f"pushed {message.id}")
-        case "pull":
-            message = await box.pull()
-            if message is None:
-                print("null" if args.json else "no pending message")
-                return 1 if not args.json else 0
-            print(
-                json.dumps(message.to_wire())
-                if args.json
-                else f"{message.id} from {message.node_source}: {payload_text(message.content)}"
-            )
-        case "ack":
-            message = await box.ack(args.id)
-            print(json.dumps(message.to_wire()) if args.json else f"acked {message.id}")
-    return 0
+    """``inbox`` on an agent reached through SSH or spawned for the command: the one-shot
+    requests of ``cli_inbox`` to its (loopback) endpoint, in a thread while the loop serves
+    the connection."""
+    from console.cli_inbox import run_inbox
+
+    return await asyncio.to_thread(run_inbox, client.endpoint, args)
 
 
 async def scripts_command(client: Any, args: argparse.Namespace) -> int:

@@ -187,18 +187,24 @@ async def run_script(fleet: Fleet, args: argparse.Namespace) -> int:
 
 
 async def inbox(fleet: Fleet, args: argparse.Namespace) -> int:
+    """The messages of every context, newest first in each (``--json``: an envelope with
+    ``left_out``, per context, of what an agent left out to keep to its byte budget; in text,
+    a stderr line per such context)."""
     from console.adapters.fleet_actions import across
-    from console.cli_commands import message_header, message_line
+    from console.cli_inbox import left_out_notice, message_header, message_line
 
     status = getattr(args, "status", None)
-    results = await across(fleet, lambda _context, client: client.inbox.list(status=status))
+    results = await across(fleet, lambda _context, client: client.inbox.listing(status=status))
+    listings = [(r.context, r.value) for r in results if r.value is not None]
+    left_out = {context: listed.left_out for context, listed in listings if listed.left_out}
     if args.json:
-        messages = [
-            {"context": r.context, **m.to_wire()} for r in results if r.ok for m in r.value or []
-        ]
-        print(json.dumps({"messages": messages, "errors": _errors(results)}, indent=2))
+        messages = [{"context": c, **m.to_wire()} for c, listed in listings for m in listed.items]
+        envelope = {"messages": messages, "left_out": left_out, "errors": _errors(results)}
+        print(json.dumps(envelope, indent=2))
         return report(results)
-    listed = [(r.context, m) for r in results for m in r.value or []]
+    for context, count in left_out.items():
+        print(left_out_notice(count, f"{context}: "), file=sys.stderr)
+    listed = [(context, m) for context, listing in listings for m in listing.items]
     if not listed:
         # As on one context: on stderr, so a pipeline reading stdout sees no rows.
         print("no messages", file=sys.stderr)

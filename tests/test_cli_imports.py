@@ -112,3 +112,33 @@ def test_the_console_paints_before_it_imports_the_network_stack() -> None:
     modules = set(json.loads(result.stdout))
     network = ("httpx", "httpcore", "aiohttp", "websockets", "asyncssh", "psutil")
     assert loaded_packages(modules, network) == []
+
+
+NEVER_FOR_ONE_SHOT = ("aiohttp", "httpx", "websockets", "asyncssh")
+"""The async clients a one-shot inbox command does without (aiohttp alone cost ~135 ms)."""
+
+
+def test_inbox_commands_are_one_shot_without_the_async_stack(quiet_agent: AgentProcess) -> None:
+    agent = ("--agent", quiet_agent.url)
+
+    def probed(*command: str) -> str:
+        status, modules, output = run_probed("inbox", *command, *agent)
+        assert status == 0, (command, output)
+        assert loaded_packages(modules, NEVER_FOR_ONE_SHOT) == [], command
+        assert loaded_packages(modules, ASYNC_STACK) == [], command
+        assert loaded_packages(modules, NEVER_IN_ANY_CLIENT) == [], command
+        assert "console.adapters.oneshot" in modules, command
+        return output
+
+    pushed = json.loads(probed("push", "elsewhere", "not mine", "--json"))
+    node = json.loads(probed("list", "--json"))[0]["node_source"]  # the agent's own node
+    mine = json.loads(probed("push", node, '{"n": 1}', "--json-payload", "--json"))
+    assert mine["payload"] == {"n": 1} and mine["status"] == "pending"
+    assert [line.split()[0] for line in probed("list").splitlines()[1:]] == [
+        mine["id"][:8],
+        pushed["id"][:8],
+    ]
+    pulled = json.loads(probed("pull", "--json"))
+    assert (pulled["id"], pulled["status"], pulled["tries"]) == (mine["id"], "processing", 1)
+    assert json.loads(probed("ack", pulled["id"], "--json"))["status"] == "processed"
+    assert probed("pull", "--json").strip() == "null"

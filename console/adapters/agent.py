@@ -38,15 +38,7 @@ class AgentClient:
             body = json_body(await request(self._http, "GET", "/"))
         except NotFound:
             body = {}
-        ours = body.get("opsconsole") if isinstance(body, dict) else None
-        if not isinstance(ours, dict):
-            ours = {}
-        info = AgentInfo(
-            url=self.endpoint.base_url,
-            version=ours.get("version"),
-            node_id=ours.get("node_id"),
-            features=frozenset(ours.get("features", [])),
-        )
+        info = AgentInfo.from_index(self.endpoint.base_url, body)
         self.scripts.features = self.processes.features = info.features
         self.inbox.node_id = self.inbox.node_id or info.node_id or ""
         self.info_cache = info

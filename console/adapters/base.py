@@ -12,7 +12,10 @@ from typing import Any, Protocol
 import httpx
 
 from console.adapters.endpoint import Endpoint as Endpoint  # where the adapters find it
-from console.adapters.errors import BackendError, Unavailable, error_for_status, error_words
+from console.adapters.errors import Unavailable
+from console.adapters.http_answer import error_message as error_message
+from console.adapters.http_answer import json_body as json_body
+from console.adapters.http_answer import raise_for_status as raise_for_status
 from console.models import RunEvent, RunRecord, RunResult, Script
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -23,33 +26,6 @@ sent on a connection the agent was just closing failed with "Server disconnected
 sending a response", and the console went offline (seen under load)."""
 
 
-class HttpAnswer(Protocol):
-    """What the helpers below read of an answer: httpx's Response, or the inbox's Answer."""
-
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def is_success(self) -> bool: ...
-    @property
-    def reason_phrase(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def url(self) -> object: ...
-    def json(self) -> Any: ...
-
-
-def error_message(response: HttpAnswer) -> str:
-    """The backend's own words for an error, whatever shape it chose."""
-    return error_words(response.text, response.reason_phrase)
-
-
-def raise_for_status(response: HttpAnswer) -> None:
-    """Turn an error answer into the adapter error hierarchy."""
-    if not response.is_success:
-        raise error_for_status(response.status_code, error_message(response))
-
-
 async def request(http: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
     """Send one request; transport failures become Unavailable, error answers raise."""
     try:
@@ -58,15 +34,6 @@ async def request(http: httpx.AsyncClient, method: str, path: str, **kwargs: Any
         raise Unavailable(f"{http.base_url}: {exc or type(exc).__name__}") from exc
     raise_for_status(response)
     return response
-
-
-def json_body(response: HttpAnswer) -> Any:
-    """The answer's body as JSON (any JSON value); raises BackendError, naming the URL, when it
-    is not JSON."""
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise BackendError(f"not JSON from {response.url}: {response.text[:80]!r}") from exc
 
 
 class ScriptsBackend(Protocol):

@@ -23,6 +23,16 @@ class Resync(Generic[Item]):
 
     items: Sequence[Item]
     live: bool = True
+    left_out: int = 0
+    """More there were than ``items``: left out of the listing (an agent's byte budget)."""
+
+
+@dataclass(frozen=True)
+class Listing(Generic[Item]):
+    """What a listing gave, and how many more it left out (0: none)."""
+
+    items: Sequence[Item]
+    left_out: int = 0
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import httpx
 
+    from console.adapters.proxy import Proxy
+
 INBOX_TOKEN_ENV = "OPSCONSOLE_INBOX_TOKEN"
 AGENT_TOKEN_ENV = "OPSCONSOLE_AGENT_TOKEN"
 PASSWORD_ENV = "OPSCONSOLE_PASSWORD"
@@ -76,11 +78,11 @@ class Endpoint:
 
         from console.adapters.base import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY
 
-        # httpx deprecates a path for verify: give it the context that path names.
-        verify = self.ssl_context() if isinstance(self.verify, str) else self.verify
-        if not self.tls:
-            verify = False  # no TLS here: loading the CA bundle would cost 20-90 ms for nothing
+        # The same TLS as every other client (``ssl_context``); without TLS none at all:
+        # loading the CA bundle would cost 20-90 ms for nothing.
+        verify = self.ssl_context() if self.tls else False
         bearer = {} if self.username is not None else self.headers()
+        proxy = self.proxy()
         return httpx.AsyncClient(
             base_url=self.base_url,
             auth=self.auth(),
@@ -88,7 +90,17 @@ class Endpoint:
             verify=verify,
             timeout=timeout or DEFAULT_TIMEOUT,
             limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
+            proxy=proxy.url if proxy else None,
+            trust_env=False,  # the proxy rule is ours (``proxy``), not httpx's own
         )
+
+    def proxy(self) -> Proxy | None:
+        """The proxy every client of ours goes through to this backend, None: directly (never
+        for a loopback one). Raises ProxyError (a BackendError) for a proxy the environment
+        names that cannot be used. The rule, and why: ``adapters.proxy``."""
+        from console.adapters.proxy import proxy_for
+
+        return proxy_for(self.base_url)
 
     def ws_url(self, path: str) -> str:
         """The ws:// (or wss://) URL of ``path`` on this backend."""

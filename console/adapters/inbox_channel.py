@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from console.adapters.base import Endpoint
 from console.adapters.errors import BackendError, Unavailable, error_for_status
+from console.adapters.scirocco_wire import encode_payload
 from console.adapters.websocket import connect
-from console.models import JSON_TYPE, Message, header_name
+from console.models import JSON_TYPE, Message, header_name, iso_time
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -133,13 +134,12 @@ class InboxChannel:
 
 
 def push_fields(
-    destination: str,
-    payload: bytes,
-    payload_type: str,
-    topic: str | None,
-    scheduled_text: str | None,
+    destination: str, content: Any, topic: str | None = None, scheduled_time: float | None = None
 ) -> dict[str, Any]:
-    """A push command's fields: the payload as the agent reads it for ``payload_type``."""
+    """A push command's fields for ``content`` (bytes, text or JSON, encoded as over HTTP),
+    its payload as the agent reads it for its type; scheduled at ``scheduled_time`` (epoch
+    seconds) if given."""
+    payload, payload_type = encode_payload(content)
     if payload_type == JSON_TYPE or payload_type.startswith("text/"):
         text = payload.decode()
     else:
@@ -151,9 +151,9 @@ def push_fields(
     }
     if topic:
         fields["topic"] = topic
-    if scheduled_text is not None:
+    if scheduled_time is not None:
         fields["status"] = "scheduled"
-        fields["scheduled_time"] = scheduled_text
+        fields["scheduled_time"] = iso_time(scheduled_time) or ""
     return fields
 
 

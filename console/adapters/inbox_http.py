@@ -11,44 +11,15 @@ inbox (``opsconsole ps``) do not pay for its import.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from console.adapters.base import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, Endpoint, raise_for_status
 from console.adapters.errors import Unavailable
+from console.adapters.http_answer import Answer
 
 if TYPE_CHECKING:
     import aiohttp
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer read whole: status, headers (case-insensitive), body bytes, URL.
-
-    It reads as httpx's Response does where the adapters' helpers look
-    (``base.raise_for_status``, ``base.json_body``): ``status_code``, ``is_success``,
-    ``reason_phrase``, ``text``, ``json()``.
-    """
-
-    status_code: int
-    reason_phrase: str
-    headers: Mapping[str, str]
-    content: bytes
-    url: str
-
-    @property
-    def is_success(self) -> bool:
-        return 200 <= self.status_code < 300
-
-    @property
-    def text(self) -> str:
-        return self.content.decode(errors="replace")
-
-    def json(self) -> Any:
-        """The body as JSON (UTF-8, -16 or -32, as RFC 8259 allows); raises ValueError."""
-        return json.loads(self.content)
 
 
 class InboxHttp:
@@ -67,9 +38,11 @@ class InboxHttp:
             ssl=self._endpoint.ws_ssl() or False,
             keepalive_timeout=KEEPALIVE_EXPIRY,
         )
+        proxy = self._endpoint.proxy()  # our one proxy rule (``adapters.proxy``)
         return aiohttp.ClientSession(
             base_url=self._endpoint.base_url + "/",
             connector=connector,
+            proxy=proxy.url if proxy else None,
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=DEFAULT_TIMEOUT.connect, sock_read=DEFAULT_TIMEOUT.read
             ),

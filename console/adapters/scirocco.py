@@ -6,17 +6,14 @@ travels as its payload in the body and its metadata in Scirocco-* headers.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 from console.adapters.base import Endpoint, json_body
-from console.adapters.changes import Change, Removed, Upsert
-from console.adapters.errors import AuthError, BackendError, NotFound
+from console.adapters.changes import Change, Listing, Removed, Upsert
+from console.adapters.errors import NotFound
 from console.adapters.inbox_channel import (
     ChannelKeeper,
     FrameTooLarge,
@@ -25,27 +22,17 @@ from console.adapters.inbox_channel import (
     push_fields,
 )
 from console.adapters.inbox_http import Answer, InboxHttp
-from console.adapters.watch import EventSource, no_events, resyncing
-from console.models import (
-    BINARY_TYPE,
-    JSON_TYPE,
-    TEXT_TYPE,
-    AgentEvent,
-    Message,
-    MessageStatus,
-    header_name,
-    iso_time,
+from console.adapters.scirocco_wire import (
+    encode_payload,
+    inbox_headers,
+    json_array,
+    left_out,
+    list_params,
+    message_from_answer,
+    push_request,
 )
-
-
-def encode_payload(content: Any) -> tuple[bytes, str]:
-    """A payload and its type: bytes stay bytes, str is text, anything else JSON."""
-    if isinstance(content, bytes | bytearray):
-        return bytes(content), BINARY_TYPE
-    if isinstance(content, str):
-        return content.encode(), TEXT_TYPE
-    return json.dumps(content).encode(), JSON_TYPE
-
+from console.adapters.watch import EventSource, no_events, resyncing
+from console.models import AgentEvent, Message, MessageStatus
 
 LIST_LIMIT = 1000
 """Newest messages a watch lists."""
@@ -90,9 +77,10 @@ class SciroccoInbox:
         BackendError otherwise."""
         node = self.node_id
 
-        async def listing() -> list[MessageSeen]:
-            listed = await self.list(destination=node or None, limit=limit)
-            return [MessageSeen(message) for message in listed]
+        async def listing() -> Listing[MessageSeen]:
+            listed = await self.listing(destination=node or None, limit=limit)
+            seen = [MessageSeen(message) for message in listed.items]
+            return Listing(seen, listed.left_out)
 
         def change(event: AgentEvent) -> Change[MessageSeen] | None:
             data = event.data
@@ -119,16 +107,7 @@ class SciroccoInbox:
         return fetched
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        authorization = self._endpoint.inbox_authorization()
-        if not authorization:
-            raise AuthError("no inbox token: give one (OPSCONSOLE_INBOX_TOKEN) to reach the inbox")
-        if not self.node_id:
-            raise BackendError("no node id to act as")
-        return {
-            "Authorization": authorization,
-            header_name("node_source"): self.node_id,
-            **(extra or {}),
-        }
+        return inbox_headers(self._endpoint, self.node_id, extra)
 
     async def _send(
         self,
@@ -170,21 +149,14 @@ class SciroccoInbox:
         """Push ``content`` (bytes, text or JSON) to ``destination``; the stored Message (pending,
         or scheduled). Raises AuthError without a valid inbox token, BackendError for a refused
         message."""
-        payload, payload_type = encode_payload(content)
-        scheduled_text = None if scheduled_time is None else iso_time(scheduled_time) or ""
         channel = await self._channel()
         if channel is not None:
-            fields = push_fields(destination, payload, payload_type, topic, scheduled_text)
+            fields = push_fields(destination, content, topic, scheduled_time)
             with contextlib.suppress(FrameTooLarge):  # too large for a frame: by HTTP
                 return message_of(await channel.call("push", **fields))
-        headers = {header_name("node_destination"): destination, "Content-Type": payload_type}
-        if topic:
-            headers[header_name("topic")] = topic
-        if scheduled_text is not None:
-            headers[header_name("status")] = MessageStatus.SCHEDULED.value
-            headers[header_name("scheduled_time")] = scheduled_text
+        payload, headers = push_request(destination, content, topic, scheduled_time)
         response = await self._send("POST", "/messageQueue", content=payload, headers=headers)
-        return _from_response(response)
+        return message_from_answer(response)
 
     async def pull(self) -> Message | None:
         """The oldest pending message for this node (now processing), or None."""
@@ -193,16 +165,17 @@ class SciroccoInbox:
             pulled = await channel.call("pull")
             return None if pulled is None else message_of(pulled)
         response = await self._send("GET", "/messageQueue")
-        return None if response.status_code == 204 else _from_response(response)
+        return None if response.status_code == 204 else message_from_answer(response)
 
     async def pull_many(self, quantity: int) -> list[Message]:
         """Up to ``quantity`` pending messages, oldest first, each now processing (empty: none).
         Raises AuthError, BackendError."""
         channel = await self._channel()
         if channel is not None:
-            return [message_of(m) for m in _array(await channel.call("pull", quantity=quantity))]
+            pulled = json_array(await channel.call("pull", quantity=quantity))
+            return [message_of(m) for m in pulled]
         response = await self._send("GET", "/messageQueue", params={"quantity": quantity})
-        return [Message.from_wire(m) for m in _array(json_body(response))]
+        return [Message.from_wire(m) for m in json_array(json_body(response))]
 
     async def ack(self, message_id: str) -> Message:
         """Mark a processing message processed; the Message as it is now. Raises NotFound for an
@@ -210,7 +183,7 @@ class SciroccoInbox:
         channel = await self._channel()
         if channel is not None:
             return message_of(await channel.call("ack", message_id=message_id))
-        return _from_response(await self._send("PATCH", f"/messageQueue/{message_id}/ack"))
+        return message_from_answer(await self._send("PATCH", f"/messageQueue/{message_id}/ack"))
 
     async def ack_many(self, message_ids: list[str]) -> list[str]:
         """Ours (feature ``inbox.batch_ack``): ack several in one request; answers the ids acked
@@ -222,25 +195,31 @@ class SciroccoInbox:
             response = await self._send("PATCH", "/messageQueue/ack", json={"ids": message_ids})
             body = json_body(response)
         acked = body.get("acked") if isinstance(body, dict) else None
-        return [str(m["id"]) for m in _array(acked)]
+        return [str(m["id"]) for m in json_array(acked)]
 
     async def list(
         self, status: MessageStatus | None = None, destination: str | None = None, limit: int = 500
     ) -> list[Message]:
-        """Messages, newest first, at most ``limit``, narrowed by ``status`` and ``destination``.
-        Raises AuthError, BackendError."""
-        params: dict[str, str | int] = {"limit": limit, "order": "newest"}
-        if status is not None:
-            params["status"] = status.value
-        if destination is not None:
-            params["node_destination"] = destination
+        """Messages, newest first, at most ``limit``, narrowed by ``status`` and ``destination``
+        (those the agent left out to keep to its byte budget: see ``listing``). Raises
+        AuthError, BackendError."""
+        return list((await self.listing(status, destination, limit)).items)
+
+    async def listing(
+        self, status: MessageStatus | None = None, destination: str | None = None, limit: int = 500
+    ) -> Listing[Message]:
+        """As ``list``, with how many of the ``limit`` asked for the agent left out to keep its
+        answer within its byte budget (its ``Opsconsole-Left-Out``; scirocco-server never
+        does). Raises AuthError, BackendError."""
+        params = list_params(status, destination, limit)
         response = await self._send("GET", "/messages", params=params)
-        return [Message.from_wire(m) for m in _array(json_body(response))]
+        messages = [Message.from_wire(m) for m in json_array(json_body(response))]
+        return Listing(messages, left_out(response))
 
     async def get(self, message_id: str) -> Message:
         """One message, payload included. Raises NotFound for an unknown id, AuthError,
         BackendError."""
-        return _from_response(await self._send("GET", f"/messages/{message_id}"))
+        return message_from_answer(await self._send("GET", f"/messages/{message_id}"))
 
     async def update(self, message_id: str, content: Any) -> Message:
         """Replace a message's payload; the Message as it is now. Raises NotFound, AuthError,
@@ -252,7 +231,7 @@ class SciroccoInbox:
             content=payload,
             headers={"Content-Type": payload_type},
         )
-        return _from_response(response)
+        return message_from_answer(response)
 
     async def delete(self, message_id: str) -> None:
         """Delete one message. Raises NotFound when there was no such message (scirocco answers
@@ -266,27 +245,3 @@ class SciroccoInbox:
         BackendError."""
         body = json_body(await self._send("DELETE", "/messages"))
         return int(body.get("n", 0)) if isinstance(body, dict) else 0
-
-
-def _from_response(response: Answer) -> Message:
-    if not response.headers.get(header_name("id")):
-        raise BackendError(f"no {header_name('id')} header in the answer from {response.url}")
-    message = Message.from_headers(response.headers, response.content)
-    if isinstance(message.content, bytes) and _media_type(response) == JSON_TYPE:
-        # scirocco reads back a binary payload as a JSON string of its base64.
-        try:
-            encoded = json.loads(response.content)
-            return replace(message, payload=base64.b64decode(encoded, validate=True))
-        except (ValueError, TypeError, binascii.Error):
-            raise BackendError(f"a binary payload not in base64 from {response.url}") from None
-    return message
-
-
-def _media_type(response: Answer) -> str:
-    return response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-
-def _array(body: object) -> list[dict[str, Any]]:
-    if not isinstance(body, list):
-        raise BackendError(f"expected a JSON array, got {str(body)[:80]}")
-    return body

@@ -20,6 +20,7 @@ from console.adapters.base import Endpoint
 from console.adapters.changes import (
     Backoff,
     Change,
+    Listing,
     Offline,
     Resync,
 )
@@ -89,18 +90,26 @@ async def no_events(topics: tuple[str, ...]) -> AsyncIterator[AgentEvent]:
 
 async def resyncing(
     events: AsyncIterator[AgentEvent],
-    listing: Callable[[], Awaitable[Sequence[Item]]],
+    listing: Callable[[], Awaitable[Sequence[Item] | Listing[Item]]],
     change: Callable[[AgentEvent], Change[Item] | None],
 ) -> AsyncIterator[Change[Item]]:
     """The typed stream of one resource: a listing after every hello (or lost events), an
     ``Offline`` on every drop, and ``change(event)`` for the rest (None: not ours).
 
-    An agent without an events stream (NotFound) gives one listing, not live.
+    An agent without an events stream (NotFound) gives one listing, not live. A listing that
+    says it left some out (a ``Listing``) gives a Resync with that ``left_out``.
     """
+
+    async def resync(live: bool = True) -> Resync[Item]:
+        listed = await listing()
+        if isinstance(listed, Listing):
+            return Resync(listed.items, live, listed.left_out)
+        return Resync(listed, live)
+
     try:
         async for event in events:
             if event.topic in (HELLO, LOST):
-                yield Resync(await listing())
+                yield await resync()
             elif event.topic == OFFLINE:
                 yield Offline(str(event.data.get("reason", "")))
             else:
@@ -108,4 +117,4 @@ async def resyncing(
                 if changed is not None:
                     yield changed
     except NotFound:
-        yield Resync(await listing(), live=False)
+        yield await resync(live=False)

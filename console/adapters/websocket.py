@@ -27,9 +27,12 @@ async def connect(endpoint: Endpoint, path: str, **options: Any) -> AsyncIterato
     import websockets
     from websockets.exceptions import InvalidStatus, WebSocketException
 
+    proxy = endpoint.proxy()
     try:
         settings: dict[str, Any] = {
             "additional_headers": endpoint.ws_headers(),
+            # Our proxy rule (``adapters.proxy``), not the environment's as websockets reads it.
+            "proxy": proxy.url if proxy else None,
             "ssl": endpoint.ws_ssl(),
             "max_size": MAX_FRAME,
             "open_timeout": 5,

@@ -80,6 +80,20 @@ class InboxStore(Protocol):
         """Newest first."""
         ...
 
+    async def list_within(
+        self,
+        destination: str | None = None,
+        status: MessageStatus | None = None,
+        limit: int = 500,
+        max_bytes: int | None = None,
+    ) -> tuple[list[Message], int]:
+        """As ``list``, reading payloads only while they fit in ``max_bytes`` (the newest is
+        always read; None: no bound), so a listing's memory stays near its answer's budget
+        whatever the messages weigh: the messages read, and how many more matched (of
+        ``limit``) but were left unread. Payload bytes as stored (a listing shows them as JSON
+        or base64), so they fill an answer of ``max_bytes`` or come close."""
+        ...
+
     async def update_payload(
         self, message_id: str, payload: bytes, payload_type: str
     ) -> Message | None: ...

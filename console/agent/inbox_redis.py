@@ -152,10 +152,21 @@ class RedisInboxStore:
         limit: int = 500,
     ) -> list[Message]:
         """Newest first."""
-        reply = await self._run(
-            "LIST", destination or "", status.value if status else "", max(0, limit)
+        return (await self.list_within(destination, status, limit))[0]
+
+    async def list_within(
+        self,
+        destination: str | None = None,
+        status: MessageStatus | None = None,
+        limit: int = 500,
+        max_bytes: int | None = None,
+    ) -> tuple[list[Message], int]:
+        """Newest first, payloads read only while they fit in ``max_bytes`` (the first always),
+        in one script: the messages read, and how many more matched (of ``limit``)."""
+        unread, reply = await self._run(
+            "LIST", destination or "", status.value if status else "", max(0, limit), max_bytes or 0
         )
-        return [_message(fields) for fields in reply]
+        return [_message(fields) for fields in reply], int(unread)
 
     async def update_payload(
         self, message_id: str, payload: bytes, payload_type: str

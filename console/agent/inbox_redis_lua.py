@@ -217,24 +217,32 @@ return {first[2] or '', string.format('%.6f', tonumber(t[1]) + tonumber(t[2]) / 
 LIST = (
     PRELUDE
     + """
--- ARGV: destination or '', status or '', limit
+-- ARGV: destination or '', status or '', limit, payload bytes to read at most (0: no bound)
+-- Reply: {matched but not read, {message, ...}}. Payloads are read newest first while they
+-- fit in the bound (the first always); the rest are only counted, so the reply stays small.
 local dest, status, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local budget = tonumber(ARGV[4])
 local index = P .. ':all'
 if dest ~= '' then index = P .. ':to:' .. dest end
-local out = {}
+local out, matched, bytes, reading = {}, 0, 0, true
 local offset = 0
-while #out < limit do
+while matched < limit do
   local ids = redis.call('ZREVRANGE', index, offset, offset + 199)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
     if status == '' or redis.call('HGET', mkey(id), 'status') == status then
-      out[#out + 1] = message(id)
-      if #out >= limit then break end
+      matched = matched + 1
+      if reading then
+        bytes = bytes + redis.call('HSTRLEN', mkey(id), 'payload')
+        reading = budget == 0 or #out == 0 or bytes <= budget
+        if reading then out[#out + 1] = message(id) end
+      end
+      if matched >= limit then break end
     end
   end
   offset = offset + 200
 end
-return out
+return {matched - #out, out}
 """
 )
 

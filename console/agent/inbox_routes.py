@@ -19,6 +19,7 @@ from console.agent.parsing import parse_int, parse_json, parse_moment
 from console.models import (
     BINARY_TYPE,
     JSON_TYPE,
+    LEFT_OUT_HEADER,
     TEXT_TYPE,
     Message,
     MessageStatus,
@@ -38,8 +39,6 @@ MAX_QUANTITY = 1000
 MAX_ACK_BODY = 256 << 10
 MAX_LIST = 10_000
 """Messages one listing gives at most (a larger ``limit`` is taken as this, as scirocco does)."""
-LEFT_OUT_HEADER = "Opsconsole-Left-Out"
-"""Ours, on a listing cut to its byte budget: how many of the messages asked for were left out."""
 JSON_UTF8 = "application/json; charset=utf-8"
 
 
@@ -128,8 +127,12 @@ def routes(service: InboxService, started_at: float) -> list[BaseRoute]:
             raise HttpError(400, str(exc)) from None
         limit = parse_int(request.query_params.get("limit", "500"), "limit")
         destination = request.query_params.get("node_destination")
-        messages = await service.store.list(destination, status, min(limit, MAX_LIST))
+        # Read only what can fit the answer; what matched past that is left out unread.
+        messages, unread = await service.store.list_within(
+            destination, status, min(limit, MAX_LIST), service.answer_bytes
+        )
         documents, left_out = newest_within(messages, service.answer_bytes)
+        left_out += unread
         if request.query_params.get("order") != "newest":
             documents.reverse()  # scirocco lists in the order messages came in
         headers = {LEFT_OUT_HEADER: str(left_out)} if left_out else None

@@ -30,8 +30,9 @@ from typing import Any, TypeVar
 
 from console.agent.disk import is_disk_full
 from console.agent.inbox_backend import Change, StoreUnavailable
-from console.agent.inbox_rows import COLUMNS, select
-from console.agent.inbox_rows import message as row_message
+from console.agent.inbox_store_rows import COLUMNS, newest_fitting
+from console.agent.inbox_store_rows import row_message as _message
+from console.agent.inbox_store_rows import select_messages as _select
 from console.models import DeliveryPolicy, Message, MessageStatus
 
 SCHEMA = """
@@ -65,7 +66,6 @@ DROP INDEX IF EXISTS expiring;
 """Partial indexes: each holds only the rows in the state it serves, so a commit writes
 few pages (every page is a 4 KiB WAL frame to fsync). Files from before them lose their
 old full indexes."""
-
 
 SAVEPOINT = ("SAVEPOINT job", "ROLLBACK TO job", "RELEASE job")
 """Statements around each job of a batch: its start, its undo, its end."""
@@ -190,7 +190,7 @@ class SqliteInboxStore:
         message_id, accepted_by = uuid.uuid4().hex, self.agent_name
 
         def insert(db: sqlite3.Connection, now: float) -> Message:
-            [message] = select(
+            [message] = _select(
                 db,
                 f"INSERT INTO messages (id, node_source, node_destination, status, payload, "
                 f"payload_type, topic, created_time, update_time, scheduled_time, accepted_by) "
@@ -226,7 +226,7 @@ class SqliteInboxStore:
                 (now, now, now + timeout, destination, quantity),
             ).fetchall()
             # RETURNING gives rows in no set order; oldest first (in push order) is the promise.
-            return [row_message(row[1:]) for row in sorted(rows)]
+            return [_message(row[1:]) for row in sorted(rows)]
 
         return await self._run(take, durable=False)
 
@@ -237,7 +237,7 @@ class SqliteInboxStore:
         marks = ", ".join("?" * len(message_ids))
 
         def finish(db: sqlite3.Connection, now: float) -> list[Message]:
-            return select(
+            return _select(
                 db,
                 f"UPDATE messages SET status = 'processed', processed_time = ?, update_time = ?, "
                 f"visible_at = NULL WHERE id IN ({marks}) AND node_destination = ? "
@@ -256,13 +256,13 @@ class SqliteInboxStore:
 
         def release(db: sqlite3.Connection, batch_time: float) -> list[Message]:
             at = batch_time if now is None else now
-            changed = select(
+            changed = _select(
                 db,
                 f"UPDATE messages SET status = 'pending', update_time = ? "
                 f"WHERE status = 'scheduled' AND scheduled_time <= ? RETURNING {COLUMNS}",
                 (at, at),
             )
-            changed += select(
+            changed += _select(
                 db,
                 f"UPDATE messages SET "
                 f"status = CASE WHEN tries >= ? THEN 'error' ELSE 'pending' END, "
@@ -293,7 +293,7 @@ class SqliteInboxStore:
 
     async def get(self, message_id: str) -> Message | None:
         found = await self._run(
-            lambda db, now: select(
+            lambda db, now: _select(
                 db, f"SELECT {COLUMNS} FROM messages WHERE id = ?", (message_id,)
             ),
             durable=False,
@@ -307,22 +307,25 @@ class SqliteInboxStore:
         limit: int = 500,
     ) -> list[Message]:
         """Newest first."""
-        where, args = [], []
-        if destination is not None:
-            where.append("node_destination = ?")
-            args.append(destination)
-        if status is not None:
-            where.append("status = ?")
-            args.append(status.value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {COLUMNS} FROM messages {clause} ORDER BY seq DESC LIMIT ?"
-        return await self._run(lambda db, now: select(db, sql, (*args, limit)), durable=False)
+        return (await self.list_within(destination, status, limit))[0]
+
+    async def list_within(
+        self,
+        destination: str | None = None,
+        status: MessageStatus | None = None,
+        limit: int = 500,
+        max_bytes: int | None = None,
+    ) -> tuple[list[Message], int]:
+        """Newest first, payloads read only while they fit in ``max_bytes`` (the first always):
+        the messages read, and how many more matched (of ``limit``)."""
+        job = newest_fitting(destination, status, limit, max_bytes)
+        return await self._run(lambda db, now: job(db), durable=False)
 
     async def update_payload(
         self, message_id: str, payload: bytes, payload_type: str
     ) -> Message | None:
         found = await self._run(
-            lambda db, now: select(
+            lambda db, now: _select(
                 db,
                 f"UPDATE messages SET payload = ?, payload_type = ?, update_time = ? WHERE id = ? "
                 f"RETURNING {COLUMNS}",

@@ -47,3 +47,17 @@ class AgentInfo:
     version: str | None = None
     node_id: str | None = None
     features: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_index(cls, url: str, body: object) -> AgentInfo:
+        """What the agent's index (``GET /``, JSON) says under ``opsconsole``; an older server
+        (any other body, or none: ``{}``) has no extensions."""
+        ours = body.get("opsconsole") if isinstance(body, dict) else None
+        if not isinstance(ours, dict):
+            ours = {}
+        return cls(
+            url=url,
+            version=ours.get("version"),
+            node_id=ours.get("node_id"),
+            features=frozenset(ours.get("features", [])),
+        )

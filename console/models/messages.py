@@ -34,6 +34,9 @@ MESSAGE_TIMES = (
     "error_time",
 )
 HEADER_PREFIX = "Scirocco-"
+LEFT_OUT_HEADER = "Opsconsole-Left-Out"
+"""Ours, on a listing cut to the agent's byte budget: how many of the messages asked for were
+left out (absent: none)."""
 
 
 @functools.lru_cache(maxsize=64)

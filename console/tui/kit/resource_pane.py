@@ -261,7 +261,9 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
                 if isinstance(change, Resync):
                     self.live = change.live
                     self.resync(change.items, table)
-                    table.set_note("" if change.live else "not live: R lists again")
+                    live = "" if change.live else "not live: R lists again"
+                    more = f"{change.left_out} more not shown" if change.left_out else ""
+                    table.set_note(" · ".join(note for note in (live, more) if note))
                     table.set_stale(False)
                     self.post_message(LinkChanged(True))
                     self.resynced()
