@@ -15,7 +15,6 @@ import base64
 import contextlib
 import itertools
 import json
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from console.adapters.base import Endpoint
@@ -163,12 +162,11 @@ def message_of(wire: object) -> Message:
     if not isinstance(wire, dict) or not isinstance(wire.get("payload"), str):
         raise BackendError(f"not a message from {PATH}: {str(wire)[:80]}")
     text: str = wire["payload"]
+    payload_type = str(wire.get("payload_type") or JSON_TYPE)
     try:
-        message = Message.from_wire({**wire, "payload": None})
-        payload_type = message.payload_type
         if payload_type == JSON_TYPE or payload_type.startswith("text/"):
-            return replace(message, payload=text.encode())
-        return replace(message, payload=base64.b64decode(text, validate=True))
+            return Message.from_wire(wire, payload=text.encode())
+        return Message.from_wire(wire, payload=base64.b64decode(text, validate=True))
     except (ValueError, KeyError, TypeError) as exc:
         raise BackendError(f"not a message from {PATH}: {exc}") from None
 
