@@ -172,12 +172,7 @@ class OpsConsoleApp(FleetScope):
 
     async def on_unmount(self) -> None:
         # Stops a spawned agent (and its children) before the console exits, once.
-        try:
-            if self.fleet is not None:
-                await self.fleet.close()
-            await self.contexts.close()
-        except Exception as exc:  # exiting anyway; a failed close must not hide the real exit
-            self.log.error(f"closing the agent connections failed: {exc!r}")
+        await self.close_connections()
 
     @property
     def scripts_pane(self) -> ScriptsPane:
@@ -217,7 +212,8 @@ class OpsConsoleApp(FleetScope):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back_to_first":
-            return self.fleet is not None or self.connector is not self.first_connector
+            # Not in "all" scope: every context is shown there already (: picks one).
+            return self.fleet is None and self.connector is not self.first_connector
         return True
 
     def action_back_to_first(self) -> None:
@@ -383,7 +379,7 @@ class OpsConsoleApp(FleetScope):
             self.action_reconnect,
         )
         first = self.first_connector
-        if self.connector is not first:
+        if self.check_action("back_to_first", ()):
             yield SystemCommand(
                 f"Back to {first.description}",
                 "Switch the console back to the agent it started on",
