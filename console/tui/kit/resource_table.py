@@ -216,8 +216,9 @@ class ResourceTable(Vertical, Generic[Item]):
     def selected_key(self) -> str | None:
         return self.table.cursor_key if self.ready else None
 
-    def set_note(self, note: str) -> None:
-        self.note = note
+    def set_note(self, *parts: str) -> None:
+        """Say ``parts`` beside the count, the empty ones left out, joined by " · "."""
+        self.note = " · ".join(part for part in parts if part)
         if self.ready:
             self.update_count()
 
