@@ -245,6 +245,16 @@ def run_ssh(args: argparse.Namespace) -> int:
 
 
 def run_console(args: argparse.Namespace, demo: bool) -> int:
+    from console.tui import collector
+
+    collector.hold()  # until the first paint is out (the app releases it then)
+    try:
+        return _run_console(args, demo)
+    finally:
+        collector.release()
+
+
+def _run_console(args: argparse.Namespace, demo: bool) -> int:
     from console import cli_fleet
     from console.tui.app import OpsConsoleApp
 

@@ -140,11 +140,16 @@ class AgentProcess:
 
 
 def start_agent(
-    *args: str, log: Path, env: dict[str, str] | None = None, file_limit: int | None = None
+    *args: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    file_limit: int | None = None,
+    cwd: Path | None = None,
 ) -> AgentProcess:
     """Start ``python -m console agent --port 0 ARGS`` and wait for its URL line.
 
-    ``file_limit``: its soft and hard RLIMIT_NOFILE (as a small system's would be).
+    ``file_limit``: its soft and hard RLIMIT_NOFILE (as a small system's would be);
+    ``cwd``: where it runs (``-m`` finds ``console`` there first: another version's code).
     """
 
     def limit_files() -> None:
@@ -159,6 +164,7 @@ def start_agent(
             text=True,
             env={**os.environ, **(env or {})},
             preexec_fn=limit_files if file_limit is not None else None,
+            cwd=cwd,
         )
     assert process.stdout is not None
     url = process.stdout.readline().strip()

@@ -98,20 +98,69 @@ def test_the_ssh_command_still_gets_asyncssh() -> None:
     assert "asyncssh" in modules
 
 
-def test_the_console_paints_before_it_imports_the_network_stack() -> None:
-    # The first paint waits for the app's imports; the adapters' HTTP and WebSocket clients
-    # are needed only once an agent is reached, after it (``opsconsole bench startup``).
+def imported_by(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``statement``."""
     probe = (
-        "import json, sys; import console.tui.app; "
+        f"import json, sys; {statement}; "
         "print(json.dumps(sorted(n for n, m in sys.modules.items() if m is not None)))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    modules = set(json.loads(result.stdout))
+    return set(json.loads(result.stdout))
+
+
+FIRST_PAINT = "import console.cli, console.tui.app"
+"""What the console imports before its first paint (``opsconsole demo``)."""
+
+
+def test_the_console_paints_before_it_imports_the_network_stack() -> None:
+    # The first paint waits for the app's imports; the adapters' HTTP and WebSocket clients
+    # are needed only once an agent is reached, after it (``opsconsole bench startup``).
+    modules = imported_by(FIRST_PAINT)
     network = ("httpx", "httpcore", "aiohttp", "websockets", "asyncssh", "psutil")
     assert loaded_packages(modules, network) == []
+
+
+HIDDEN_PANES = ("console.tui.processes", "console.tui.modules", "console.tui.inbox")
+"""The panes built just after the first paint (``console.tui.panes``); the Hosts pane's
+package holds its pane, which comes then too."""
+
+
+def test_the_console_paints_before_it_imports_its_hidden_panes() -> None:
+    modules = imported_by(FIRST_PAINT)
+    assert loaded_packages(modules, HIDDEN_PANES) == []
+    assert "console.tui.hosts.pane" not in modules
+    assert {"console.tui.app", "console.tui.scripts.pane"} <= modules, "the probe sees them"
+    # Built, they are imported: the lazy import moved, it did not go away.
+    built = imported_by(
+        "from console.tui.panes import HIDDEN_PANES, build_hidden_pane; "
+        "[build_hidden_pane(pane, {}, None) for pane in HIDDEN_PANES]"
+    )
+    assert set(loaded_packages(built, HIDDEN_PANES)) == set(HIDDEN_PANES)
+    assert "console.tui.hosts.pane" in built
+
+
+def test_the_models_the_first_paint_needs_are_the_only_ones_imported() -> None:
+    modules = imported_by(FIRST_PAINT)
+    domains = {m for m in modules if m.startswith("console.models.")}
+    assert domains == {"console.models.common", "console.models.messages", "console.models.scripts"}
+
+
+def test_every_model_name_comes_from_its_domain_module() -> None:
+    # The package's names come on first use (PEP 562): each one resolves, to its module's.
+    import importlib
+
+    import console.models
+
+    for name in console.models.__all__:
+        value = getattr(console.models, name)
+        module = importlib.import_module(f"console.models.{console.models._MODULE_OF[name]}")
+        assert value is getattr(module, name)
+    assert set(console.models.__all__) == set(console.models._MODULE_OF)
+    with pytest.raises(AttributeError):
+        _ = console.models.NoSuchModel
 
 
 NEVER_FOR_ONE_SHOT = ("aiohttp", "httpx", "websockets", "asyncssh")

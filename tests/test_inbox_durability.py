@@ -1,4 +1,5 @@
-"""What the inbox answered survives kill -9 while 8 clients push, pull and ack at once.
+"""What the inbox answered survives kill -9 while 8 clients push, pull and ack at once,
+over the command channel and over HTTP.
 
 Concurrent calls share one transaction and one fsync (group commit): an answer
 must still wait for the commit that holds its change, whichever batch it fell in.
@@ -10,6 +11,8 @@ import asyncio
 import signal
 import time
 from pathlib import Path
+
+import pytest
 
 from console.adapters import AgentClient
 from console.adapters.errors import BackendError
@@ -44,8 +47,9 @@ async def cycle_until_gone(
         return
 
 
+@pytest.mark.parametrize("transport", ["channel", "http"])
 async def test_answered_pushes_and_acks_survive_kill_9_under_8_clients(
-    agent_factory, inbox_store: str, tmp_path: Path
+    agent_factory, inbox_store: str, tmp_path: Path, transport: str
 ) -> None:
     config = str(write_inbox_table(tmp_path / "agent.toml", inbox_store))
     data_dir = tmp_path / "kept"
@@ -53,6 +57,8 @@ async def test_answered_pushes_and_acks_survive_kill_9_under_8_clients(
     pushed: dict[str, str] = {}
     acked: set[str] = set()
     clients = [AgentClient(agent.endpoint()) for _ in range(CLIENTS)]
+    for client in clients:
+        client.inbox.transport = "auto" if transport == "channel" else "http"
     try:
         runs = [
             asyncio.create_task(cycle_until_gone(c, pushed, acked, f"dur-{k}"))
@@ -62,6 +68,7 @@ async def test_answered_pushes_and_acks_survive_kill_9_under_8_clients(
         while len(acked) < ACKS_BEFORE_KILL and not any(r.done() for r in runs):
             assert time.monotonic() < deadline, f"only {len(acked)} acks in {BOUND} s"
             await asyncio.sleep(0.01)
+        assert [c.inbox.uses_channel for c in clients] == [transport == "channel"] * CLIENTS
         # In the middle of the clients' calls: some are in a batch not yet committed.
         agent.process.send_signal(signal.SIGKILL)
         await asyncio.wait_for(asyncio.gather(*runs), BOUND)

@@ -241,8 +241,9 @@ class Fleet:
         self.member_changed(member)
 
     async def close(self) -> None:
-        for name in list(self.members):
-            await self.remove(name)
+        """Disconnect every context, all at once (one slow to close never delays the rest)."""
+        names = list(self.members)
+        await asyncio.gather(*(self.remove(name) for name in names), return_exceptions=True)
 
     async def ready(self) -> None:
         """Until every member's first connection attempt has ended (connected or not)."""

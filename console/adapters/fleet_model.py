@@ -57,9 +57,11 @@ class FleetCounts:
         """How many agents the fleet has, whatever their state."""
         return self.connected + self.degraded + self.offline + self.connecting
 
-    def line(self) -> str:
+    def line(self, local: int = 0) -> str:
         """One short line (fits 80 columns), e.g. ``3 agents: 2 up 1 offline · 1 fatal · 4
-        alerts``: states with no agent in them are left out."""
+        alerts``: states with no agent in them are left out. ``local``: how many of the
+        agents are the console's own (spawned) one, named apart: ``local + 3 agents: 4 up
+        · 0 fatal · 0 alerts``, or ``local agent: 1 up ...`` alone."""
         states = [
             f"{count} {word}"
             for count, word in (
@@ -70,6 +72,9 @@ class FleetCounts:
             )
             if count
         ]
-        agents = f"{self.agents} agent{'s' if self.agents != 1 else ''}"
+        others = self.agents - local
+        agents = f"{others} agent{'s' if others != 1 else ''}"
+        if local:
+            agents = f"local + {agents}" if others else "local agent"
         alerts = f"{self.waiting} alert{'s' if self.waiting != 1 else ''}"
         return f"{agents}: {' '.join(states) or 'none'} · {self.fatal} fatal · {alerts}"

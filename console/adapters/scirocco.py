@@ -6,6 +6,7 @@ travels as its payload in the body and its metadata in Scirocco-* headers.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -13,6 +14,13 @@ from typing import Any
 from console.adapters.base import Endpoint, json_body
 from console.adapters.changes import Change, Listing, Removed, Upsert
 from console.adapters.errors import NotFound
+from console.adapters.inbox_channel import (
+    ChannelKeeper,
+    FrameTooLarge,
+    InboxChannel,
+    message_of,
+    push_fields,
+)
 from console.adapters.inbox_http import Answer, InboxHttp
 from console.adapters.scirocco_wire import (
     encode_payload,
@@ -50,12 +58,16 @@ def message_from_event(data: dict[str, Any]) -> MessageSeen:
 class SciroccoInbox:
     """An inbox client acting as node ``node_id``."""
 
-    def __init__(self, endpoint: Endpoint, node_id: str = "") -> None:
+    def __init__(self, endpoint: Endpoint, node_id: str = "", transport: str = "auto") -> None:
         self._http = InboxHttp(endpoint)
         self._endpoint = endpoint
         self.node_id = node_id
         self.events: EventSource = no_events
         """The agent's events (set by ``AgentClient``), for ``watch``."""
+        self.transport = transport
+        """How push, pull and ack travel: ``auto`` (our agent's command channel where it
+        offers one, else HTTP: older agents, scirocco servers) or ``http`` (always)."""
+        self._channels = ChannelKeeper(endpoint)
 
     def watch(self, limit: int = LIST_LIMIT) -> AsyncIterator[Change[MessageSeen]]:
         """This node's messages as they change, for ever: a Resync of the newest ``limit``
@@ -113,7 +125,19 @@ class SciroccoInbox:
 
     async def aclose(self) -> None:
         """Close this adapter's connections (it has its own: see ``inbox_http``)."""
+        await self._channels.aclose()
         await self._http.aclose()
+
+    @property
+    def uses_channel(self) -> bool:
+        """True while push, pull and ack travel over an open command channel (else HTTP)."""
+        return self.transport != "http" and self._channels.is_open
+
+    async def _channel(self) -> InboxChannel | None:
+        """The open command channel for this node, or None: use HTTP."""
+        if self.transport == "http":
+            return None
+        return await self._channels.get(self._headers()["Authorization"], self.node_id)
 
     async def push(
         self,
@@ -125,31 +149,51 @@ class SciroccoInbox:
         """Push ``content`` (bytes, text or JSON) to ``destination``; the stored Message (pending,
         or scheduled). Raises AuthError without a valid inbox token, BackendError for a refused
         message."""
+        channel = await self._channel()
+        if channel is not None:
+            fields = push_fields(destination, content, topic, scheduled_time)
+            with contextlib.suppress(FrameTooLarge):  # too large for a frame: by HTTP
+                return message_of(await channel.call("push", **fields))
         payload, headers = push_request(destination, content, topic, scheduled_time)
         response = await self._send("POST", "/messageQueue", content=payload, headers=headers)
         return message_from_answer(response)
 
     async def pull(self) -> Message | None:
         """The oldest pending message for this node (now processing), or None."""
+        channel = await self._channel()
+        if channel is not None:
+            pulled = await channel.call("pull")
+            return None if pulled is None else message_of(pulled)
         response = await self._send("GET", "/messageQueue")
         return None if response.status_code == 204 else message_from_answer(response)
 
     async def pull_many(self, quantity: int) -> list[Message]:
         """Up to ``quantity`` pending messages, oldest first, each now processing (empty: none).
         Raises AuthError, BackendError."""
+        channel = await self._channel()
+        if channel is not None:
+            pulled = json_array(await channel.call("pull", quantity=quantity))
+            return [message_of(m) for m in pulled]
         response = await self._send("GET", "/messageQueue", params={"quantity": quantity})
         return [Message.from_wire(m) for m in json_array(json_body(response))]
 
     async def ack(self, message_id: str) -> Message:
         """Mark a processing message processed; the Message as it is now. Raises NotFound for an
         unknown id, BackendError when it is not processing."""
+        channel = await self._channel()
+        if channel is not None:
+            return message_of(await channel.call("ack", message_id=message_id))
         return message_from_answer(await self._send("PATCH", f"/messageQueue/{message_id}/ack"))
 
     async def ack_many(self, message_ids: list[str]) -> list[str]:
         """Ours (feature ``inbox.batch_ack``): ack several in one request; answers the ids acked
         (the others were not processing for this node)."""
-        response = await self._send("PATCH", "/messageQueue/ack", json={"ids": message_ids})
-        body = json_body(response)
+        channel = await self._channel()
+        if channel is not None:
+            body = await channel.call("ack", ids=message_ids)
+        else:
+            response = await self._send("PATCH", "/messageQueue/ack", json={"ids": message_ids})
+            body = json_body(response)
         acked = body.get("acked") if isinstance(body, dict) else None
         return [str(m["id"]) for m in json_array(acked)]
 

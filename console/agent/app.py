@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -16,7 +17,13 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from console import __version__
-from console.agent import inbox_routes, modules_routes, processes_routes, scripts_routes
+from console.agent import (
+    inbox_channel,
+    inbox_routes,
+    modules_routes,
+    processes_routes,
+    scripts_routes,
+)
 from console.agent.auth import AuthMiddleware, AuthPolicy
 from console.agent.children import Children
 from console.agent.credentials import (
@@ -102,6 +109,7 @@ def create_app(settings: AgentSettings) -> Starlette:
         *scripts_routes.FEATURES,
         *processes_routes.FEATURES,
         *inbox_routes.FEATURES,
+        *inbox_channel.FEATURES,
         "events",
         "modules.events",
     ]
@@ -165,6 +173,8 @@ def create_app(settings: AgentSettings) -> Starlette:
             await inbox.close()
             history.close()
 
+    # scirocco-server refuses a schedule before its own start (its schema's ``min: Date.now()``).
+    inbox_started = time.time()
     # First: it must see the server's own ``send``, before anything wraps it.
     # Then names are title-cased whatever answered (a route, auth, a 404).
     middleware = [
@@ -175,7 +185,8 @@ def create_app(settings: AgentSettings) -> Starlette:
     app = Starlette(
         routes=[
             # The inbox first: routes are tried in order, and its calls come most often.
-            *inbox_routes.routes(inbox),
+            *inbox_routes.routes(inbox, inbox_started),
+            inbox_channel.route(inbox, inbox_started),
             Route("/", index, methods=["GET"]),
             WebSocketRoute("/events", event_stream, name="events"),
             *scripts_routes.routes(scripts),

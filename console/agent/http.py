@@ -29,8 +29,14 @@ def error_response(
     media_type: str = "application/json",
 ) -> JSONResponse:
     """The Jojo error shape: ``{"error": {"code", "type", "message"}}``."""
-    body = {"error": {"code": status, "type": HTTPStatus(status).phrase, "message": message}}
+    body = {"error": error_detail(status, message)}
     return JSONResponse(body, status_code=status, headers=headers, media_type=media_type)
+
+
+def error_detail(status: int, message: str) -> dict[str, Any]:
+    """An error answer's ``error`` object: ``{"code", "type", "message"}`` (also the inbox
+    channel's error frames)."""
+    return {"code": status, "type": HTTPStatus(status).phrase, "message": message}
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -62,9 +63,8 @@ def deleted_response(count: int) -> JSONResponse:
     return JSONResponse({"n": count, "ok": 1}, media_type=JSON_UTF8)
 
 
-def routes(service: InboxService) -> list[BaseRoute]:
-    # scirocco-server refuses a schedule before its own start (its schema's ``min: Date.now()``).
-    started_at = time.time()
+def routes(service: InboxService, started_at: float) -> list[BaseRoute]:
+    """The scirocco routes; ``started_at`` (epoch seconds): no schedule may be before it."""
 
     def authorized(
         handler: Callable[[Request, str], Awaitable[Response]], anyone: bool = False
@@ -84,26 +84,19 @@ def routes(service: InboxService) -> list[BaseRoute]:
         return wrapped
 
     async def push(request: Request, caller: str) -> Response:
-        destination = request.headers.get(header_name("node_destination"), "").strip()
-        if not destination:
-            raise HttpError(400, f"the {header_name('node_destination')} header is required")
-        status = request.headers.get(header_name("status"), "pending").strip().lower()
-        scheduled_text = request.headers.get(header_name("scheduled_time"))
-        scheduled = None
-        if status == MessageStatus.SCHEDULED:
-            scheduled = parse_moment(scheduled_text, header_name("scheduled_time"))
-            if scheduled is None:
-                raise HttpError(400, "a scheduled message needs Scirocco-Scheduled-Time")
-            if scheduled < started_at:
-                raise HttpError(400, f"{scheduled_text} is before the agent started")
-        elif status != MessageStatus.PENDING:
-            raise HttpError(400, f"a pushed message is pending or scheduled, not {status!r}")
+        headers = request.headers
+        order = PushOrder(
+            destination=headers.get(header_name("node_destination"), ""),
+            status=headers.get(header_name("status"), "pending"),
+            scheduled_text=headers.get(header_name("scheduled_time")),
+            declared_type=headers.get(header_name("payload_type"), ""),
+            topic=headers.get(header_name("topic")),
+        )
+        destination, scheduled = order.settle(started_at)
         payload, kind = await _payload(request)
-        declared = request.headers.get(header_name("payload_type"), "").strip() or kind
-        if len(declared) > MAX_PAYLOAD_TYPE:
-            raise HttpError(400, f"a payload type has at most {MAX_PAYLOAD_TYPE} characters")
-        topic = request.headers.get(header_name("topic"))
-        message = await service.push(caller, destination, payload, declared, topic, scheduled)
+        message = await service.push(
+            caller, destination, payload, order.payload_type(kind), order.topic, scheduled
+        )
         return message_response(message, 201, echo=True)
 
     async def pull(request: Request, caller: str) -> Response:
@@ -125,14 +118,7 @@ def routes(service: InboxService) -> list[BaseRoute]:
     async def ack_many(request: Request, caller: str) -> Response:
         """Ours: ``{"ids": [...]}`` → ``{"acked": [metadata...], "not_processing": [ids]}``."""
         ids = _id_list(await read_body(request, MAX_ACK_BODY))
-        acked = await service.ack(caller, ids)
-        done = {m.id for m in acked}
-        return JSONResponse(
-            {
-                "acked": [m.metadata() for m in acked],
-                "not_processing": [i for i in dict.fromkeys(ids) if i not in done],
-            }
-        )
+        return JSONResponse(acked_answer(ids, await service.ack(caller, ids)))
 
     async def list_messages(request: Request, caller: str) -> Response:
         try:
@@ -215,7 +201,11 @@ def _id_list(body: bytes) -> list[str]:
     parsed = parse_json(body, "a batch ack")
     if not isinstance(parsed, dict):
         raise HttpError(400, 'a batch ack is a JSON object {"ids": ["ID", ...]}')
-    ids = parsed.get("ids")
+    return ack_ids(parsed.get("ids"))
+
+
+def ack_ids(ids: object) -> list[str]:
+    """``ids`` if it is a list of 1 to MAX_QUANTITY message ids (strings); else HttpError 400."""
     if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
         raise HttpError(400, '"ids" must be a list of message ids (strings)')
     if not 1 <= len(ids) <= MAX_QUANTITY:
@@ -223,11 +213,32 @@ def _id_list(body: bytes) -> list[str]:
     return ids
 
 
+def acked_answer(ids: list[str], acked: list[Message]) -> dict[str, list[Any]]:
+    """Ours, a batch ack's answer: ``{"acked": [metadata...], "not_processing": [ids]}``."""
+    done = {m.id for m in acked}
+    return {
+        "acked": [m.metadata() for m in acked],
+        "not_processing": [i for i in dict.fromkeys(ids) if i not in done],
+    }
+
+
 async def _payload(request: Request) -> tuple[bytes, str]:
     """The body and how it was sent (JSON, text or bytes), within that kind's size limit."""
-    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    kind = kind if kind == JSON_TYPE else TEXT_TYPE if kind.startswith("text/") else BINARY_TYPE
-    payload = await read_body(request, PAYLOAD_LIMITS[kind])
+    kind = payload_kind(request.headers.get("content-type", ""))
+    return check_payload(await read_body(request, PAYLOAD_LIMITS[kind]), kind), kind
+
+
+def payload_kind(content_type: str) -> str:
+    """How a payload is sent, from its media type: JSON_TYPE, TEXT_TYPE (any ``text/``) or
+    BINARY_TYPE (anything else)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind if kind == JSON_TYPE else TEXT_TYPE if kind.startswith("text/") else BINARY_TYPE
+
+
+def check_payload(payload: bytes, kind: str) -> bytes:
+    """``payload`` if it is what ``kind`` says and within its limit; else HttpError 413 / 400."""
+    if len(payload) > PAYLOAD_LIMITS[kind]:
+        raise HttpError(413, f"a payload is over the {PAYLOAD_LIMITS[kind]}-byte limit")
     if kind == JSON_TYPE:
         parse_json(payload, "the payload")
     elif kind == TEXT_TYPE:
@@ -235,7 +246,46 @@ async def _payload(request: Request) -> tuple[bytes, str]:
             payload.decode()
         except UnicodeDecodeError:
             raise HttpError(400, "a text payload must be UTF-8") from None
-    return payload, kind
+    return payload
+
+
+@dataclass(frozen=True)
+class PushOrder:
+    """What a push asks besides its payload, as the client sent it (the Scirocco-* headers, or
+    a channel frame's fields): checked here once for both transports."""
+
+    destination: str
+    status: str = "pending"
+    scheduled_text: str | None = None
+    """ISO 8601, for a scheduled push."""
+    declared_type: str = ""
+    """The payload type to record (``Scirocco-Payload-Type``); empty: how it was sent."""
+    topic: str | None = None
+
+    def settle(self, started_at: float) -> tuple[str, float | None]:
+        """The destination and scheduled time (epoch seconds, None: pending now); raises
+        HttpError 400 for a refused order. ``started_at``: no schedule may be before it."""
+        destination = self.destination.strip()
+        if not destination:
+            raise HttpError(400, f"the {header_name('node_destination')} header is required")
+        status = self.status.strip().lower()
+        if status == MessageStatus.PENDING:
+            return destination, None
+        if status != MessageStatus.SCHEDULED:
+            raise HttpError(400, f"a pushed message is pending or scheduled, not {status!r}")
+        scheduled = parse_moment(self.scheduled_text, header_name("scheduled_time"))
+        if scheduled is None:
+            raise HttpError(400, "a scheduled message needs Scirocco-Scheduled-Time")
+        if scheduled < started_at:
+            raise HttpError(400, f"{self.scheduled_text} is before the agent started")
+        return destination, scheduled
+
+    def payload_type(self, kind: str) -> str:
+        """The type to record for a payload sent as ``kind``; raises HttpError 400."""
+        declared = self.declared_type.strip() or kind
+        if len(declared) > MAX_PAYLOAD_TYPE:
+            raise HttpError(400, f"a payload type has at most {MAX_PAYLOAD_TYPE} characters")
+        return declared
 
 
 def as_kind(payload: bytes, kind: str, payload_type: str) -> bytes:

@@ -67,6 +67,8 @@ DROP INDEX IF EXISTS expiring;
 few pages (every page is a 4 KiB WAL frame to fsync). Files from before them lose their
 old full indexes."""
 
+SAVEPOINT = ("SAVEPOINT job", "ROLLBACK TO job", "RELEASE job")
+"""Statements around each job of a batch: its start, its undo, its end."""
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection, float], Any]
 """One call's statements: given the connection and the batch's time (epoch seconds)."""
@@ -145,15 +147,20 @@ class SqliteInboxStore:
         try:
             self._set_synchronous(any(job.durable for job in batch))
             self._db.execute("BEGIN IMMEDIATE")
+            # A job alone is its own transaction: no savepoint needed to undo it by itself.
+            begin, undo, end = ("", "ROLLBACK", "") if len(batch) == 1 else SAVEPOINT
             for job in batch:
-                self._db.execute("SAVEPOINT job")
+                if begin:
+                    self._db.execute(begin)
                 try:
                     outcomes.append((True, job.work(self._db, now)))
                 except Exception as exc:  # this call's error, answered to it alone
-                    self._db.execute("ROLLBACK TO job")
+                    self._db.execute(undo)
                     outcomes.append((False, exc))
-                self._db.execute("RELEASE job")
-            self._db.execute("COMMIT")
+                if end:
+                    self._db.execute(end)
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
         except Exception as exc:  # the commit failed: nothing of the batch is kept
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -162,8 +169,13 @@ class SqliteInboxStore:
             if isinstance(exc, sqlite3.OperationalError) and not is_disk_full(exc):
                 exc = StoreUnavailable(f"the inbox's database cannot be written: {exc}")
             outcomes = [(False, exc)] * len(batch)
+        # One wake-up of each waiting loop for the whole batch, not one per job: each costs a
+        # write to the loop's self-pipe and a turn of the loop.
+        answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for job, (ok, value) in zip(batch, outcomes, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
+            answers.setdefault(job.loop, []).append((job.future, ok, value))
+        for loop, settled in answers.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
 
     async def push(
         self,
@@ -343,10 +355,11 @@ class SqliteInboxStore:
         await asyncio.to_thread(self._writer.join)
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # its caller went away (a cancelled request)
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settled:
+        if future.done():  # its caller went away (a cancelled request)
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

@@ -61,6 +61,21 @@ async def send_text_frames(websocket: WebSocket, texts: Sequence[str]) -> None:
             await websocket.send_text(text)
         return
     await protocol.writable.wait()
+    _write(protocol, texts)
+
+
+def write_text_frames_now(websocket: WebSocket, texts: Sequence[str]) -> bool:
+    """As ``send_text_frames`` without waiting: True once written, False when that cannot be
+    done now (another server; the client's socket is full): then await ``send_text_frames``.
+    Raises ``WebSocketDisconnect`` when the client is gone."""
+    protocol = _server_protocol(websocket)
+    if protocol is None or not protocol.writable.is_set():
+        return False
+    _write(protocol, texts)
+    return True
+
+
+def _write(protocol: Any, texts: Sequence[str]) -> None:
     conn: Protocol = protocol.conn
     if protocol.disconnected or protocol.close_sent or conn.state is not OPEN:
         raise WebSocketDisconnect(1006)

@@ -1,15 +1,17 @@
-"""Inbox cycles (push → pull → ack) a second, over HTTP, beside Redis Streams in the same run.
+"""Inbox cycles (push → pull → ack) a second through the adapter, beside Redis Streams.
 
 Sides, each durable on every answer:
 
 - the peer, **Redis Streams** with ``appendonly yes`` / ``appendfsync always``:
   XADD, XREADGROUP, XACK from redis-py's asyncio client (skipped, and plain
   figures printed, when redis-server is not installed);
-- **opsconsole, SQLite store** (the default: WAL, ``synchronous=FULL``, group commit);
-- **opsconsole, Redis store**: an agent whose inbox is on that same redis-server;
-- **opsconsole, Redis store, N agents** sharing it, the clients spread over them;
+- **opsconsole, SQLite store** (the default: WAL, ``synchronous=FULL``, group commit), over
+  the adapter's command channel (one WebSocket, ``inbox.channel``), and over the scirocco
+  HTTP routes (the transport of older agents and scirocco servers);
+- **opsconsole, Redis store**: an agent whose inbox is on that same redis-server (channel);
+- **opsconsole, Redis store, N agents** sharing it, the clients spread over them (channel);
 - the **SQLite store alone**, called from Python in this process: what is left of
-  its ratio to the agent over HTTP is the price of HTTP, the agent and the adapter.
+  its ratio to the agent is the price of the transport, the agent and the adapter.
 
 Each side runs a cycle per client one after another (1 client), then 8
 clients at once, then batches (100 messages pulled per request and acked in
@@ -115,6 +117,9 @@ async def run(cycles: int, rounds: int, agents: int, batch_messages: int = 250) 
             if redis is not None:
                 sides.append(RedisPeer(redis.url))
             sides.append(AgentSide("opsconsole, SQLite store", home / "sqlite", None, 1))
+            sides.append(
+                AgentSide("opsconsole, SQLite store", home / "sqlite-http", None, 1, "http")
+            )
             if redis is not None:
                 sides.append(AgentSide("opsconsole, Redis store", home / "r1", redis.url, 1))
                 sides.append(

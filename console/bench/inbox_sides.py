@@ -1,4 +1,5 @@
-"""The sides of the inbox benchmark: Redis Streams itself, and opsconsole agents over HTTP."""
+"""The sides of the inbox benchmark: Redis Streams itself, and opsconsole agents through the
+inbox adapter, over its command channel (``channel``) or the scirocco HTTP routes (``HTTP``)."""
 
 from __future__ import annotations
 
@@ -148,8 +149,11 @@ class StoreSide:
 class AgentSide:
     """opsconsole agents (one, or several sharing one Redis) driven through the adapter."""
 
-    def __init__(self, name: str, home: Path, redis_url: str | None, agents: int) -> None:
-        self.name = name
+    def __init__(
+        self, name: str, home: Path, redis_url: str | None, agents: int, transport: str = "auto"
+    ) -> None:
+        self.name = f"{name}, {'HTTP' if transport == 'http' else 'channel'}"
+        self._transport = transport
         self._home = home
         self._redis_url = redis_url
         self._spawned: list[SpawnedAgent] = []
@@ -176,6 +180,7 @@ class AgentSide:
         for k in range(8):
             client = AgentClient(endpoints[k % self._count])
             client.inbox.node_id = f"bench-{k}"
+            client.inbox.transport = self._transport
             self._clients.append(client)
 
     async def cycles(self, client: int, count: int) -> list[bool]:

@@ -151,10 +151,14 @@ class Message:
         return {**self.metadata(), "payload": content}
 
     @classmethod
-    def from_wire(cls, wire: dict[str, Any]) -> Message:
+    def from_wire(cls, wire: dict[str, Any], payload: bytes | None = None) -> Message:
+        """The message of a JSON listing's object; ``payload``: its bytes when the caller has
+        them already (the inbox command channel's answers), and ``wire``'s is not read."""
         payload_type = str(wire.get("payload_type") or JSON_TYPE)
         content = wire.get("payload")
-        if payload_type == JSON_TYPE:
+        if payload is not None:
+            pass
+        elif payload_type == JSON_TYPE:
             payload = json.dumps(content).encode()
         elif payload_type.startswith("text/"):
             payload = str(content or "").encode()

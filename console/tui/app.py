@@ -1,7 +1,9 @@
 """The console's Textual app: a header with the panes and the agent's state, the panes, a footer.
 
 The app paints at once and reaches the agent in a worker, so a slow or dead
-agent never holds the screen; panes get the client when it is ready.
+agent never holds the screen; panes get the client when it is ready. The first
+paint waits for the Scripts pane alone: the other panes are built just after it
+(``console.tui.panes``).
 """
 
 from __future__ import annotations
@@ -18,15 +20,13 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 
 from console.models import AgentInfo, ConnectionState
+from console.tui import collector
 from console.tui.contexts import SharedConnector
-from console.tui.fleet_scope import SUMMARY_ID, FleetScope, MoreContexts
-from console.tui.hosts.pane import HostsPane
-from console.tui.inbox.pane import InboxPane
+from console.tui.fleet_scope import SUMMARY_ID, MoreContexts
 from console.tui.kit.connection_indicator import ConnectionIndicator
 from console.tui.kit.messages import BackendFailed, LinkChanged
-from console.tui.kit.pane import HelpSection, Pane, key_rows
-from console.tui.modules.pane import ModulesPane
-from console.tui.processes.pane import ProcessesPane
+from console.tui.kit.pane import HelpSection, key_rows
+from console.tui.panes import FIRST_PANE, PANES, PaneHost
 from console.tui.scripts.pane import WIDE, ScriptsPane
 from console.tui.themes import use_themes
 
@@ -34,19 +34,12 @@ if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.connect import AgentConnector
     from console.adapters.ssh import SshHosts
-    from console.tui.hosts.pane import HostsConfig
-
-PANES: dict[str, str] = {
-    "scripts": "Scripts",
-    "processes": "Processes",
-    "modules": "Modules",
-    "inbox": "Inbox",
-    "hosts": "Hosts",
-}
-"""Pane id → title, in tab order; pane N is on key N."""
+    from console.tui.hosts.pane import HostsConfig, HostsPane
+    from console.tui.inbox.pane import InboxPane
+    from console.tui.processes.pane import ProcessesPane
 
 
-class OpsConsoleApp(FleetScope):
+class OpsConsoleApp(PaneHost):
     """The operator console, driving one agent through the connector it is given (its first
     context, ``name``), or every context at once ("all" scope, ``:``)."""
 
@@ -142,23 +135,26 @@ class OpsConsoleApp(FleetScope):
                 )
             )
             yield ConnectionIndicator()
-        with ContentSwitcher(id="panes", initial="scripts"):
-            yield ScriptsPane(id="scripts")
-            yield ProcessesPane(id="processes")
-            yield ModulesPane(id="modules")
-            yield InboxPane(id="inbox")
-            yield HostsPane(self.hosts, self.ssh, id="hosts")
+        with ContentSwitcher(id="panes", initial=FIRST_PANE):
+            yield ScriptsPane(id=FIRST_PANE)
         yield Static(id=SUMMARY_ID, markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         indicator = self.query_one(ConnectionIndicator)
         indicator.description = self.connector.description
+        self.first_pane_built(self.scripts_pane)
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", title="Themes")
-        # After the first frame: spawning the agent forks this process, which the first
-        # paint should not wait for.
-        self.call_after_refresh(self.connect_agent)
+        self.call_after_refresh(self.after_first_paint)
+
+    async def after_first_paint(self) -> None:
+        """What waits for the first frame to be out: reaching the agent (spawning it forks
+        this process), building the hidden panes, the garbage collector (``collector``).
+        The agent first, as it takes longest."""
+        self.connect_agent()
+        await self.build_panes()
+        collector.release()
 
     def on_resize(self, event: events.Resize) -> None:
         # The tabs need 53 columns; the indicator takes what is left, more on wide terminals.
@@ -172,12 +168,7 @@ class OpsConsoleApp(FleetScope):
 
     async def on_unmount(self) -> None:
         # Stops a spawned agent (and its children) before the console exits, once.
-        try:
-            if self.fleet is not None:
-                await self.fleet.close()
-            await self.contexts.close()
-        except Exception as exc:  # exiting anyway; a failed close must not hide the real exit
-            self.log.error(f"closing the agent connections failed: {exc!r}")
+        await self.close_connections()
 
     @property
     def scripts_pane(self) -> ScriptsPane:
@@ -185,13 +176,9 @@ class OpsConsoleApp(FleetScope):
 
     @property
     def processes_pane(self) -> ProcessesPane:
-        return self.query_one(ProcessesPane)
+        from console.tui.processes.pane import ProcessesPane
 
-    @property
-    def panes(self) -> dict[str, Pane]:
-        """The panes that are built (the others are placeholders), by id, in tab order."""
-        built = self.query_one("#panes", ContentSwitcher).children
-        return {pane.id: pane for pane in built if pane.id is not None and isinstance(pane, Pane)}
+        return self.query_one(ProcessesPane)
 
     def _tell_panes(self, client: AgentClient | None, info: AgentInfo | None) -> None:
         if self.fleet is not None:
@@ -217,7 +204,8 @@ class OpsConsoleApp(FleetScope):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back_to_first":
-            return self.fleet is not None or self.connector is not self.first_connector
+            # Not in "all" scope: every context is shown there already (: picks one).
+            return self.fleet is None and self.connector is not self.first_connector
         return True
 
     def action_back_to_first(self) -> None:
@@ -318,21 +306,23 @@ class OpsConsoleApp(FleetScope):
         else:
             self.connect_agent()
 
-    def action_show_pane(self, pane: str) -> None:
+    async def action_show_pane(self, pane: str) -> None:
         self.query_one(Tabs).active = f"tab-{pane}"
         # At once, not when TabActivated comes back: keys in the same write ("4pa") are
         # handled before it, and would go to the old pane.
-        self._show_pane(pane)
+        await self._show_pane(pane)
 
-    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+    async def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab.id is None:
             return
         pane = event.tab.id.removeprefix("tab-")
         if pane != self._shown_pane:  # the first one, a click, or left/right on the tabs
-            self._show_pane(pane)
+            await self._show_pane(pane)
 
-    def _show_pane(self, pane: str) -> None:
+    async def _show_pane(self, pane: str) -> None:
         self._shown_pane = pane
+        if pane not in self.panes:  # asked for in the moment before it was built
+            await self.build_panes()
         self.query_one("#panes", ContentSwitcher).current = pane
         self.refocus()
 
@@ -383,7 +373,7 @@ class OpsConsoleApp(FleetScope):
             self.action_reconnect,
         )
         first = self.first_connector
-        if self.connector is not first:
+        if self.check_action("back_to_first", ()):
             yield SystemCommand(
                 f"Back to {first.description}",
                 "Switch the console back to the agent it started on",

@@ -12,13 +12,15 @@ it alone; only ``reset`` (ctrl+r: reach it again) and the console's exit really 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from console.adapters.agent import AgentClient
     from console.adapters.connect import AgentConnector
+
+CLOSE_BOUND = 1.5
+"""Seconds the console's exit waits for its connections (agents, tunnels, SSH) to close."""
 
 
 class SharedConnector:
@@ -85,7 +87,8 @@ class Contexts:
         return dict(self._known)
 
     async def close(self) -> None:
-        """Close every context (at the console's exit), each whatever the others do."""
-        for shared in self._known.values():
-            with contextlib.suppress(Exception):
-                await shared.reset()
+        """Close every context at once (at the console's exit), each whatever the others do
+        (a failure is returned by ``gather``, not raised)."""
+        await asyncio.gather(
+            *(shared.reset() for shared in self._known.values()), return_exceptions=True
+        )

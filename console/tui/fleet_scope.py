@@ -11,6 +11,7 @@ agent lives as long as the console), so going back to it is immediate.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ from textual.app import SystemCommand
 from textual.widgets import Static
 
 from console.models import ConnectionState
-from console.tui.contexts import Contexts, SharedConnector
+from console.tui.contexts import CLOSE_BOUND, Contexts, SharedConnector
 from console.tui.kit.connection_indicator import ConnectionIndicator
 from console.tui.kit.keys import KeyKeeper
 from console.tui.kit.scope_picker import ALL, ScopeEntry, ScopePicker
@@ -185,6 +186,21 @@ class FleetScope(KeyKeeper):
         for pane in self.panes.values():
             pane.set_client(self.client, self.agent_info)
 
+    async def close_connections(self) -> None:
+        """At the console's exit: the fleet and every context closed at once, within
+        ``CLOSE_BOUND`` seconds (a spawned agent has its SIGTERM by then and stops its
+        children on its own; a tunnel or a dead agent's reconnect never holds the exit)."""
+        fleet, self.fleet = self.fleet, None
+        closing = [self.contexts.close(), *([fleet.close()] if fleet is not None else [])]
+        try:
+            async with asyncio.timeout(CLOSE_BOUND):
+                failed = await asyncio.gather(*closing, return_exceptions=True)
+        except TimeoutError:
+            failed = [TimeoutError(f"not closed within {CLOSE_BOUND} s")]
+        for error in failed:
+            if isinstance(error, BaseException):  # exiting anyway: said in the log only
+                self.log.error(f"closing the agent connections failed: {error!r}")
+
     # -- the summary ---------------------------------------------------------------------
 
     @work(group="fleet-counts", exclusive=True, exit_on_error=False)
@@ -196,10 +212,10 @@ class FleetScope(KeyKeeper):
             self.show_counts(counts)
 
     def show_counts(self, counts: FleetCounts) -> None:
-        self.query_one(f"#{SUMMARY_ID}", Static).update(counts.line())
+        fleet = self.fleet
+        self.query_one(f"#{SUMMARY_ID}", Static).update(counts.line(self._local_agents(fleet)))
         indicator = self.query_one(ConnectionIndicator)
         indicator.state = self._fleet_state(counts)
-        fleet = self.fleet
         offline = (
             [s.context for s in fleet.statuses() if s.state is ConnectionState.OFFLINE]
             if fleet
@@ -210,6 +226,16 @@ class FleetScope(KeyKeeper):
         self.label_tab("processes", counts.fatal)
         self.label_tab("inbox", counts.waiting)
         self.query_one("#top-bar").set_class(indicator.state is ConnectionState.OFFLINE, "-offline")
+
+    def _local_agents(self, fleet: Fleet | None) -> int:
+        """How many of the fleet's agents are one this console spawned (said apart: "local +
+        3 agents", as an operator counts hosts)."""
+        from console.adapters.connect import SpawnedAgent
+
+        members = fleet.members.values() if fleet is not None else ()
+        return sum(
+            isinstance(getattr(member.connector, "inner", None), SpawnedAgent) for member in members
+        )
 
     def _fleet_state(self, counts: FleetCounts | None = None) -> ConnectionState:
         """The header's state for the fleet: connected when every agent is, offline when

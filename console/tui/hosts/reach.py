@@ -8,10 +8,12 @@ parsed) until a host is first needed, and then in a thread, so the screen never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from console.tui.contexts import CLOSE_BOUND
 from console.tui.hosts.table import HostState
 
 if TYPE_CHECKING:
@@ -68,6 +70,9 @@ class HostReach:
         return ssh, host
 
     async def close(self) -> None:
-        """Close the connections (and the forwards on them), if the adapter was ever made."""
+        """Close the connections (and the forwards on them), if the adapter was ever made;
+        waits ``CLOSE_BOUND`` seconds at most (a host gone silent never answers a goodbye)."""
         if self._ssh is not None:
-            await self._ssh.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_BOUND):
+                    await self._ssh.close()

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from console.tui.inbox.pane import InboxPane
 
 
-FLEET_PLACEHOLDER = "/ filter by context, from, topic or payload"
+FLEET_PLACEHOLDER = "/ context, from, topic, payload"
+"""Short: at 80 columns the status switch and the count leave the filter ~35 cells (fewer
+with a long count: then ``/ filter``)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def enter(pane: InboxPane, fleet: Fleet) -> None:
     table.show([])
     table.set_note("loading…")
     table.set_stale(False)
-    table.filter_input.placeholder = FLEET_PLACEHOLDER
+    table.filter_input.say(FLEET_PLACEHOLDER)
     pane.follow_fleet(fleet, table)
 
 
@@ -78,7 +80,7 @@ def leave(pane: InboxPane) -> None:
     table.contexts.clear()
     table.offline.clear()
     table.show([])
-    table.filter_input.placeholder = table.PLACEHOLDER
+    table.filter_input.say(table.PLACEHOLDER)
 
 
 def _inbox_of(client: AgentClient) -> AsyncIterator[Change[MessageSeen]]:

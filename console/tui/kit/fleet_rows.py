@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 
 CONTEXT = "context"
 """The column that says which agent a row is on."""
-STALE = Style(dim=True, italic=True)
-"""The look of a row its agent no longer vouches for."""
+STALE_LOOK = "dim italic"
+STALE = Style.parse(STALE_LOOK)
+"""The look of a row its agent no longer vouches for (``STALE_LOOK`` for Content)."""
+OFFLINE_WORDS = "agent offline: last seen so"
+"""Said beside stale data: a greyed "running" could still be read as running."""
 NAMED = 3
 """At most this many offline agents are named after the count; the rest are counted."""
 

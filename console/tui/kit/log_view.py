@@ -72,6 +72,9 @@ class LogView(LogSearch, can_focus=True):
         Binding("f", "toggle_follow", "Follow", tooltip="follow new lines, or pause"),
         hidden("G,end", "follow_end", "End", "newest line, following again (g: oldest)"),
         Binding("g,home", "scroll_home", "Top", show=False),
+        # vi's keys beside the arrows, as in the tables (help lists them with the arrows).
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
         hidden("w", "toggle_wrap", "Wrap", "wrap long lines, or scroll sideways"),
         Binding("n", "find(True)", "Next", tooltip="next (newer) match; N: previous (older)"),
         Binding("N", "find(False)", "Prev", show=False),

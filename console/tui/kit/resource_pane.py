@@ -87,8 +87,7 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
         super().__init__(id=id)
         self.client: AgentClient | None = None
         self.info: AgentInfo | None = None
-        self.live = False
-        """True while the table follows the agent's events."""
+        self.live = False  # while the table follows the agent's events
         self.fleet: Fleet | None = None
         """Every agent at once while the scope is "all"; None on one context."""
         self._detail: Widget | None = None
@@ -120,8 +119,7 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
         self.refresh_keys()
 
     def refresh_keys(self) -> None:
-        """The footer again, when a key of the pane came or went (a redrawn footer costs a
-        layout: tens of ms, each cursor move or event over 1,000 rows)."""
+        """The footer again when a key came or went (a redraw: tens of ms over 1,000 rows)."""
         states = binding_states(self, self._bindings_in_order())
         if states != self._key_states:
             self._key_states = states
@@ -261,9 +259,10 @@ class ResourcePane(Vertical, AgentCalls, Generic[Item]):
                 if isinstance(change, Resync):
                     self.live = change.live
                     self.resync(change.items, table)
-                    live = "" if change.live else "not live: R lists again"
-                    more = f"{change.left_out} more not shown" if change.left_out else ""
-                    table.set_note(" · ".join(note for note in (live, more) if note))
+                    table.set_note(
+                        "" if change.live else "not live: R lists again",
+                        f"{change.left_out} more not shown" if change.left_out else "",
+                    )
                     table.set_stale(False)
                     self.post_message(LinkChanged(True))
                     self.resynced()

@@ -25,6 +25,11 @@ class Soon:
         if self._timer is None:
             self._timer = self._widget.set_timer(self._delay, self._callback)
 
+    @property
+    def pending(self) -> bool:
+        """True between an ``ask`` and the call."""
+        return self._timer is not None
+
     def done(self) -> None:
         """The call is being made: forget the timer (stopping it if it has not fired)."""
         if self._timer is not None:

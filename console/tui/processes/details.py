@@ -9,6 +9,7 @@ for its table's columns (``sample_usage``).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -21,7 +22,15 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from console.models import FILTERED, ProcessDetails, ProcessExit, ProcessState, ProcessStatus
+from console.adapters.fleet_model import fleet_key
+from console.models import (
+    FILTERED,
+    ProcessDetails,
+    ProcessExit,
+    ProcessState,
+    ProcessStatus,
+    ProcessUsage,
+)
 from console.tui.processes.fleet_bulk import status_of
 from console.tui.processes.table import (
     REQUESTED_EXIT,
@@ -33,6 +42,7 @@ from console.tui.processes.table import (
 )
 
 if TYPE_CHECKING:
+    from console.adapters.fleet import Fleet
     from console.adapters.protocols import ProcessesBackend
     from console.tui.processes.pane import ProcessesPane
 
@@ -235,11 +245,17 @@ async def open_details(pane: ProcessesPane, key: str) -> None:
 
 
 def sample_usage(pane: ProcessesPane) -> None:
-    """Fetch CPU and memory for the table's columns, while the pane is on screen."""
-    client = pane.client
-    if client is None or pane.fleet is not None or not pane.is_on_screen:
+    """Fetch CPU and memory for the table's columns, while the pane is on screen: from the
+    one agent, or in "all" scope from every live agent at once (keyed ``CONTEXT/SLUG``)."""
+    if not pane.is_on_screen:
         return
-    if "processes.usage" not in client.processes.features:
+    if pane.fleet is not None:
+        pane.run_worker(
+            _fleet_usage(pane, pane.fleet), group="usage", exclusive=True, exit_on_error=False
+        )
+        return
+    client = pane.client
+    if client is None or "processes.usage" not in client.processes.features:
         return
 
     async def fetch() -> None:
@@ -253,3 +269,20 @@ def sample_usage(pane: ProcessesPane) -> None:
             pane.process_table.set_usage(usage)
 
     pane.run_worker(fetch(), group="usage", exclusive=True, exit_on_error=False)
+
+
+async def _fleet_usage(pane: ProcessesPane, fleet: Fleet) -> None:
+    """One sample from each agent that is up, asked concurrently (an agent that does not
+    answer costs its own rows their figures, never the others')."""
+    from console.adapters.errors import BackendError
+
+    async def one(context: str) -> dict[str, ProcessUsage]:
+        try:
+            usage = await fleet.client(context).processes.usage()
+        except BackendError:
+            return {}
+        return {fleet_key(context, slug): found for slug, found in usage.items()}
+
+    samples = await asyncio.gather(*(one(context) for context in fleet.select()))
+    if fleet is pane.fleet:
+        pane.resource_table.set_usage({k: u for sample in samples for k, u in sample.items()})

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from console.adapters.fleet import FleetProcess
 from console.models import ProcessStatus
-from console.tui.kit.fleet_rows import CONTEXT, STALE, greyed
+from console.tui.kit.fleet_rows import CONTEXT, OFFLINE_WORDS, STALE, greyed
 from console.tui.processes.table import COLUMNS, ProcessTable
 
 FLEET_COLUMNS = (CONTEXT, *COLUMNS)
@@ -48,10 +48,10 @@ class FleetProcessTable(ProcessTable):
 
     def cells(self, item: Any) -> dict[str, Text]:
         row: FleetProcess = item
-        cells = {CONTEXT: Text(row.context), **super().cells(row.status)}
+        usage = self.usage.get(row.key)
+        cells = {CONTEXT: Text(row.context), **self.status_cells(row.status, usage)}
         if not row.online:
             cells = greyed(cells)
             cells["uptime"] = Text("-", style=STALE, justify="right")
-            # Said in words too: a greyed "running" could still be read as running.
-            cells["message"] = Text("agent offline: last seen so", style=STALE)
+            cells["message"] = Text(OFFLINE_WORDS, style=STALE)
         return cells

@@ -9,10 +9,7 @@ live end.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -25,7 +22,9 @@ from textual.reactive import reactive
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
+from console.adapters.fleet_model import FleetProcess
 from console.models import LogBatch, LogPartial, LogSearchResult, ProcessState, ProcessStatus
+from console.tui.kit.fleet_rows import OFFLINE_WORDS, STALE_LOOK
 from console.tui.kit.keys import focus_now
 from console.tui.kit.log_search import LogSearch, no_match
 from console.tui.kit.log_view import LogView
@@ -34,7 +33,10 @@ from console.tui.kit.screen_turn import ScreenTurn
 from console.tui.processes.table import backoff_text, state_style
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from console.adapters.protocols import ProcessesBackend
+    from console.tui.kit.pane import Command
 
 BACKLOG = 2000
 """Lines of history a log opens with, before the live ones."""
@@ -65,6 +67,8 @@ class ProcessLogPanel(Vertical):
     ]
 
     status: reactive[ProcessStatus | None] = reactive(None, init=False)
+    stale: reactive[bool] = reactive(False, init=False)
+    """True while the process's agent is unreachable: its status is the last one seen."""
     history: reactive[bool] = reactive(False, init=False)
     """True while the view shows lines around a match found in the agent's log, not the end."""
 
@@ -133,7 +137,7 @@ class ProcessLogPanel(Vertical):
             self.view.search = ""
             self.search_input.value = ""
             self.next_seq = None
-        self.status = status
+        self.status, self.stale = status, False
         self._backend = backend
         self._follow_live(backend, status.slug)
 
@@ -203,6 +207,15 @@ class ProcessLogPanel(Vertical):
     def watch_status(self) -> None:
         self._update_header()
 
+    def watch_stale(self) -> None:
+        self._update_header()
+
+    def show_row(self, row: ProcessStatus | FleetProcess) -> None:
+        """The process's row as the pane has it now: its status, stale while a fleet row's
+        agent is offline."""
+        self.status = row.status if isinstance(row, FleetProcess) else row
+        self.stale = isinstance(row, FleetProcess) and not row.online
+
     def _update_header(self, *_: object) -> None:
         if not self.is_mounted:
             return
@@ -210,7 +223,11 @@ class ProcessLogPanel(Vertical):
         status = self.status
         muted = "$foreground-muted"
         parts: list[Content] = []
-        if status is not None:
+        if status is not None and self.stale:
+            # Greyed as the agent's rows are: the last state seen, not vouched for.
+            words = (status.slug, status.state.value, OFFLINE_WORDS)
+            parts.extend(Content.styled(word, STALE_LOOK) for word in words)
+        elif status is not None:
             parts.append(Content.styled(status.slug, "bold"))
             parts.append(Content.styled(status.state.value, state_style(status.state)))
             if countdown := backoff_text(status, time.time()):
@@ -230,6 +247,16 @@ class ProcessLogPanel(Vertical):
         if view.wrap:
             parts.append(Content.styled("wrap", muted))
         self.query_one("#log-header", Static).update(Content("  ").join(parts))
+
+    def commands(self, close: Callable[[], object]) -> Iterator[Command]:
+        """The palette's entries for the open log (``close``: back to the table)."""
+        view = self.view
+        yield ("Log: follow on/off", "Follow new lines or pause (f)", view.action_toggle_follow)
+        yield ("Log: wrap on/off", "Wrap long lines (w)", view.action_toggle_wrap)
+        yield ("Log: search", "Search the log, past the lines kept (/)", self.action_search)
+        yield ("Log: save to a file", "Save the lines kept (s)", self.action_save)
+        yield ("Log: clear", "Clear the view (c)", view.action_clear)
+        yield ("Log: back to the table", "Close the log (escape)", close)
 
     # -- search -------------------------------------------------------------------------
 
@@ -343,36 +370,6 @@ class ProcessLogPanel(Vertical):
     # -- saving ---------------------------------------------------------------------------
 
     def action_save(self) -> None:
-        from console.tui.kit.prompt_dialog import PromptDialog
+        from console.tui.processes.log_save import ask_and_save
 
-        slug = self.slug or "log"
-        default = f"./{slug}-{datetime.now():%Y%m%d-%H%M%S}.log"
-        kept = self.view.kept
-        prompt = f"Save the {kept:,} lines kept to:"
-
-        def answered(path: str | None) -> None:
-            if path:
-                self._save(Path(path).expanduser())
-
-        self.app.push_screen(PromptDialog(prompt, default, title=f"Save log of {slug}"), answered)
-
-    @work(group="save", exit_on_error=False)
-    async def _save(self, path: Path) -> None:
-        view = self.view
-        view.flush()
-        lines = view.text_lines
-        try:
-            where = await asyncio.to_thread(_write_new, path, lines)
-        except OSError as exc:
-            reason = "it exists already" if isinstance(exc, FileExistsError) else exc.strerror
-            self.notify(f"{path}: {reason or exc}", title="Log not saved", severity="error")
-            return
-        self.notify(f"{len(lines):,} lines in {where}", title="Log saved")
-
-
-def _write_new(path: Path, lines: list[str]) -> Path:
-    """Write the lines to a new file; where it is, in full."""
-    # "x": never overwrite a file the operator may want; they can pick another name.
-    with path.open("x", encoding="utf-8") as out:
-        out.writelines(f"{line}\n" for line in lines)
-    return path.resolve()
+        ask_and_save(self)

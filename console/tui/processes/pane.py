@@ -18,6 +18,7 @@ from textual.widget import Widget
 from console.adapters.fleet import FleetProcess
 from console.models import ProcessState, ProcessStatus
 from console.tui.kit.keys import focus_now
+from console.tui.kit.messages import LinkChanged
 from console.tui.kit.pane import Command, HelpSection, hidden, key_rows
 from console.tui.kit.resource_pane import ResourcePane
 from console.tui.processes.fleet_bulk import fleet_commands, status_of, where_of
@@ -159,7 +160,7 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
     def resynced(self) -> None:
         log, items = self.process_log, self.resource_table.items
         if log is not None and self._log_key in items:
-            log.status = status_of(items[self._log_key])
+            log.show_row(items[self._log_key])
 
     def apply(
         self, item: ProcessStatus | FleetProcess, table: ResourceTable[Any] | None = None
@@ -183,22 +184,15 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         super().apply(item, table)
         log = self.process_log
         if log is not None and self._log_key == key:
-            log.status = status
+            log.show_row(item)
         if self.select_when_seen == key:
             self.select_when_seen = None
             table.move_to(key)
 
     def more_commands(self) -> Iterator[Command]:
         """The open log's actions, and one entry per process's log."""
-        log = self.process_log
-        if self.log_open and log is not None:
-            view = log.view
-            yield ("Log: follow on/off", "Follow new lines or pause (f)", view.action_toggle_follow)
-            yield ("Log: wrap on/off", "Wrap long lines (w)", view.action_toggle_wrap)
-            yield ("Log: search", "Search the log, past the lines kept (/)", log.action_search)
-            yield ("Log: save to a file", "Save the lines kept (s)", log.action_save)
-            yield ("Log: clear", "Clear the view (c)", view.action_clear)
-            yield ("Log: back to the table", "Close the log (escape)", self.close_detail)
+        if self.log_open and (log := self.process_log) is not None:
+            yield from log.commands(self.close_detail)
         yield from fleet_commands(self)
         for key in sorted(self.resource_table.items):
             yield (f"Open log of {key}", "Show the process's log", partial(self.open, key))
@@ -210,7 +204,7 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
 
         table = super().help_sections()
         log_rows = key_rows(self.app, [*ProcessLogPanel.BINDINGS, *LogView.BINDINGS])
-        log_rows.append(("↑ ↓ pgup pgdn", "scroll; moving up pauses following"))
+        log_rows.append(("↑ ↓ j k pgup pgdn", "scroll; moving up pauses following"))
         log = ("Log view", log_rows)
         if self.has_class("-tall"):
             return [log, *table] if self.log_open else [*table, log]
@@ -240,6 +234,11 @@ class ProcessesPane(ResourcePane[ProcessStatus]):
         if log is not None:
             log.detach()
         super().close_detail()
+
+    def on_link_changed(self, message: LinkChanged) -> None:
+        # Not stopped: the app's header says it too. In "all" scope each row says its own.
+        if (log := self.process_log) is not None and self.fleet is None:
+            log.stale = not message.alive
 
     def on_process_log_panel_closed(self, event: ProcessLogPanel.Closed) -> None:
         event.stop()

@@ -130,21 +130,22 @@ class ProcessTable(ResourceTable[ProcessStatus]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.usage: dict[str, ProcessUsage] = {}
-        """The last CPU and memory sample, by slug (only running processes have one)."""
+        """The last CPU and memory sample, by row key (only running processes have one)."""
 
     def on_mount(self) -> None:
         # ResourceTable's on_mount runs too (Textual calls each class's handler).
         self.set_interval(1.0, self._tick)
 
     def set_usage(self, usage: dict[str, ProcessUsage]) -> None:
-        """Show a new CPU and memory sample in the rows now (widths are fixed: no relayout)."""
+        """Show a new CPU and memory sample, by row key, in the rows now (widths are fixed:
+        no relayout)."""
         self.usage = usage
         in_view = set(self.keys_in_view())
         for key, item in self.items.items():
             status = self.status_of(item)
             if status is None:
                 continue
-            found = usage.get(status.slug) if status.state is ProcessState.RUNNING else None
+            found = usage.get(key) if status.state is ProcessState.RUNNING else None
             for column, text in (("cpu", cpu_text(found)), ("mem", mem_text(found))):
                 cell = Text(text, justify="right")
                 if key in in_view:
@@ -163,6 +164,11 @@ class ProcessTable(ResourceTable[ProcessStatus]):
         return " ".join([item.slug, item.state.value, item.message or ""])
 
     def cells(self, item: ProcessStatus) -> dict[str, Text]:
+        return self.status_cells(item, self.usage.get(item.slug))
+
+    def status_cells(self, item: ProcessStatus, usage: ProcessUsage | None) -> dict[str, Text]:
+        """A process's row by column, with ``usage`` (its last sample, if any) shown while
+        it runs."""
         group = state_group(item.state)
         # A process the operator stopped exits by a signal: not a failure, so not in red.
         failed_exit = item.last_exit and item.state is not ProcessState.STOPPED
@@ -170,7 +176,7 @@ class ProcessTable(ResourceTable[ProcessStatus]):
         exit_text = "-" if item.last_exit is None else str(item.last_exit)
         if item.last_exit_request in REQUESTED_EXIT:
             exit_text, exit_style = REQUESTED_EXIT[item.last_exit_request], self.style("stopped")
-        usage = self.usage.get(item.slug) if item.state is ProcessState.RUNNING else None
+        usage = usage if item.state is ProcessState.RUNNING else None
         message = Text(backoff_text(item, time.time()) or item.message or "")
         if group == "failed":
             message.stylize(self.style("failed"))
