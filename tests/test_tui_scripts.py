@@ -16,6 +16,7 @@ from console.tui.kit.log_view import MAX_LINES
 from console.tui.scripts.history import RunHistoryTable
 from console.tui.scripts.record_screen import RunRecordScreen
 from console.tui.scripts.view import ScriptView
+from tests.test_tui_kit import burst
 from tests.tui_helpers import (
     make_catalog,
     record_notifications,
@@ -204,7 +205,10 @@ async def test_locked_script_says_it_waits_for_the_lock(app: OpsConsoleApp, tmp_
                     break
                 assert isinstance(event, RunStarted)
             view = await open_script(pilot, app, "deploy_web")
-            await pilot.press(*str(gate), "ctrl+j")
+            # The path in one write: typed a key at a time (each waiting for the app to go
+            # idle), its ~90 characters took most of the test's 10 s.
+            await burst(pilot, str(gate))
+            await pilot.press("ctrl+j")
             await wait_for(
                 pilot,
                 lambda: "waiting for lock" in str(view.query_one(".status", Static).render()),
