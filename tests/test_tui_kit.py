@@ -219,12 +219,18 @@ async def test_keys_in_the_write_that_switches_pane_reach_the_new_pane(tmp_path:
         await push_three(pilot, app)
         inbox = app.query_one(InboxPane)
         await wait_for(pilot, lambda: inbox.unacked == 3, "the tab counts three")
+        seen = record_notifications(app)
         await burst(pilot, "4papapa")
 
         def all_processed() -> bool:
             return all(m.status is MessageStatus.PROCESSED for m in inbox.messages.values())
 
-        await wait_for(pilot, lambda: len(inbox.messages) == 3 and all_processed(), "all acked")
+        try:
+            await wait_for(pilot, lambda: len(inbox.messages) == 3 and all_processed(), "acked")
+        except BaseException:
+            statuses = [m.status.value for m in inbox.messages.values()]
+            print("statuses:", statuses, "said:", seen, "focus:", app.focused)
+            raise
 
 
 async def test_a_process_turning_fatal_is_said_from_any_pane(tmp_path: Path, source: Path) -> None:
