@@ -76,9 +76,11 @@ class FleetMember:
         return "; ".join(why for why in self._feeds.values() if why is not None)
 
     def status(self) -> MemberStatus:
+        """This context's name, where it is, its connection state and why (data only)."""
         return MemberStatus(self.name, self.connector.description, self.state, self.reason)
 
     def rows(self) -> list[FleetProcess]:
+        """This agent's processes by slug, each marked offline while the agent is."""
         online = self.state is not ConnectionState.OFFLINE
         return [
             FleetProcess(self.name, self.processes[slug], online) for slug in sorted(self.processes)
@@ -185,6 +187,7 @@ class FleetMember:
                 self._set_feed(INBOX, f"inbox: {reason}")
 
     async def close(self) -> None:
+        """Disconnect from this agent; raises nothing (a close that fails is a close)."""
         self.client = None
         with contextlib.suppress(BackendError, OSError):
             await self.connector.close()
@@ -278,9 +281,11 @@ class Fleet:
         return [row for member in self.members.values() for row in member.rows()]
 
     def statuses(self) -> list[MemberStatus]:
+        """Every context's status, in the order they were added."""
         return [member.status() for member in self.members.values()]
 
     def counts(self) -> FleetCounts:
+        """How many contexts are in each connection state, for the summary line."""
         states = [member.state for member in self.members.values()]
         return FleetCounts(
             connected=states.count(ConnectionState.CONNECTED),
@@ -329,15 +334,18 @@ class Fleet:
             self._count_listeners.discard(changed)
 
     def member_changed(self, member: FleetMember) -> None:
+        """``member`` connected, dropped or was removed: every row listener resyncs."""
         for queue in self._row_listeners:
             queue.put_nowait(RESYNC)
         self.counts_changed()
 
     def row_changed(self, member: FleetMember, change: Change[FleetProcess]) -> None:
+        """One of ``member``'s processes changed: every row listener gets ``change``."""
         for queue in self._row_listeners:
             queue.put_nowait(change)
         self.counts_changed()
 
     def counts_changed(self) -> None:
+        """Wake every listener of the counts (they read ``counts()`` again)."""
         for changed in self._count_listeners:
             changed.set()
