@@ -211,6 +211,31 @@ async def test_pull_and_ack_typed_quickly_ack_every_message_pulled(tmp_path: Pat
         assert inbox.unacked == 0
 
 
+async def test_an_ack_typed_with_no_row_under_the_cursor_waits_for_the_pull_before_it(
+    tmp_path: Path,
+) -> None:
+    # No row to act on when "a" is checked (here: the status filter hides every pending one;
+    # in a CI run: rows not yet made when "4pa" arrived), and the pull's worker not yet run:
+    # the ack is still for the message that pull brings.
+    app = OpsConsoleApp(
+        spawned_agent(tmp_path, make_catalog(tmp_path / "scripts"), "--node-id", NODE)
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await push_three(pilot, app)
+        await pilot.press("4")
+        inbox = app.query_one(InboxPane)
+        await wait_for(pilot, lambda: len(inbox.messages) == 3, "three pending")
+        while inbox.message_table.status is not MessageStatus.PROCESSED:
+            await pilot.press("s")
+        assert inbox.current is None
+        await burst(pilot, "papapa")
+
+        def all_processed() -> bool:
+            return all(m.status is MessageStatus.PROCESSED for m in inbox.messages.values())
+
+        await wait_for(pilot, all_processed, "every pulled message acked")
+
+
 async def test_keys_in_the_write_that_switches_pane_reach_the_new_pane(tmp_path: Path) -> None:
     app = OpsConsoleApp(
         spawned_agent(tmp_path, make_catalog(tmp_path / "scripts"), "--node-id", NODE)

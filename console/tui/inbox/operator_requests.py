@@ -112,3 +112,12 @@ async def pulled(pane: InboxPane, where: Where, pulled: Message | None) -> None:
             title="Pull",
             timeout=NOTICE_SECONDS,
         )
+
+
+def not_ackable(pane: InboxPane, message: Message) -> None:
+    """Say why ``message`` (not processing for this node) cannot be acked."""
+    from console.tui.inbox.pane import NOTICE_SECONDS
+
+    hint = "\np pulls the next pending one" if message.status is MessageStatus.PENDING else ""
+    text = f"Only a processing message can be acked; this one is {message.status.value}.{hint}"
+    pane.notify(text, title="Ack", severity="warning", timeout=NOTICE_SECONDS)

@@ -76,8 +76,8 @@ class InboxPane(ResourcePane[Message]):
         self._listed = False
         self._to_fetch: set[str] = set()
         self._fetching = False
-        self._in_order = asyncio.Lock()
-        """Pulls and acks, one at a time in the order pressed."""
+        self._in_order = asyncio.Lock()  # pulls and acks, one at a time in the order pressed
+        self._pulls_asked = 0  # pressed and not yet answered (their workers may not run yet)
 
     TABLE = MessageTable
 
@@ -325,8 +325,10 @@ class InboxPane(ResourcePane[Message]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("ack", "delete", "open"):
-            # An ack typed while a pull is on its way is for the message pulled.
-            return self.current is not None or (action == "ack" and self._in_order.locked())
+            # An ack typed while a pull is on its way is for the message pulled: a pull counts
+            # from its key, before its worker runs (a burst "pa" checks "a" before that).
+            pulling = self._pulls_asked > 0 or self._in_order.locked()
+            return self.current is not None or (action == "ack" and pulling)
         return True
 
     def action_cycle_status(self) -> None:
@@ -363,23 +365,26 @@ class InboxPane(ResourcePane[Message]):
             if where is None or message is None:
                 return
             if not self.message_table.is_ackable(message):
-                pending = message.status is MessageStatus.PENDING
-                hint = "\np pulls the next pending one" if pending else ""
-                status = message.status.value
-                text = f"Only a processing message can be acked; this one is {status}.{hint}"
-                self.notify(text, title="Ack", severity="warning", timeout=NOTICE_SECONDS)
+                operator_requests.not_ackable(self, message)
                 return
             answered = partial(self._answered, where)
             ack = partial(where.client.inbox.ack, where.message_id)
             await self.call_now("Ack", ack, answered)
 
+    def action_pull(self) -> None:
+        self._pulls_asked += 1
+        self._pull_in_order()
+
     @work(group="in-order", exit_on_error=False)
-    async def action_pull(self) -> None:
-        async with self._in_order:
-            where = fleet_scope.where(self, self.current, "Pull")
-            if where is not None:
-                pulled = partial(operator_requests.pulled, self, where)
-                await self.call_now("Pull", where.client.inbox.pull, pulled)
+    async def _pull_in_order(self) -> None:
+        try:
+            async with self._in_order:
+                where = fleet_scope.where(self, self.current, "Pull")
+                if where is not None:
+                    pulled = partial(operator_requests.pulled, self, where)
+                    await self.call_now("Pull", where.client.inbox.pull, pulled)
+        finally:
+            self._pulls_asked -= 1
 
     def _answered(self, where: fleet_scope.Where, message: Message) -> None:
         if where.current(self):
