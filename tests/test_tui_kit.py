@@ -193,21 +193,31 @@ async def push_three(pilot: Pilot[object], app: OpsConsoleApp) -> None:
             await other.inbox.push(NODE, {"n": number}, topic=f"t{number}")
 
 
-async def test_pull_and_ack_typed_quickly_ack_every_message_pulled(tmp_path: Path) -> None:
-    app = OpsConsoleApp(
+def inbox_console(tmp_path: Path) -> OpsConsoleApp:
+    return OpsConsoleApp(
         spawned_agent(tmp_path, make_catalog(tmp_path / "scripts"), "--node-id", NODE)
     )
+
+
+async def three_pending_shown(pilot: Pilot[object], app: OpsConsoleApp) -> InboxPane:
+    """The Inbox pane shown, holding three pending messages for this node."""
+    await push_three(pilot, app)
+    await pilot.press("4")
+    inbox = app.query_one(InboxPane)
+    await wait_for(pilot, lambda: len(inbox.messages) == 3, "three pending")
+    return inbox
+
+
+def all_processed(inbox: InboxPane) -> bool:
+    return all(m.status is MessageStatus.PROCESSED for m in inbox.messages.values())
+
+
+async def test_pull_and_ack_typed_quickly_ack_every_message_pulled(tmp_path: Path) -> None:
+    app = inbox_console(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await push_three(pilot, app)
-        await pilot.press("4")
-        inbox = app.query_one(InboxPane)
-        await wait_for(pilot, lambda: len(inbox.messages) == 3, "three pending")
+        inbox = await three_pending_shown(pilot, app)
         await burst(pilot, "papapa")
-
-        def all_processed() -> bool:
-            return all(m.status is MessageStatus.PROCESSED for m in inbox.messages.values())
-
-        await wait_for(pilot, all_processed, "every pulled message acked")
+        await wait_for(pilot, lambda: all_processed(inbox), "every pulled message acked")
         assert inbox.unacked == 0
 
 
@@ -217,41 +227,28 @@ async def test_an_ack_typed_with_no_row_under_the_cursor_waits_for_the_pull_befo
     # No row to act on when "a" is checked (here: the status filter hides every pending one;
     # in a CI run: rows not yet made when "4pa" arrived), and the pull's worker not yet run:
     # the ack is still for the message that pull brings.
-    app = OpsConsoleApp(
-        spawned_agent(tmp_path, make_catalog(tmp_path / "scripts"), "--node-id", NODE)
-    )
+    app = inbox_console(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await push_three(pilot, app)
-        await pilot.press("4")
-        inbox = app.query_one(InboxPane)
-        await wait_for(pilot, lambda: len(inbox.messages) == 3, "three pending")
+        inbox = await three_pending_shown(pilot, app)
         while inbox.message_table.status is not MessageStatus.PROCESSED:
             await pilot.press("s")
         assert inbox.current is None
         await burst(pilot, "papapa")
-
-        def all_processed() -> bool:
-            return all(m.status is MessageStatus.PROCESSED for m in inbox.messages.values())
-
-        await wait_for(pilot, all_processed, "every pulled message acked")
+        await wait_for(pilot, lambda: all_processed(inbox), "every pulled message acked")
 
 
 async def test_keys_in_the_write_that_switches_pane_reach_the_new_pane(tmp_path: Path) -> None:
-    app = OpsConsoleApp(
-        spawned_agent(tmp_path, make_catalog(tmp_path / "scripts"), "--node-id", NODE)
-    )
+    app = inbox_console(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await push_three(pilot, app)
         inbox = app.query_one(InboxPane)
         await wait_for(pilot, lambda: inbox.unacked == 3, "the tab counts three")
         seen = record_notifications(app)
         await burst(pilot, "4papapa")
-
-        def all_processed() -> bool:
-            return all(m.status is MessageStatus.PROCESSED for m in inbox.messages.values())
-
         try:
-            await wait_for(pilot, lambda: len(inbox.messages) == 3 and all_processed(), "acked")
+            await wait_for(
+                pilot, lambda: len(inbox.messages) == 3 and all_processed(inbox), "acked"
+            )
         except BaseException:
             statuses = [m.status.value for m in inbox.messages.values()]
             print("statuses:", statuses, "said:", seen, "focus:", app.focused)

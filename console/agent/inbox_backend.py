@@ -77,8 +77,8 @@ class InboxStore(Protocol):
         status: MessageStatus | None = None,
         limit: int = 500,
     ) -> list[Message]:
-        """Newest first."""
-        ...
+        """Newest first (every store: ``list_within`` with no byte bound)."""
+        return (await self.list_within(destination, status, limit))[0]
 
     async def list_within(
         self,

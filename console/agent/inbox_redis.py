@@ -27,7 +27,7 @@ from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
 
 from console.agent import inbox_redis_lua as lua
-from console.agent.inbox_backend import Change, StoreUnavailable
+from console.agent.inbox_backend import Change, InboxStore, StoreUnavailable
 from console.models import DeliveryPolicy, Message, MessageStatus
 
 SCRIPTS = (
@@ -41,7 +41,7 @@ UNAVAILABLE_REPLIES = ("LOADING", "MISCONF", "READONLY", "NOREPLICAS", "MASTERDO
 """Error replies that mean Redis cannot take writes just now, not that the call was wrong."""
 
 
-class RedisInboxStore:
+class RedisInboxStore(InboxStore):
     """Messages in Redis under one namespace; every method is one script (one round trip)."""
 
     def __init__(
@@ -144,15 +144,6 @@ class RedisInboxStore:
         except (ConnectionError, TimeoutError) as exc:
             raise StoreUnavailable(f"the inbox's Redis at {self._where} is away: {exc}") from None
         return _message(fields) if fields else None
-
-    async def list(
-        self,
-        destination: str | None = None,
-        status: MessageStatus | None = None,
-        limit: int = 500,
-    ) -> list[Message]:
-        """Newest first."""
-        return (await self.list_within(destination, status, limit))[0]
 
     async def list_within(
         self,

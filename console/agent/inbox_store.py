@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from console.agent.disk import is_disk_full
-from console.agent.inbox_backend import Change, StoreUnavailable
+from console.agent.inbox_backend import Change, InboxStore, StoreUnavailable
 from console.agent.inbox_store_rows import COLUMNS, newest_fitting
 from console.agent.inbox_store_rows import row_message as _message
 from console.agent.inbox_store_rows import select_messages as _select
@@ -86,7 +86,7 @@ class _Job:
         self.future: asyncio.Future[Any] = loop.create_future()
 
 
-class SqliteInboxStore:
+class SqliteInboxStore(InboxStore):
     """Messages in one SQLite file; every method is one job of a group-committed batch."""
 
     def __init__(
@@ -299,15 +299,6 @@ class SqliteInboxStore:
             durable=False,
         )
         return found[0] if found else None
-
-    async def list(
-        self,
-        destination: str | None = None,
-        status: MessageStatus | None = None,
-        limit: int = 500,
-    ) -> list[Message]:
-        """Newest first."""
-        return (await self.list_within(destination, status, limit))[0]
 
     async def list_within(
         self,
